@@ -1,0 +1,174 @@
+// engram command line: run experiments, summarise results files, list models.
+#include <CLI/CLI.hpp>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "engram/core/config.hpp"
+#include "engram/core/engine.hpp"
+#include "engram/core/errors.hpp"
+#include "engram/core/results.hpp"
+#include "engram/core/stats.hpp"
+#include "engram/core/version.hpp"
+#include "engram/neurons/models.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+extern "C" void on_sigint(int) {
+    if (g_stop.load()) std::_Exit(130);  // second Ctrl-C: leave at once
+    g_stop.store(true);
+}
+
+std::string with_commas(std::uint64_t n) {
+    std::string s = std::to_string(n);
+    for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<std::size_t>(i), ",");
+    return s;
+}
+
+struct run_args {
+    std::string experiment, out;
+    std::int64_t seed = -1;
+    int threads = 0;
+    std::vector<std::string> sets;
+    bool quiet = false;
+};
+
+int run_command(const run_args& a) {
+    using namespace engram;
+    std::vector<std::string> overrides = a.sets;
+    if (a.seed >= 0) overrides.push_back("simulation.seed=" + std::to_string(a.seed));
+    if (a.threads > 0) overrides.push_back("simulation.threads=" + std::to_string(a.threads));
+    const auto t_start = std::chrono::steady_clock::now();
+    experiment ex = load_experiment(a.experiment, builtin_models(), overrides);
+    const auto& spec = ex.spec;
+    std::string out = a.out.empty() ? spec.simulation.output : a.out;
+    if (out.empty()) out = std::filesystem::path(a.experiment).stem().string() + ".h5";
+
+    std::uint64_t neurons = 0;
+    for (const auto& p : spec.populations) neurons += p.size;
+    if (!a.quiet)
+        std::printf("engram %s: %s (seed %llu, %d thread%s, dt %g ms, %g ms)\n", version_string, a.experiment.c_str(),
+                    static_cast<unsigned long long>(spec.simulation.seed), spec.simulation.threads,
+                    spec.simulation.threads == 1 ? "" : "s", spec.simulation.dt, spec.simulation.duration);
+    simulation sim(spec, builtin_models());
+    if (!a.quiet)
+        std::printf("built %s neurons and %s synapses in %.3f s\n", with_commas(neurons).c_str(),
+                    with_commas(sim.synapse_count()).c_str(), sim.build_seconds());
+
+    results_writer writer(out, spec, ex.resolved_yaml);
+    spike_summary summary(spec);
+    observer_list obs;
+    obs.add(&writer);
+    obs.add(&summary);
+
+    std::signal(SIGINT, on_sigint);
+    std::signal(SIGTERM, on_sigint);
+    const bool tty = !a.quiet && isatty(STDOUT_FILENO);
+    auto last = std::chrono::steady_clock::now();
+    const auto t_run = last;
+    const double total_ms = spec.simulation.duration;
+    auto progress = [&](double f) {
+        if (!tty) return;
+        const auto now = std::chrono::steady_clock::now();
+        if (f < 1.0 && now - last < std::chrono::milliseconds(100)) return;
+        last = now;
+        const double wall = std::chrono::duration<double>(now - t_run).count();
+        const int width = 30, done = static_cast<int>(f * width);
+        std::printf("\r[%s%s] %5.1f%%  %.0f / %.0f ms  %.2fx realtime ", std::string(static_cast<std::size_t>(done), '#').c_str(),
+                    std::string(static_cast<std::size_t>(width - done), ' ').c_str(), 100 * f, f * total_ms, total_ms,
+                    wall > 0 ? f * total_ms * 1e-3 / wall : 0.0);
+        std::fflush(stdout);
+    };
+    const std::uint64_t steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    run_stats st;
+    try {
+        st = sim.run(steps, &obs, &g_stop, progress);
+    } catch (...) {
+        writer.close(false, static_cast<double>(sim.current_step()) * spec.simulation.dt, 0.0);
+        throw;
+    }
+    if (tty) std::printf("\n");
+    const double simulated_ms = static_cast<double>(st.steps_done) * spec.simulation.dt;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    writer.close(!st.interrupted, simulated_ms, wall);
+
+    if (!a.quiet) {
+        if (st.interrupted) std::printf("interrupted at %.1f ms; the results file holds everything up to then\n", simulated_ms);
+        std::printf("%-16s %9s %12s %10s %8s\n", "population", "neurons", "spikes", "rate (Hz)", "CV ISI");
+        for (std::size_t p = 0; p < spec.populations.size(); ++p) {
+            const auto s = summary.stats(p, simulated_ms);
+            std::printf("%-16s %9u %12s %10.3f %8.3f\n", spec.populations[p].name.c_str(), spec.populations[p].size,
+                        with_commas(s.spikes).c_str(), s.mean_rate_hz, s.cv_isi);
+        }
+        std::printf("simulated %.0f ms in %.3f s wall (run loop %.3f s): %.3f s per simulated second, %.2fx realtime\n",
+                    simulated_ms, wall, st.run_seconds, simulated_ms > 0 ? st.run_seconds / (simulated_ms * 1e-3) : 0.0,
+                    st.run_seconds > 0 ? simulated_ms * 1e-3 / st.run_seconds : 0.0);
+        std::printf("synaptic events: %s (%.1f M/s)\n", with_commas(st.synaptic_events).c_str(),
+                    st.run_seconds > 0 ? st.synaptic_events / st.run_seconds * 1e-6 : 0.0);
+        std::printf("wrote %s\n", out.c_str());
+    }
+    return st.interrupted ? 130 : 0;
+}
+
+void print_models() {
+    using namespace engram;
+    for (const auto& m : builtin_models().all()) {
+        std::printf("%s: %s\n", m.name.c_str(), m.doc.c_str());
+        for (const auto& p : m.params) {
+            std::string def = p.default_value ? std::to_string(*p.default_value) : "required";
+            if (p.default_value && std::isinf(*p.default_value)) def = "inf";
+            std::printf("  param %-12s [%s] default %s  %s\n", p.name.c_str(), std::string(internal_unit(p.dim)).c_str(),
+                        def.c_str(), p.doc.c_str());
+        }
+        for (const auto& s : m.state)
+            std::printf("  state %-12s [%s]  %s\n", s.name.c_str(), std::string(internal_unit(s.dim)).c_str(), s.doc.c_str());
+        for (const auto& r : m.receptors)
+            std::printf("  receptor %-9s weight [%s]  %s\n", r.name.c_str(), std::string(internal_unit(r.weight_dim)).c_str(),
+                        r.doc.c_str());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"engram: an event-driven simulator for spiking neural networks"};
+    app.set_version_flag("--version", std::string(engram::version_string));
+    app.require_subcommand(1);
+
+    run_args ra;
+    auto* run = app.add_subcommand("run", "run an experiment file and write an HDF5 results file");
+    run->add_option("experiment", ra.experiment, "experiment YAML file")->required();
+    run->add_option("-o,--out", ra.out, "results file (default: simulation.output or <experiment>.h5)");
+    run->add_option("--seed", ra.seed, "random seed (overrides simulation.seed)");
+    run->add_option("--threads", ra.threads, "worker threads (overrides simulation.threads)");
+    run->add_option("--set", ra.sets, "override a key by its dotted path, e.g. --set simulation.duration=\"10 s\"");
+    run->add_flag("-q,--quiet", ra.quiet, "print nothing but errors");
+
+    std::string info_file;
+    auto* info = app.add_subcommand("info", "summarise a results file");
+    info->add_option("file", info_file, "results file (.h5)")->required();
+
+    auto* models = app.add_subcommand("models", "list the neuron and source models with their parameters");
+
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (run->parsed()) return run_command(ra);
+        if (info->parsed()) { std::cout << engram::describe_results(info_file); return 0; }
+        if (models->parsed()) { print_models(); return 0; }
+    } catch (const engram::error& e) {
+        std::fprintf(stderr, "engram: error: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "engram: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

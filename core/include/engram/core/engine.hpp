@@ -1,0 +1,103 @@
+#pragma once
+// The simulation engine: owns the runtime state of a validated network and advances it.
+//
+// Step contract (step n advances time from (n-1)*dt to n*dt), for each part k of the
+// partition, in parallel, with one barrier per step:
+//   1. deliver    spikes of step n-1 -> ring slot (n-1+d) of part k's targets
+//   2. stimulate  step currents and Poisson inputs of step n for part k's neurons
+//   3. integrate  each population's update over part k's neurons: read and clear slot n,
+//                 advance the state exactly, detect threshold crossings -> spikes of step n
+// then, serially: 4. record spikes of step n and (before step n+1) sampled state.
+// Spikes of step n therefore reach their targets at step n + d (d >= 1 step).
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engram/core/connectivity.hpp"
+#include "engram/core/model.hpp"
+#include "engram/core/spec.hpp"
+
+namespace engram {
+
+// Neuron ranges per population per part; made by a balancer, replaceable.
+struct partition {
+    std::size_t n_parts = 1;
+    std::vector<std::vector<neuron_range>> ranges;  // [population][part]
+};
+partition balance_even(const network_spec& spec, std::size_t n_parts);
+
+// Receives what the engine produced. Called serially, after each step.
+class observer {
+public:
+    virtual ~observer() = default;
+    // Spikes of step `step` (time step*dt) of population `pop`, ascending neuron index.
+    virtual void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids,
+                           std::size_t count) = 0;
+    // State sample taken before step `step` (time (step-1)*dt) for recorder `rec`:
+    // one value per recorded neuron per variable.
+    virtual void on_sample(std::uint64_t /*step*/, std::size_t /*rec*/,
+                           const std::vector<std::vector<float>>& /*values*/) {}
+};
+
+// Passes everything on to several observers, in order.
+class observer_list : public observer {
+public:
+    void add(observer* o) { list_.push_back(o); }
+    void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override {
+        for (auto* o : list_) o->on_spikes(step, pop, ids, count);
+    }
+    void on_sample(std::uint64_t step, std::size_t rec, const std::vector<std::vector<float>>& v) override {
+        for (auto* o : list_) o->on_sample(step, rec, v);
+    }
+
+private:
+    std::vector<observer*> list_;
+};
+
+struct run_stats {
+    std::uint64_t steps_done = 0;
+    std::uint64_t synaptic_events = 0;
+    double build_seconds = 0.0;
+    double run_seconds = 0.0;
+    bool interrupted = false;
+};
+
+class simulation {
+public:
+    // Builds the runtime network (connectivity, state, initial values). The spec must
+    // have passed validate(); threads = 0 uses spec.simulation.threads.
+    simulation(const network_spec& spec, const model_registry& models, int threads = 0);
+    ~simulation();
+    simulation(const simulation&) = delete;
+    simulation& operator=(const simulation&) = delete;
+
+    // Runs `steps` steps. `stop` (may be null) is polled every step; when set the run
+    // ends after the current step. `progress` (may be null) is called now and then with
+    // the fraction done.
+    run_stats run(std::uint64_t steps, observer* obs, const std::atomic<bool>* stop = nullptr,
+                  const std::function<void(double)>& progress = {});
+
+    std::uint64_t current_step() const;
+    double dt() const;
+    std::size_t synapse_count() const;
+    std::size_t synapse_count(std::size_t projection) const;
+    const network_spec& spec() const;
+    // The instantiated synapses of a projection, in canonical order (for tests, exporters
+    // and backends).
+    const synapse_list& synapses(std::size_t projection) const;
+    // A state array of a population (size = population size).
+    const float* state(std::size_t pop, const std::string& var) const;
+    int threads() const;
+    double build_seconds() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+std::uint64_t steps_for(double duration_ms, double dt_ms);
+
+}  // namespace engram

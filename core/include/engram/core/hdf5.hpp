@@ -1,0 +1,70 @@
+#pragma once
+// Thin RAII helpers over the HDF5 C API, shared by the results writer, readers and
+// exporters. Every failure throws io_error naming the file and the object.
+#include <hdf5.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace engram::h5 {
+
+class handle {
+public:
+    handle() = default;
+    handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), closer_(closer) {}
+    handle(handle&& o) noexcept : id_(o.id_), closer_(o.closer_) { o.id_ = -1; }
+    handle& operator=(handle&& o) noexcept {
+        if (this != &o) { reset(); id_ = o.id_; closer_ = o.closer_; o.id_ = -1; }
+        return *this;
+    }
+    handle(const handle&) = delete;
+    handle& operator=(const handle&) = delete;
+    ~handle() { reset(); }
+    void reset() { if (id_ >= 0 && closer_) closer_(id_); id_ = -1; }
+    hid_t id() const { return id_; }
+    operator hid_t() const { return id_; }
+    bool valid() const { return id_ >= 0; }
+
+private:
+    hid_t id_ = -1;
+    herr_t (*closer_)(hid_t) = nullptr;
+};
+
+void silence_errors();
+handle create_file(const std::string& path);
+handle open_file(const std::string& path);  // read-only
+handle create_group(hid_t loc, const std::string& name, const std::string& file);
+bool exists(hid_t loc, const std::string& path);
+handle open_group(hid_t loc, const std::string& name, const std::string& file);
+handle open_dataset(hid_t loc, const std::string& name, const std::string& file);
+
+// Extendable datasets written in appends: 1-D of n values, or 2-D of rows of `cols`.
+handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
+                         const std::string& file);
+void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std::size_t cols,
+            const std::string& file);
+
+template <class T> hid_t type_of();
+template <> inline hid_t type_of<double>() { return H5T_NATIVE_DOUBLE; }
+template <> inline hid_t type_of<float>() { return H5T_NATIVE_FLOAT; }
+template <> inline hid_t type_of<std::uint64_t>() { return H5T_NATIVE_UINT64; }
+template <> inline hid_t type_of<std::uint32_t>() { return H5T_NATIVE_UINT32; }
+template <> inline hid_t type_of<std::int64_t>() { return H5T_NATIVE_INT64; }
+
+template <class T>
+void write_vector(hid_t loc, const std::string& name, const std::vector<T>& v, const std::string& file);
+template <class T>
+std::vector<T> read_vector(hid_t loc, const std::string& name, const std::string& file);
+std::vector<hsize_t> shape(hid_t loc, const std::string& name, const std::string& file);
+
+void write_attr(hid_t obj, const std::string& name, const std::string& value, const std::string& file);
+void write_attr(hid_t obj, const std::string& name, double value, const std::string& file);
+void write_attr(hid_t obj, const std::string& name, std::int64_t value, const std::string& file);
+bool has_attr(hid_t obj, const std::string& name);
+std::string read_attr_string(hid_t obj, const std::string& name, const std::string& file);
+double read_attr_double(hid_t obj, const std::string& name, const std::string& file);
+
+std::vector<std::string> children(hid_t group);
+
+}  // namespace engram::h5

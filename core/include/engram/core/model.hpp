@@ -1,0 +1,98 @@
+#pragma once
+// The plug-in boundary between the engine and neuron models. A model declares its
+// parameters, state variables and receptors as data (one descriptor table, read by the
+// YAML validator, the docs and the results file) and supplies a factory for its runtime.
+// The engine calls one virtual `update` per population per thread per step.
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engram/core/spec.hpp"
+#include "engram/core/units.hpp"
+
+namespace engram {
+
+enum class param_kind { scalar, per_neuron, spike_trains };
+
+struct param_info {
+    std::string name;
+    dimension dim = dimension::dimensionless;
+    param_kind kind = param_kind::scalar;
+    std::optional<double> default_value;  // none = required
+    double min = -std::numeric_limits<double>::infinity();
+    double max = std::numeric_limits<double>::infinity();
+    bool min_exclusive = false;
+    std::string doc;
+};
+
+struct state_info {
+    std::string name;
+    dimension dim = dimension::dimensionless;
+    std::string initial_from;  // parameter whose value is the default initial value ("E_L")
+    double initial = 0.0;      // used when initial_from is empty
+    std::string doc;
+};
+
+struct receptor_info {
+    std::string name;
+    dimension weight_dim = dimension::dimensionless;
+    bool nonnegative = false;  // conductances
+    std::string doc;
+};
+
+// What one update call sees. Inputs are this step's ring-buffer slot per receptor,
+// indexed by neuron within the population; the model reads and clears them.
+struct step_context {
+    std::uint64_t step = 0;  // this update advances the state from (step-1)*dt to step*dt
+    double dt = 0.1;
+    std::uint64_t seed = 0;
+    float* const* input = nullptr;    // [receptor][neuron]
+    const float* i_stim = nullptr;    // injected current per neuron (pA), may be null
+};
+
+class population_model {
+public:
+    virtual ~population_model() = default;
+    // Advances neurons [begin, end) by one step and appends the indices of those that
+    // spiked, in increasing order, to `spikes`.
+    virtual void update(const step_context& ctx, std::uint32_t begin, std::uint32_t end,
+                        std::vector<std::uint32_t>& spikes) = 0;
+    // The array of state variable `var` (index into model_info::state).
+    virtual float* state(std::size_t var) = 0;
+};
+
+struct model_info {
+    std::string name;
+    std::string doc;
+    std::vector<param_info> params;
+    std::vector<state_info> state;
+    std::vector<receptor_info> receptors;
+    bool is_source = false;        // emits spikes only; cannot be a projection target
+    bool accepts_current = false;  // step_current stimuli may target it
+    std::function<std::unique_ptr<population_model>(const population_spec&, double dt)> make;
+    // Checks across parameters (e.g. V_reset < V_th); returns an error message or "".
+    std::function<std::string(const population_spec&)> check;
+
+    const param_info* find_param(const std::string& n) const;
+    int state_index(const std::string& n) const;     // -1 if absent
+    int receptor_index(const std::string& n) const;  // -1 if absent
+};
+
+class model_registry {
+public:
+    void add(model_info info);
+    const model_info* find(const std::string& name) const;
+    const model_info& get(const std::string& name) const;  // throws spec_error with suggestion
+    std::vector<std::string> names() const;
+    const std::vector<model_info>& all() const { return models_; }
+
+private:
+    std::vector<model_info> models_;
+};
+
+// The registry with every model engram ships (neurons/ registers itself through
+// register_builtin_models, which apps and tests call).
+}  // namespace engram

@@ -1,0 +1,43 @@
+#pragma once
+// The results file (HDF5). Spikes follow the SONATA layout:
+//   /spikes/<population>/timestamps (float64, ms), /spikes/<population>/node_ids (uint64)
+// state samples:
+//   /report/<population>/<variable>/data [time, neuron] (float32)
+//   /report/<population>/<variable>/mapping/{node_ids, time=[start, stop, dt] (ms)}
+// root attributes: engram_version, seed, dt_ms, duration_ms, experiment (YAML),
+// wall_time_s, complete (0/1), simulated_ms.
+// The file is written as PATH.tmp and renamed to PATH by close(); data is flushed in
+// chunks as the run goes, so an interrupted run still leaves a readable file.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engram/core/engine.hpp"
+
+namespace engram {
+
+class results_writer : public observer {
+public:
+    results_writer(const std::string& path, const network_spec& spec,
+                   const std::string& experiment_yaml);
+    ~results_writer() override;
+
+    void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids,
+                   std::size_t count) override;
+    void on_sample(std::uint64_t step, std::size_t rec,
+                   const std::vector<std::vector<float>>& values) override;
+
+    // Writes what is buffered, the final attributes, and renames PATH.tmp -> PATH.
+    void close(bool complete, double simulated_ms, double wall_seconds);
+    const std::string& path() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// Summary of a results file, as printed by `engram info`.
+std::string describe_results(const std::string& path);
+
+}  // namespace engram

@@ -1,0 +1,125 @@
+#pragma once
+// The declarative network description: what the user asked for, in engram's internal
+// units, fully validated before anything is allocated (see config.hpp for YAML).
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engram/core/units.hpp"
+
+namespace engram {
+
+struct source_location {
+    std::string file;
+    int line = 0;    // 1-based, 0 = unknown
+    int column = 0;  // 1-based, 0 = unknown
+    std::string key; // dotted path of the key, e.g. "projections.ee.weight"
+};
+
+class random_stream;
+
+// A value per element (synapse or neuron): a constant or a distribution.
+struct distribution {
+    enum class kind { constant, uniform, normal, lognormal };
+    kind type = kind::constant;
+    double a = 0.0;  // constant: value; uniform: low; normal: mean; lognormal: median
+    double b = 0.0;  // uniform: high; normal: std; lognormal: sigma (dimensionless)
+    double min = -std::numeric_limits<double>::infinity();  // normal: clip bounds
+    double max = std::numeric_limits<double>::infinity();
+    dimension dim = dimension::dimensionless;
+
+    static distribution constant(double v, dimension d) { return {kind::constant, v, 0.0, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), d}; }
+    double sample(random_stream& rng) const;
+    bool is_constant() const { return type == kind::constant; }
+    // Smallest and largest value the distribution can produce.
+    double lowest() const;
+    double highest() const;
+};
+
+// A model parameter as given: one value, one per neuron, or spike trains (per neuron).
+struct param_value {
+    std::vector<double> values;               // size 1 (whole population) or size N
+    std::vector<std::vector<double>> trains;  // spike trains, for spike sources
+    double at(std::size_t i) const { return values.size() == 1 ? values[0] : values[i]; }
+};
+
+struct population_spec {
+    std::string name;
+    std::uint32_t size = 0;
+    std::string model;
+    std::map<std::string, param_value> params;        // every parameter, defaults filled in
+    std::map<std::string, distribution> initial;      // state variable -> initial value
+    source_location where;
+};
+
+struct connector_spec {
+    std::string rule;  // all_to_all, one_to_one, fixed_probability, fixed_number_pre,
+                       // fixed_number_post, fixed_total_number, from_list
+    double p = 0.0;
+    std::uint64_t n = 0;
+    bool allow_self_connections = true;
+    bool with_replacement = false;
+    // from_list: explicit synapses; weight/delay may be NaN (= use the projection's).
+    std::vector<std::uint32_t> pre, post;
+    std::vector<double> weight, delay;
+    std::string file;  // where the list came from (for messages)
+};
+
+struct projection_spec {
+    std::string name, source, target, receptor;
+    connector_spec connector;
+    distribution weight;
+    distribution delay;  // ms; rounded to steps, at least one step
+    source_location where;
+};
+
+struct stimulus_spec {
+    std::string name;
+    std::string type;  // step_current, poisson_input
+    std::string target;
+    std::vector<std::uint32_t> neurons;  // empty = all
+    // step_current
+    std::vector<double> times;       // ms
+    std::vector<double> amplitudes;  // pA
+    // poisson_input
+    std::string receptor;
+    double rate = 0.0;           // Hz per source
+    std::uint32_t n_sources = 1;
+    double weight = 0.0;
+    double start = 0.0, stop = std::numeric_limits<double>::infinity();  // ms
+    source_location where;
+};
+
+struct state_recorder_spec {
+    std::string name;
+    std::string population;
+    std::vector<std::string> variables;
+    std::vector<std::uint32_t> neurons;  // empty = all
+    double interval = 0.0;               // ms; 0 = every step
+    source_location where;
+};
+
+struct simulation_spec {
+    double dt = 0.1;          // ms
+    double duration = 1000.0; // ms
+    std::uint64_t seed = 1;
+    int threads = 1;
+    std::string output;       // results file; empty = <experiment stem>.h5
+};
+
+struct network_spec {
+    simulation_spec simulation;
+    std::vector<population_spec> populations;
+    std::vector<projection_spec> projections;
+    std::vector<stimulus_spec> stimuli;
+    std::vector<std::string> spike_recorders;  // population names
+    std::vector<state_recorder_spec> state_recorders;
+
+    const population_spec* find_population(const std::string& name) const;
+    std::size_t population_index(const std::string& name) const;  // throws spec_error
+};
+
+}  // namespace engram

@@ -1,0 +1,42 @@
+#pragma once
+// Firing statistics as used in the benchmarks (same definitions as ../shared/peers).
+#include <cstdint>
+#include <vector>
+
+#include "engram/core/engine.hpp"
+
+namespace engram {
+
+struct spike_stats {
+    std::uint64_t spikes = 0;
+    double mean_rate_hz = 0.0;
+    double cv_isi = 0.0;         // mean over neurons with >= 2 spikes of std(ISI)/mean(ISI)
+    std::uint32_t cv_neurons = 0;
+};
+
+// Accumulates per-neuron ISI moments online, so no spike train is kept.
+class isi_accumulator {
+public:
+    explicit isi_accumulator(std::uint32_t n);
+    void add(std::uint32_t neuron, double t_ms);
+    spike_stats finish(double duration_ms) const;
+
+private:
+    std::vector<double> last_, sum_, sum2_;
+    std::vector<std::uint32_t> count_;
+    std::uint64_t total_ = 0;
+};
+
+// Per-population firing statistics of a run, as an engine observer.
+class spike_summary : public observer {
+public:
+    spike_summary(const network_spec& spec);
+    void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override;
+    spike_stats stats(std::size_t pop, double duration_ms) const { return acc_[pop].finish(duration_ms); }
+
+private:
+    double dt_;
+    std::vector<isi_accumulator> acc_;
+};
+
+}  // namespace engram

@@ -1,0 +1,383 @@
+#include "engram/core/engine.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/partitioner.h>
+#include <tbb/task_arena.h>
+
+#include "engram/core/errors.hpp"
+#include "engram/core/rng.hpp"
+#include "poisson.hpp"
+
+namespace engram {
+
+std::uint64_t steps_for(double duration_ms, double dt_ms) {
+    return static_cast<std::uint64_t>(std::llround(duration_ms / dt_ms));
+}
+
+partition balance_even(const network_spec& spec, std::size_t n_parts) {
+    partition p;
+    p.n_parts = std::max<std::size_t>(1, n_parts);
+    for (const auto& pop : spec.populations) {
+        std::vector<neuron_range> r(p.n_parts);
+        for (std::size_t k = 0; k < p.n_parts; ++k) {
+            r[k].begin = static_cast<std::uint32_t>(std::uint64_t(pop.size) * k / p.n_parts);
+            r[k].end = static_cast<std::uint32_t>(std::uint64_t(pop.size) * (k + 1) / p.n_parts);
+        }
+        p.ranges.push_back(std::move(r));
+    }
+    return p;
+}
+
+namespace {
+
+struct population_rt {
+    const model_info* info = nullptr;
+    std::unique_ptr<population_model> model;
+    std::uint32_t size = 0;
+    std::uint32_t slots = 1;                  // ring length (max delay in steps)
+    std::vector<std::vector<float>> ring;     // [receptor][slot * size + neuron]
+    std::vector<float*> input;                // this step's slot per receptor
+    std::vector<float> i_stim;                // empty unless a step current targets it
+    std::vector<std::vector<std::uint32_t>> spikes[2];  // [step parity][part]
+};
+
+struct projection_rt {
+    std::size_t source = 0, target = 0;
+    int receptor = 0;
+    bool uniform_delay = true;
+    std::uint16_t delay = 1;
+    synapse_list synapses;
+    std::vector<csr_rows> parts;
+};
+
+struct current_change {
+    std::uint64_t step;
+    float delta;
+};
+
+struct stimulus_rt {
+    enum class kind { step_current, poisson_input } type;
+    std::size_t target = 0;
+    std::vector<std::uint32_t> neurons;  // sorted; all when `all`
+    bool all = true;
+    // step_current
+    std::vector<current_change> changes;  // sorted by step
+    // poisson_input
+    int receptor = 0;
+    double lambda = 0.0;
+    float weight = 0.0f;
+    std::uint64_t first = 0, last = 0;
+    u32 stream = 0;
+};
+
+struct recorder_rt {
+    std::size_t population = 0;
+    std::vector<int> vars;
+    std::vector<std::uint32_t> neurons;
+    std::uint64_t interval = 1;
+};
+
+}  // namespace
+
+struct simulation::impl {
+    network_spec spec;
+    double dt = 0.1;
+    std::uint64_t seed = 1;
+    int threads = 1;
+    partition part;
+    std::vector<population_rt> pops;
+    std::vector<projection_rt> projs;
+    std::vector<stimulus_rt> stims;
+    std::vector<recorder_rt> recs;
+    std::uint64_t step = 0;  // steps completed
+    double build_seconds = 0.0;
+    std::vector<std::uint64_t> events;  // per part
+    std::unique_ptr<tbb::task_arena> arena;
+
+    void build(const model_registry& models);
+    void step_part(std::size_t k, std::uint64_t n);
+    void apply_stimuli(std::size_t k, std::uint64_t n);
+};
+
+simulation::simulation(const network_spec& spec, const model_registry& models, int threads)
+    : impl_(std::make_unique<impl>()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    impl_->spec = spec;
+    impl_->dt = spec.simulation.dt;
+    impl_->seed = spec.simulation.seed;
+    impl_->threads = std::max(1, threads > 0 ? threads : spec.simulation.threads);
+    impl_->build(models);
+    impl_->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+simulation::~simulation() = default;
+
+void simulation::impl::build(const model_registry& models) {
+    part = balance_even(spec, static_cast<std::size_t>(threads));
+    events.assign(part.n_parts, 0);
+    if (threads > 1) arena = std::make_unique<tbb::task_arena>(threads);
+
+    for (const auto& ps : spec.populations) {
+        population_rt p;
+        p.info = &models.get(ps.model);
+        p.size = ps.size;
+        p.model = p.info->make(ps, dt);
+        for (int par = 0; par < 2; ++par) p.spikes[par].resize(part.n_parts);
+        // Initial values: a distribution per state variable, drawn per neuron.
+        for (std::size_t v = 0; v < p.info->state.size(); ++v) {
+            const auto& si = p.info->state[v];
+            distribution d = distribution::constant(si.initial, si.dim);
+            if (!si.initial_from.empty()) d.a = ps.params.at(si.initial_from).values.at(0);
+            if (auto it = ps.initial.find(si.name); it != ps.initial.end()) d = it->second;
+            float* x = p.model->state(v);
+            if (d.is_constant()) {
+                std::fill(x, x + p.size, static_cast<float>(d.a));
+            } else {
+                const u32 st = stream_id("init/" + ps.name + "/" + si.name);
+                for (std::uint32_t i = 0; i < p.size; ++i) {
+                    random_stream rng(seed, st, i);
+                    x[i] = static_cast<float>(d.sample(rng));
+                }
+            }
+        }
+        pops.push_back(std::move(p));
+    }
+
+    // Connectivity: generated per projection (deterministic), split by target parts.
+    for (const auto& pj : spec.projections) {
+        projection_rt r;
+        r.source = spec.population_index(pj.source);
+        r.target = spec.population_index(pj.target);
+        auto& tgt = pops[r.target];
+        r.receptor = tgt.info->receptor_index(pj.receptor);
+        r.synapses = generate_synapses(pj, pops[r.source].size, tgt.size, dt, seed);
+        const auto& d = r.synapses.delay;
+        r.uniform_delay = d.empty() || std::all_of(d.begin(), d.end(), [&](auto x) { return x == d[0]; });
+        r.delay = d.empty() ? 1 : d[0];
+        const std::uint16_t dmax = d.empty() ? 1 : *std::max_element(d.begin(), d.end());
+        tgt.slots = std::max<std::uint32_t>(tgt.slots, dmax);
+        r.parts = build_csr(r.synapses, pops[r.source].size, part.ranges[r.target], r.uniform_delay);
+        projs.push_back(std::move(r));
+    }
+    for (auto& p : pops) {
+        p.ring.resize(p.info->receptors.size());
+        for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.size, 0.0f);
+        p.input.assign(p.ring.size(), nullptr);
+    }
+
+    for (const auto& ss : spec.stimuli) {
+        stimulus_rt s;
+        s.target = spec.population_index(ss.target);
+        auto& tgt = pops[s.target];
+        s.neurons = ss.neurons;
+        std::sort(s.neurons.begin(), s.neurons.end());
+        s.all = s.neurons.empty();
+        if (ss.type == "step_current") {
+            s.type = stimulus_rt::kind::step_current;
+            if (tgt.i_stim.empty()) tgt.i_stim.assign(tgt.size, 0.0f);
+            double prev = 0.0;
+            for (std::size_t i = 0; i < ss.times.size(); ++i) {
+                const auto st = static_cast<std::uint64_t>(std::llround(ss.times[i] / dt)) + 1;
+                s.changes.push_back({st, static_cast<float>(ss.amplitudes[i] - prev)});
+                prev = ss.amplitudes[i];
+            }
+        } else {
+            s.type = stimulus_rt::kind::poisson_input;
+            s.receptor = tgt.info->receptor_index(ss.receptor);
+            s.lambda = ss.n_sources * ss.rate * dt * 1e-3;
+            s.weight = static_cast<float>(ss.weight);
+            s.first = static_cast<std::uint64_t>(std::llround(ss.start / dt)) + 1;
+            s.last = std::isinf(ss.stop) ? ~std::uint64_t(0) : static_cast<std::uint64_t>(std::llround(ss.stop / dt));
+            s.stream = stream_id("stimulus/" + ss.name);
+        }
+        stims.push_back(std::move(s));
+    }
+
+    for (const auto& rs : spec.state_recorders) {
+        recorder_rt r;
+        r.population = spec.population_index(rs.population);
+        for (const auto& v : rs.variables) r.vars.push_back(pops[r.population].info->state_index(v));
+        r.neurons = rs.neurons;
+        if (r.neurons.empty())
+            for (std::uint32_t i = 0; i < pops[r.population].size; ++i) r.neurons.push_back(i);
+        r.interval = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(rs.interval / dt)));
+        recs.push_back(std::move(r));
+    }
+}
+
+void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
+    for (const auto& s : stims) {
+        auto& tgt = pops[s.target];
+        const neuron_range r = part.ranges[s.target][k];
+        auto for_each_neuron = [&](auto&& f) {
+            if (s.all) {
+                for (std::uint32_t i = r.begin; i < r.end; ++i) f(i);
+            } else {
+                auto it = std::lower_bound(s.neurons.begin(), s.neurons.end(), r.begin);
+                for (; it != s.neurons.end() && *it < r.end; ++it) f(*it);
+            }
+        };
+        if (s.type == stimulus_rt::kind::step_current) {
+            auto it = std::lower_bound(s.changes.begin(), s.changes.end(), n,
+                                       [](const current_change& c, std::uint64_t v) { return c.step < v; });
+            for (; it != s.changes.end() && it->step == n; ++it) {
+                const float d = it->delta;
+                for_each_neuron([&](std::uint32_t i) { tgt.i_stim[i] += d; });
+            }
+        } else if (n >= s.first && n <= s.last && s.lambda > 0.0) {
+            float* in = tgt.input[static_cast<std::size_t>(s.receptor)];
+            for_each_neuron([&](std::uint32_t i) {
+                random_stream rng(seed, s.stream, i, n << 8);
+                const auto count = poisson_draw(rng, s.lambda);
+                if (count) in[i] += static_cast<float>(count) * s.weight;
+            });
+        }
+    }
+}
+
+void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
+    // 1. deliver spikes of step n-1 into this part's targets
+    const int prev = static_cast<int>((n - 1) & 1);
+    std::uint64_t ev = 0;
+    for (const auto& pj : projs) {
+        auto& tgt = pops[pj.target];
+        const auto& rows = pj.parts[k];
+        float* ring = tgt.ring[static_cast<std::size_t>(pj.receptor)].data();
+        const std::uint32_t slots = tgt.slots, size = tgt.size;
+        const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % slots);
+        for (const auto& spk : pops[pj.source].spikes[prev]) {
+            for (std::uint32_t i : spk) {
+                const std::uint32_t b = rows.row_begin[i], e = rows.row_begin[i + 1];
+                ev += e - b;
+                const std::uint32_t* tg = rows.target.data();
+                const float* w = rows.weight.data();
+                if (pj.uniform_delay) {
+                    std::uint32_t slot = base + pj.delay;
+                    if (slot >= slots) slot -= slots;
+                    float* dst = ring + std::size_t(slot) * size;
+                    for (std::uint32_t s = b; s < e; ++s) dst[tg[s]] += w[s];
+                } else {
+                    const std::uint16_t* d = rows.delay.data();
+                    for (std::uint32_t s = b; s < e; ++s) {
+                        std::uint32_t slot = base + d[s];
+                        if (slot >= slots) slot -= slots;
+                        ring[std::size_t(slot) * size + tg[s]] += w[s];
+                    }
+                }
+            }
+        }
+    }
+    events[k] += ev;
+    // 2. stimuli of step n
+    if (!stims.empty()) apply_stimuli(k, n);
+    // 3. integrate and detect
+    const int cur = static_cast<int>(n & 1);
+    for (auto& p : pops) {
+        step_context ctx;
+        ctx.step = n;
+        ctx.dt = dt;
+        ctx.seed = seed;
+        ctx.input = p.input.data();
+        ctx.i_stim = p.i_stim.empty() ? nullptr : p.i_stim.data();
+        auto& out = p.spikes[cur][k];
+        out.clear();
+        const neuron_range r = part.ranges[static_cast<std::size_t>(&p - pops.data())][k];
+        if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
+    }
+}
+
+run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<bool>* stop,
+                          const std::function<void(double)>& progress) {
+    auto& m = *impl_;
+    run_stats st;
+    st.build_seconds = m.build_seconds;
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::uint64_t first = m.step + 1, last = m.step + steps;
+    std::vector<std::vector<float>> sample;
+    std::vector<std::uint32_t> merged;
+    const std::uint64_t report_every = std::max<std::uint64_t>(1, steps / 1000);
+
+    auto loop = [&] {
+        for (std::uint64_t n = first; n <= last; ++n) {
+            // 4b. sample state before step n (time (n-1)*dt)
+            if (obs) {
+                for (std::size_t r = 0; r < m.recs.size(); ++r) {
+                    const auto& rec = m.recs[r];
+                    if ((n - 1) % rec.interval) continue;
+                    sample.resize(rec.vars.size());
+                    for (std::size_t v = 0; v < rec.vars.size(); ++v) {
+                        const float* x = m.pops[rec.population].model->state(static_cast<std::size_t>(rec.vars[v]));
+                        sample[v].resize(rec.neurons.size());
+                        for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = x[rec.neurons[i]];
+                    }
+                    obs->on_sample(n, r, sample);
+                }
+            }
+            for (auto& p : m.pops) {
+                const std::size_t slot = (n % p.slots) * p.size;
+                for (std::size_t r = 0; r < p.ring.size(); ++r) p.input[r] = p.ring[r].data() + slot;
+            }
+            if (m.part.n_parts == 1) {
+                m.step_part(0, n);
+            } else {
+                tbb::parallel_for(tbb::blocked_range<std::size_t>(0, m.part.n_parts, 1),
+                                  [&](const tbb::blocked_range<std::size_t>& br) {
+                                      for (std::size_t k = br.begin(); k < br.end(); ++k) m.step_part(k, n);
+                                  },
+                                  tbb::static_partitioner());
+            }
+            m.step = n;
+            // 4a. record spikes of step n
+            if (obs) {
+                const int cur = static_cast<int>(n & 1);
+                for (std::size_t p = 0; p < m.pops.size(); ++p) {
+                    const auto& parts = m.pops[p].spikes[cur];
+                    if (parts.size() == 1) {
+                        if (!parts[0].empty()) obs->on_spikes(n, p, parts[0].data(), parts[0].size());
+                    } else {
+                        merged.clear();
+                        for (const auto& s : parts) merged.insert(merged.end(), s.begin(), s.end());
+                        if (!merged.empty()) obs->on_spikes(n, p, merged.data(), merged.size());
+                    }
+                }
+            }
+            ++st.steps_done;
+            if (progress && (n - first) % report_every == 0) progress(double(n - first + 1) / double(steps));
+            if (stop && stop->load(std::memory_order_relaxed)) {
+                st.interrupted = n < last;
+                break;
+            }
+        }
+    };
+    if (m.arena) m.arena->execute(loop); else loop();
+    if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
+    st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (auto& e : m.events) { st.synaptic_events += e; e = 0; }
+    return st;
+}
+
+std::uint64_t simulation::current_step() const { return impl_->step; }
+double simulation::dt() const { return impl_->dt; }
+const network_spec& simulation::spec() const { return impl_->spec; }
+int simulation::threads() const { return impl_->threads; }
+double simulation::build_seconds() const { return impl_->build_seconds; }
+std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).synapses.size(); }
+std::size_t simulation::synapse_count() const {
+    std::size_t n = 0;
+    for (const auto& p : impl_->projs) n += p.synapses.size();
+    return n;
+}
+const synapse_list& simulation::synapses(std::size_t j) const { return impl_->projs.at(j).synapses; }
+const float* simulation::state(std::size_t pop, const std::string& var) const {
+    const auto& p = impl_->pops.at(pop);
+    const int v = p.info->state_index(var);
+    if (v < 0) throw spec_error("population '" + impl_->spec.populations[pop].name + "'", "no state variable '" + var + "'");
+    return p.model->state(static_cast<std::size_t>(v));
+}
+
+}  // namespace engram

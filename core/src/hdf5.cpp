@@ -1,0 +1,203 @@
+#include "engram/core/hdf5.hpp"
+
+#include "engram/core/errors.hpp"
+
+namespace engram::h5 {
+namespace {
+hid_t check(hid_t id, const std::string& file, const std::string& what) {
+    if (id < 0) throw io_error(file, "access", what);
+    return id;
+}
+}  // namespace
+
+void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+
+handle create_file(const std::string& path) {
+    silence_errors();
+    return {check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
+                  "HDF5 file cannot be created"),
+            H5Fclose};
+}
+
+handle open_file(const std::string& path) {
+    silence_errors();
+    const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) throw io_error(path, "open", "not a readable HDF5 file");
+    return {id, H5Fclose};
+}
+
+handle create_group(hid_t loc, const std::string& name, const std::string& file) {
+    return {check(H5Gcreate2(loc, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), file,
+                  "group '" + name + "' cannot be created"),
+            H5Gclose};
+}
+
+bool exists(hid_t loc, const std::string& path) {
+    // Check each component so a missing parent is not an error.
+    std::size_t pos = 0;
+    while (true) {
+        pos = path.find('/', pos + 1);
+        const std::string part = path.substr(0, pos);
+        if (!part.empty() && part != "/" && H5Lexists(loc, part.c_str(), H5P_DEFAULT) <= 0) return false;
+        if (pos == std::string::npos) return true;
+    }
+}
+
+handle open_group(hid_t loc, const std::string& name, const std::string& file) {
+    return {check(H5Gopen2(loc, name.c_str(), H5P_DEFAULT), file, "no group '" + name + "'"), H5Gclose};
+}
+
+handle open_dataset(hid_t loc, const std::string& name, const std::string& file) {
+    return {check(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), file, "no dataset '" + name + "'"), H5Dclose};
+}
+
+handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
+                         const std::string& file) {
+    const int rank = cols == 0 ? 1 : 2;
+    hsize_t dims[2] = {0, cols}, maxdims[2] = {H5S_UNLIMITED, cols};
+    hsize_t chunk[2] = {cols == 0 ? 8192 : std::max<hsize_t>(1, 16384 / std::max<std::size_t>(cols, 1)), cols};
+    handle space(H5Screate_simple(rank, dims, maxdims), H5Sclose);
+    handle plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+    H5Pset_chunk(plist, rank, chunk);
+    return {check(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, plist, H5P_DEFAULT), file,
+                  "dataset '" + name + "' cannot be created"),
+            H5Dclose};
+}
+
+void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std::size_t cols,
+            const std::string& file) {
+    if (rows == 0) return;
+    const int rank = cols == 0 ? 1 : 2;
+    handle fspace(H5Dget_space(dset), H5Sclose);
+    hsize_t cur[2] = {0, 0};
+    H5Sget_simple_extent_dims(fspace, cur, nullptr);
+    hsize_t next[2] = {cur[0] + rows, cols};
+    if (H5Dset_extent(dset, next) < 0) throw io_error(file, "write", "cannot extend a dataset");
+    handle fs(H5Dget_space(dset), H5Sclose);
+    hsize_t start[2] = {cur[0], 0}, count[2] = {rows, cols};
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr);
+    handle ms(H5Screate_simple(rank, count, nullptr), H5Sclose);
+    if (H5Dwrite(dset, mem_type, ms, fs, H5P_DEFAULT, data) < 0)
+        throw io_error(file, "write", "dataset write failed (disk full?)");
+}
+
+template <class T>
+void write_vector(hid_t loc, const std::string& name, const std::vector<T>& v, const std::string& file) {
+    hsize_t n = v.size();
+    handle space(H5Screate_simple(1, &n, nullptr), H5Sclose);
+    handle ds(check(H5Dcreate2(loc, name.c_str(), type_of<T>(), space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                    file, "dataset '" + name + "' cannot be created"),
+              H5Dclose);
+    if (n && H5Dwrite(ds, type_of<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+        throw io_error(file, "write", "dataset '" + name + "'");
+}
+
+template <class T>
+std::vector<T> read_vector(hid_t loc, const std::string& name, const std::string& file) {
+    handle ds = open_dataset(loc, name, file);
+    handle space(H5Dget_space(ds), H5Sclose);
+    const hssize_t n = H5Sget_simple_extent_npoints(space);
+    std::vector<T> v(static_cast<std::size_t>(std::max<hssize_t>(n, 0)));
+    if (!v.empty() && H5Dread(ds, type_of<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0)
+        throw io_error(file, "read", "dataset '" + name + "'");
+    return v;
+}
+
+template void write_vector<double>(hid_t, const std::string&, const std::vector<double>&, const std::string&);
+template void write_vector<float>(hid_t, const std::string&, const std::vector<float>&, const std::string&);
+template void write_vector<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&, const std::string&);
+template void write_vector<std::uint32_t>(hid_t, const std::string&, const std::vector<std::uint32_t>&, const std::string&);
+template std::vector<double> read_vector<double>(hid_t, const std::string&, const std::string&);
+template std::vector<float> read_vector<float>(hid_t, const std::string&, const std::string&);
+template std::vector<std::uint64_t> read_vector<std::uint64_t>(hid_t, const std::string&, const std::string&);
+template std::vector<std::uint32_t> read_vector<std::uint32_t>(hid_t, const std::string&, const std::string&);
+template std::vector<std::int64_t> read_vector<std::int64_t>(hid_t, const std::string&, const std::string&);
+
+std::vector<hsize_t> shape(hid_t loc, const std::string& name, const std::string& file) {
+    handle ds = open_dataset(loc, name, file);
+    handle space(H5Dget_space(ds), H5Sclose);
+    const int rank = H5Sget_simple_extent_ndims(space);
+    std::vector<hsize_t> d(static_cast<std::size_t>(std::max(rank, 0)));
+    if (rank > 0) H5Sget_simple_extent_dims(space, d.data(), nullptr);
+    return d;
+}
+
+void write_attr(hid_t obj, const std::string& name, const std::string& value, const std::string& file) {
+    handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type, H5T_VARIABLE);
+    H5Tset_cset(type, H5T_CSET_UTF8);
+    handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+    handle a(check(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), file,
+                   "attribute '" + name + "'"),
+             H5Aclose);
+    const char* s = value.c_str();
+    H5Awrite(a, type, &s);
+}
+
+namespace {
+template <class T>
+void write_scalar_attr(hid_t obj, const std::string& name, T value, hid_t type, const std::string& file) {
+    handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+    handle a(check(H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), file,
+                   "attribute '" + name + "'"),
+             H5Aclose);
+    H5Awrite(a, type, &value);
+}
+}  // namespace
+
+void write_attr(hid_t obj, const std::string& name, double value, const std::string& file) {
+    write_scalar_attr(obj, name, value, H5T_NATIVE_DOUBLE, file);
+}
+void write_attr(hid_t obj, const std::string& name, std::int64_t value, const std::string& file) {
+    write_scalar_attr(obj, name, value, H5T_NATIVE_INT64, file);
+}
+
+bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
+
+std::string read_attr_string(hid_t obj, const std::string& name, const std::string& file) {
+    handle a(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "no attribute '" + name + "'"), H5Aclose);
+    handle ftype(H5Aget_type(a), H5Tclose);
+    if (H5Tget_class(ftype) != H5T_STRING) throw io_error(file, "read", "attribute '" + name + "' is not a string");
+    if (H5Tis_variable_str(ftype) > 0) {
+        handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mtype, H5T_VARIABLE);
+        H5Tset_cset(mtype, H5Tget_cset(ftype));
+        char* s = nullptr;
+        H5Aread(a, mtype, &s);
+        std::string out = s ? s : "";
+        H5free_memory(s);
+        return out;
+    }
+    const std::size_t n = H5Tget_size(ftype);
+    std::string out(n, '\0');
+    handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mtype, n);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
+    H5Aread(a, mtype, out.data());
+    out.resize(out.find('\0') == std::string::npos ? n : out.find('\0'));
+    return out;
+}
+
+double read_attr_double(hid_t obj, const std::string& name, const std::string& file) {
+    handle a(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "no attribute '" + name + "'"), H5Aclose);
+    double v = 0.0;
+    H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+    return v;
+}
+
+std::vector<std::string> children(hid_t group) {
+    std::vector<std::string> names;
+    H5G_info_t info;
+    if (H5Gget_info(group, &info) < 0) return names;
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        const ssize_t n = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+        std::string s(static_cast<std::size_t>(n), '\0');
+        H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), static_cast<std::size_t>(n) + 1, H5P_DEFAULT);
+        names.push_back(s);
+    }
+    return names;
+}
+
+}  // namespace engram::h5

@@ -1,0 +1,208 @@
+#include "engram/core/results.hpp"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "engram/core/errors.hpp"
+#include "engram/core/hdf5.hpp"
+#include "engram/core/version.hpp"
+
+namespace engram {
+
+namespace {
+constexpr std::size_t flush_spikes = 1 << 16;  // buffered spikes per population
+constexpr std::size_t flush_values = 1 << 18;  // buffered state values per variable
+}  // namespace
+
+struct results_writer::impl {
+    std::string path, tmp;
+    double dt = 0.1;
+    h5::handle file;
+    struct spike_stream {
+        bool recorded = false;
+        h5::handle times, ids;
+        std::vector<double> t;
+        std::vector<std::uint64_t> n;
+    };
+    struct var_stream {
+        h5::handle data;
+        std::vector<float> buf;
+        std::size_t cols = 0;
+    };
+    std::vector<spike_stream> spikes;
+    std::vector<std::vector<var_stream>> reports;  // [recorder][variable]
+    bool closed = false;
+
+    void flush_spike(spike_stream& s) {
+        h5::append(s.times, H5T_NATIVE_DOUBLE, s.t.data(), s.t.size(), 0, tmp);
+        h5::append(s.ids, H5T_NATIVE_UINT64, s.n.data(), s.n.size(), 0, tmp);
+        s.t.clear();
+        s.n.clear();
+    }
+    void flush_var(var_stream& v) {
+        if (v.cols) h5::append(v.data, H5T_NATIVE_FLOAT, v.buf.data(), v.buf.size() / v.cols, v.cols, tmp);
+        v.buf.clear();
+    }
+    void flush_all() {
+        for (auto& s : spikes) if (s.recorded) flush_spike(s);
+        for (auto& r : reports) for (auto& v : r) flush_var(v);
+        H5Fflush(file, H5F_SCOPE_GLOBAL);
+    }
+};
+
+results_writer::results_writer(const std::string& path, const network_spec& spec,
+                               const std::string& experiment_yaml)
+    : impl_(std::make_unique<impl>()) {
+    auto& m = *impl_;
+    m.path = path;
+    m.tmp = path + ".tmp";
+    m.dt = spec.simulation.dt;
+    if (auto dir = std::filesystem::path(path).parent_path(); !dir.empty()) {
+        std::error_code ec;
+        std::filesystem::create_directories(dir, ec);
+    }
+    m.file = h5::create_file(m.tmp);
+    h5::write_attr(m.file, "engram_version", std::string(version_string), m.tmp);
+    h5::write_attr(m.file, "seed", static_cast<std::int64_t>(spec.simulation.seed), m.tmp);
+    h5::write_attr(m.file, "dt_ms", spec.simulation.dt, m.tmp);
+    h5::write_attr(m.file, "duration_ms", spec.simulation.duration, m.tmp);
+    h5::write_attr(m.file, "threads", static_cast<std::int64_t>(spec.simulation.threads), m.tmp);
+    h5::write_attr(m.file, "experiment", experiment_yaml, m.tmp);
+    h5::write_attr(m.file, "complete", std::int64_t{0}, m.tmp);
+
+    auto spikes_grp = h5::create_group(m.file, "spikes", m.tmp);
+    m.spikes.resize(spec.populations.size());
+    for (const auto& name : spec.spike_recorders) {
+        const std::size_t p = spec.population_index(name);
+        auto& s = m.spikes[p];
+        s.recorded = true;
+        auto g = h5::create_group(spikes_grp, name, m.tmp);
+        h5::write_attr(g, "sorting", std::string("by_time"), m.tmp);
+        h5::write_attr(g, "size", static_cast<std::int64_t>(spec.populations[p].size), m.tmp);
+        h5::write_attr(g, "model", spec.populations[p].model, m.tmp);
+        s.times = h5::create_extendable(g, "timestamps", H5T_IEEE_F64LE, 0, m.tmp);
+        h5::write_attr(s.times, "units", std::string("ms"), m.tmp);
+        s.ids = h5::create_extendable(g, "node_ids", H5T_STD_U64LE, 0, m.tmp);
+    }
+
+    if (!spec.state_recorders.empty()) {
+        auto report = h5::create_group(m.file, "report", m.tmp);
+        for (const auto& rs : spec.state_recorders) {
+            const std::size_t p = spec.population_index(rs.population);
+            const auto& pop = spec.populations[p];
+            const std::string pg = "/report/" + pop.name;
+            if (!h5::exists(m.file, pg)) h5::create_group(m.file, pg, m.tmp);
+            std::vector<std::uint64_t> ids;
+            if (rs.neurons.empty()) for (std::uint32_t i = 0; i < pop.size; ++i) ids.push_back(i);
+            else ids.assign(rs.neurons.begin(), rs.neurons.end());
+            const double iv = rs.interval > 0 ? rs.interval : spec.simulation.dt;
+            std::vector<impl::var_stream> vars;
+            for (const auto& var : rs.variables) {
+                auto vg = h5::create_group(m.file, pg + "/" + var, m.tmp);
+                impl::var_stream vs;
+                vs.cols = ids.size();
+                vs.data = h5::create_extendable(vg, "data", H5T_IEEE_F32LE, ids.size(), m.tmp);
+                h5::write_attr(vs.data, "variable", var, m.tmp);
+                auto mg = h5::create_group(vg, "mapping", m.tmp);
+                h5::write_vector(mg, "node_ids", ids, m.tmp);
+                std::vector<std::uint64_t> ptr(ids.size() + 1);
+                for (std::size_t i = 0; i < ptr.size(); ++i) ptr[i] = i;
+                h5::write_vector(mg, "index_pointers", ptr, m.tmp);
+                h5::write_vector(mg, "element_ids", std::vector<std::uint32_t>(ids.size(), 0), m.tmp);
+                h5::write_vector(mg, "time", std::vector<double>{0.0, spec.simulation.duration, iv}, m.tmp);
+                vars.push_back(std::move(vs));
+            }
+            m.reports.push_back(std::move(vars));
+        }
+    }
+    H5Fflush(m.file, H5F_SCOPE_GLOBAL);
+}
+
+results_writer::~results_writer() {
+    // A writer destroyed without close() (an exception unwound the run) still leaves a
+    // readable file under the final name, marked incomplete.
+    if (impl_ && !impl_->closed) {
+        try { close(false, -1.0, 0.0); } catch (...) {}
+    }
+}
+
+void results_writer::on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) {
+    auto& s = impl_->spikes[pop];
+    if (!s.recorded) return;
+    const double t = static_cast<double>(step) * impl_->dt;
+    for (std::size_t i = 0; i < count; ++i) {
+        s.t.push_back(t);
+        s.n.push_back(ids[i]);
+    }
+    if (s.t.size() >= flush_spikes) impl_->flush_spike(s);
+}
+
+void results_writer::on_sample(std::uint64_t, std::size_t rec, const std::vector<std::vector<float>>& values) {
+    auto& vars = impl_->reports[rec];
+    for (std::size_t v = 0; v < vars.size(); ++v) {
+        vars[v].buf.insert(vars[v].buf.end(), values[v].begin(), values[v].end());
+        if (vars[v].buf.size() >= flush_values) impl_->flush_var(vars[v]);
+    }
+}
+
+void results_writer::close(bool complete, double simulated_ms, double wall_seconds) {
+    auto& m = *impl_;
+    if (m.closed) return;
+    m.closed = true;
+    m.flush_all();
+    h5::write_attr(m.file, "complete", std::int64_t{complete ? 1 : 0}, m.tmp);
+    if (simulated_ms >= 0) h5::write_attr(m.file, "simulated_ms", simulated_ms, m.tmp);
+    h5::write_attr(m.file, "wall_time_s", wall_seconds, m.tmp);
+    m.file.reset();
+    std::error_code ec;
+    std::filesystem::rename(m.tmp, m.path, ec);
+    if (ec) throw io_error(m.path, "rename " + m.tmp + " to", ec.message());
+}
+
+const std::string& results_writer::path() const { return impl_->path; }
+
+std::string describe_results(const std::string& path) {
+    auto f = h5::open_file(path);
+    std::ostringstream os;
+    os << path << "\n";
+    auto attr_s = [&](const char* n) { return h5::has_attr(f, n) ? h5::read_attr_string(f, n, path) : std::string("?"); };
+    auto attr_d = [&](const char* n) { return h5::has_attr(f, n) ? h5::read_attr_double(f, n, path) : std::nan(""); };
+    os << "  engram " << attr_s("engram_version") << ", seed " << static_cast<long long>(attr_d("seed"))
+       << ", dt " << attr_d("dt_ms") << " ms, duration " << attr_d("duration_ms") << " ms";
+    if (h5::has_attr(f, "simulated_ms")) os << ", simulated " << attr_d("simulated_ms") << " ms";
+    os << ", wall " << attr_d("wall_time_s") << " s";
+    os << (attr_d("complete") == 1.0 ? ", complete\n" : ", INCOMPLETE (interrupted)\n");
+    const double dur = h5::has_attr(f, "simulated_ms") ? attr_d("simulated_ms") : attr_d("duration_ms");
+    if (h5::exists(f, "spikes")) {
+        auto g = h5::open_group(f, "spikes", path);
+        os << "  spikes:\n";
+        char line[256];
+        for (const auto& pop : h5::children(g)) {
+            auto pg = h5::open_group(g, pop, path);
+            const auto t = h5::read_vector<double>(pg, "timestamps", path);
+            const double n = h5::has_attr(pg, "size") ? h5::read_attr_double(pg, "size", path) : 0;
+            const double rate = n > 0 && dur > 0 ? t.size() / (n * dur * 1e-3) : 0.0;
+            std::snprintf(line, sizeof line, "    %-16s %8.0f neurons %10zu spikes %9.3f Hz", pop.c_str(), n, t.size(), rate);
+            os << line;
+            if (!t.empty()) os << "  [" << t.front() << ", " << t.back() << "] ms";
+            os << "\n";
+        }
+    }
+    if (h5::exists(f, "report")) {
+        auto g = h5::open_group(f, "report", path);
+        os << "  report:\n";
+        for (const auto& pop : h5::children(g)) {
+            auto pg = h5::open_group(g, pop, path);
+            for (const auto& var : h5::children(pg)) {
+                const auto shp = h5::shape(pg, var + "/data", path);
+                os << "    " << pop << "/" << var << ": " << (shp.size() > 0 ? shp[0] : 0) << " samples x "
+                   << (shp.size() > 1 ? shp[1] : 0) << " neurons\n";
+            }
+        }
+    }
+    return os.str();
+}
+
+}  // namespace engram

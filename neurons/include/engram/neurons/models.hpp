@@ -1,0 +1,15 @@
+#pragma once
+// The neuron and source models engram ships. Each registers its descriptor table and
+// factory by name; core/ knows none of them.
+#include "engram/core/model.hpp"
+
+namespace engram {
+
+void register_lif_models(model_registry& r);     // lif_curr_exp, lif_curr_delta, lif_cond_exp
+void register_source_models(model_registry& r);  // poisson, spike_array
+void register_builtin_models(model_registry& r);
+
+// A registry with every built-in model (built once).
+const model_registry& builtin_models();
+
+}  // namespace engram

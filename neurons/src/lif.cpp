@@ -1,0 +1,250 @@
+// Leaky integrate-and-fire neurons with exact integration of their linear dynamics.
+//
+// Order within a step (step n advances from (n-1)*dt to n*dt):
+//   v is advanced with the synaptic state at the start of the step; then the synaptic
+//   state decays and this step's input is added (it takes effect at n*dt); then the
+//   threshold is tested. While refractory, v is held at V_reset and inputs to v (delta
+//   synapses) are dropped; synaptic currents/conductances keep evolving.
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "engram/core/errors.hpp"
+#include "engram/neurons/fast_math.hpp"
+#include "engram/neurons/models.hpp"
+
+namespace engram {
+namespace {
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+double scalar(const population_spec& s, const char* name) { return s.params.at(name).values.at(0); }
+
+std::vector<param_info> lif_common() {
+    return {
+        {"C_m", dimension::capacitance, param_kind::scalar, 250.0, 0.0, inf, true, "membrane capacitance"},
+        {"tau_m", dimension::time, param_kind::scalar, 10.0, 0.0, inf, true, "membrane time constant"},
+        {"E_L", dimension::voltage, param_kind::scalar, -70.0, -inf, inf, false, "leak reversal (resting) potential"},
+        {"V_th", dimension::voltage, param_kind::scalar, -55.0, -inf, inf, false, "spike threshold"},
+        {"V_reset", dimension::voltage, param_kind::scalar, -70.0, -inf, inf, false, "reset potential"},
+        {"t_ref", dimension::time, param_kind::scalar, 2.0, 0.0, inf, false, "absolute refractory period"},
+        {"I_e", dimension::current, param_kind::scalar, 0.0, -inf, inf, false, "constant bias current"},
+    };
+}
+
+std::string check_lif(const population_spec& s) {
+    if (!(scalar(s, "V_reset") < scalar(s, "V_th"))) return "V_reset must be below V_th";
+    return {};
+}
+
+// State and lowered parameters shared by the three LIF variants.
+struct lif_base : population_model {
+    std::vector<float> v;
+    std::vector<std::int32_t> ref;  // refractory steps left
+    float E_L, V_th, V_reset, I_e, P_mm, P_mI;
+    std::int32_t n_ref;
+
+    lif_base(const population_spec& s, double dt) : v(s.size), ref(s.size, 0) {
+        const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
+        E_L = static_cast<float>(scalar(s, "E_L"));
+        V_th = static_cast<float>(scalar(s, "V_th"));
+        V_reset = static_cast<float>(scalar(s, "V_reset"));
+        I_e = static_cast<float>(scalar(s, "I_e"));
+        P_mm = static_cast<float>(std::exp(-dt / tau));
+        P_mI = static_cast<float>(tau / C * -std::expm1(-dt / tau));  // mV per pA of constant current
+        n_ref = static_cast<std::int32_t>(std::llround(scalar(s, "t_ref") / dt));
+    }
+
+    void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        float* __restrict vv = v.data();
+        std::int32_t* __restrict rr = ref.data();
+        for (std::uint32_t i = b; i < e; ++i) {
+            if (vv[i] >= V_th && rr[i] == 0) {
+                spikes.push_back(i);
+                vv[i] = V_reset;
+                rr[i] = n_ref;
+            }
+        }
+    }
+};
+
+// Propagator of an exponentially decaying current (time constant tau_s) onto v over dt:
+// the solution of dv/dt = -(v-E_L)/tau_m + I/C with I(t) = I0 exp(-t/tau_s).
+double p_current(double dt, double tau_m, double tau_s, double C) {
+    if (std::fabs(tau_m - tau_s) < 1e-9 * tau_m) return dt / C * std::exp(-dt / tau_m);
+    return tau_m * tau_s / (C * (tau_m - tau_s)) * (std::exp(-dt / tau_m) - std::exp(-dt / tau_s));
+}
+
+struct lif_curr_exp final : lif_base {
+    std::vector<float> I_ex, I_in;
+    float P_ee, P_ii, P_me, P_mi;
+    lif_curr_exp(const population_spec& s, double dt) : lif_base(s, dt), I_ex(s.size), I_in(s.size) {
+        const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
+        const double te = scalar(s, "tau_syn_ex"), ti = scalar(s, "tau_syn_in");
+        P_ee = static_cast<float>(std::exp(-dt / te));
+        P_ii = static_cast<float>(std::exp(-dt / ti));
+        P_me = static_cast<float>(p_current(dt, tau, te, C));
+        P_mi = static_cast<float>(p_current(dt, tau, ti, C));
+    }
+    float* state(std::size_t k) override { return k == 0 ? v.data() : k == 1 ? I_ex.data() : I_in.data(); }
+
+    template <bool Stim>
+    void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+        float* __restrict vv = v.data();
+        float* __restrict ie = I_ex.data();
+        float* __restrict ii = I_in.data();
+        std::int32_t* __restrict rr = ref.data();
+        float* __restrict in_e = ctx.input[0];
+        float* __restrict in_i = ctx.input[1];
+        const float* __restrict stim = ctx.i_stim;
+        const float c0 = E_L * (1.0f - P_mm) + P_mI * I_e;
+        for (std::uint32_t i = b; i < e; ++i) {
+            const float x = Stim ? stim[i] * P_mI : 0.0f;
+            const float vn = vv[i] * P_mm + c0 + x + P_me * ie[i] + P_mi * ii[i];
+            const bool refr = rr[i] > 0;
+            vv[i] = refr ? V_reset : vn;
+            rr[i] = refr ? rr[i] - 1 : 0;
+            ie[i] = ie[i] * P_ee + in_e[i];
+            ii[i] = ii[i] * P_ii + in_i[i];
+            in_e[i] = 0.0f;
+            in_i[i] = 0.0f;
+        }
+    }
+    void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
+        if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
+        detect(b, e, spikes);
+    }
+};
+
+struct lif_curr_delta final : lif_base {
+    lif_curr_delta(const population_spec& s, double dt) : lif_base(s, dt) {}
+    float* state(std::size_t) override { return v.data(); }
+
+    template <bool Stim>
+    void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+        float* __restrict vv = v.data();
+        std::int32_t* __restrict rr = ref.data();
+        float* __restrict in_e = ctx.input[0];
+        float* __restrict in_i = ctx.input[1];
+        const float* __restrict stim = ctx.i_stim;
+        const float c0 = E_L * (1.0f - P_mm) + P_mI * I_e;
+        for (std::uint32_t i = b; i < e; ++i) {
+            const float x = Stim ? stim[i] * P_mI : 0.0f;
+            const float vn = vv[i] * P_mm + c0 + x + in_e[i] + in_i[i];
+            const bool refr = rr[i] > 0;
+            vv[i] = refr ? V_reset : vn;
+            rr[i] = refr ? rr[i] - 1 : 0;
+            in_e[i] = 0.0f;
+            in_i[i] = 0.0f;
+        }
+    }
+    void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
+        if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
+        detect(b, e, spikes);
+    }
+};
+
+// Conductance-based: C dv/dt = g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I.
+// Conductances decay exactly; v is advanced exactly for the conductances frozen over the
+// step (exponential Euler: v relaxes to v_inf with time constant C / g_total).
+struct lif_cond_exp final : lif_base {
+    std::vector<float> g_ex, g_in;
+    float P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
+    lif_cond_exp(const population_spec& s, double dt) : lif_base(s, dt), g_ex(s.size), g_in(s.size) {
+        const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
+        P_ee = static_cast<float>(std::exp(-dt / scalar(s, "tau_syn_ex")));
+        P_ii = static_cast<float>(std::exp(-dt / scalar(s, "tau_syn_in")));
+        g_L = static_cast<float>(C / tau);
+        E_ex = static_cast<float>(scalar(s, "E_ex"));
+        E_in = static_cast<float>(scalar(s, "E_in"));
+        dt_over_C = static_cast<float>(dt / C);
+    }
+    float* state(std::size_t k) override { return k == 0 ? v.data() : k == 1 ? g_ex.data() : g_in.data(); }
+
+    template <bool Stim>
+    void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+        float* __restrict vv = v.data();
+        float* __restrict ge = g_ex.data();
+        float* __restrict gi = g_in.data();
+        std::int32_t* __restrict rr = ref.data();
+        float* __restrict in_e = ctx.input[0];
+        float* __restrict in_i = ctx.input[1];
+        const float* __restrict stim = ctx.i_stim;
+        const float gLEL = g_L * E_L + I_e;
+        for (std::uint32_t i = b; i < e; ++i) {
+            const float g = g_L + ge[i] + gi[i];
+            const float drive = gLEL + ge[i] * E_ex + gi[i] * E_in + (Stim ? stim[i] : 0.0f);
+            const float v_inf = drive / g;
+            const float vn = v_inf + (vv[i] - v_inf) * vexp(-g * dt_over_C);
+            const bool refr = rr[i] > 0;
+            vv[i] = refr ? V_reset : vn;
+            rr[i] = refr ? rr[i] - 1 : 0;
+            ge[i] = ge[i] * P_ee + in_e[i];
+            gi[i] = gi[i] * P_ii + in_i[i];
+            in_e[i] = 0.0f;
+            in_i[i] = 0.0f;
+        }
+    }
+    void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
+        if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
+        detect(b, e, spikes);
+    }
+};
+
+}  // namespace
+
+void register_lif_models(model_registry& r) {
+    {
+        model_info m;
+        m.name = "lif_curr_exp";
+        m.doc = "LIF neuron with exponentially decaying synaptic currents (NEST iaf_psc_exp, PyNN IF_curr_exp), exact integration";
+        m.params = lif_common();
+        m.params.push_back({"tau_syn_ex", dimension::time, param_kind::scalar, 2.0, 0.0, inf, true, "excitatory synaptic time constant"});
+        m.params.push_back({"tau_syn_in", dimension::time, param_kind::scalar, 2.0, 0.0, inf, true, "inhibitory synaptic time constant"});
+        m.state = {{"v", dimension::voltage, "E_L", 0.0, "membrane potential"},
+                   {"I_ex", dimension::current, "", 0.0, "excitatory synaptic current"},
+                   {"I_in", dimension::current, "", 0.0, "inhibitory synaptic current"}};
+        m.receptors = {{"ex", dimension::current, false, "adds the weight to I_ex"},
+                       {"in", dimension::current, false, "adds the weight to I_in (give inhibitory weights negative)"}};
+        m.accepts_current = true;
+        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_exp>(s, dt); };
+        m.check = check_lif;
+        r.add(std::move(m));
+    }
+    {
+        model_info m;
+        m.name = "lif_curr_delta";
+        m.doc = "LIF neuron whose synaptic inputs make the membrane potential jump (NEST iaf_psc_delta, PyNN IF_curr_delta)";
+        m.params = lif_common();
+        m.state = {{"v", dimension::voltage, "E_L", 0.0, "membrane potential"}};
+        m.receptors = {{"ex", dimension::voltage, false, "adds the weight to v"},
+                       {"in", dimension::voltage, false, "adds the weight to v (give inhibitory weights negative)"}};
+        m.accepts_current = true;
+        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_delta>(s, dt); };
+        m.check = check_lif;
+        r.add(std::move(m));
+    }
+    {
+        model_info m;
+        m.name = "lif_cond_exp";
+        m.doc = "LIF neuron with exponentially decaying synaptic conductances and reversal potentials (NEST iaf_cond_exp, PyNN IF_cond_exp)";
+        m.params = lif_common();
+        m.params[1].default_value = 15.0;  // tau_m = C_m / g_L with NEST's g_L = 16.67 nS
+        m.params[4].default_value = -60.0;
+        m.params.push_back({"tau_syn_ex", dimension::time, param_kind::scalar, 0.2, 0.0, inf, true, "excitatory conductance time constant"});
+        m.params.push_back({"tau_syn_in", dimension::time, param_kind::scalar, 2.0, 0.0, inf, true, "inhibitory conductance time constant"});
+        m.params.push_back({"E_ex", dimension::voltage, param_kind::scalar, 0.0, -inf, inf, false, "excitatory reversal potential"});
+        m.params.push_back({"E_in", dimension::voltage, param_kind::scalar, -85.0, -inf, inf, false, "inhibitory reversal potential"});
+        m.state = {{"v", dimension::voltage, "E_L", 0.0, "membrane potential"},
+                   {"g_ex", dimension::conductance, "", 0.0, "excitatory conductance"},
+                   {"g_in", dimension::conductance, "", 0.0, "inhibitory conductance"}};
+        m.receptors = {{"ex", dimension::conductance, true, "adds the weight to g_ex"},
+                       {"in", dimension::conductance, true, "adds the weight to g_in"}};
+        m.accepts_current = true;
+        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp>(s, dt); };
+        m.check = check_lif;
+        r.add(std::move(m));
+    }
+}
+
+}  // namespace engram
