@@ -1,1 +1,127 @@
+// Experiment files: every bad input stops before anything runs, naming file, line,
+// column and key, and suggesting the nearest valid key.
 #include <catch2/catch.hpp>
+
+#include "engram/core/errors.hpp"
+#include "helpers.hpp"
+
+using namespace engram;
+using namespace engram::test;
+using Catch::Matchers::Contains;
+
+namespace {
+const std::string base = R"(simulation: {dt: 0.1 ms, duration: 100 ms}
+populations:
+  exc:
+    size: 10
+    model: lif_curr_exp
+    params: {tau_m: 20 ms}
+  drive: {size: 5, model: poisson, params: {rate: 10 Hz}}
+projections:
+  p:
+    source: drive
+    target: exc
+    weight: 10 pA
+    connector: {rule: fixed_probability, p: 0.5}
+record:
+  state: {r: {population: exc, variables: [v]}}
+)";
+
+std::string replace(std::string s, const std::string& from, const std::string& to) {
+    const auto pos = s.find(from);
+    REQUIRE(pos != std::string::npos);
+    return s.replace(pos, from.size(), to);
+}
+}  // namespace
+
+TEST_CASE("a valid experiment parses into a spec in internal units", "[unit][config]") {
+    const auto spec = parse(base);
+    REQUIRE(spec.populations.size() == 2);
+    CHECK(spec.populations[0].params.at("tau_m").values[0] == 20.0);
+    CHECK(spec.populations[0].params.at("C_m").values[0] == 250.0);  // default filled in
+    CHECK(spec.simulation.duration == 100.0);
+    CHECK(spec.projections[0].connector.p == 0.5);
+    CHECK(spec.projections[0].receptor == "ex");  // the model's first receptor
+    CHECK(spec.spike_recorders.size() == 2);       // spikes of every population by default
+}
+
+TEST_CASE("YAML syntax errors name the line", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse("populations:\n  a: {size: [1, 2}\n"), Contains("test.yaml:2:") && Contains("YAML syntax error"));
+}
+
+TEST_CASE("an unknown key is an error with the nearest valid key", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse(replace(base, "    size: 10", "    sise: 10")),
+                        Contains("test.yaml:4:5") && Contains("key 'populations.exc.sise'") && Contains("did you mean 'size'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "tau_m: 20 ms", "tau_n: 20 ms")), Contains("did you mean 'tau_m'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "simulation:", "simulaton:")), Contains("did you mean 'simulation'"));
+}
+
+TEST_CASE("a value with the wrong unit is an error", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse(replace(base, "tau_m: 20 ms", "tau_m: 20 mV")),
+                        Contains("test.yaml:6:") && Contains("populations.exc.params.tau_m") && Contains("expected a time"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "weight: 10 pA", "weight: 10 nS")), Contains("expected a current"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "weight: 10 pA", "weight: 10")), Contains("needs a unit"));
+}
+
+TEST_CASE("an unknown population or model is an error with a suggestion", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse(replace(base, "target: exc", "target: exd")),
+                        Contains("test.yaml:11:") && Contains("unknown population 'exd'") && Contains("did you mean 'exc'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "model: lif_curr_exp", "model: lif_cur_exp")), Contains("did you mean 'lif_curr_exp'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "target: exc", "target: drive")), Contains("cannot receive projections"));
+}
+
+TEST_CASE("sizes, probabilities and counts outside their range are errors", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse(replace(base, "size: 10", "size: -10")), Contains("test.yaml:4:") && Contains("size must be a positive integer"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "size: 10", "size: 0")), Contains("size must be between 1"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "p: 0.5", "p: 1.5")),
+                        Contains("test.yaml:13:") && Contains("projections.p.connector.p") && Contains("probability must be in [0, 1]"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "{rule: fixed_probability, p: 0.5}", "{rule: fixed_number_pre, n: 6}")),
+                        Contains("exceeds the 5 available sources"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "{rule: fixed_probability, p: 0.5}", "one_to_one")), Contains("equal size"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "{rule: fixed_probability, p: 0.5}", "{rule: fixed_probabilty, p: 0.5}")),
+                        Contains("did you mean 'fixed_probability'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "tau_m: 20 ms", "tau_m: -20 ms")), Contains("outside the valid range"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "tau_m: 20 ms", "V_reset: -50 mV, V_th: -55 mV")), Contains("V_reset must be below V_th"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "rate: 10 Hz", "rate: 20 kHz")), Contains("rate x dt exceeds 1"));
+}
+
+TEST_CASE("a recorder on a missing variable is an error with a suggestion", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse(replace(base, "variables: [v]", "variables: [u]")),
+                        Contains("test.yaml:15:") && Contains("no state variable 'u'") && Contains("did you mean 'v'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "population: exc, variables", "population: exx, variables")), Contains("did you mean 'exc'"));
+}
+
+TEST_CASE("conductance weights must be non-negative, and other semantic errors", "[unit][config]") {
+    const std::string cond = replace(base, "model: lif_curr_exp", "model: lif_cond_exp");
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: -1 nS")), Contains("weights must be >= 0"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1 nS}")),
+                        Contains("weights must be >= 0"));
+    CHECK_NOTHROW(parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1 nS, min: 0 nS}")));
+    REQUIRE_THROWS_WITH(parse(replace(base, "    weight: 10 pA\n", "")), Contains("a projection needs 'weight'"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "rate: 10 Hz", "rate: 10 Hz, spike_times: [1 ms]")), Contains("unknown key"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "{rate: 10 Hz}", "{}")), Contains("needs parameter 'rate'"));
+    REQUIRE_THROWS_WITH(parse("populations:\n  s: {size: 1, model: spike_array, params: {spike_times: [1 ms, 1.01 ms]}}\n"),
+                        Contains("two spikes in the same time step"));
+    REQUIRE_THROWS_WITH(parse(""), Contains("empty"));
+}
+
+TEST_CASE("--set overrides any key by its dotted path before validation", "[unit][config]") {
+    auto spec = parse(base, {"simulation.duration=10 s", "populations.exc.size=7", "simulation.seed=99",
+                             "projections.p.connector.p=0.25"});
+    CHECK(spec.simulation.duration == 10000.0);
+    CHECK(spec.populations[0].size == 7);
+    CHECK(spec.simulation.seed == 99);
+    CHECK(spec.projections[0].connector.p == 0.25);
+    spec = parse(base, {"populations.exc.params.E_L=-65 mV"});
+    CHECK(spec.populations[0].params.at("E_L").values[0] == -65.0);
+    REQUIRE_THROWS_WITH(parse(base, {"populations.exc.sise=3"}), Contains("--set") && Contains("did you mean 'size'"));
+    REQUIRE_THROWS_WITH(parse(base, {"projections.p.connector.p=2"}), Contains("--set") && Contains("probability"));
+    REQUIRE_THROWS_WITH(parse(base, {"simulation.duration"}), Contains("expected key=value"));
+}
+
+TEST_CASE("the shipped experiments parse", "[unit][config]") {
+    for (const char* f : {"coba.yaml", "cuba.yaml", "brunel.yaml", "single_neuron.yaml", "coba_large.yaml"}) {
+        INFO(f);
+        CHECK_NOTHROW(load_experiment(std::string(ENGRAM_SOURCE_DIR) + "/experiments/" + f, builtin_models()));
+    }
+}

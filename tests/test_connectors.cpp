@@ -1,1 +1,188 @@
+// Connectors: PyNN's rules and meanings, degree statistics within confidence bounds.
 #include <catch2/catch.hpp>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "engram/core/connectivity.hpp"
+#include "engram/core/hdf5.hpp"
+#include "helpers.hpp"
+
+using namespace engram;
+using namespace engram::test;
+
+namespace {
+
+projection_spec proj(const std::string& rule, bool same = false) {
+    projection_spec p;
+    p.name = "p";
+    p.source = "a";
+    p.target = same ? "a" : "b";
+    p.connector.rule = rule;
+    p.weight = distribution::constant(1.0, dimension::conductance);
+    p.delay = distribution::constant(0.1, dimension::time);
+    return p;
+}
+
+std::vector<std::size_t> in_degrees(const synapse_list& s, std::uint32_t n_post) {
+    std::vector<std::size_t> d(n_post, 0);
+    for (auto j : s.post) ++d[j];
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("all_to_all and one_to_one", "[unit][connectors]") {
+    auto p = proj("all_to_all", true);
+    CHECK(generate_synapses(p, 10, 10, 0.1, 1).size() == 100);
+    p.connector.allow_self_connections = false;
+    const auto s = generate_synapses(p, 10, 10, 0.1, 1);
+    CHECK(s.size() == 90);
+    for (std::size_t k = 0; k < s.size(); ++k) CHECK(s.pre[k] != s.post[k]);
+    const auto o = generate_synapses(proj("one_to_one"), 7, 7, 0.1, 1);
+    REQUIRE(o.size() == 7);
+    for (std::size_t k = 0; k < 7; ++k) CHECK(o.pre[k] == o.post[k]);
+}
+
+TEST_CASE("fixed_probability: synapse count and in-degrees within binomial bounds", "[unit][connectors]") {
+    auto p = proj("fixed_probability");
+    p.connector.p = 0.02;
+    const std::uint32_t n_pre = 3200, n_post = 4000;
+    const auto s = generate_synapses(p, n_pre, n_post, 0.1, 5);
+    const double mean = 0.02 * n_pre * n_post, sd = std::sqrt(mean * 0.98);
+    CHECK(std::fabs(double(s.size()) - mean) < 5 * sd);
+    // in-degree ~ Binomial(3200, 0.02): mean 64, variance 62.7
+    const auto d = in_degrees(s, n_post);
+    double m = 0, v = 0;
+    for (auto x : d) m += x;
+    m /= n_post;
+    for (auto x : d) v += (x - m) * (x - m);
+    v /= n_post - 1;
+    CHECK(m == Approx(64.0).margin(5 * std::sqrt(62.72 / n_post)));
+    CHECK(v == Approx(62.72).epsilon(0.1));
+    // no duplicates within a target
+    std::set<std::pair<std::uint32_t, std::uint32_t>> pairs;
+    for (std::size_t k = 0; k < s.size(); ++k) pairs.insert({s.pre[k], s.post[k]});
+    CHECK(pairs.size() == s.size());
+    // p = 0 and p = 1
+    p.connector.p = 0.0;
+    CHECK(generate_synapses(p, 50, 50, 0.1, 1).size() == 0);
+    p.connector.p = 1.0;
+    CHECK(generate_synapses(p, 50, 50, 0.1, 1).size() == 2500);
+}
+
+TEST_CASE("fixed_number_pre / fixed_number_post / fixed_total_number", "[unit][connectors]") {
+    auto p = proj("fixed_number_pre", true);
+    p.connector.n = 30;
+    p.connector.allow_self_connections = false;
+    auto s = generate_synapses(p, 100, 100, 0.1, 3);
+    for (auto x : in_degrees(s, 100)) CHECK(x == 30);
+    std::set<std::pair<std::uint32_t, std::uint32_t>> pairs;
+    for (std::size_t k = 0; k < s.size(); ++k) {
+        CHECK(s.pre[k] != s.post[k]);
+        pairs.insert({s.pre[k], s.post[k]});
+    }
+    CHECK(pairs.size() == s.size());
+    p.connector.n = 99;  // every other neuron
+    CHECK(generate_synapses(p, 100, 100, 0.1, 3).size() == 9900);
+
+    auto q = proj("fixed_number_post");
+    q.connector.n = 12;
+    s = generate_synapses(q, 40, 200, 0.1, 3);
+    std::vector<int> out(40, 0);
+    for (auto i : s.pre) ++out[i];
+    for (auto x : out) CHECK(x == 12);
+
+    auto t = proj("fixed_total_number");
+    t.connector.n = 5000;
+    s = generate_synapses(t, 100, 200, 0.1, 3);
+    CHECK(s.size() == 5000);
+    pairs.clear();
+    for (std::size_t k = 0; k < s.size(); ++k) pairs.insert({s.pre[k], s.post[k]});
+    CHECK(pairs.size() == 5000);
+    t.connector.with_replacement = true;
+    t.connector.n = 500;
+    CHECK(generate_synapses(t, 10, 10, 0.1, 3).size() == 500);
+}
+
+TEST_CASE("weight distributions: uniform, clipped normal, lognormal", "[unit][connectors]") {
+    auto p = proj("all_to_all");
+    p.weight = {distribution::kind::uniform, 1.0, 3.0, -INFINITY, INFINITY, dimension::conductance};
+    auto s = generate_synapses(p, 200, 200, 0.1, 1);
+    double m = 0;
+    for (float w : s.weight) { CHECK(w >= 1.0f); CHECK(w <= 3.0f); m += w; }
+    CHECK(m / s.size() == Approx(2.0).margin(0.02));
+
+    p.weight = {distribution::kind::normal, 1.0, 1.0, 0.0, 2.5, dimension::conductance};
+    s = generate_synapses(p, 200, 200, 0.1, 1);
+    for (float w : s.weight) { CHECK(w >= 0.0f); CHECK(w <= 2.5f); }
+
+    p.weight = {distribution::kind::lognormal, 2.0, 0.5, -INFINITY, INFINITY, dimension::conductance};
+    s = generate_synapses(p, 200, 200, 0.1, 1);
+    std::vector<float> w(s.weight.begin(), s.weight.end());
+    std::nth_element(w.begin(), w.begin() + w.size() / 2, w.end());
+    CHECK(w[w.size() / 2] == Approx(2.0).epsilon(0.02));
+}
+
+TEST_CASE("connectivity does not depend on how targets are split into parts", "[unit][connectors]") {
+    auto p = proj("fixed_probability");
+    p.connector.p = 0.1;
+    p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time};
+    const auto s = generate_synapses(p, 300, 301, 0.1, 9);
+    const auto one = build_csr(s, 300, {{0, 301}}, false);
+    const auto three = build_csr(s, 300, {{0, 100}, {100, 200}, {200, 301}}, false);
+    for (std::uint32_t i = 0; i < 300; ++i) {
+        std::vector<std::tuple<std::uint32_t, float, std::uint16_t>> a, b;
+        for (auto k = one[0].row_begin[i]; k < one[0].row_begin[i + 1]; ++k)
+            a.emplace_back(one[0].target[k], one[0].weight[k], one[0].delay[k]);
+        for (const auto& part : three)
+            for (auto k = part.row_begin[i]; k < part.row_begin[i + 1]; ++k)
+                b.emplace_back(part.target[k], part.weight[k], part.delay[k]);
+        REQUIRE(a == b);
+    }
+}
+
+TEST_CASE("from_list reads inline lists, CSV files and HDF5 files", "[unit][connectors]") {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "engram_test_from_list";
+    fs::create_directories(dir);
+    {
+        std::ofstream csv(dir / "c.csv");
+        csv << "# synapses\npre,post,weight [nS],delay [ms]\n0,1,0.5,1.0\n2,0,1.5,0.3\n";
+    }
+    {
+        auto f = h5::create_file((dir / "c.h5").string());
+        h5::write_vector(f, "pre", std::vector<std::uint32_t>{1, 2}, "c.h5");
+        h5::write_vector(f, "post", std::vector<std::uint32_t>{2, 2}, "c.h5");
+        h5::write_vector(f, "weight", std::vector<double>{0.002, 0.003}, "c.h5");
+        auto ds = h5::open_dataset(f, "weight", "c.h5");
+        h5::write_attr(ds, "units", std::string("uS"), "c.h5");
+    }
+    for (const std::string& conn : std::vector<std::string>{"{rule: from_list, connections: [[0, 1, 0.5 nS, 1 ms], [2, 0, 1.5 nS, 0.3 ms]]}",
+                                   "{rule: from_list, file: " + (dir / "c.csv").string() + "}",
+                                   "{rule: from_list, file: " + (dir / "c.h5").string() + "}"}) {
+        const std::string y = "simulation: {duration: 1 ms}\npopulations:\n  a: {size: 3, model: lif_cond_exp}\n"
+                              "projections:\n  p: {source: a, target: a, weight: 9 nS, delay: 2 ms, connector: " + conn + "}\n";
+        const auto spec = parse(y);
+        simulation sim(spec, builtin_models());
+        const auto& s = sim.synapses(0);
+        INFO(conn);
+        REQUIRE(s.size() == 2);
+        if (conn.find(".h5") != std::string::npos) {
+            CHECK(s.pre == std::vector<std::uint32_t>{1, 2});
+            CHECK(s.weight[0] == Approx(2.0));
+            CHECK(s.weight[1] == Approx(3.0));
+            CHECK(s.delay[0] == 20);  // projection's delay where the file has none
+        } else {
+            CHECK(s.pre == std::vector<std::uint32_t>{0, 2});
+            CHECK(s.post == std::vector<std::uint32_t>{1, 0});
+            CHECK(s.weight[1] == Approx(1.5));
+            CHECK(s.delay[0] == 10);
+            CHECK(s.delay[1] == 3);
+        }
+    }
+    fs::remove_all(dir);
+}

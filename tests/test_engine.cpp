@@ -1,1 +1,138 @@
+// The step contract: delivery timing, determinism across seeds and thread counts.
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <set>
+
+#include "engram/core/errors.hpp"
+#include "engram/core/graph.hpp"
+#include "helpers.hpp"
+
+using namespace engram;
+using namespace engram::test;
+
+TEST_CASE("a spike at step t arrives exactly at step t + d", "[unit][engine]") {
+    // Source spikes at 5 ms = step 50; delta synapses onto 4 neurons with delays of
+    // 1, 2, 23 and 37 steps; each target's v jumps in exactly step 50 + d.
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 20 ms}
+populations:
+  src: {size: 1, model: spike_array, params: {spike_times: [5 ms]}}
+  tgt: {size: 4, model: lif_curr_delta, params: {E_L: 0 mV, V_reset: 0 mV, V_th: 100 mV, tau_m: 1000 ms}}
+projections:
+  p:
+    source: src
+    target: tgt
+    weight: 1 mV
+    connector:
+      rule: from_list
+      connections: [[0, 0, 1 mV, 0.1 ms], [0, 1, 1 mV, 0.2 ms], [0, 2, 1 mV, 2.3 ms], [0, 3, 1 mV, 3.7 ms]]
+record: {state: {r: {population: tgt, variables: v}}}
+)";
+    auto c = run(parse(y));
+    REQUIRE(c.spikes.size() == 1);
+    CHECK(c.spikes[0].step == 50);
+    const int delays[] = {1, 2, 23, 37};
+    for (int i = 0; i < 4; ++i) {
+        const auto v = c.trace(0, 0, static_cast<std::size_t>(i));
+        // sample k holds the state after step k (time k*dt)
+        const std::size_t arrival = 50 + static_cast<std::size_t>(delays[i]);
+        INFO("neuron " << i);
+        CHECK(v[arrival - 1] == Approx(0.0).margin(1e-6));
+        CHECK(v[arrival] == Approx(1.0).margin(1e-3));
+    }
+}
+
+TEST_CASE("delays shorter than one step become one step; longer ones round to the nearest step", "[unit][engine]") {
+    projection_spec p;
+    p.name = "p";
+    p.source = "a";
+    p.target = "b";
+    p.connector.rule = "one_to_one";
+    p.weight = distribution::constant(1.0, dimension::current);
+    for (auto [ms, steps] : {std::pair{0.0, 1}, {0.04, 1}, {0.1, 1}, {0.26, 3}, {1.0, 10}}) {
+        p.delay = distribution::constant(ms, dimension::time);
+        const auto syn = generate_synapses(p, 2, 2, 0.1, 1);
+        CHECK(syn.delay[0] == steps);
+    }
+}
+
+TEST_CASE("same seed gives the same spikes; another seed gives others", "[unit][engine]") {
+    const auto spec = parse(small_coba());
+    const auto a = run(spec), b = run(spec);
+    REQUIRE(a.spikes.size() > 100);
+    CHECK(a.spikes == b.spikes);
+    const auto other = run(parse(small_coba(), {"simulation.seed=8"}));
+    CHECK_FALSE(other.spikes == a.spikes);
+}
+
+TEST_CASE("spikes are bit-identical for any thread count", "[unit][engine]") {
+    const auto spec = parse(small_coba(323, 81));  // sizes that do not split evenly
+    const auto one = run(spec, 1);
+    REQUIRE(one.spikes.size() > 100);
+    for (int threads : {2, 3, 4}) {
+        INFO(threads << " threads");
+        CHECK(run(spec, threads).spikes == one.spikes);
+    }
+}
+
+TEST_CASE("a run can be continued and stopped between steps", "[unit][engine]") {
+    const auto spec = parse(small_coba());
+    const auto whole = run(spec);
+    simulation sim(spec, builtin_models());
+    capture c;
+    sim.run(700, &c);
+    sim.run(steps_for(spec.simulation.duration, spec.simulation.dt) - 700, &c);
+    CHECK(c.spikes == whole.spikes);
+
+    struct stopper : capture {
+        std::atomic<bool>* flag;
+        std::uint64_t stopped_at = 0;
+        void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
+            capture::on_spikes(step, pop, ids, n);
+            if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
+        }
+    };
+    std::atomic<bool> stop{false};
+    stopper s;
+    s.flag = &stop;
+    simulation sim2(spec, builtin_models());
+    const auto st = sim2.run(2000, &s, &stop);
+    CHECK(st.interrupted);
+    REQUIRE(s.stopped_at >= 500);
+    CHECK(st.steps_done == s.stopped_at);
+    CHECK(sim2.current_step() == s.stopped_at);
+    CHECK(s.spikes.back().step == s.stopped_at);
+}
+
+TEST_CASE("synaptic events are counted per delivered synapse", "[unit][engine]") {
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 10 ms}
+populations:
+  src: {size: 3, model: spike_array, params: {spike_times: [[1 ms, 2 ms], [1 ms], []]}}
+  tgt: {size: 5, model: lif_curr_exp}
+projections:
+  p: {source: src, target: tgt, weight: 1 pA, connector: all_to_all}
+)";
+    const auto spec = parse(y);
+    simulation sim(spec, builtin_models());
+    const auto st = sim.run(100, nullptr);
+    CHECK(st.synaptic_events == 3 * 5);
+}
+
+TEST_CASE("the population graph is a Boost.Graph with one edge per projection", "[unit][graph]") {
+    const auto spec = parse(small_coba());
+    const auto g = make_graph(spec);
+    CHECK(boost::num_vertices(g) == 2);
+    CHECK(boost::num_edges(g) == 4);
+    const auto order = drive_order(parse(R"(
+populations:
+  out: {size: 1, model: lif_curr_exp}
+  mid: {size: 1, model: lif_curr_exp}
+  in: {size: 1, model: poisson, params: {rate: 1 Hz}}
+projections:
+  a: {source: in, target: mid, weight: 1 pA, connector: all_to_all}
+  b: {source: mid, target: out, weight: 1 pA, connector: all_to_all}
+)"));
+    CHECK(order == std::vector<std::size_t>{2, 1, 0});
+}

@@ -1,1 +1,150 @@
+// LIF dynamics against closed-form solutions and an independent fine-step integration.
 #include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "helpers.hpp"
+
+using namespace engram;
+using namespace engram::test;
+
+namespace {
+
+// One neuron of `model` with `params`, optionally driven by one input spike at 10 ms
+// (delay 1 ms, so it arrives at 11 ms) of weight `weight`; v and the synaptic state are
+// recorded every step.
+std::string neuron(const std::string& model, const std::string& params, const std::string& weight = "",
+                   const std::string& receptor = "ex", const std::string& duration = "60 ms") {
+    std::string y = "simulation: {dt: 0.1 ms, duration: " + duration + "}\npopulations:\n  n: {size: 1, model: " + model +
+                    ", params: {" + params + "}}\n";
+    if (!weight.empty())
+        y += "  in: {size: 1, model: spike_array, params: {spike_times: [10 ms]}}\nprojections:\n  p: {source: in, target: n, receptor: " +
+             receptor + ", weight: " + weight + ", delay: 1 ms, connector: one_to_one}\n";
+    const char* vars = model == "lif_curr_exp" ? "[v, I_ex, I_in]" : model == "lif_cond_exp" ? "[v, g_ex, g_in]" : "[v]";
+    y += std::string("record: {state: {r: {population: n, variables: ") + vars + "}}}\n";
+    return y;
+}
+
+const double dt = 0.1;
+
+}  // namespace
+
+TEST_CASE("membrane potential under constant current follows the closed form", "[unit][lif]") {
+    for (const char* model : {"lif_curr_exp", "lif_curr_delta"}) {
+        auto c = run(parse(neuron(model, "C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV, I_e: 300 pA")));
+        const auto v = c.trace(0, 0, 0);
+        REQUIRE(v.size() == 600);
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            const double t = k * dt;
+            INFO(model << " t = " << t);
+            REQUIRE(v[k] == Approx(-70.0 + 12.0 * (1.0 - std::exp(-t / 10.0))).margin(1e-4));
+        }
+    }
+    // Conductance-based: with no synaptic input the exponential-Euler step is exact.
+    auto c = run(parse(neuron("lif_cond_exp", "C_m: 250 pF, tau_m: 15 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV, I_e: 100 pA")));
+    const auto v = c.trace(0, 0, 0);
+    const double g_L = 250.0 / 15.0;
+    for (std::size_t k = 0; k < v.size(); ++k)
+        REQUIRE(v[k] == Approx(-70.0 + 100.0 / g_L * (1.0 - std::exp(-(k * dt) / 15.0))).margin(1e-4));
+}
+
+TEST_CASE("the firing period under constant current matches the analytic formula", "[unit][lif]") {
+    // R I = 20 mV, threshold 15 mV above rest: T = t_ref + tau ln(RI / (RI - 15 mV)),
+    // with the crossing detected at the end of the step in which it happens.
+    auto spec = parse(neuron("lif_curr_exp", "C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, I_e: 500 pA",
+                             "", "ex", "200 ms"));
+    auto c = run(spec);
+    REQUIRE(c.spikes.size() >= 10);
+    const double t_int = 10.0 * std::log(20.0 / 5.0);
+    const double analytic = 2.0 + t_int;
+    const double on_grid = 2.0 + std::ceil(t_int / dt) * dt;
+    CHECK(c.spikes[0].step * dt == Approx(std::ceil(t_int / dt) * dt));
+    for (std::size_t i = 1; i < c.spikes.size(); ++i) {
+        const double isi = (c.spikes[i].step - c.spikes[i - 1].step) * dt;
+        CHECK(isi == Approx(on_grid).margin(1e-9));
+        CHECK(std::fabs(isi - analytic) < dt);
+    }
+    // Refractory: v is held at V_reset for t_ref after each spike.
+    const auto v = c.trace(0, 0, 0);
+    const std::uint64_t s = c.spikes[1].step;
+    for (std::uint64_t k = s; k <= s + 20; ++k) CHECK(v[k] == Approx(-70.0));  // sample k = time k*dt
+    CHECK(v[s + 21] > -70.0);
+}
+
+TEST_CASE("the PSP of one spike through an exponential current synapse is a difference of exponentials", "[unit][lif]") {
+    for (double tau_s : {2.0, 10.0}) {  // 10 ms = tau_m: the degenerate case t exp(-t/tau)
+        const std::string p = "C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV, tau_syn_ex: " + std::to_string(tau_s) + " ms";
+        auto c = run(parse(neuron("lif_curr_exp", p, "100 pA")));
+        const auto v = c.trace(0, 0, 0);
+        const auto I = c.trace(0, 1, 0);
+        const double ta = 11.0, w = 100.0, C = 250.0, tm = 10.0;
+        double peak = 0;
+        for (std::size_t k = 0; k < v.size(); ++k) {
+            const double t = k * dt - ta;
+            double expect = 0.0, current = 0.0;
+            if (t >= -1e-9) {
+                current = w * std::exp(-t / tau_s);
+                expect = tau_s == tm ? w / C * t * std::exp(-t / tm)
+                                     : w / C * tm * tau_s / (tm - tau_s) * (std::exp(-t / tm) - std::exp(-t / tau_s));
+            }
+            INFO("tau_s " << tau_s << " t " << k * dt);
+            REQUIRE(v[k] - (-70.0) == Approx(expect).margin(1e-4));  // float state: a few ulps of 70 mV
+            REQUIRE(I[k] == Approx(current).margin(1e-3));
+            peak = std::max(peak, expect);
+        }
+        CHECK(peak > 0.2);
+    }
+}
+
+TEST_CASE("a delta synapse makes v jump by the weight at arrival, then decay with tau_m", "[unit][lif]") {
+    auto c = run(parse(neuron("lif_curr_delta", "C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV", "0.5 mV")));
+    const auto v = c.trace(0, 0, 0);
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        const double t = k * dt - 11.0;
+        REQUIRE(v[k] == Approx(t < -1e-9 ? -70.0 : -70.0 + 0.5 * std::exp(-t / 10.0)).margin(1e-4));
+    }
+}
+
+TEST_CASE("a conductance synapse: g decays exactly, v follows a fine-step reference", "[unit][lif]") {
+    const double C = 250, tm = 15, EL = -70, Eex = 0, ts = 3, w = 20;
+    auto c = run(parse(neuron("lif_cond_exp",
+                              "C_m: 250 pF, tau_m: 15 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV, tau_syn_ex: 3 ms, E_ex: 0 mV",
+                              "20 nS")));
+    const auto v = c.trace(0, 0, 0);
+    const auto g = c.trace(0, 1, 0);
+    // Independent reference: RK4 at 1 us on C dv/dt = g_L (E_L - v) + g(t) (E_ex - v).
+    const double gL = C / tm, h = 0.001, ta = 11.0;
+    auto f = [&](double t, double x) {
+        const double gt = t >= ta ? w * std::exp(-(t - ta) / ts) : 0.0;
+        return (gL * (EL - x) + gt * (Eex - x)) / C;
+    };
+    double x = EL, t = 0, max_dev = 0, peak = 0;
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        while (t < k * dt - 1e-12) {
+            const double k1 = f(t, x), k2 = f(t + h / 2, x + h / 2 * k1), k3 = f(t + h / 2, x + h / 2 * k2), k4 = f(t + h, x + h * k3);
+            x += h / 6 * (k1 + 2 * k2 + 2 * k3 + k4);
+            t += h;
+        }
+        max_dev = std::max(max_dev, std::fabs(v[k] - x));
+        peak = std::max(peak, x - EL);
+        const double tt = k * dt - ta;
+        REQUIRE(g[k] == Approx(tt < -1e-9 ? 0.0 : w * std::exp(-tt / ts)).margin(1e-4));
+    }
+    INFO("peak " << peak << " mV, max deviation " << max_dev << " mV");
+    CHECK(peak > 1.0);
+    CHECK(max_dev < 0.03 * peak);  // first-order scheme: the error is O(dt) relative to the PSP
+}
+
+TEST_CASE("a step current switches on and off at the given times", "[unit][lif]") {
+    const std::string y = neuron("lif_curr_exp", "C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV") +
+                          "stimuli: {s: {type: step_current, target: n, times: [10 ms, 30 ms], amplitudes: [200 pA, 0 pA]}}\n";
+    auto c = run(parse(y));
+    const auto v = c.trace(0, 0, 0);
+    const double RI = 8.0, v30 = RI * (1 - std::exp(-2.0));
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        const double t = k * dt;
+        const double expect = t <= 10 ? 0.0 : t <= 30 ? RI * (1 - std::exp(-(t - 10) / 10)) : v30 * std::exp(-(t - 30) / 10);
+        INFO("t " << t);
+        REQUIRE(v[k] + 70.0 == Approx(expect).margin(1e-4));
+    }
+}

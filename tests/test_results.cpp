@@ -1,1 +1,114 @@
+// The results file: SONATA spike layout, state reports, attributes, readable by the HDF5
+// command-line tools, complete after an interruption.
 #include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+
+#include "engram/core/hdf5.hpp"
+#include "engram/core/results.hpp"
+#include "helpers.hpp"
+
+using namespace engram;
+using namespace engram::test;
+using Catch::Matchers::Contains;
+
+namespace {
+std::string shell(const std::string& cmd) {
+    std::string out;
+    FILE* p = popen(cmd.c_str(), "r");
+    REQUIRE(p);
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    pclose(p);
+    return out;
+}
+
+const std::string net = small_coba() + R"(
+record:
+  spikes: all
+  state: {mem: {population: exc, variables: [v, g_ex], neurons: [0, 5, 9], interval: 0.5 ms}}
+)";
+}  // namespace
+
+TEST_CASE("the results file has the SONATA layout and opens with the HDF5 tools", "[unit][results]") {
+    const auto dir = std::filesystem::temp_directory_path() / "engram_test_results";
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "run.h5").string();
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    simulation sim(ex.spec, builtin_models());
+    capture c;
+    {
+        results_writer w(path, ex.spec, ex.resolved_yaml);
+        observer_list obs;
+        obs.add(&w);
+        obs.add(&c);
+        sim.run(2000, &obs);
+        CHECK(std::filesystem::exists(path + ".tmp"));
+        w.close(true, 200.0, 1.0);
+    }
+    REQUIRE(std::filesystem::exists(path));
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+
+    const std::string ls = shell("h5ls -r " + path);
+    for (const char* obj : {"/spikes/exc/timestamps", "/spikes/exc/node_ids", "/spikes/inh/timestamps",
+                            "/report/exc/v/data", "/report/exc/g_ex/data", "/report/exc/v/mapping/node_ids",
+                            "/report/exc/v/mapping/time"})
+        CHECK_THAT(ls, Contains(obj));
+    CHECK_THAT(shell("h5dump -a /spikes/exc/timestamps/units " + path), Contains("\"ms\""));
+    CHECK_THAT(shell("h5dump -a /spikes/exc/sorting " + path), Contains("by_time"));
+
+    auto f = h5::open_file(path);
+    const auto t = h5::read_vector<double>(f, "spikes/exc/timestamps", path);
+    const auto ids = h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", path);
+    std::vector<double> t_expect;
+    std::vector<std::uint64_t> id_expect;
+    for (const auto& s : c.spikes)
+        if (s.pop == 0) { t_expect.push_back(s.step * 0.1); id_expect.push_back(s.id); }
+    REQUIRE(t.size() == t_expect.size());
+    for (std::size_t i = 0; i < t.size(); ++i) CHECK(t[i] == Approx(t_expect[i]).margin(1e-9));
+    CHECK(ids == id_expect);
+
+    CHECK(h5::shape(f, "report/exc/v/data", path) == std::vector<hsize_t>{400, 3});
+    CHECK(h5::read_vector<std::uint64_t>(f, "report/exc/v/mapping/node_ids", path) == std::vector<std::uint64_t>{0, 5, 9});
+    CHECK(h5::read_vector<double>(f, "report/exc/v/mapping/time", path) == std::vector<double>{0.0, 200.0, 0.5});
+    const auto v = h5::read_vector<float>(f, "report/exc/v/data", path);
+    REQUIRE(v.size() == c.samples[0].size() * 3);
+    CHECK(v[3 * 10 + 1] == c.samples[0][10][0][1]);  // row 10, neuron 5
+    CHECK(h5::read_attr_double(f, "seed", path) == 7);
+    CHECK(h5::read_attr_double(f, "complete", path) == 1);
+    CHECK_THAT(h5::read_attr_string(f, "experiment", path), Contains("lif_cond_exp"));
+    CHECK_THAT(describe_results(path), Contains("exc") && Contains("complete"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("an interrupted run leaves a readable file with what was recorded so far", "[unit][results]") {
+    const auto dir = std::filesystem::temp_directory_path() / "engram_test_interrupt";
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "run.h5").string();
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    simulation sim(ex.spec, builtin_models());
+    std::atomic<bool> stop{false};
+    {
+        results_writer w(path, ex.spec, ex.resolved_yaml);
+        sim.run(300, &w, &stop);
+        stop = true;
+        const auto st = sim.run(1700, &w, &stop);
+        CHECK(st.interrupted);
+        // the writer goes out of scope without close(), as when an exception unwinds
+    }
+    REQUIRE(std::filesystem::exists(path));
+    auto f = h5::open_file(path);
+    CHECK(h5::read_attr_double(f, "complete", path) == 0);
+    const auto t = h5::read_vector<double>(f, "spikes/exc/timestamps", path);
+    REQUIRE_FALSE(t.empty());
+    CHECK(t.back() <= 30.1);
+    CHECK(h5::shape(f, "report/exc/v/data", path)[0] == 61);  // samples at 0, 0.5, ..., 30 ms
+    CHECK_THAT(describe_results(path), Contains("INCOMPLETE"));
+    std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a results file that cannot be opened is an io_error naming it", "[unit][results]") {
+    REQUIRE_THROWS_WITH(describe_results("/nonexistent/x.h5"), Contains("/nonexistent/x.h5"));
+}

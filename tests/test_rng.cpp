@@ -1,1 +1,65 @@
 #include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "../core/src/poisson.hpp"
+#include "engram/core/rng.hpp"
+
+using namespace engram;
+
+TEST_CASE("Philox4x32-10 matches the Random123 known-answer vectors", "[unit][rng]") {
+    CHECK(philox4x32({0, 0, 0, 0}, {0, 0}) == std::array<u32, 4>{0x6627e8d5u, 0xe169c58du, 0xbc57ac4cu, 0x9b00dbd8u});
+    CHECK(philox4x32({0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu}, {0xffffffffu, 0xffffffffu}) ==
+          std::array<u32, 4>{0x408f276du, 0x41c83b0eu, 0xa20bc7c6u, 0x6d5451fdu});
+    CHECK(philox4x32({0x243f6a88u, 0x85a308d3u, 0x13198a2eu, 0x03707344u}, {0xa4093822u, 0x299f31d0u}) ==
+          std::array<u32, 4>{0xd16cfe09u, 0x94fdccebu, 0x5001e420u, 0x24126ea1u});
+}
+
+TEST_CASE("draws are a pure function of (seed, stream, neuron, counter)", "[unit][rng]") {
+    random_stream a(42, 7, 3), b(42, 7, 3), c(43, 7, 3), d(42, 8, 3), e(42, 7, 4);
+    for (int i = 0; i < 10; ++i) {
+        const u32 x = a.next_u32();
+        CHECK(x == b.next_u32());
+        CHECK(x != c.next_u32());
+        CHECK(x != d.next_u32());
+        CHECK(x != e.next_u32());
+    }
+    CHECK(uniform_at(1, 2, 3, 4) == uniform_at(1, 2, 3, 4));
+    CHECK(uniform_at(1, 2, 3, 4) != uniform_at(1, 2, 3, 5));
+}
+
+TEST_CASE("uniform, normal and bounded integers have the right moments", "[unit][rng]") {
+    random_stream r(1, 1, 1);
+    const int n = 200000;
+    double su = 0, sn = 0, sn2 = 0;
+    std::vector<int> bins(7, 0);
+    for (int i = 0; i < n; ++i) {
+        su += r.uniform();
+        const double z = r.normal();
+        sn += z;
+        sn2 += z * z;
+        ++bins[r.below(7)];
+    }
+    CHECK(su / n == Approx(0.5).margin(5 * std::sqrt(1.0 / 12 / n)));
+    CHECK(sn / n == Approx(0.0).margin(5 / std::sqrt(n)));
+    CHECK(sn2 / n == Approx(1.0).margin(5 * std::sqrt(2.0 / n)));
+    for (int b : bins) CHECK(b == Approx(n / 7.0).margin(5 * std::sqrt(n / 7.0)));
+}
+
+TEST_CASE("Poisson counts have mean and variance lambda on both algorithm branches", "[unit][rng]") {
+    for (double lambda : {0.05, 2.5, 9.9, 10.0, 35.0, 400.0}) {
+        random_stream r(3, 11, static_cast<u32>(lambda * 100));
+        const int n = 100000;
+        double s = 0, s2 = 0;
+        for (int i = 0; i < n; ++i) {
+            const double k = poisson_draw(r, lambda);
+            s += k;
+            s2 += k * k;
+        }
+        const double mean = s / n, var = s2 / n - mean * mean;
+        INFO("lambda " << lambda);
+        CHECK(mean == Approx(lambda).margin(5 * std::sqrt(lambda / n)));
+        CHECK(var == Approx(lambda).epsilon(0.03).margin(0.002));
+    }
+}

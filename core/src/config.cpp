@@ -29,16 +29,25 @@ public:
 
     std::map<std::string, mark_t> marks;
 
+    std::vector<std::string> overridden;  // key paths set with --set
+
+    bool is_override(const std::string& key) const {
+        for (const auto& o : overridden)
+            if (key == o || (key.size() > o.size() && key.compare(0, o.size(), o) == 0 && (key[o.size()] == '.' || key[o.size()] == '[')))
+                return true;
+        return false;
+    }
+
     [[noreturn]] void fail(const YAML::Node& at, const std::string& key, const std::string& what,
                            const std::string& suggestion = {}) const {
         const auto m = at.Mark();
-        if (m.line < 0) throw config_error("--set", 0, 0, key, what, suggestion);
+        if (m.line < 0 || is_override(key)) throw config_error("--set", 0, 0, key, what, suggestion);
         throw config_error(file_, m.line + 1, m.column + 1, key, what, suggestion);
     }
 
     void remember(const std::string& key, const YAML::Node& n) {
         const auto m = n.Mark();
-        marks[key] = m.line < 0 ? mark_t{0, 0, true} : mark_t{m.line + 1, m.column + 1, false};
+        marks[key] = m.line < 0 || is_override(key) ? mark_t{0, 0, true} : mark_t{m.line + 1, m.column + 1, false};
     }
 
     // Every key of `node` must be in `allowed`; returns the map's keys with their nodes.
@@ -621,6 +630,7 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
                  const model_registry& models, const std::vector<std::string>& overrides) {
     for (const auto& o : overrides) apply_override(root, o);
     reader r(name, models, base_dir);
+    for (const auto& o : overrides) r.overridden.push_back(o.substr(0, o.find('=')));
     experiment ex;
     ex.path = name;
     ex.spec = r.read(root);

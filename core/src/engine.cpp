@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <thread>
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
@@ -120,7 +121,12 @@ simulation::~simulation() = default;
 void simulation::impl::build(const model_registry& models) {
     part = balance_even(spec, static_cast<std::size_t>(threads));
     events.assign(part.n_parts, 0);
-    if (threads > 1) arena = std::make_unique<tbb::task_arena>(threads);
+    // The partition has `threads` parts whatever the machine; the arena runs them on at
+    // most as many workers as there are cores, so results never depend on the core count.
+    if (threads > 1) {
+        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        arena = std::make_unique<tbb::task_arena>(std::min(threads, cores));
+    }
 
     for (const auto& ps : spec.populations) {
         population_rt p;

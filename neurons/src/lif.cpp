@@ -41,7 +41,7 @@ std::string check_lif(const population_spec& s) {
 struct lif_base : population_model {
     std::vector<float> v;
     std::vector<std::int32_t> ref;  // refractory steps left
-    float E_L, V_th, V_reset, I_e, P_mm, P_mI;
+    float E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
     std::int32_t n_ref;
 
     lif_base(const population_spec& s, double dt) : v(s.size), ref(s.size, 0) {
@@ -51,6 +51,7 @@ struct lif_base : population_model {
         V_reset = static_cast<float>(scalar(s, "V_reset"));
         I_e = static_cast<float>(scalar(s, "I_e"));
         P_mm = static_cast<float>(std::exp(-dt / tau));
+        A_m = static_cast<float>(-std::expm1(-dt / tau));
         P_mI = static_cast<float>(tau / C * -std::expm1(-dt / tau));  // mV per pA of constant current
         n_ref = static_cast<std::int32_t>(std::llround(scalar(s, "t_ref") / dt));
     }
@@ -97,10 +98,10 @@ struct lif_curr_exp final : lif_base {
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
-        const float c0 = E_L * (1.0f - P_mm) + P_mI * I_e;
+        const float c0 = P_mI * I_e;
         for (std::uint32_t i = b; i < e; ++i) {
             const float x = Stim ? stim[i] * P_mI : 0.0f;
-            const float vn = vv[i] * P_mm + c0 + x + P_me * ie[i] + P_mi * ii[i];
+            const float vn = vv[i] + (A_m * (E_L - vv[i]) + (c0 + x + P_me * ie[i] + P_mi * ii[i]));
             const bool refr = rr[i] > 0;
             vv[i] = refr ? V_reset : vn;
             rr[i] = refr ? rr[i] - 1 : 0;
@@ -127,10 +128,10 @@ struct lif_curr_delta final : lif_base {
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
-        const float c0 = E_L * (1.0f - P_mm) + P_mI * I_e;
+        const float c0 = P_mI * I_e;
         for (std::uint32_t i = b; i < e; ++i) {
             const float x = Stim ? stim[i] * P_mI : 0.0f;
-            const float vn = vv[i] * P_mm + c0 + x + in_e[i] + in_i[i];
+            const float vn = vv[i] + (A_m * (E_L - vv[i]) + (c0 + x + in_e[i] + in_i[i]));
             const bool refr = rr[i] > 0;
             vv[i] = refr ? V_reset : vn;
             rr[i] = refr ? rr[i] - 1 : 0;

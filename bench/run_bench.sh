@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Speed benchmark: the Vogels-Abbott COBA and CUBA networks (Brette et al. 2007,
+# benchmarks 1 and 2), 10 s of biological time, N repetitions, medians.
+#
+# Usage: bench/run_bench.sh [--with-brian] [--help]
+#
+# Environment:
+#   ENGRAM     engram binary (default: build/bin/engram, relative to the repo root)
+#   REPEATS    repetitions per network (default 5)
+#   DURATION   biological time in seconds (default 10)
+#   THREADS    engram worker threads (default 1)
+#   SEED       seed used for every repetition, so each repeat does the same work (default 1)
+#   NETWORKS   networks to run (default "coba cuba"; experiments/<name>.yaml)
+#   OUT_DIR    results dir for the JSON summary (default bench/out)
+#   PEERS      Brian2 peer scripts (default ../shared/peers relative to the repo root)
+#   PYTHON     interpreter with numpy for the Brian2 peers and the summary (default /usr/bin/python3)
+#
+# Per network it prints the median over repeats of
+#   - whole-process wall seconds per simulated second (the whole engram command timed,
+#     including start-up, network construction and writing the HDF5 file),
+#   - run-loop seconds per simulated second (engram's own "run loop" figure),
+#   - spikes and synaptic events per second of run loop (engram's "synaptic events" line).
+# With --with-brian, each engram run is followed by the Brian2 cpp_standalone peer
+# (1 OpenMP thread) on the same network, back to back, and the ratios
+# engram/Brian2 are printed: loop time vs Brian's run_s (the network main loop) and
+# engram whole process vs Brian's binary_s (the whole compiled ./main; Brian's code
+# generation and C++ compile, ~10 s, are reported separately and not in the ratio).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+
+with_brian=0
+for a in "$@"; do
+  case "$a" in
+    --with-brian) with_brian=1 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run_bench.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+ENGRAM="${ENGRAM:-build/bin/engram}"
+case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
+REPEATS="${REPEATS:-5}"
+DURATION="${DURATION:-10}"
+THREADS="${THREADS:-1}"
+SEED="${SEED:-1}"
+NETWORKS="${NETWORKS:-coba cuba}"
+OUT_DIR="${OUT_DIR:-$root/bench/out}"
+PEERS="${PEERS:-$root/../shared/peers}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+
+[ -x "$ENGRAM" ] || { echo "run_bench.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
+if [ "$with_brian" = 1 ]; then
+  for n in $NETWORKS; do
+    [ -f "$PEERS/brian2_$n.py" ] || { echo "run_bench.sh: no Brian2 peer $PEERS/brian2_$n.py" >&2; exit 1; }
+  done
+fi
+
+mkdir -p "$OUT_DIR"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-bench.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+export BRIAN_WORK="$tmp/brian-work"
+runs="$tmp/runs.tsv"
+: > "$runs"
+
+echo "engram: $ENGRAM"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "networks: $NETWORKS; $DURATION s simulated, $REPEATS repeats, seed $SEED, $THREADS thread(s)$([ "$with_brian" = 1 ] && echo ', with Brian2 cpp_standalone (1 thread)')"
+echo
+
+for net in $NETWORKS; do
+  yaml="$root/experiments/$net.yaml"
+  [ -f "$yaml" ] || { echo "run_bench.sh: no experiment $yaml" >&2; exit 1; }
+  for ((r = 1; r <= REPEATS; r++)); do
+    log="$tmp/$net.$r.log"
+    t0=$EPOCHREALTIME
+    "$ENGRAM" run "$yaml" -o "$tmp/$net.h5" --seed "$SEED" --threads "$THREADS" \
+      --set simulation.duration="$DURATION s" > "$log" 2>&1 \
+      || { echo "engram failed on $net:" >&2; cat "$log" >&2; exit 1; }
+    t1=$EPOCHREALTIME
+    rm -f "$tmp/$net.h5"
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+    # "simulated 10000 ms in 2.476 s wall (run loop 2.458 s): ..."
+    sim_ms=$(sed -n 's/^simulated \([0-9.]*\) ms in .*/\1/p' "$log")
+    loop=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log")
+    # "synaptic events: 56,554,539 (23.0 M/s)"
+    events=$(sed -n 's/^synaptic events: \([0-9,]*\) .*/\1/p' "$log" | tr -d ,)
+    # population table rows: name neurons spikes rate cv
+    spikes=$(awk '/^population/ { on = 1; next } on && NF == 5 && $2 ~ /^[0-9,]+$/ { gsub(",", "", $3); s += $3; next } on { on = 0 } END { print s + 0 }' "$log")
+    if [ -z "$sim_ms" ] || [ -z "$loop" ] || [ -z "$events" ]; then
+      echo "run_bench.sh: could not parse engram output:" >&2; cat "$log" >&2; exit 1
+    fi
+    printf 'engram\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$net" "$r" "$sim_ms" "$wall" "$loop" "$spikes" "$events" >> "$runs"
+    printf '  %-5s rep %d  engram: whole %6.3f s, loop %6.3f s, %s spikes\n' "$net" "$r" "$wall" "$loop" "$spikes"
+
+    if [ "$with_brian" = 1 ]; then
+      bjson="$tmp/brian_$net.$r.json"
+      "$PYTHON" "$PEERS/brian2_$net.py" --device cpp_standalone --duration "$DURATION" \
+        --threads 1 --seed "$SEED" --out "$bjson" > "$tmp/brian_$net.$r.log" 2>&1 \
+        || { echo "Brian2 peer failed on $net:" >&2; tail -30 "$tmp/brian_$net.$r.log" >&2; exit 1; }
+      "$PYTHON" - "$bjson" "$net" "$r" >> "$runs" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+ev = j['total_spikes'] * j['mean_out_degree']
+print('\t'.join(map(str, ['brian2', sys.argv[2], sys.argv[3], j['duration_s'] * 1e3,
+                          j['binary_s'], j['run_s'], j['total_spikes'], round(ev),
+                          j.get('compile_s', 0.0) + j.get('codegen_s', 0.0)])))
+EOF
+      tail -1 "$runs" | awk -F'\t' '{ printf "  %-5s rep %d  brian2: binary %6.3f s, loop %6.3f s, %s spikes (+%.1f s codegen/compile)\n", $2, $3, $5, $6, $7, $9 }'
+    fi
+  done
+done
+
+echo
+"$PYTHON" - "$runs" "$OUT_DIR/bench.json" "$ENGRAM" "$REPEATS" "$SEED" "$THREADS" <<'EOF'
+import json, os, platform, statistics as st, sys, time
+runs_path, out_path, engram, repeats, seed, threads = sys.argv[1:7]
+rows = [l.rstrip('\n').split('\t') for l in open(runs_path) if l.strip()]
+data = {}
+for r in rows:
+    sim, net = r[0], r[1]
+    sim_s = float(r[3]) / 1e3
+    rec = dict(sim_s=sim_s, whole_s=float(r[4]), loop_s=float(r[5]),
+               spikes=int(float(r[6])), events=int(float(r[7])))
+    if len(r) > 8:
+        rec['compile_s'] = float(r[8])
+    data.setdefault(net, {}).setdefault(sim, []).append(rec)
+
+def med(xs):
+    return st.median(xs)
+
+summary = {}
+for net, sims in data.items():
+    summary[net] = {}
+    for sim, recs in sims.items():
+        s = dict(repeats=len(recs), simulated_s=recs[0]['sim_s'],
+                 whole_s_per_sim_s=med([x['whole_s'] / x['sim_s'] for x in recs]),
+                 loop_s_per_sim_s=med([x['loop_s'] / x['sim_s'] for x in recs]),
+                 spikes=med([x['spikes'] for x in recs]),
+                 syn_events_per_s=med([x['events'] / x['loop_s'] for x in recs]),
+                 runs=recs)
+        if sim == 'brian2':
+            s['whole_is'] = 'binary_s (compiled ./main: setup + run + write; excludes codegen/compile)'
+            s['compile_s'] = med([x['compile_s'] for x in recs])
+        summary[net][sim] = s
+    if 'brian2' in sims:
+        e, b = summary[net]['engram'], summary[net]['brian2']
+        summary[net]['ratio_engram_over_brian2'] = dict(
+            loop=e['loop_s_per_sim_s'] / b['loop_s_per_sim_s'],
+            whole=e['whole_s_per_sim_s'] / b['whole_s_per_sim_s'])
+
+hdr = f"{'network':8} {'simulator':9} {'whole s/sim s':>13} {'loop s/sim s':>12} {'spikes':>10} {'syn ev/s':>10}"
+print('Medians over repeats (s per simulated second; synaptic events per second of run loop)')
+print(hdr)
+print('-' * len(hdr))
+for net, s in summary.items():
+    for sim in ('engram', 'brian2'):
+        if sim not in s:
+            continue
+        x = s[sim]
+        whole = f"{x['whole_s_per_sim_s']:.4f}" + ('*' if sim == 'brian2' else ' ')
+        print(f"{net:8} {sim:9} {whole:>13} {x['loop_s_per_sim_s']:12.4f} "
+              f"{int(x['spikes']):10d} {x['syn_events_per_s'] / 1e6:8.1f} M")
+    if 'ratio_engram_over_brian2' in s:
+        q = s['ratio_engram_over_brian2']
+        print(f"{net:8} {'ratio':9} {q['whole']:12.3f}x {q['loop']:11.3f}x   (engram / Brian2)")
+if any('brian2' in s for s in summary.values()):
+    print("* Brian2 'whole' = binary_s, the compiled ./main (setup + run + write),"
+          " excluding code generation and C++ compile (median "
+          + ', '.join(f"{n} {s['brian2']['compile_s']:.1f} s" for n, s in summary.items() if 'brian2' in s)
+          + ').')
+print('Anchors (COBA, literature): Auryn 0.147 s/sim s, Brian2 0.26 s/sim s.')
+
+meta = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, repeats=int(repeats),
+            seed=int(seed), engram_threads=int(threads), brian2_threads=1,
+            nproc=os.cpu_count(), platform=platform.platform())
+try:
+    meta['cpu'] = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+except (OSError, StopIteration):
+    pass
+with open(out_path, 'w') as f:
+    json.dump(dict(meta=meta, networks=summary), f, indent=1)
+print(f'wrote {out_path}')
+EOF
