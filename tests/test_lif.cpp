@@ -148,3 +148,16 @@ TEST_CASE("a step current switches on and off at the given times", "[unit][lif]"
         REQUIRE(v[k] + 70.0 == Approx(expect).margin(1e-4));
     }
 }
+
+#include "engram/neurons/fast_math.hpp"
+
+TEST_CASE("the vectorisable exp is accurate to a few float ulps", "[unit][lif]") {
+    double worst = 0;
+    for (double x = -80.0; x <= 80.0; x += 0.001) {
+        const double exact = std::exp(static_cast<double>(static_cast<float>(x)));
+        worst = std::max(worst, std::fabs(engram::vexp(static_cast<float>(x)) - exact) / exact);
+    }
+    CHECK(worst < 4e-7);
+    CHECK(engram::vexp(-200.0f) >= 0.0f);
+    CHECK(engram::vexp(-200.0f) < 1e-37f);
+}

@@ -98,15 +98,19 @@ struct lif_curr_exp final : lif_base {
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
-        const float c0 = P_mI * I_e;
+        // Members copied to locals (stores through the arrays could otherwise alias them),
+        // and two whole-array passes so that GCC vectorises both.
+        const float c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = P_me, Pmi = P_mi, Pe = P_ee, Pi = P_ii, Vr = V_reset;
         for (std::uint32_t i = b; i < e; ++i) {
-            const float x = Stim ? stim[i] * P_mI : 0.0f;
-            const float vn = vv[i] + (A_m * (E_L - vv[i]) + (c0 + x + P_me * ie[i] + P_mi * ii[i]));
+            const float x = Stim ? stim[i] * PmI : 0.0f;
+            vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * ie[i] + Pmi * ii[i]));
+        }
+        for (std::uint32_t i = b; i < e; ++i) {
             const bool refr = rr[i] > 0;
-            vv[i] = refr ? V_reset : vn;
+            vv[i] = refr ? Vr : vv[i] + 0.0f;  // a computed value: no masked store, so GCC vectorises
             rr[i] = refr ? rr[i] - 1 : 0;
-            ie[i] = ie[i] * P_ee + in_e[i];
-            ii[i] = ii[i] * P_ii + in_i[i];
+            ie[i] = ie[i] * Pe + in_e[i];
+            ii[i] = ii[i] * Pi + in_i[i];
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }
@@ -128,12 +132,14 @@ struct lif_curr_delta final : lif_base {
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
-        const float c0 = P_mI * I_e;
+        const float c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Vr = V_reset;
         for (std::uint32_t i = b; i < e; ++i) {
-            const float x = Stim ? stim[i] * P_mI : 0.0f;
-            const float vn = vv[i] + (A_m * (E_L - vv[i]) + (c0 + x + in_e[i] + in_i[i]));
+            const float x = Stim ? stim[i] * PmI : 0.0f;
+            vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x));
+        }
+        for (std::uint32_t i = b; i < e; ++i) {
             const bool refr = rr[i] > 0;
-            vv[i] = refr ? V_reset : vn;
+            vv[i] = refr ? Vr : vv[i] + (in_e[i] + in_i[i]);
             rr[i] = refr ? rr[i] - 1 : 0;
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
@@ -171,17 +177,23 @@ struct lif_cond_exp final : lif_base {
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
+        // Members copied to locals: stores through vv could otherwise alias them.
+        const float gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Vr = V_reset, Pe = P_ee, Pi = P_ii;
         const float gLEL = g_L * E_L + I_e;
+        // Two whole-array passes: GCC does not vectorise the division and exp when they
+        // share a loop with the refractory select.
         for (std::uint32_t i = b; i < e; ++i) {
-            const float g = g_L + ge[i] + gi[i];
-            const float drive = gLEL + ge[i] * E_ex + gi[i] * E_in + (Stim ? stim[i] : 0.0f);
+            const float g = gL + ge[i] + gi[i];
+            const float drive = gLEL + ge[i] * Eex + gi[i] * Ein + (Stim ? stim[i] : 0.0f);
             const float v_inf = drive / g;
-            const float vn = v_inf + (vv[i] - v_inf) * vexp(-g * dt_over_C);
+            vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
+        }
+        for (std::uint32_t i = b; i < e; ++i) {
             const bool refr = rr[i] > 0;
-            vv[i] = refr ? V_reset : vn;
+            vv[i] = refr ? Vr : vv[i] + 0.0f;  // a computed value: no masked store, so GCC vectorises
             rr[i] = refr ? rr[i] - 1 : 0;
-            ge[i] = ge[i] * P_ee + in_e[i];
-            gi[i] = gi[i] * P_ii + in_i[i];
+            ge[i] = ge[i] * Pe + in_e[i];
+            gi[i] = gi[i] * Pi + in_i[i];
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }

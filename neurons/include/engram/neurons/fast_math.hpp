@@ -9,8 +9,11 @@
 namespace engram {
 
 inline float vexp(float x) {
-    x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-    const float k = std::floor(x * 1.44269504088896341f + 0.5f);
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    // round to nearest by adding and removing 1.5 * 2^23 (no branch, no libm call)
+    const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    const std::int32_t ki = static_cast<std::int32_t>(k);
     const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
     float p = 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -19,7 +22,7 @@ inline float vexp(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const std::int32_t e = (static_cast<std::int32_t>(k) + 127) << 23;
+    const std::int32_t e = (ki + 127) << 23;
     return p * std::bit_cast<float>(e);
 }
 
