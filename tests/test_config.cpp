@@ -105,7 +105,7 @@ TEST_CASE("conductance weights must be non-negative, and other semantic errors",
     REQUIRE_THROWS_WITH(parse(""), Contains("empty"));
 }
 
-TEST_CASE("--set overrides any key by its dotted path before validation", "[unit][config]") {
+TEST_CASE("overrides (--set) change any key by its dotted path before validation", "[unit][config]") {
     auto spec = parse(base, {"simulation.duration=10 s", "populations.exc.size=7", "simulation.seed=99",
                              "projections.p.connector.p=0.25"});
     CHECK(spec.simulation.duration == 10000.0);
