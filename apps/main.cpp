@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "engram/core/config.hpp"
 #include "engram/core/engine.hpp"
@@ -35,7 +36,7 @@ std::string with_commas(std::uint64_t n) {
 
 struct run_args {
     std::string experiment, out;
-    std::int64_t seed = -1;
+    std::optional<std::uint64_t> seed;
     int threads = 0;
     std::vector<std::string> sets;
     bool quiet = false;
@@ -44,7 +45,7 @@ struct run_args {
 int run_command(const run_args& a) {
     using namespace engram;
     std::vector<std::string> overrides = a.sets;
-    if (a.seed >= 0) overrides.push_back("simulation.seed=" + std::to_string(a.seed));
+    if (a.seed) overrides.push_back("simulation.seed=" + std::to_string(*a.seed));
     if (a.threads > 0) overrides.push_back("simulation.threads=" + std::to_string(a.threads));
     const auto t_start = std::chrono::steady_clock::now();
     experiment ex = load_experiment(a.experiment, builtin_models(), overrides);
@@ -63,7 +64,7 @@ int run_command(const run_args& a) {
         std::printf("built %s neurons and %s synapses in %.3f s\n", with_commas(neurons).c_str(),
                     with_commas(sim.synapse_count()).c_str(), sim.build_seconds());
 
-    results_writer writer(out, spec, ex.resolved_yaml);
+    results_writer writer(out, spec, ex.resolved_yaml, &builtin_models());
     spike_summary summary(spec);
     observer_list obs;
     obs.add(&writer);
@@ -123,7 +124,7 @@ void print_models() {
     for (const auto& m : builtin_models().all()) {
         std::printf("%s: %s\n", m.name.c_str(), m.doc.c_str());
         for (const auto& p : m.params) {
-            std::string def = p.default_value ? std::to_string(*p.default_value) : "required";
+            std::string def = p.default_value ? std::to_string(*p.default_value) : p.kind == engram::param_kind::spike_trains ? "none" : "required";
             if (p.default_value && std::isinf(*p.default_value)) def = "inf";
             std::printf("  param %-12s [%s] default %s  %s\n", p.name.c_str(), std::string(internal_unit(p.dim)).c_str(),
                         def.c_str(), p.doc.c_str());
@@ -149,7 +150,8 @@ int main(int argc, char** argv) {
     run->add_option("-o,--out", ra.out, "results file (default: simulation.output or <experiment>.h5)");
     run->add_option("--seed", ra.seed, "random seed (overrides simulation.seed)");
     run->add_option("--threads", ra.threads, "worker threads (overrides simulation.threads)");
-    run->add_option("--set", ra.sets, "override a key by its dotted path, e.g. --set simulation.duration=\"10 s\"");
+    run->add_option("--set", ra.sets, "override a key by its dotted path, e.g. --set simulation.duration=\"10 s\" (repeatable)")
+        ->allow_extra_args(false);
     run->add_flag("-q,--quiet", ra.quiet, "print nothing but errors");
 
     std::string info_file;

@@ -125,3 +125,28 @@ TEST_CASE("the shipped experiments parse", "[unit][config]") {
         CHECK_NOTHROW(load_experiment(std::string(ENGRAM_SOURCE_DIR) + "/experiments/" + f, builtin_models()));
     }
 }
+
+TEST_CASE("runaway and ambiguous inputs are refused", "[unit][config]") {
+    REQUIRE_THROWS_WITH(parse(base, {"simulation.duration=inf ms"}), Contains("duration must be finite"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "  exc:\n", "  ex/c:\n")), Contains("may contain only letters"));
+    REQUIRE_THROWS_WITH(parse(base + "  spikes: [exc, exc]\n"), Contains("listed twice"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "{rule: fixed_probability, p: 0.5}", "{rule: one_to_one, allow_self_connections: false}")),
+                        Contains("unknown key"));
+    const std::string cond = replace(base, "model: lif_curr_exp", "model: lif_cond_exp");
+    REQUIRE_THROWS_WITH(parse(replace(replace(cond, "weight: 10 pA", "weight: 1 nS"), "{rule: fixed_probability, p: 0.5}",
+                                      "{rule: from_list, connections: [[0, 1, -2 nS]]}")),
+                        Contains("weights must be >= 0"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "rate: 10 Hz", "rate: 10 Hz, start: 50 ms, stop: 10 ms")), Contains("stop is before start"));
+    REQUIRE_THROWS_WITH(parse("populations:\n  a: {size: 1, model: lif_curr_exp}\nprojections:\n  p: {source: a, target: a, weight: 1 pA, "
+                              "connector: {rule: fixed_number_pre, n: 1, with_replacement: true, allow_self_connections: false}}\n"),
+                        Contains("no neuron pair"));
+}
+
+TEST_CASE("the stored experiment has overrides applied and every default written out", "[unit][config]") {
+    const auto ex = parse_experiment(base, "test.yaml", builtin_models(), {"simulation.seed=5"});
+    CHECK_THAT(ex.resolved_yaml, Contains("seed: 5") && Contains("C_m: 250 pF") && Contains("tau_m: 20 ms") && Contains("dt: 0.1"));
+    // and it parses back to the same spec
+    const auto again = parse(ex.resolved_yaml);
+    CHECK(again.populations[0].params.at("C_m").values == ex.spec.populations[0].params.at("C_m").values);
+    CHECK(again.simulation.seed == 5);
+}

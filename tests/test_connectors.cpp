@@ -151,7 +151,7 @@ TEST_CASE("from_list reads inline lists, CSV files and HDF5 files", "[unit][conn
     fs::create_directories(dir);
     {
         std::ofstream csv(dir / "c.csv");
-        csv << "# synapses\npre,post,weight [nS],delay [ms]\n0,1,0.5,1.0\n2,0,1.5,0.3\n";
+        csv << "# synapses, columns in any order\npost,pre,delay [us],weight [nS]\n1,0,1000,0.5\n0,2,300,1.5\n";
     }
     {
         auto f = h5::create_file((dir / "c.h5").string());

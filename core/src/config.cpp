@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <filesystem>
@@ -331,7 +332,8 @@ public:
                 fail(n, key, "connector '" + c.rule + "' needs parameters; write it as a mapping with 'rule'");
             return;
         }
-        std::vector<std::string> allowed{"rule", "allow_self_connections"};
+        std::vector<std::string> allowed{"rule"};
+        if (c.rule != "one_to_one" && c.rule != "from_list") allowed.push_back("allow_self_connections");
         if (c.rule == "fixed_probability") allowed.push_back("p");
         if (c.rule == "fixed_number_pre" || c.rule == "fixed_number_post" || c.rule == "fixed_total_number") {
             allowed.push_back("n");
@@ -413,7 +415,7 @@ public:
         if (!in) throw io_error(path, "open", "cannot read");
         std::string line;
         int lineno = 0;
-        int wcol = -1, dcol = -1;
+        int pcol = 0, qcol = 1, wcol = -1, dcol = -1;
         double wscale = 1, dscale = 1;
         bool header_seen = false;
         while (std::getline(in, line)) {
@@ -444,7 +446,9 @@ public:
                         };
                         if (h.rfind("weight", 0) == 0) { wcol = static_cast<int>(i); wscale = unit_of(wdim); }
                         else if (h.rfind("delay", 0) == 0) { dcol = static_cast<int>(i); dscale = unit_of(dimension::time); }
-                        else if (h != "pre" && h != "post") throw io_error(path, "read", "line " + std::to_string(lineno) + ": unknown column '" + h + "' (pre, post, weight [unit], delay [unit])");
+                        else if (h == "pre") pcol = static_cast<int>(i);
+                        else if (h == "post") qcol = static_cast<int>(i);
+                        else throw io_error(path, "read", "line " + std::to_string(lineno) + ": unknown column '" + h + "' (pre, post, weight [unit], delay [unit])");
                     }
                     continue;
                 }
@@ -457,7 +461,7 @@ public:
                     throw io_error(path, "read", "line " + std::to_string(lineno) + ": '" + cells[i] + "' is not a number");
                 return v;
             };
-            const double pre = num(0), post = num(1);
+            const double pre = num(static_cast<std::size_t>(pcol)), post = num(static_cast<std::size_t>(qcol));
             if (pre < 0 || post < 0 || pre != std::floor(pre) || post != std::floor(post))
                 throw io_error(path, "read", "line " + std::to_string(lineno) + ": neuron indices must be non-negative integers");
             c.pre.push_back(static_cast<std::uint32_t>(pre));
@@ -647,6 +651,26 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
         const std::string what = std::string(e.what()).substr(e.where().empty() ? 0 : e.where().size() + 2);
         throw config_error(m.from_override ? "--set" : name, m.line, m.column, e.where(), what);
     }
+    // Store the experiment as run: overrides applied and every default written out.
+    auto fmt = [](double v, dimension d) {
+        std::ostringstream os;
+        os.precision(17);
+        os << v;
+        if (d != dimension::dimensionless) os << ' ' << internal_unit(d);
+        return os.str();
+    };
+    const auto& sim = ex.spec.simulation;
+    root["simulation"]["dt"] = fmt(sim.dt, dimension::time);
+    root["simulation"]["duration"] = fmt(sim.duration, dimension::time);
+    root["simulation"]["seed"] = sim.seed;
+    root["simulation"]["threads"] = sim.threads;
+    for (const auto& p : ex.spec.populations) {
+        const model_info& m = models.get(p.model);
+        for (const auto& pi : m.params) {
+            if (pi.kind == param_kind::spike_trains || root["populations"][p.name]["params"][pi.name]) continue;
+            root["populations"][p.name]["params"][pi.name] = fmt(p.params.at(pi.name).values.at(0), pi.dim);
+        }
+    }
     YAML::Emitter out;
     out << root;
     ex.resolved_yaml = out.c_str();
@@ -684,12 +708,20 @@ experiment parse_experiment(const std::string& text, const std::string& name, co
 void validate(const network_spec& spec, const model_registry& models) {
     const auto& sim = spec.simulation;
     if (!(sim.dt > 0)) throw spec_error("simulation.dt", "dt must be > 0");
-    if (!(sim.duration >= 0)) throw spec_error("simulation.duration", "duration must be >= 0");
+    if (!(sim.duration >= 0) || !std::isfinite(sim.duration)) throw spec_error("simulation.duration", "duration must be finite and >= 0");
+    if (!std::isfinite(sim.dt)) throw spec_error("simulation.dt", "dt must be finite");
+    if (sim.duration / sim.dt > 1e15) throw spec_error("simulation.duration", "more than 1e15 steps");
     if (sim.threads < 1 || sim.threads > 1024) throw spec_error("simulation.threads", "threads must be between 1 and 1024");
+    auto check_name = [](const std::string& key, const std::string& name) {
+        if (name.empty()) throw spec_error(key, "empty name");
+        for (char ch : name)
+            if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
+                throw spec_error(key, "name '" + name + "' may contain only letters, digits, '_' and '-' (it becomes an HDF5 group and a --set path)");
+    };
     std::set<std::string> names;
     for (const auto& p : spec.populations) {
         const std::string key = "populations." + p.name;
-        if (p.name.empty()) throw spec_error("populations", "a population has an empty name");
+        check_name(key, p.name);
         if (!names.insert(p.name).second) throw spec_error(key, "population name used twice");
         if (p.size == 0) throw spec_error(key + ".size", "size must be a positive integer");
         const model_info* m = models.find(p.model);
@@ -739,6 +771,7 @@ void validate(const network_spec& spec, const model_registry& models) {
     names.clear();
     for (const auto& pj : spec.projections) {
         const std::string key = "projections." + pj.name;
+        check_name(key, pj.name);
         if (!names.insert(pj.name).second) throw spec_error(key, "projection name used twice");
         const population_spec* src = spec.find_population(pj.source);
         const population_spec* tgt = spec.find_population(pj.target);
@@ -769,13 +802,25 @@ void validate(const network_spec& spec, const model_registry& models) {
                 throw spec_error(ck + ".n", "n = " + std::to_string(c.n) + " exceeds the number of neuron pairs");
         }
         if (c.rule == "from_list")
-            for (std::size_t k = 0; k < c.pre.size(); ++k)
+            for (std::size_t k = 0; k < c.pre.size(); ++k) {
+                if (k < c.weight.size() && rinfo.nonnegative && c.weight[k] < 0)
+                    throw spec_error(ck, "connection " + std::to_string(k) + ": receptor '" + rinfo.name + "' is a conductance: weights must be >= 0");
+                if (k < c.delay.size() && c.delay[k] < 0)
+                    throw spec_error(ck, "connection " + std::to_string(k) + ": delays must be >= 0");
                 if (c.pre[k] >= src->size || c.post[k] >= tgt->size)
                     throw spec_error(ck, "connection " + std::to_string(k) + " (" + std::to_string(c.pre[k]) + " -> " + std::to_string(c.post[k]) + ") is outside the populations (" + std::to_string(src->size) + " -> " + std::to_string(tgt->size) + " neurons)");
+            }
+        if (c.with_replacement && c.n > 0) {
+            const std::uint64_t avail = c.rule == "fixed_number_pre" ? src->size - (no_self ? 1u : 0u)
+                                      : c.rule == "fixed_number_post" ? tgt->size - (no_self ? 1u : 0u)
+                                      : std::uint64_t(src->size) * tgt->size - (no_self ? std::min(src->size, tgt->size) : 0u);
+            if (avail == 0) throw spec_error(ck + ".n", "there is no neuron pair to connect (self-connections are not allowed)");
+        }
     }
     names.clear();
     for (const auto& s : spec.stimuli) {
         const std::string key = "stimuli." + s.name;
+        check_name(key, s.name);
         if (!names.insert(s.name).second) throw spec_error(key, "stimulus name used twice");
         const population_spec* tgt = spec.find_population(s.target);
         if (!tgt) throw spec_error(key + ".target", "unknown population '" + s.target + "'");
@@ -794,12 +839,18 @@ void validate(const network_spec& spec, const model_registry& models) {
             if (!(s.rate >= 0)) throw spec_error(key + ".rate", "rate must be >= 0");
             if (s.n_sources < 1) throw spec_error(key + ".n_sources", "n_sources must be >= 1");
             if (s.stop < s.start) throw spec_error(key + ".stop", "stop is before start");
+            if (s.start < 0) throw spec_error(key + ".start", "start must be >= 0");
+            if (tm.receptors[static_cast<std::size_t>(tm.receptor_index(s.receptor))].nonnegative && s.weight < 0)
+                throw spec_error(key + ".weight", "receptor '" + s.receptor + "' is a conductance: the weight must be >= 0");
         } else {
             throw spec_error(key + ".type", "unknown stimulus type '" + s.type + "'");
         }
     }
-    for (const auto& name : spec.spike_recorders)
+    names.clear();
+    for (const auto& name : spec.spike_recorders) {
         if (!spec.find_population(name)) throw spec_error("record.spikes", "unknown population '" + name + "'");
+        if (!names.insert(name).second) throw spec_error("record.spikes", "population '" + name + "' is listed twice");
+    }
     std::set<std::string> recorded;
     for (const auto& r : spec.state_recorders) {
         const std::string key = "record.state." + r.name;
@@ -814,6 +865,7 @@ void validate(const network_spec& spec, const model_registry& models) {
         for (auto i : r.neurons)
             if (i >= p->size) throw spec_error(key + ".neurons", "neuron " + std::to_string(i) + " is outside population '" + r.population + "' (" + std::to_string(p->size) + " neurons)");
         if (r.interval < 0) throw spec_error(key + ".interval", "interval must be >= 0");
+        check_name(key, r.name);
     }
 }
 

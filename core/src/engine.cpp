@@ -351,6 +351,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         if (!merged.empty()) obs->on_spikes(n, p, merged.data(), merged.size());
                     }
                 }
+                obs->on_step(n);
             }
             ++st.steps_done;
             if (progress && (n - first) % report_every == 0) progress(double(n - first + 1) / double(steps));

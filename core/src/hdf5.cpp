@@ -154,6 +154,10 @@ void write_attr(hid_t obj, const std::string& name, std::int64_t value, const st
     write_scalar_attr(obj, name, value, H5T_NATIVE_INT64, file);
 }
 
+void write_attr(hid_t obj, const std::string& name, std::uint64_t value, const std::string& file) {
+    write_scalar_attr(obj, name, value, H5T_NATIVE_UINT64, file);
+}
+
 bool has_attr(hid_t obj, const std::string& name) { return H5Aexists(obj, name.c_str()) > 0; }
 
 std::string read_attr_string(hid_t obj, const std::string& name, const std::string& file) {

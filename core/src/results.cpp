@@ -33,6 +33,7 @@ struct results_writer::impl {
     };
     std::vector<spike_stream> spikes;
     std::vector<std::vector<var_stream>> reports;  // [recorder][variable]
+    std::vector<std::vector<std::string>> time_datasets;  // mapping/time per recorder variable
     bool closed = false;
 
     void flush_spike(spike_stream& s) {
@@ -48,12 +49,12 @@ struct results_writer::impl {
     void flush_all() {
         for (auto& s : spikes) if (s.recorded) flush_spike(s);
         for (auto& r : reports) for (auto& v : r) flush_var(v);
-        H5Fflush(file, H5F_SCOPE_GLOBAL);
+        if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
     }
 };
 
 results_writer::results_writer(const std::string& path, const network_spec& spec,
-                               const std::string& experiment_yaml)
+                               const std::string& experiment_yaml, const model_registry* models)
     : impl_(std::make_unique<impl>()) {
     auto& m = *impl_;
     m.path = path;
@@ -65,7 +66,7 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
     }
     m.file = h5::create_file(m.tmp);
     h5::write_attr(m.file, "engram_version", std::string(version_string), m.tmp);
-    h5::write_attr(m.file, "seed", static_cast<std::int64_t>(spec.simulation.seed), m.tmp);
+    h5::write_attr(m.file, "seed", spec.simulation.seed, m.tmp);
     h5::write_attr(m.file, "dt_ms", spec.simulation.dt, m.tmp);
     h5::write_attr(m.file, "duration_ms", spec.simulation.duration, m.tmp);
     h5::write_attr(m.file, "threads", static_cast<std::int64_t>(spec.simulation.threads), m.tmp);
@@ -97,7 +98,10 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
             std::vector<std::uint64_t> ids;
             if (rs.neurons.empty()) for (std::uint32_t i = 0; i < pop.size; ++i) ids.push_back(i);
             else ids.assign(rs.neurons.begin(), rs.neurons.end());
-            const double iv = rs.interval > 0 ? rs.interval : spec.simulation.dt;
+            // the interval actually used: a whole number of steps
+            const double dt = spec.simulation.dt;
+            const double iv = std::max<double>(1.0, static_cast<double>(std::llround(rs.interval / dt))) * dt;
+            m.time_datasets.push_back({});
             std::vector<impl::var_stream> vars;
             for (const auto& var : rs.variables) {
                 auto vg = h5::create_group(m.file, pg + "/" + var, m.tmp);
@@ -105,6 +109,9 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
                 vs.cols = ids.size();
                 vs.data = h5::create_extendable(vg, "data", H5T_IEEE_F32LE, ids.size(), m.tmp);
                 h5::write_attr(vs.data, "variable", var, m.tmp);
+                if (models)
+                    if (const model_info* mi = models->find(pop.model); mi && mi->state_index(var) >= 0)
+                        h5::write_attr(vs.data, "units", std::string(internal_unit(mi->state[static_cast<std::size_t>(mi->state_index(var))].dim)), m.tmp);
                 auto mg = h5::create_group(vg, "mapping", m.tmp);
                 h5::write_vector(mg, "node_ids", ids, m.tmp);
                 std::vector<std::uint64_t> ptr(ids.size() + 1);
@@ -112,6 +119,7 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
                 h5::write_vector(mg, "index_pointers", ptr, m.tmp);
                 h5::write_vector(mg, "element_ids", std::vector<std::uint32_t>(ids.size(), 0), m.tmp);
                 h5::write_vector(mg, "time", std::vector<double>{0.0, spec.simulation.duration, iv}, m.tmp);
+                m.time_datasets.back().push_back(pg + "/" + var + "/mapping/time");
                 vars.push_back(std::move(vs));
             }
             m.reports.push_back(std::move(vars));
@@ -147,11 +155,24 @@ void results_writer::on_sample(std::uint64_t, std::size_t rec, const std::vector
     }
 }
 
+void results_writer::on_step(std::uint64_t step) {
+    if ((step & ((1u << 14) - 1)) == 0) impl_->flush_all();
+}
+
 void results_writer::close(bool complete, double simulated_ms, double wall_seconds) {
     auto& m = *impl_;
     if (m.closed) return;
     m.closed = true;
     m.flush_all();
+    if (simulated_ms >= 0)  // mapping/time = [start, stop, step]: stop is where the run ended
+        for (const auto& rec : m.time_datasets)
+            for (const auto& path : rec) {
+                auto ds = h5::open_dataset(m.file, path, m.tmp);
+                double t[3];
+                H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t);
+                t[1] = simulated_ms;
+                H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, t);
+            }
     h5::write_attr(m.file, "complete", std::int64_t{complete ? 1 : 0}, m.tmp);
     if (simulated_ms >= 0) h5::write_attr(m.file, "simulated_ms", simulated_ms, m.tmp);
     h5::write_attr(m.file, "wall_time_s", wall_seconds, m.tmp);

@@ -68,13 +68,16 @@ void register_source_models(model_registry& r) {
                     {"stop", dimension::time, param_kind::scalar, inf, 0.0, inf, false, "time the source stops"}};
         m.is_source = true;
         m.make = [](const population_spec& s, double dt) { return std::make_unique<poisson_source>(s, dt); };
+        m.check = [](const population_spec& s) -> std::string {
+            return s.params.at("stop").values[0] < s.params.at("start").values[0] ? "stop is before start" : "";
+        };
         r.add(std::move(m));
     }
     {
         model_info m;
         m.name = "spike_array";
         m.doc = "Spikes at given times: one list for every neuron, or a list of lists (one per neuron)";
-        m.params = {{"spike_times", dimension::time, param_kind::spike_trains, std::nullopt, 0.0, inf, false, "spike times"}};
+        m.params = {{"spike_times", dimension::time, param_kind::spike_trains, std::nullopt, 0.0, inf, false, "spike times (none given: the source stays silent)"}};
         m.is_source = true;
         m.make = [](const population_spec& s, double dt) { return std::make_unique<spike_array_source>(s, dt); };
         r.add(std::move(m));

@@ -40,6 +40,8 @@ public:
     // one value per recorded neuron per variable.
     virtual void on_sample(std::uint64_t /*step*/, std::size_t /*rec*/,
                            const std::vector<std::vector<float>>& /*values*/) {}
+    // End of step `step`, after its spikes were passed on.
+    virtual void on_step(std::uint64_t /*step*/) {}
 };
 
 // Passes everything on to several observers, in order.
@@ -51,6 +53,9 @@ public:
     }
     void on_sample(std::uint64_t step, std::size_t rec, const std::vector<std::vector<float>>& v) override {
         for (auto* o : list_) o->on_sample(step, rec, v);
+    }
+    void on_step(std::uint64_t step) override {
+        for (auto* o : list_) o->on_step(step);
     }
 
 private:

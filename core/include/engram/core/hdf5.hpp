@@ -61,6 +61,7 @@ std::vector<hsize_t> shape(hid_t loc, const std::string& name, const std::string
 void write_attr(hid_t obj, const std::string& name, const std::string& value, const std::string& file);
 void write_attr(hid_t obj, const std::string& name, double value, const std::string& file);
 void write_attr(hid_t obj, const std::string& name, std::int64_t value, const std::string& file);
+void write_attr(hid_t obj, const std::string& name, std::uint64_t value, const std::string& file);
 bool has_attr(hid_t obj, const std::string& name);
 std::string read_attr_string(hid_t obj, const std::string& name, const std::string& file);
 double read_attr_double(hid_t obj, const std::string& name, const std::string& file);

@@ -7,26 +7,29 @@
 // root attributes: engram_version, seed, dt_ms, duration_ms, experiment (YAML),
 // wall_time_s, complete (0/1), simulated_ms.
 // The file is written as PATH.tmp and renamed to PATH by close(); data is flushed in
-// chunks as the run goes, so an interrupted run still leaves a readable file.
+// chunks and the file is flushed every 2^14 steps, so an interrupted run leaves a
+// readable file (after a hard kill, PATH.tmp holds what was flushed).
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "engram/core/engine.hpp"
+#include "engram/core/model.hpp"
 
 namespace engram {
 
 class results_writer : public observer {
 public:
     results_writer(const std::string& path, const network_spec& spec,
-                   const std::string& experiment_yaml);
+                   const std::string& experiment_yaml, const model_registry* models = nullptr);
     ~results_writer() override;
 
     void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids,
                    std::size_t count) override;
     void on_sample(std::uint64_t step, std::size_t rec,
                    const std::vector<std::vector<float>>& values) override;
+    void on_step(std::uint64_t step) override;  // flushes to disk every 2^14 steps
 
     // Writes what is buffered, the final attributes, and renames PATH.tmp -> PATH.
     void close(bool complete, double simulated_ms, double wall_seconds);
