@@ -22,6 +22,15 @@ namespace fs = std::filesystem;
 
 struct mark_t { int line = 0, column = 0; bool from_override = false; };
 
+// Names become HDF5 groups and --set paths.
+std::string name_problem(const std::string& name) {
+    if (name.empty()) return "empty name";
+    for (char ch : name)
+        if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
+            return "name '" + name + "' may contain only letters, digits, '_' and '-' (it becomes an HDF5 group and a --set path)";
+    return {};
+}
+
 // Reads one experiment document into a spec, recording where each key was.
 class reader {
 public:
@@ -208,6 +217,7 @@ public:
             const std::string key = "populations." + p.name;
             const YAML::Node& v = kv.second;
             remember(key, kv.first);
+            if (const std::string msg = name_problem(p.name); !msg.empty()) fail(kv.first, key, msg);
             check_keys(v, key, {"size", "model", "params", "initial"});
             if (!v["size"]) fail(v, key, "a population needs 'size'");
             {
@@ -290,6 +300,7 @@ public:
             const std::string key = "projections." + pj.name;
             const YAML::Node& v = kv.second;
             remember(key, kv.first);
+            if (const std::string msg = name_problem(pj.name); !msg.empty()) fail(kv.first, key, msg);
             check_keys(v, key, {"source", "target", "receptor", "connector", "weight", "delay"});
             for (const char* k : {"source", "target", "connector", "weight"})
                 if (!v[k]) fail(v, key, std::string("a projection needs '") + k + "'");
@@ -480,6 +491,7 @@ public:
             const std::string key = "stimuli." + s.name;
             const YAML::Node& v = kv.second;
             remember(key, kv.first);
+            if (const std::string msg = name_problem(s.name); !msg.empty()) fail(kv.first, key, msg);
             if (!v.IsMap() || !v["type"]) fail(v, key, "a stimulus needs 'type' (step_current or poisson_input)");
             s.type = scalar(v["type"], key + ".type");
             if (s.type == "step_current") {
@@ -555,6 +567,7 @@ public:
                 const std::string key = "record.state." + r.name;
                 const YAML::Node& v = kv.second;
                 remember(key, kv.first);
+                if (const std::string msg = name_problem(r.name); !msg.empty()) fail(kv.first, key, msg);
                 check_keys(v, key, {"population", "variables", "neurons", "interval"});
                 if (!v["population"] || !v["variables"]) fail(v, key, "a state recorder needs 'population' and 'variables'");
                 r.population = scalar(v["population"], key + ".population");
@@ -713,10 +726,7 @@ void validate(const network_spec& spec, const model_registry& models) {
     if (sim.duration / sim.dt > 1e15) throw spec_error("simulation.duration", "more than 1e15 steps");
     if (sim.threads < 1 || sim.threads > 1024) throw spec_error("simulation.threads", "threads must be between 1 and 1024");
     auto check_name = [](const std::string& key, const std::string& name) {
-        if (name.empty()) throw spec_error(key, "empty name");
-        for (char ch : name)
-            if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-'))
-                throw spec_error(key, "name '" + name + "' may contain only letters, digits, '_' and '-' (it becomes an HDF5 group and a --set path)");
+        if (const std::string msg = name_problem(name); !msg.empty()) throw spec_error(key, msg);
     };
     std::set<std::string> names;
     for (const auto& p : spec.populations) {
