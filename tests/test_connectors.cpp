@@ -130,19 +130,35 @@ TEST_CASE("weight distributions: uniform, clipped normal, lognormal", "[unit][co
 TEST_CASE("connectivity does not depend on how targets are split into parts", "[unit][connectors]") {
     auto p = proj("fixed_probability");
     p.connector.p = 0.1;
+    p.weight = {distribution::kind::normal, 1.0, 0.3, 0.0, 5.0, dimension::conductance};
     p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time};
-    const auto s = generate_synapses(p, 300, 301, 0.1, 9);
-    const auto one = build_csr(s, 300, {{0, 301}}, false);
-    const auto three = build_csr(s, 300, {{0, 100}, {100, 200}, {200, 301}}, false);
-    for (std::uint32_t i = 0; i < 300; ++i) {
-        std::vector<std::tuple<std::uint32_t, float, std::uint16_t>> a, b;
-        for (auto k = one[0].row_begin[i]; k < one[0].row_begin[i + 1]; ++k)
-            a.emplace_back(one[0].target[k], one[0].weight[k], one[0].delay[k]);
-        for (const auto& part : three)
-            for (auto k = part.row_begin[i]; k < part.row_begin[i + 1]; ++k)
-                b.emplace_back(part.target[k], part.weight[k], part.delay[k]);
-        REQUIRE(a == b);
-    }
+    const auto one = build_projection(p, 300, 301, 0.1, 9, {{0, 301}}, 1);
+    const auto three = build_projection(p, 300, 301, 0.1, 9, {{0, 100}, {100, 200}, {200, 301}}, 2);
+    CHECK_FALSE(one.homogeneous_weight);
+    CHECK_FALSE(one.uniform_delay);
+    const auto a = one.to_list(), b = three.to_list();
+    REQUIRE(a.size() > 8000);
+    CHECK(a.pre == b.pre);
+    CHECK(a.post == b.post);
+    CHECK(a.weight == b.weight);
+    CHECK(a.delay == b.delay);
+    CHECK(one.max_delay == three.max_delay);
+    // the rows hold the same synapses as the plain list (as a set: the orders differ)
+    const auto list = generate_synapses(p, 300, 301, 0.1, 9);
+    std::multiset<std::tuple<std::uint32_t, std::uint32_t, float, std::uint16_t>> x, y;
+    for (std::size_t k = 0; k < a.size(); ++k) x.insert({a.pre[k], a.post[k], a.weight[k], a.delay[k]});
+    for (std::size_t k = 0; k < list.size(); ++k) y.insert({list.pre[k], list.post[k], list.weight[k], list.delay[k]});
+    CHECK(x == y);
+}
+
+TEST_CASE("a projection with one weight and one delay stores 4 bytes per synapse", "[unit][connectors]") {
+    auto p = proj("fixed_probability");
+    p.connector.p = 0.05;
+    const auto r = build_projection(p, 2000, 2000, 0.1, 1, {{0, 2000}}, 1);
+    CHECK(r.homogeneous_weight);
+    CHECK(r.uniform_delay);
+    const double per_synapse = double(r.bytes() - 2001 * sizeof(std::uint64_t)) / r.size();
+    CHECK(per_synapse == Approx(4.0).margin(0.2));
 }
 
 TEST_CASE("from_list reads inline lists, CSV files and HDF5 files", "[unit][connectors]") {
@@ -168,7 +184,7 @@ TEST_CASE("from_list reads inline lists, CSV files and HDF5 files", "[unit][conn
                               "projections:\n  p: {source: a, target: a, weight: 9 nS, delay: 2 ms, connector: " + conn + "}\n";
         const auto spec = parse(y);
         simulation sim(spec, builtin_models());
-        const auto& s = sim.synapses(0);
+        const auto s = sim.synapses(0);
         INFO(conn);
         REQUIRE(s.size() == 2);
         if (conn.find(".h5") != std::string::npos) {

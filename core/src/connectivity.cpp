@@ -1,7 +1,11 @@
 #include "engram/core/connectivity.hpp"
 
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <unordered_set>
 
 #include "engram/core/errors.hpp"
@@ -10,140 +14,160 @@
 namespace engram {
 namespace {
 
-// Draws weights and delays for synapses from one owner neuron's stream.
-struct synapse_sampler {
-    const projection_spec& proj;
-    double dt;
-    std::uint64_t seed;
-    u32 w_stream, d_stream;
+std::uint16_t delay_steps(const projection_spec& proj, double ms, double dt) {
+    const double steps = std::round(ms / dt);
+    if (!(steps <= 65535.0))
+        throw spec_error("projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
+    return static_cast<std::uint16_t>(std::max(1.0, steps));
+}
 
-    std::uint16_t delay_steps(double ms) const {
-        const double steps = std::round(ms / dt);
-        if (!(steps <= 65535.0))
-            throw spec_error("projection '" + proj.name + "'",
-                             "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
-        return static_cast<std::uint16_t>(std::max(1.0, steps));
-    }
-    void add(synapse_list& out, u32 pre, u32 post, random_stream& wr, random_stream& dr) const {
-        out.pre.push_back(pre);
-        out.post.push_back(post);
-        out.weight.push_back(static_cast<float>(proj.weight.sample(wr)));
-        out.delay.push_back(delay_steps(proj.delay.sample(dr)));
-    }
+// Per-thread scratch for sampling without replacement.
+struct sampler_scratch {
+    std::vector<std::uint64_t> bits;
+    std::vector<u32> picks;
 };
 
-// k distinct values from [0, n) (Floyd's algorithm), sorted.
-std::vector<u32> sample_distinct(random_stream& rng, u32 n, u32 k) {
-    std::unordered_set<u32> chosen;
-    chosen.reserve(k * 2);
-    for (u32 j = n - k; j < n; ++j) {
-        const u32 t = rng.below(j + 1);
-        if (!chosen.insert(t).second) chosen.insert(j);
+// k distinct values from [0, n), in increasing order: draw until k are distinct
+// (a bitmap rejects repeats), then read them back in order.
+void sample_distinct(random_stream& rng, u32 n, u32 k, sampler_scratch& s, std::vector<u32>& out) {
+    out.clear();
+    if (k == 0) return;
+    if (k == n) {
+        for (u32 i = 0; i < n; ++i) out.push_back(i);
+        return;
     }
-    std::vector<u32> v(chosen.begin(), chosen.end());
-    std::sort(v.begin(), v.end());
-    return v;
+    s.bits.resize((std::size_t(n) + 63) / 64);
+    s.picks.clear();
+    while (s.picks.size() < k) {
+        const u32 x = rng.below(n);
+        std::uint64_t& w = s.bits[x >> 6];
+        const std::uint64_t bit = std::uint64_t(1) << (x & 63);
+        if (w & bit) continue;
+        w |= bit;
+        s.picks.push_back(x);
+    }
+    if (s.bits.size() <= 8 * std::size_t(k)) {  // dense: scan the bitmap
+        for (std::size_t wi = 0; wi < s.bits.size(); ++wi) {
+            std::uint64_t w = s.bits[wi];
+            while (w) {
+                out.push_back(static_cast<u32>(wi * 64 + static_cast<unsigned>(__builtin_ctzll(w))));
+                w &= w - 1;
+            }
+            s.bits[wi] = 0;
+        }
+    } else {  // sparse: sort the picks
+        out.assign(s.picks.begin(), s.picks.end());
+        std::sort(out.begin(), out.end());
+        for (u32 x : s.picks) s.bits[x >> 6] = 0;
+    }
 }
 
-std::vector<u32> sample_with_replacement(random_stream& rng, u32 n, u32 k) {
-    std::vector<u32> v(k);
-    for (auto& x : v) x = rng.below(n);
-    std::sort(v.begin(), v.end());
-    return v;
+void sample_with_replacement(random_stream& rng, u32 n, u32 k, std::vector<u32>& out) {
+    out.resize(k);
+    for (auto& x : out) x = rng.below(n);
+    std::sort(out.begin(), out.end());
 }
 
-// Candidates for `owner` among [0, n) with `skip` (the owner itself) removed when
-// self-connections are not allowed; index k maps to k or k+1.
+// With self-connections excluded, candidate index k maps to neuron k or k+1.
 u32 unskip(u32 k, u32 skip) { return k >= skip ? k + 1 : k; }
 
-}  // namespace
-
-synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
-                               std::uint32_t n_post, double dt, std::uint64_t seed) {
+// Calls emit(pre, post, weight, delay_steps) for every synapse of `proj` whose target is
+// in `targets`, in canonical order (by owner neuron). With `values` false, weights and
+// delays are not drawn (emit gets 0, 0): the counting pass.
+template <class Emit>
+void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double dt, std::uint64_t seed,
+                      neuron_range targets, bool values, Emit&& emit) {
     const auto& c = proj.connector;
     const u32 conn_stream = stream_id("conn/" + proj.name);
-    const synapse_sampler smp{proj, dt, seed, stream_id("weight/" + proj.name),
-                              stream_id("delay/" + proj.name)};
+    const u32 w_stream = stream_id("weight/" + proj.name), d_stream = stream_id("delay/" + proj.name);
     const bool same = proj.source == proj.target;
     const bool no_self = same && !c.allow_self_connections;
-    const std::string where = "projection '" + proj.name + "'";
-    synapse_list out;
+    const bool w_const = proj.weight.is_constant(), d_const = proj.delay.is_constant();
+    const float w0 = static_cast<float>(proj.weight.a);
+    const std::uint16_t d0 = delay_steps(proj, proj.delay.a, dt);
+    const std::string where = "projections." + proj.name + ".connector";
 
-    auto per_target = [&](auto&& sources_of) {
-        for (u32 j = 0; j < n_post; ++j) {
-            random_stream wr(seed, smp.w_stream, j), dr(seed, smp.d_stream, j);
-            for (u32 i : sources_of(j)) smp.add(out, i, j, wr, dr);
-        }
+    // Synapses of one owner: weights/delays from the owner's own streams.
+    struct owner_values {
+        random_stream wr, dr;
     };
+    auto values_of = [&](u32 owner) { return owner_values{random_stream(seed, w_stream, owner), random_stream(seed, d_stream, owner)}; };
+    auto put = [&](owner_values& ov, u32 pre, u32 post) {
+        if (!values) { emit(pre, post, 0.0f, std::uint16_t(0)); return; }
+        const float w = w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+        const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+        emit(pre, post, w, d);
+    };
+    const u32 tb = targets.begin, te = std::min(targets.end, n_post);
+    std::vector<u32> buf;
+    sampler_scratch scratch;
 
     if (c.rule == "all_to_all") {
-        out.pre.reserve(std::size_t(n_pre) * n_post);
-        per_target([&](u32 j) {
-            std::vector<u32> s;
-            s.reserve(n_pre);
+        for (u32 j = tb; j < te; ++j) {
+            auto ov = values_of(j);
             for (u32 i = 0; i < n_pre; ++i)
-                if (!(no_self && i == j)) s.push_back(i);
-            return s;
-        });
+                if (!(no_self && i == j)) put(ov, i, j);
+        }
     } else if (c.rule == "one_to_one") {
-        if (n_pre != n_post)
-            throw spec_error(where, "one_to_one needs equal sizes, got " + std::to_string(n_pre) +
-                                        " -> " + std::to_string(n_post));
-        for (u32 j = 0; j < n_post; ++j) {
-            random_stream wr(seed, smp.w_stream, j), dr(seed, smp.d_stream, j);
-            smp.add(out, j, j, wr, dr);
+        if (n_pre != n_post) throw spec_error(where, "one_to_one needs populations of equal size");
+        for (u32 j = tb; j < te; ++j) {
+            auto ov = values_of(j);
+            put(ov, j, j);
         }
     } else if (c.rule == "fixed_probability") {
         const double p = c.p;
-        out.pre.reserve(static_cast<std::size_t>(p * n_pre * n_post * 1.05 + 16));
-        const double log_q = p < 1.0 ? std::log1p(-p) : 0.0;
-        per_target([&](u32 j) {
-            std::vector<u32> s;
-            if (p <= 0.0) return s;
-            random_stream rng(seed, conn_stream, j);
+        if (p <= 0.0) return;
+        const double inv_log_q = p < 1.0 ? 1.0 / std::log1p(-p) : 0.0;
+        for (u32 j = tb; j < te; ++j) {
+            auto ov = values_of(j);
             if (p >= 1.0) {
-                for (u32 i = 0; i < n_pre; ++i) s.push_back(i);
-            } else {
-                // Geometric skipping: the gap to the next connected source is geometric.
-                double i = -1.0;
-                while (true) {
-                    i += 1.0 + std::floor(std::log(rng.uniform()) / log_q);
-                    if (i >= n_pre) break;
-                    s.push_back(static_cast<u32>(i));
-                }
+                for (u32 i = 0; i < n_pre; ++i)
+                    if (!(no_self && i == j)) put(ov, i, j);
+                continue;
             }
-            if (no_self) s.erase(std::remove(s.begin(), s.end(), j), s.end());
-            return s;
-        });
+            // Geometric skipping: the gap to the next connected source is geometric.
+            random_stream rng(seed, conn_stream, j);
+            double i = -1.0;
+            while (true) {
+                i += 1.0 + std::floor(std::log(rng.uniform()) * inv_log_q);
+                if (i >= n_pre) break;
+                const u32 ii = static_cast<u32>(i);
+                if (!(no_self && ii == j)) put(ov, ii, j);
+            }
+        }
     } else if (c.rule == "fixed_number_pre") {
         const u32 avail = no_self ? n_pre - 1 : n_pre;
-        if (!c.with_replacement && c.n > avail)
-            throw spec_error(where, "fixed_number_pre n = " + std::to_string(c.n) + " exceeds the " +
-                                        std::to_string(avail) + " available sources");
-        per_target([&](u32 j) {
+        const u32 k = static_cast<u32>(c.n);
+        if (!c.with_replacement && k > avail) throw spec_error(where, "n exceeds the available sources");
+        if (k > 0 && avail == 0) throw spec_error(where, "there is no source to connect");
+        for (u32 j = tb; j < te; ++j) {
             random_stream rng(seed, conn_stream, j);
-            auto s = c.with_replacement ? sample_with_replacement(rng, avail, static_cast<u32>(c.n))
-                                        : sample_distinct(rng, avail, static_cast<u32>(c.n));
-            if (no_self) for (auto& i : s) i = unskip(i, j);
-            return s;
-        });
+            if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf);
+            auto ov = values_of(j);
+            for (u32 x : buf) put(ov, no_self ? unskip(x, j) : x, j);
+        }
     } else if (c.rule == "fixed_number_post") {
         const u32 avail = no_self ? n_post - 1 : n_post;
-        if (!c.with_replacement && c.n > avail)
-            throw spec_error(where, "fixed_number_post n = " + std::to_string(c.n) + " exceeds the " +
-                                        std::to_string(avail) + " available targets");
+        const u32 k = static_cast<u32>(c.n);
+        if (!c.with_replacement && k > avail) throw spec_error(where, "n exceeds the available targets");
+        if (k > 0 && avail == 0) throw spec_error(where, "there is no target to connect");
         for (u32 i = 0; i < n_pre; ++i) {
             random_stream rng(seed, conn_stream, i);
-            random_stream wr(seed, smp.w_stream, i), dr(seed, smp.d_stream, i);
-            auto t = c.with_replacement ? sample_with_replacement(rng, avail, static_cast<u32>(c.n))
-                                        : sample_distinct(rng, avail, static_cast<u32>(c.n));
-            for (u32 k : t) smp.add(out, i, no_self ? unskip(k, i) : k, wr, dr);
+            if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf);
+            auto ov = values_of(i);
+            for (u32 x : buf) {
+                const u32 j = no_self ? unskip(x, i) : x;
+                if (!values) { if (j >= tb && j < te) put(ov, i, j); continue; }
+                // draw values for every synapse of the owner, keep those in range
+                const float w = w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+                const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+                if (j >= tb && j < te) emit(i, j, w, d);
+            }
         }
     } else if (c.rule == "fixed_total_number") {
-        const std::uint64_t pairs = std::uint64_t(n_pre) * n_post - (no_self ? std::min(n_pre, n_post) : 0);
-        if (!c.with_replacement && c.n > pairs)
-            throw spec_error(where, "fixed_total_number n = " + std::to_string(c.n) + " exceeds the " +
-                                        std::to_string(pairs) + " possible pairs");
+        const std::uint64_t pairs = std::uint64_t(n_pre) * n_post - (no_self ? std::min(n_pre, n_post) : 0u);
+        if (!c.with_replacement && c.n > pairs) throw spec_error(where, "n exceeds the possible pairs");
+        if (c.n > 0 && pairs == 0) throw spec_error(where, "there is no pair to connect");
         random_stream rng(seed, conn_stream, 0);
         std::vector<std::uint64_t> picks;
         picks.reserve(c.n);
@@ -156,66 +180,121 @@ synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
             picks.push_back(key);
         }
         std::sort(picks.begin(), picks.end());
-        random_stream wr(seed, smp.w_stream, 0), dr(seed, smp.d_stream, 0);
-        for (auto key : picks) smp.add(out, static_cast<u32>(key % n_pre), static_cast<u32>(key / n_pre), wr, dr);
+        auto ov = values_of(0);
+        for (auto key : picks) {
+            const u32 i = static_cast<u32>(key % n_pre), j = static_cast<u32>(key / n_pre);
+            if (!values) { if (j >= tb && j < te) put(ov, i, j); continue; }
+            const float w = w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+            const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+            if (j >= tb && j < te) emit(i, j, w, d);
+        }
     } else if (c.rule == "from_list") {
-        random_stream wr(seed, smp.w_stream, 0), dr(seed, smp.d_stream, 0);
+        auto ov = values_of(0);
         for (std::size_t k = 0; k < c.pre.size(); ++k) {
             if (c.pre[k] >= n_pre || c.post[k] >= n_post)
-                throw spec_error(where, "from_list entry " + std::to_string(k) + " (" +
-                                            std::to_string(c.pre[k]) + " -> " + std::to_string(c.post[k]) +
-                                            ") is outside the populations (" + std::to_string(n_pre) +
-                                            " -> " + std::to_string(n_post) + " neurons)");
-            out.pre.push_back(c.pre[k]);
-            out.post.push_back(c.post[k]);
-            const double w = k < c.weight.size() && !std::isnan(c.weight[k]) ? c.weight[k] : proj.weight.sample(wr);
-            const double d = k < c.delay.size() && !std::isnan(c.delay[k]) ? c.delay[k] : proj.delay.sample(dr);
-            out.weight.push_back(static_cast<float>(w));
-            out.delay.push_back(smp.delay_steps(d));
+                throw spec_error(where, "connection " + std::to_string(k) + " is outside the populations");
+            const bool own_w = k < c.weight.size() && !std::isnan(c.weight[k]);
+            const bool own_d = k < c.delay.size() && !std::isnan(c.delay[k]);
+            // draws are taken for every entry without its own value, in list order
+            const float w = own_w ? static_cast<float>(c.weight[k]) : w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+            const std::uint16_t d = own_d ? delay_steps(proj, c.delay[k], dt) : d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+            if (c.post[k] >= tb && c.post[k] < te) emit(c.pre[k], c.post[k], w, d);
         }
     } else {
         throw spec_error(where, "unknown connector rule '" + c.rule + "'");
     }
+}
+
+}  // namespace
+
+synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
+                               std::uint64_t seed) {
+    synapse_list out;
+    for_each_synapse(proj, n_pre, n_post, dt, seed, {0, n_post}, true, [&](u32 i, u32 j, float w, std::uint16_t d) {
+        out.pre.push_back(i);
+        out.post.push_back(j);
+        out.weight.push_back(w);
+        out.delay.push_back(d);
+    });
     return out;
 }
 
-std::vector<csr_rows> build_csr(const synapse_list& syn, std::uint32_t n_pre,
-                                const std::vector<neuron_range>& parts, bool uniform_delay) {
-    std::vector<csr_rows> out(parts.size());
-    // part of each target: parts are contiguous and sorted
-    auto part_of = [&](u32 t) {
-        std::size_t k = 0;
-        while (k + 1 < parts.size() && t >= parts[k].end) ++k;
-        return k;
-    };
-    std::vector<std::uint8_t> owner;
-    std::vector<u32> owner_wide;
-    const bool many = parts.size() > 255;
-    if (many) owner_wide.resize(syn.size()); else owner.resize(syn.size());
-    for (std::size_t s = 0; s < syn.size(); ++s) {
-        const std::size_t k = part_of(syn.post[s]);
-        if (many) owner_wide[s] = static_cast<u32>(k); else owner[s] = static_cast<std::uint8_t>(k);
-    }
-    auto own = [&](std::size_t s) -> std::size_t { return many ? owner_wide[s] : owner[s]; };
-    for (std::size_t k = 0; k < parts.size(); ++k) {
-        auto& r = out[k];
-        r.row_begin.assign(std::size_t(n_pre) + 1, 0);
-        for (std::size_t s = 0; s < syn.size(); ++s)
-            if (own(s) == k) ++r.row_begin[syn.pre[s] + 1];
-        for (u32 i = 0; i < n_pre; ++i) r.row_begin[i + 1] += r.row_begin[i];
-        const std::size_t nk = r.row_begin[n_pre];
-        r.target.resize(nk);
-        r.weight.resize(nk);
-        if (!uniform_delay) r.delay.resize(nk);
-        std::vector<u32> fill(r.row_begin.begin(), r.row_begin.end() - 1);
-        for (std::size_t s = 0; s < syn.size(); ++s) {
-            if (own(s) != k) continue;
-            const u32 pos = fill[syn.pre[s]]++;
-            r.target[pos] = syn.post[s];
-            r.weight[pos] = syn.weight[s];
-            if (!uniform_delay) r.delay[pos] = syn.delay[s];
+projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
+                                 std::uint64_t seed, const std::vector<neuron_range>& parts, int threads) {
+    projection_rows r;
+    r.n_pre = n_pre;
+    const auto& c = proj.connector;
+    // Weights and delays are stored per synapse only when they can differ.
+    bool list_w = false, list_d = false;
+    if (c.rule == "from_list") {
+        for (std::size_t k = 0; k < c.pre.size(); ++k) {
+            if (k < c.weight.size() && !std::isnan(c.weight[k]) && static_cast<float>(c.weight[k]) != static_cast<float>(proj.weight.a)) list_w = true;
+            if (k < c.delay.size() && !std::isnan(c.delay[k]) && delay_steps(proj, c.delay[k], dt) != delay_steps(proj, proj.delay.a, dt)) list_d = true;
         }
     }
+    r.homogeneous_weight = proj.weight.is_constant() && !list_w;
+    r.uniform_delay = proj.delay.is_constant() && !list_d;
+    r.weight0 = static_cast<float>(proj.weight.a);
+    r.delay0 = delay_steps(proj, proj.delay.a, dt);
+    r.parts.resize(parts.size());
+    std::vector<std::uint16_t> part_max(parts.size(), r.delay0);
+
+    auto build_part = [&](std::size_t k) {
+        csr_rows& rows = r.parts[k];
+        rows.row_begin.assign(std::size_t(n_pre) + 1, 0);
+        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false,
+                         [&](u32 i, u32, float, std::uint16_t) { ++rows.row_begin[std::size_t(i) + 1]; });
+        for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] += rows.row_begin[i];
+        const std::size_t n = rows.row_begin[n_pre];
+        rows.target.resize(n);
+        if (!r.homogeneous_weight) rows.weight.resize(n);
+        if (!r.uniform_delay) rows.delay.resize(n);
+        std::vector<std::uint64_t> fill(rows.row_begin.begin(), rows.row_begin.end() - 1);
+        std::uint16_t dmax = r.delay0;
+        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], !r.homogeneous_weight || !r.uniform_delay,
+                         [&](u32 i, u32 j, float w, std::uint16_t d) {
+                             const std::uint64_t pos = fill[i]++;
+                             rows.target[pos] = j;
+                             if (!r.homogeneous_weight) rows.weight[pos] = w;
+                             if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
+                         });
+        part_max[k] = dmax;
+    };
+    if (threads > 1 && parts.size() > 1) {
+        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        tbb::task_arena arena(std::min({threads, static_cast<int>(parts.size()), cores}));
+        arena.execute([&] { tbb::parallel_for(std::size_t(0), parts.size(), build_part); });
+    } else {
+        for (std::size_t k = 0; k < parts.size(); ++k) build_part(k);
+    }
+    r.max_delay = *std::max_element(part_max.begin(), part_max.end());
+    return r;
+}
+
+std::size_t projection_rows::size() const {
+    std::size_t n = 0;
+    for (const auto& p : parts) n += p.target.size();
+    return n;
+}
+
+std::size_t projection_rows::bytes() const {
+    std::size_t n = 0;
+    for (const auto& p : parts)
+        n += p.row_begin.capacity() * sizeof(std::uint64_t) + p.target.capacity() * sizeof(std::uint32_t) +
+             p.weight.capacity() * sizeof(float) + p.delay.capacity() * sizeof(std::uint16_t);
+    return n;
+}
+
+synapse_list projection_rows::to_list() const {
+    synapse_list out;
+    for (u32 i = 0; i < n_pre; ++i)
+        for (const auto& p : parts)
+            for (std::uint64_t s = p.row_begin[i]; s < p.row_begin[i + 1]; ++s) {
+                out.pre.push_back(i);
+                out.post.push_back(p.target[s]);
+                out.weight.push_back(p.weight.empty() ? weight0 : p.weight[s]);
+                out.delay.push_back(p.delay.empty() ? delay0 : p.delay[s]);
+            }
     return out;
 }
 

@@ -50,11 +50,40 @@ struct population_rt {
 struct projection_rt {
     std::size_t source = 0, target = 0;
     int receptor = 0;
-    bool uniform_delay = true;
-    std::uint16_t delay = 1;
-    synapse_list synapses;
-    std::vector<csr_rows> parts;
+    projection_rows rows;
 };
+
+// Walks the rows of the spiking neurons into the ring buffer: W = per-synapse weights,
+// D = per-synapse delays. No branch, allocation or virtual call per synapse.
+template <bool W, bool D>
+std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std::vector<std::vector<std::uint32_t>>& spikes,
+                      float* ring, std::uint32_t slots, std::uint32_t size, std::uint32_t base) {
+    std::uint64_t ev = 0;
+    const std::uint64_t* rb = rows.row_begin.data();
+    const std::uint32_t* tg = rows.target.data();
+    const float* w = rows.weight.data();
+    const std::uint16_t* d = rows.delay.data();
+    const float w0 = pr.weight0;
+    std::uint32_t slot0 = base + pr.delay0;
+    if (slot0 >= slots) slot0 -= slots;
+    float* dst0 = ring + std::size_t(slot0) * size;
+    for (const auto& part : spikes) {
+        for (std::uint32_t i : part) {
+            const std::uint64_t b = rb[i], e = rb[i + 1];
+            ev += e - b;
+            for (std::uint64_t s = b; s < e; ++s) {
+                float* dst = dst0;
+                if constexpr (D) {
+                    std::uint32_t slot = base + d[s];
+                    if (slot >= slots) slot -= slots;
+                    dst = ring + std::size_t(slot) * size;
+                }
+                dst[tg[s]] += W ? w[s] : w0;
+            }
+        }
+    }
+    return ev;
+}
 
 struct current_change {
     std::uint64_t step;
@@ -154,20 +183,15 @@ void simulation::impl::build(const model_registry& models) {
         pops.push_back(std::move(p));
     }
 
-    // Connectivity: generated per projection (deterministic), split by target parts.
+    // Connectivity: generated per projection (deterministic), rows per target part.
     for (const auto& pj : spec.projections) {
         projection_rt r;
         r.source = spec.population_index(pj.source);
         r.target = spec.population_index(pj.target);
         auto& tgt = pops[r.target];
         r.receptor = tgt.info->receptor_index(pj.receptor);
-        r.synapses = generate_synapses(pj, pops[r.source].size, tgt.size, dt, seed);
-        const auto& d = r.synapses.delay;
-        r.uniform_delay = d.empty() || std::all_of(d.begin(), d.end(), [&](auto x) { return x == d[0]; });
-        r.delay = d.empty() ? 1 : d[0];
-        const std::uint16_t dmax = d.empty() ? 1 : *std::max_element(d.begin(), d.end());
-        tgt.slots = std::max<std::uint32_t>(tgt.slots, dmax);
-        r.parts = build_csr(r.synapses, pops[r.source].size, part.ranges[r.target], r.uniform_delay);
+        r.rows = build_projection(pj, pops[r.source].size, tgt.size, dt, seed, part.ranges[r.target], threads);
+        tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
         projs.push_back(std::move(r));
     }
     for (auto& p : pops) {
@@ -252,31 +276,17 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     std::uint64_t ev = 0;
     for (const auto& pj : projs) {
         auto& tgt = pops[pj.target];
-        const auto& rows = pj.parts[k];
+        const auto& pr = pj.rows;
+        const auto& rows = pr.parts[k];
         float* ring = tgt.ring[static_cast<std::size_t>(pj.receptor)].data();
-        const std::uint32_t slots = tgt.slots, size = tgt.size;
-        const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % slots);
-        for (const auto& spk : pops[pj.source].spikes[prev]) {
-            for (std::uint32_t i : spk) {
-                const std::uint32_t b = rows.row_begin[i], e = rows.row_begin[i + 1];
-                ev += e - b;
-                const std::uint32_t* tg = rows.target.data();
-                const float* w = rows.weight.data();
-                if (pj.uniform_delay) {
-                    std::uint32_t slot = base + pj.delay;
-                    if (slot >= slots) slot -= slots;
-                    float* dst = ring + std::size_t(slot) * size;
-                    for (std::uint32_t s = b; s < e; ++s) dst[tg[s]] += w[s];
-                } else {
-                    const std::uint16_t* d = rows.delay.data();
-                    for (std::uint32_t s = b; s < e; ++s) {
-                        std::uint32_t slot = base + d[s];
-                        if (slot >= slots) slot -= slots;
-                        ring[std::size_t(slot) * size + tg[s]] += w[s];
-                    }
-                }
-            }
-        }
+        const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % tgt.slots);
+        const auto& spikes = pops[pj.source].spikes[prev];
+        if (pr.homogeneous_weight)
+            ev += pr.uniform_delay ? deliver<false, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
+                                   : deliver<false, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
+        else
+            ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
+                                   : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
     }
     events[k] += ev;
     // 2. stimuli of step n
@@ -373,13 +383,18 @@ double simulation::dt() const { return impl_->dt; }
 const network_spec& simulation::spec() const { return impl_->spec; }
 int simulation::threads() const { return impl_->threads; }
 double simulation::build_seconds() const { return impl_->build_seconds; }
-std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).synapses.size(); }
+std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).rows.size(); }
 std::size_t simulation::synapse_count() const {
     std::size_t n = 0;
-    for (const auto& p : impl_->projs) n += p.synapses.size();
+    for (const auto& p : impl_->projs) n += p.rows.size();
     return n;
 }
-const synapse_list& simulation::synapses(std::size_t j) const { return impl_->projs.at(j).synapses; }
+std::size_t simulation::connectivity_bytes() const {
+    std::size_t n = 0;
+    for (const auto& p : impl_->projs) n += p.rows.bytes();
+    return n;
+}
+synapse_list simulation::synapses(std::size_t j) const { return impl_->projs.at(j).rows.to_list(); }
 const float* simulation::state(std::size_t pop, const std::string& var) const {
     const auto& p = impl_->pops.at(pop);
     const int v = p.info->state_index(var);

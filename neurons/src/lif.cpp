@@ -5,6 +5,7 @@
 //   state decays and this step's input is added (it takes effect at n*dt); then the
 //   threshold is tested. While refractory, v is held at V_reset and inputs to v (delta
 //   synapses) are dropped; synaptic currents/conductances keep evolving.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -56,14 +57,34 @@ struct lif_base : population_model {
         n_ref = static_cast<std::int32_t>(std::llround(scalar(s, "t_ref") / dt));
     }
 
+    // Refractory neurons are held at V_reset (a pass of its own so that GCC vectorises it).
+    static void clamp_refractory(float* __restrict vv, std::int32_t* __restrict rr, float Vr, std::uint32_t b, std::uint32_t e) {
+        for (std::uint32_t i = b; i < e; ++i) {
+            const std::int32_t r = rr[i];
+            vv[i] = r > 0 ? Vr : vv[i];
+            rr[i] = r > 0 ? r - 1 : 0;
+        }
+    }
+
+    // Threshold test. Refractory neurons sit at V_reset < V_th, so v >= V_th alone means
+    // a spike. A vectorised count per block of 256 neurons skips the blocks (almost all)
+    // where nobody crossed.
     void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         float* __restrict vv = v.data();
         std::int32_t* __restrict rr = ref.data();
-        for (std::uint32_t i = b; i < e; ++i) {
-            if (vv[i] >= V_th && rr[i] == 0) {
-                spikes.push_back(i);
-                vv[i] = V_reset;
-                rr[i] = n_ref;
+        const float th = V_th, Vr = V_reset;
+        const std::int32_t nr = n_ref;
+        for (std::uint32_t c = b; c < e; c += 256) {
+            const std::uint32_t ce = std::min(e, c + 256);
+            std::int32_t crossed = 0;
+            for (std::uint32_t i = c; i < ce; ++i) crossed += vv[i] >= th;
+            if (!crossed) continue;
+            for (std::uint32_t i = c; i < ce; ++i) {
+                if (vv[i] >= th) {
+                    spikes.push_back(i);
+                    vv[i] = Vr;
+                    rr[i] = nr;
+                }
             }
         }
     }
@@ -106,14 +127,12 @@ struct lif_curr_exp final : lif_base {
             vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * ie[i] + Pmi * ii[i]));
         }
         for (std::uint32_t i = b; i < e; ++i) {
-            const bool refr = rr[i] > 0;
-            vv[i] = refr ? Vr : vv[i] + 0.0f;  // a computed value: no masked store, so GCC vectorises
-            rr[i] = refr ? rr[i] - 1 : 0;
             ie[i] = ie[i] * Pe + in_e[i];
             ii[i] = ii[i] * Pi + in_i[i];
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }
+        clamp_refractory(vv, rr, Vr, b, e);
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
@@ -189,14 +208,12 @@ struct lif_cond_exp final : lif_base {
             vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
         }
         for (std::uint32_t i = b; i < e; ++i) {
-            const bool refr = rr[i] > 0;
-            vv[i] = refr ? Vr : vv[i] + 0.0f;  // a computed value: no masked store, so GCC vectorises
-            rr[i] = refr ? rr[i] - 1 : 0;
             ge[i] = ge[i] * Pe + in_e[i];
             gi[i] = gi[i] * Pi + in_i[i];
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }
+        clamp_refractory(vv, rr, Vr, b, e);
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);

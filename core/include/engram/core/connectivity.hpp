@@ -1,7 +1,10 @@
 #pragma once
-// Instantiated connectivity. Each projection's synapses are generated from the counter-
-// based RNG keyed by (seed, projection, neuron), so the list does not depend on the
-// thread count; it is then stored as CSR by presynaptic neuron, split by target range.
+// Instantiated connectivity. A projection's synapses are a pure function of
+// (seed, projection name, owner neuron): they are generated per target (or per source
+// for fixed_number_post) from the counter-based RNG, so they do not depend on the
+// thread count. They are stored as CSR rows by presynaptic neuron, one set of rows per
+// part of the target population, built in parallel in two passes (count, then fill;
+// the second pass regenerates the same draws, so no intermediate list is kept).
 #include <cstdint>
 #include <vector>
 
@@ -9,6 +12,7 @@
 
 namespace engram {
 
+// A plain list of synapses, for tests, exporters and backends.
 struct synapse_list {
     std::vector<std::uint32_t> pre, post;
     std::vector<float> weight;
@@ -16,28 +20,41 @@ struct synapse_list {
     std::size_t size() const { return pre.size(); }
 };
 
-// Generates the synapses of one projection (validated spec). Order is canonical:
-// the order the connector produced them in, identical for any thread count.
-synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
-                               std::uint32_t n_post, double dt, std::uint64_t seed);
-
-// Compressed sparse rows by presynaptic neuron, for the targets of one partition part.
-struct csr_rows {
-    std::vector<std::uint32_t> row_begin;  // n_pre + 1
-    std::vector<std::uint32_t> target;     // index within the target population
-    std::vector<float> weight;
-    std::vector<std::uint16_t> delay;      // empty when the projection has one delay
-};
-
 // A contiguous range of neurons of one population.
 struct neuron_range {
     std::uint32_t begin = 0, end = 0;
 };
 
-// Splits synapses by the target ranges (parts) and builds one CSR per part; the order
-// of synapses within a row is preserved, so sums into one target happen in the same
-// order whatever the partition.
-std::vector<csr_rows> build_csr(const synapse_list& syn, std::uint32_t n_pre,
-                                const std::vector<neuron_range>& parts, bool uniform_delay);
+// Rows for the targets of one part. Weights and delays are stored per synapse only when
+// they vary: a projection with one weight and one delay costs 4 bytes per synapse.
+struct csr_rows {
+    std::vector<std::uint64_t> row_begin;  // n_pre + 1
+    std::vector<std::uint32_t> target;     // index within the target population
+    std::vector<float> weight;             // empty: every synapse has projection_rows::weight0
+    std::vector<std::uint16_t> delay;      // empty: every synapse has projection_rows::delay0
+};
+
+struct projection_rows {
+    std::uint32_t n_pre = 0;
+    bool homogeneous_weight = false, uniform_delay = false;
+    float weight0 = 0.0f;
+    std::uint16_t delay0 = 1;
+    std::uint16_t max_delay = 1;
+    std::vector<csr_rows> parts;
+
+    std::size_t size() const;
+    std::size_t bytes() const;    // memory held by the rows
+    synapse_list to_list() const; // ordered by presynaptic neuron, then target
+};
+
+// All synapses of one projection (validated spec), in the order the connector makes
+// them (by owner neuron).
+synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
+                               std::uint32_t n_post, double dt, std::uint64_t seed);
+
+// Builds the rows of every part, in parallel over parts when threads > 1.
+projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre,
+                                 std::uint32_t n_post, double dt, std::uint64_t seed,
+                                 const std::vector<neuron_range>& parts, int threads = 1);
 
 }  // namespace engram

@@ -90,9 +90,11 @@ public:
     std::size_t synapse_count() const;
     std::size_t synapse_count(std::size_t projection) const;
     const network_spec& spec() const;
-    // The instantiated synapses of a projection, in canonical order (for tests, exporters
-    // and backends).
-    const synapse_list& synapses(std::size_t projection) const;
+    // The instantiated synapses of a projection, ordered by presynaptic neuron then target
+    // (for tests, exporters and backends: exactly the network that is simulated).
+    synapse_list synapses(std::size_t projection) const;
+    // Memory held by the connectivity (CSR rows), in bytes.
+    std::size_t connectivity_bytes() const;
     // A state array of a population (size = population size).
     const float* state(std::size_t pop, const std::string& var) const;
     int threads() const;
