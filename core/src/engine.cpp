@@ -5,14 +5,11 @@
 #include <cmath>
 #include <thread>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/partitioner.h>
-#include <tbb/task_arena.h>
 
 #include "engram/core/errors.hpp"
 #include "engram/core/rng.hpp"
 #include "poisson.hpp"
+#include "spin_team.hpp"
 
 namespace engram {
 
@@ -36,6 +33,14 @@ partition balance_even(const network_spec& spec, std::size_t n_parts) {
 
 namespace {
 
+// Per-part data written every step sits on its own cache line (no false sharing).
+struct alignas(64) spike_buffer {
+    std::vector<std::uint32_t> ids;
+};
+struct alignas(64) event_counter {
+    std::uint64_t n = 0;
+};
+
 struct population_rt {
     const model_info* info = nullptr;
     std::unique_ptr<population_model> model;
@@ -44,7 +49,7 @@ struct population_rt {
     std::vector<std::vector<float>> ring;     // [receptor][slot * size + neuron]
     std::vector<float*> input;                // this step's slot per receptor
     std::vector<float> i_stim;                // empty unless a step current targets it
-    std::vector<std::vector<std::uint32_t>> spikes[2];  // [step parity][part]
+    std::vector<spike_buffer> spikes[2];      // [step parity][part]
 };
 
 struct projection_rt {
@@ -56,7 +61,7 @@ struct projection_rt {
 // Walks the rows of the spiking neurons into the ring buffer: W = per-synapse weights,
 // D = per-synapse delays. No branch, allocation or virtual call per synapse.
 template <bool W, bool D>
-std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std::vector<std::vector<std::uint32_t>>& spikes,
+std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std::vector<spike_buffer>& spikes,
                       float* ring, std::uint32_t slots, std::uint32_t size, std::uint32_t base) {
     std::uint64_t ev = 0;
     const std::uint64_t* rb = rows.row_begin.data();
@@ -68,7 +73,7 @@ std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std
     if (slot0 >= slots) slot0 -= slots;
     float* dst0 = ring + std::size_t(slot0) * size;
     for (const auto& part : spikes) {
-        for (std::uint32_t i : part) {
+        for (std::uint32_t i : part.ids) {
             const std::uint64_t b = rb[i], e = rb[i + 1];
             ev += e - b;
             for (std::uint64_t s = b; s < e; ++s) {
@@ -126,8 +131,8 @@ struct simulation::impl {
     std::vector<recorder_rt> recs;
     std::uint64_t step = 0;  // steps completed
     double build_seconds = 0.0;
-    std::vector<std::uint64_t> events;  // per part
-    std::unique_ptr<tbb::task_arena> arena;
+    std::vector<event_counter> events;  // per part
+    std::unique_ptr<spin_team> team;  // workers of the step loop (none with one thread)
 
     void build(const model_registry& models);
     void step_part(std::size_t k, std::uint64_t n);
@@ -149,12 +154,13 @@ simulation::~simulation() = default;
 
 void simulation::impl::build(const model_registry& models) {
     part = balance_even(spec, static_cast<std::size_t>(threads));
-    events.assign(part.n_parts, 0);
-    // The partition has `threads` parts whatever the machine; the arena runs them on at
-    // most as many workers as there are cores, so results never depend on the core count.
+    events.assign(part.n_parts, event_counter{});
+    // The partition has `threads` parts whatever the machine; the team runs them on at
+    // most as many workers as there are cores (worker w takes parts w, w+W, ...), so
+    // results never depend on the core count.
     if (threads > 1) {
         const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-        arena = std::make_unique<tbb::task_arena>(std::min(threads, cores));
+        team = std::make_unique<spin_team>(std::min(threads, cores));
     }
 
     for (const auto& ps : spec.populations) {
@@ -288,7 +294,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
             ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
                                    : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
     }
-    events[k] += ev;
+    events[k].n += ev;
     // 2. stimuli of step n
     if (!stims.empty()) apply_stimuli(k, n);
     // 3. integrate and detect
@@ -300,7 +306,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         ctx.seed = seed;
         ctx.input = p.input.data();
         ctx.i_stim = p.i_stim.empty() ? nullptr : p.i_stim.data();
-        auto& out = p.spikes[cur][k];
+        auto& out = p.spikes[cur][k].ids;
         out.clear();
         const neuron_range r = part.ranges[static_cast<std::size_t>(&p - pops.data())][k];
         if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
@@ -318,6 +324,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     std::vector<std::uint32_t> merged;
     const std::uint64_t report_every = std::max<std::uint64_t>(1, steps / 1000);
 
+    std::uint64_t step_n = 0;
+    const std::function<void(int)> job = [&](int w) {
+        for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
+            m.step_part(k, step_n);
+    };
     auto loop = [&] {
         for (std::uint64_t n = first; n <= last; ++n) {
             // 4b. sample state before step n (time (n-1)*dt)
@@ -338,14 +349,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 const std::size_t slot = (n % p.slots) * p.size;
                 for (std::size_t r = 0; r < p.ring.size(); ++r) p.input[r] = p.ring[r].data() + slot;
             }
-            if (m.part.n_parts == 1) {
-                m.step_part(0, n);
+            if (!m.team) {
+                for (std::size_t k = 0; k < m.part.n_parts; ++k) m.step_part(k, n);
             } else {
-                tbb::parallel_for(tbb::blocked_range<std::size_t>(0, m.part.n_parts, 1),
-                                  [&](const tbb::blocked_range<std::size_t>& br) {
-                                      for (std::size_t k = br.begin(); k < br.end(); ++k) m.step_part(k, n);
-                                  },
-                                  tbb::static_partitioner());
+                step_n = n;
+                m.team->run(job);
             }
             m.step = n;
             // 4a. record spikes of step n
@@ -354,10 +362,10 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 for (std::size_t p = 0; p < m.pops.size(); ++p) {
                     const auto& parts = m.pops[p].spikes[cur];
                     if (parts.size() == 1) {
-                        if (!parts[0].empty()) obs->on_spikes(n, p, parts[0].data(), parts[0].size());
+                        if (!parts[0].ids.empty()) obs->on_spikes(n, p, parts[0].ids.data(), parts[0].ids.size());
                     } else {
                         merged.clear();
-                        for (const auto& s : parts) merged.insert(merged.end(), s.begin(), s.end());
+                        for (const auto& s : parts) merged.insert(merged.end(), s.ids.begin(), s.ids.end());
                         if (!merged.empty()) obs->on_spikes(n, p, merged.data(), merged.size());
                     }
                 }
@@ -371,10 +379,10 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             }
         }
     };
-    if (m.arena) m.arena->execute(loop); else loop();
+    loop();
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
     st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (auto& e : m.events) { st.synaptic_events += e; e = 0; }
+    for (auto& e : m.events) { st.synaptic_events += e.n; e.n = 0; }
     return st;
 }
 
