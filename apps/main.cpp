@@ -1,6 +1,7 @@
 // engram command line: run experiments, summarise results files, list models.
 #include <CLI/CLI.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -60,9 +61,16 @@ int run_command(const run_args& a) {
                     static_cast<unsigned long long>(spec.simulation.seed), spec.simulation.threads,
                     spec.simulation.threads == 1 ? "" : "s", spec.simulation.dt, spec.simulation.duration);
     simulation sim(spec, builtin_models());
-    if (!a.quiet)
-        std::printf("built %s neurons and %s synapses in %.3f s\n", with_commas(neurons).c_str(),
-                    with_commas(sim.synapse_count()).c_str(), sim.build_seconds());
+    if (!a.quiet) {
+        std::printf("built %s neurons and %s synapses in %.3f s (%.1f bytes per synapse)\n", with_commas(neurons).c_str(),
+                    with_commas(sim.synapse_count()).c_str(), sim.build_seconds(),
+                    sim.synapse_count() ? double(sim.connectivity_bytes()) / double(sim.synapse_count()) : 0.0);
+        if (sim.workers() < sim.threads())
+            std::printf("note: %d parts run on %d worker thread%s: fewer than %llu neurons per thread gain nothing "
+                        "(simulation.min_neurons_per_thread); results are the same\n",
+                        sim.threads(), sim.workers(), sim.workers() == 1 ? "" : "s",
+                        static_cast<unsigned long long>(spec.simulation.min_neurons_per_thread));
+    }
 
     results_writer writer(out, spec, ex.resolved_yaml, &builtin_models());
     spike_summary summary(spec);
@@ -114,6 +122,9 @@ int run_command(const run_args& a) {
                     st.run_seconds > 0 ? simulated_ms * 1e-3 / st.run_seconds : 0.0);
         std::printf("synaptic events: %s (%.1f M/s)\n", with_commas(st.synaptic_events).c_str(),
                     st.run_seconds > 0 ? st.synaptic_events / st.run_seconds * 1e-6 : 0.0);
+        rusage ru{};
+        getrusage(RUSAGE_SELF, &ru);
+        std::printf("peak memory: %.1f MiB\n", ru.ru_maxrss / 1024.0);
         std::printf("wrote %s\n", out.c_str());
     }
     return st.interrupted ? 130 : 0;

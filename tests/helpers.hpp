@@ -49,7 +49,7 @@ inline capture run(const network_spec& spec, int threads = 1) {
 // A COBA-like network small enough for unit tests (400 neurons, Poisson-free, self-sustained).
 inline std::string small_coba(int n_exc = 320, int n_inh = 80, const char* duration = "200 ms") {
     return std::string(R"(
-simulation: {dt: 0.1 ms, duration: )") + duration + R"(, seed: 7}
+simulation: {dt: 0.1 ms, duration: )") + duration + R"(, seed: 7, min_neurons_per_thread: 1}
 populations:
   exc:
     size: )" + std::to_string(n_exc) + R"(

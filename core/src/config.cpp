@@ -200,12 +200,13 @@ public:
 
     void read_simulation(const YAML::Node& n, simulation_spec& s) {
         remember("simulation", n);
-        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "output"});
+        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output"});
         if (n["dt"]) s.dt = quantity_of(n["dt"], "simulation.dt", dimension::time);
         if (n["duration"]) s.duration = quantity_of(n["duration"], "simulation.duration", dimension::time);
         if (n["seed"]) s.seed = integer(n["seed"], "simulation.seed");
         if (n["threads"]) s.threads = static_cast<int>(integer(n["threads"], "simulation.threads", "a positive integer"));
         if (n["output"]) s.output = scalar(n["output"], "simulation.output");
+        if (n["min_neurons_per_thread"]) s.min_neurons_per_thread = integer(n["min_neurons_per_thread"], "simulation.min_neurons_per_thread");
     }
 
     void read_populations(const YAML::Node& n, network_spec& spec) {

@@ -132,7 +132,8 @@ struct simulation::impl {
     std::uint64_t step = 0;  // steps completed
     double build_seconds = 0.0;
     std::vector<event_counter> events;  // per part
-    std::unique_ptr<spin_team> team;  // workers of the step loop (none with one thread)
+    std::unique_ptr<spin_team> team;  // workers of the step loop (none with one worker)
+    int workers = 1;
 
     void build(const model_registry& models);
     void step_part(std::size_t k, std::uint64_t n);
@@ -158,10 +159,16 @@ void simulation::impl::build(const model_registry& models) {
     // The partition has `threads` parts whatever the machine; the team runs them on at
     // most as many workers as there are cores (worker w takes parts w, w+W, ...), so
     // results never depend on the core count.
-    if (threads > 1) {
-        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-        team = std::make_unique<spin_team>(std::min(threads, cores));
-    }
+    // A step of a small network is a few microseconds: below about 16,000 neurons per
+    // worker the cross-core handshake of each step costs more than the split saves
+    // (measured on COBA, docs/performance.md), so such networks run their parts on fewer
+    // workers. The parts, and so the results, are the same.
+    std::uint64_t neurons = 0;
+    for (const auto& p : spec.populations) neurons += p.size;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / std::max<std::uint64_t>(1, spec.simulation.min_neurons_per_thread)));
+    workers = std::min({threads, cores, useful});
+    if (workers > 1) team = std::make_unique<spin_team>(workers);
 
     for (const auto& ps : spec.populations) {
         population_rt p;
@@ -379,7 +386,10 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             }
         }
     };
-    loop();
+    {
+        const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
+        loop();
+    }
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
     st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (auto& e : m.events) { st.synaptic_events += e.n; e.n = 0; }
@@ -390,6 +400,7 @@ std::uint64_t simulation::current_step() const { return impl_->step; }
 double simulation::dt() const { return impl_->dt; }
 const network_spec& simulation::spec() const { return impl_->spec; }
 int simulation::threads() const { return impl_->threads; }
+int simulation::workers() const { return impl_->workers; }
 double simulation::build_seconds() const { return impl_->build_seconds; }
 std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).rows.size(); }
 std::size_t simulation::synapse_count() const {

@@ -19,6 +19,19 @@
 
 namespace engram {
 
+// Flushes denormal floats to zero (FTZ, DAZ) while alive: decaying synaptic variables
+// would otherwise drift into the slow denormal range. Values below 1.2e-38 become 0.
+class flush_denormals {
+public:
+#if defined(__x86_64__) || defined(__i386__)
+    flush_denormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | 0x8040u); }
+    ~flush_denormals() { _mm_setcsr(saved_); }
+
+private:
+    unsigned saved_;
+#endif
+};
+
 class spin_team {
 public:
     explicit spin_team(int workers) : n_(workers < 1 ? 1 : workers) {
@@ -64,6 +77,7 @@ private:
         while (pending_.load(std::memory_order_acquire) != 0) relax(spins);
     }
     void loop(int w) {
+        const flush_denormals ftz;
         std::uint64_t seen = 0;
         while (true) {
             unsigned spins = 0;

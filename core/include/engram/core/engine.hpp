@@ -97,7 +97,8 @@ public:
     std::size_t connectivity_bytes() const;
     // A state array of a population (size = population size).
     const float* state(std::size_t pop, const std::string& var) const;
-    int threads() const;
+    int threads() const;  // parts of the partition (what the user asked for)
+    int workers() const;  // threads actually stepping (fewer for small networks)
     double build_seconds() const;
 
 private:

@@ -107,6 +107,7 @@ struct simulation_spec {
     double duration = 1000.0; // ms
     std::uint64_t seed = 1;
     int threads = 1;
+    std::uint64_t min_neurons_per_thread = 16000;  // below this, parts share a worker
     std::string output;       // results file; empty = <experiment stem>.h5
 };
 
