@@ -7,6 +7,7 @@
 //   synapses) are dropped; synaptic currents/conductances keep evolving.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -67,23 +68,30 @@ struct lif_base : population_model {
     }
 
     // Threshold test. Refractory neurons sit at V_reset < V_th, so v >= V_th alone means
-    // a spike. A vectorised count per block of 256 neurons skips the blocks (almost all)
-    // where nobody crossed.
+    // a spike. Per block of 256 neurons a vectorised pass writes one flag byte per neuron;
+    // the flags are then read 8 at a time, so the scalar work follows the spikes, not the
+    // neurons.
     void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         float* __restrict vv = v.data();
         std::int32_t* __restrict rr = ref.data();
         const float th = V_th, Vr = V_reset;
         const std::int32_t nr = n_ref;
+        alignas(64) std::uint8_t flag[256];
         for (std::uint32_t c = b; c < e; c += 256) {
-            const std::uint32_t ce = std::min(e, c + 256);
-            std::int32_t crossed = 0;
-            for (std::uint32_t i = c; i < ce; ++i) crossed += vv[i] >= th;
-            if (!crossed) continue;
-            for (std::uint32_t i = c; i < ce; ++i) {
-                if (vv[i] >= th) {
-                    spikes.push_back(i);
-                    vv[i] = Vr;
-                    rr[i] = nr;
+            const std::uint32_t n = std::min<std::uint32_t>(256, e - c);
+            const float* __restrict x = vv + c;
+            for (std::uint32_t i = 0; i < n; ++i) flag[i] = x[i] >= th;
+            for (std::uint32_t i = n; i < ((n + 7) & ~7u); ++i) flag[i] = 0;
+            for (std::uint32_t i = 0; i < n; i += 8) {
+                std::uint64_t w;
+                std::memcpy(&w, flag + i, 8);
+                while (w) {
+                    const unsigned byte = static_cast<unsigned>(__builtin_ctzll(w)) >> 3;
+                    const std::uint32_t k = c + i + byte;
+                    spikes.push_back(k);
+                    vv[k] = Vr;
+                    rr[k] = nr;
+                    w &= ~(std::uint64_t(0xFF) << (byte * 8));
                 }
             }
         }
