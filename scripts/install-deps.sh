@@ -7,7 +7,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 pkgs=(
   g++ cmake ninja-build pkg-config
-  libboost-graph-dev libtbb-dev libhdf5-dev hdf5-tools libyaml-cpp-dev
+  libboost-graph-dev libtbb-dev libhdf5-dev hdf5-tools libyaml-cpp-dev zlib1g-dev
   catch2 libsfml-dev libeigen3-dev libcli11-dev
 )
 missing=()
