@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Speed benchmark: the Vogels-Abbott COBA and CUBA networks (Brette et al. 2007,
-# benchmarks 1 and 2), 10 s of biological time, N repetitions, medians.
+# benchmarks 1 and 2) and the Brunel (2000) model-A network (delta synapses, 12,500
+# neurons, 15.6 M synapses, Poisson drive), 10 s of biological time (Brunel 2 s), N repetitions, medians.
 #
 # Usage: bench/run_bench.sh [--with-brian] [--help]
 #
@@ -8,23 +9,30 @@
 #   ENGRAM     engram binary (default: build/bin/engram, relative to the repo root)
 #   REPEATS    repetitions per network (default 5)
 #   DURATION   biological time in seconds (default 10)
+#   DURATION_<net>  per-network override of DURATION; DURATION_brunel defaults to 2
+#              (Brunel costs ~120x COBA per simulated second in engram, ~140x in Brian2)
 #   THREADS    engram worker threads (default 1)
 #   SEED       seed used for every repetition, so each repeat does the same work (default 1)
-#   NETWORKS   networks to run (default "coba cuba"; experiments/<name>.yaml)
+#   NETWORKS   networks to run (default "coba cuba"; experiments/<name>.yaml; also "brunel")
 #   OUT_DIR    results dir for the JSON summary (default bench/out)
-#   PEERS      Brian2 peer scripts (default ../shared/peers relative to the repo root)
+#   PEERS      Brian2 peer scripts (default ../shared/peers relative to the repo root);
+#              bench/brian2_<net>.py (brunel) is used before $PEERS/brian2_<net>.py
 #   PYTHON     interpreter with numpy for the Brian2 peers and the summary (default /usr/bin/python3)
 #
 # Per network it prints the median over repeats of
 #   - whole-process wall seconds per simulated second (the whole engram command timed,
 #     including start-up, network construction and writing the HDF5 file),
 #   - run-loop seconds per simulated second (engram's own "run loop" figure),
-#   - spikes and synaptic events per second of run loop (engram's "synaptic events" line).
+#   - spikes and synaptic events per second of run loop (engram's "synaptic events" line),
+#   - network construction time, peak memory (MiB, engram's "peak memory" line: the
+#     process's maximum resident set size) and bytes per synapse (engram's "built" line:
+#     connectivity storage / synapses).
 # With --with-brian, each engram run is followed by the Brian2 cpp_standalone peer
 # (1 OpenMP thread) on the same network, back to back, and the ratios
 # engram/Brian2 are printed: loop time vs Brian's run_s (the network main loop) and
 # engram whole process vs Brian's binary_s (the whole compiled ./main; Brian's code
 # generation and C++ compile, ~10 s, are reported separately and not in the ratio).
+# A network without a Brian2 peer runs engram only.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +51,7 @@ ENGRAM="${ENGRAM:-build/bin/engram}"
 case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
 REPEATS="${REPEATS:-5}"
 DURATION="${DURATION:-10}"
+DURATION_brunel="${DURATION_brunel:-2}"   # Brunel: ~120x the cost of COBA per simulated second
 THREADS="${THREADS:-1}"
 SEED="${SEED:-1}"
 NETWORKS="${NETWORKS:-coba cuba}"
@@ -52,11 +61,18 @@ PYTHON="${PYTHON:-/usr/bin/python3}"
 [ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
 
 [ -x "$ENGRAM" ] || { echo "run_bench.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
+# Brian2 peer of a network: bench/brian2_<net>.py, else $PEERS/brian2_<net>.py, else none.
+peer_of() {
+  if [ -f "$here/brian2_$1.py" ]; then echo "$here/brian2_$1.py"
+  elif [ -f "$PEERS/brian2_$1.py" ]; then echo "$PEERS/brian2_$1.py"
+  fi
+}
 if [ "$with_brian" = 1 ]; then
   for n in $NETWORKS; do
-    [ -f "$PEERS/brian2_$n.py" ] || { echo "run_bench.sh: no Brian2 peer $PEERS/brian2_$n.py" >&2; exit 1; }
+    [ -n "$(peer_of "$n")" ] || echo "run_bench.sh: no Brian2 peer for $n (bench/ or $PEERS); engram only" >&2
   done
 fi
+export PEERS
 
 mkdir -p "$OUT_DIR"
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-bench.XXXXXX")"
@@ -67,17 +83,21 @@ runs="$tmp/runs.tsv"
 
 echo "engram: $ENGRAM"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "networks: $NETWORKS; $DURATION s simulated, $REPEATS repeats, seed $SEED, $THREADS thread(s)$([ "$with_brian" = 1 ] && echo ', with Brian2 cpp_standalone (1 thread)')"
+echo "networks: $NETWORKS; $DURATION s simulated$(for n in $NETWORKS; do v="DURATION_$n"; [ -n "${!v:-}" ] && printf ' (%s: %s s)' "$n" "${!v}"; done), $REPEATS repeats, seed $SEED, $THREADS thread(s)$([ "$with_brian" = 1 ] && echo ', with Brian2 cpp_standalone (1 thread)')"
 echo
 
 for net in $NETWORKS; do
   yaml="$root/experiments/$net.yaml"
   [ -f "$yaml" ] || { echo "run_bench.sh: no experiment $yaml" >&2; exit 1; }
+  dvar="DURATION_$net"
+  dur="${!dvar:-$DURATION}"
+  peer=""
+  if [ "$with_brian" = 1 ]; then peer="$(peer_of "$net")"; fi
   for ((r = 1; r <= REPEATS; r++)); do
     log="$tmp/$net.$r.log"
     t0=$EPOCHREALTIME
     "$ENGRAM" run "$yaml" -o "$tmp/$net.h5" --seed "$SEED" --threads "$THREADS" \
-      --set simulation.duration="$DURATION s" > "$log" 2>&1 \
+      --set simulation.duration="$dur s" > "$log" 2>&1 \
       || { echo "engram failed on $net:" >&2; cat "$log" >&2; exit 1; }
     t1=$EPOCHREALTIME
     rm -f "$tmp/$net.h5"
@@ -89,15 +109,25 @@ for net in $NETWORKS; do
     events=$(sed -n 's/^synaptic events: \([0-9,]*\) .*/\1/p' "$log" | tr -d ,)
     # population table rows: name neurons spikes rate cv
     spikes=$(awk '/^population/ { on = 1; next } on && NF == 5 && $2 ~ /^[0-9,]+$/ { gsub(",", "", $3); s += $3; next } on { on = 0 } END { print s + 0 }' "$log")
-    if [ -z "$sim_ms" ] || [ -z "$loop" ] || [ -z "$events" ]; then
+    # "built 4,000 neurons and 319,891 synapses in 0.013 s (4.2 bytes per synapse)"
+    synapses=$(sed -n 's/^built [0-9,]* neurons and \([0-9,]*\) synapses in .*/\1/p' "$log" | tr -d ,)
+    build=$(sed -n 's/^built .* synapses in \([0-9.]*\) s .*/\1/p' "$log")
+    bps=$(sed -n 's/^built .*(\([0-9.]*\) bytes per synapse).*/\1/p' "$log")
+    # "peak memory: 22.5 MiB"
+    peak=$(sed -n 's/^peak memory: \([0-9.]*\) MiB.*/\1/p' "$log")
+    if [ -z "$sim_ms" ] || [ -z "$loop" ] || [ -z "$events" ] || [ -z "$synapses" ] || [ -z "$build" ] \
+       || [ -z "$bps" ] || [ -z "$peak" ]; then
       echo "run_bench.sh: could not parse engram output:" >&2; cat "$log" >&2; exit 1
     fi
-    printf 'engram\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n' "$net" "$r" "$sim_ms" "$wall" "$loop" "$spikes" "$events" >> "$runs"
-    printf '  %-5s rep %d  engram: whole %6.3f s, loop %6.3f s, %s spikes\n' "$net" "$r" "$wall" "$loop" "$spikes"
+    # columns: simulator net rep sim_ms whole loop spikes events compile peak_MiB B/syn synapses build_s
+    printf 'engram\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\t%s\t%s\t%s\t%s\n' "$net" "$r" "$sim_ms" "$wall" "$loop" \
+      "$spikes" "$events" "$peak" "$bps" "$synapses" "$build" >> "$runs"
+    printf '  %-6s rep %d  engram: whole %6.3f s, loop %6.3f s, %s spikes, build %.3f s, peak %s MiB, %s B/syn\n' \
+      "$net" "$r" "$wall" "$loop" "$spikes" "$build" "$peak" "$bps"
 
-    if [ "$with_brian" = 1 ]; then
+    if [ -n "$peer" ]; then
       bjson="$tmp/brian_$net.$r.json"
-      "$PYTHON" "$PEERS/brian2_$net.py" --device cpp_standalone --duration "$DURATION" \
+      "$PYTHON" "$peer" --device cpp_standalone --duration "$dur" \
         --threads 1 --seed "$SEED" --out "$bjson" > "$tmp/brian_$net.$r.log" 2>&1 \
         || { echo "Brian2 peer failed on $net:" >&2; tail -30 "$tmp/brian_$net.$r.log" >&2; exit 1; }
       "$PYTHON" - "$bjson" "$net" "$r" >> "$runs" <<'EOF'
@@ -106,9 +136,10 @@ j = json.load(open(sys.argv[1]))
 ev = j['total_spikes'] * j['mean_out_degree']
 print('\t'.join(map(str, ['brian2', sys.argv[2], sys.argv[3], j['duration_s'] * 1e3,
                           j['binary_s'], j['run_s'], j['total_spikes'], round(ev),
-                          j.get('compile_s', 0.0) + j.get('codegen_s', 0.0)])))
+                          j.get('compile_s', 0.0) + j.get('codegen_s', 0.0), '', '',
+                          j.get('n_synapses', ''), ''])))
 EOF
-      tail -1 "$runs" | awk -F'\t' '{ printf "  %-5s rep %d  brian2: binary %6.3f s, loop %6.3f s, %s spikes (+%.1f s codegen/compile)\n", $2, $3, $5, $6, $7, $9 }'
+      tail -1 "$runs" | awk -F'\t' '{ printf "  %-6s rep %d  brian2: binary %6.3f s, loop %6.3f s, %s spikes (+%.1f s codegen/compile)\n", $2, $3, $5, $6, $7, $9 }'
     fi
   done
 done
@@ -124,12 +155,21 @@ for r in rows:
     sim_s = float(r[3]) / 1e3
     rec = dict(sim_s=sim_s, whole_s=float(r[4]), loop_s=float(r[5]),
                spikes=int(float(r[6])), events=int(float(r[7])))
-    if len(r) > 8:
-        rec['compile_s'] = float(r[8])
+    for k, col in (('compile_s', 8), ('peak_mib', 9), ('bytes_per_synapse', 10),
+                   ('synapses', 11), ('build_s', 12)):
+        if len(r) > col and r[col] != '':
+            rec[k] = float(r[col])
     data.setdefault(net, {}).setdefault(sim, []).append(rec)
 
 def med(xs):
     return st.median(xs)
+
+def med_opt(recs, k):
+    xs = [x[k] for x in recs if k in x]
+    return med(xs) if xs else None
+
+def fmt(v, f):
+    return format(v, f) if v is not None else '-'
 
 summary = {}
 for net, sims in data.items():
@@ -140,6 +180,10 @@ for net, sims in data.items():
                  loop_s_per_sim_s=med([x['loop_s'] / x['sim_s'] for x in recs]),
                  spikes=med([x['spikes'] for x in recs]),
                  syn_events_per_s=med([x['events'] / x['loop_s'] for x in recs]),
+                 build_s=med_opt(recs, 'build_s'),
+                 peak_memory_mib=med_opt(recs, 'peak_mib'),
+                 bytes_per_synapse=med_opt(recs, 'bytes_per_synapse'),
+                 synapses=med_opt(recs, 'synapses'),
                  runs=recs)
         if sim == 'brian2':
             s['whole_is'] = 'binary_s (compiled ./main: setup + run + write; excludes codegen/compile)'
@@ -151,8 +195,11 @@ for net, sims in data.items():
             loop=e['loop_s_per_sim_s'] / b['loop_s_per_sim_s'],
             whole=e['whole_s_per_sim_s'] / b['whole_s_per_sim_s'])
 
-hdr = f"{'network':8} {'simulator':9} {'whole s/sim s':>13} {'loop s/sim s':>12} {'spikes':>10} {'syn ev/s':>10}"
-print('Medians over repeats (s per simulated second; synaptic events per second of run loop)')
+hdr = (f"{'network':8} {'simulator':9} {'whole s/sim s':>13} {'loop s/sim s':>12} {'spikes':>10} "
+       f"{'syn ev/s':>10} {'build s':>8} {'peak MiB':>9} {'B/syn':>6}")
+print('Medians over repeats (s per simulated second; synaptic events per second of run loop;')
+print('build s = network construction; peak MiB = max resident set; B/syn = connectivity bytes')
+print('per synapse; the last three from engram\'s own output, not measured for Brian2)')
 print(hdr)
 print('-' * len(hdr))
 for net, s in summary.items():
@@ -162,7 +209,9 @@ for net, s in summary.items():
         x = s[sim]
         whole = f"{x['whole_s_per_sim_s']:.4f}" + ('*' if sim == 'brian2' else ' ')
         print(f"{net:8} {sim:9} {whole:>13} {x['loop_s_per_sim_s']:12.4f} "
-              f"{int(x['spikes']):10d} {x['syn_events_per_s'] / 1e6:8.1f} M")
+              f"{int(x['spikes']):10d} {x['syn_events_per_s'] / 1e6:8.1f} M "
+              f"{fmt(x['build_s'], '.3f'):>8} {fmt(x['peak_memory_mib'], '.1f'):>9} "
+              f"{fmt(x['bytes_per_synapse'], '.1f'):>6}")
     if 'ratio_engram_over_brian2' in s:
         q = s['ratio_engram_over_brian2']
         print(f"{net:8} {'ratio':9} {q['whole']:12.3f}x {q['loop']:11.3f}x   (engram / Brian2)")

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Thread scaling and thread-count independence of the results.
+#
+# Usage: bench/threads.sh [--help]
+#
+# Runs COBA (experiments/coba.yaml, 4,000 neurons, 10 s) and COBA scaled tenfold
+# (experiments/coba_large.yaml, 40,000 neurons, same in-degree, 2 s) with --threads 1 and
+# --threads 2, REPEATS times each, configurations interleaved within every repeat, same
+# seed throughout. COBA is also run with --threads 2 --set
+# simulation.min_neurons_per_thread=1: by default a network this small runs its 2 parts on
+# 1 worker (engram's "note:" line), and forcing a second worker shows what that would cost.
+#
+# Prints per configuration the medians of run-loop seconds per simulated second, whole
+# process seconds per simulated second and synaptic events per second, the number of
+# worker threads engram actually used, and the speed-up over 1 thread (ratio of median
+# run-loop times). Then it checks that every spike file of a network (every configuration,
+# every repeat) is identical to the 1-thread file of repeat 1: /spikes/<population>/
+# timestamps and node_ids, compared exactly with h5py. Exit status 1 if any file differs.
+#
+# Environment:
+#   ENGRAM          engram binary (default build/bin/engram, relative to the repo root)
+#   REPEATS         repetitions (default 3)
+#   SEED            seed for every run (default 1)
+#   COBA_DURATION   seconds simulated for coba.yaml (default 10)
+#   LARGE_DURATION  seconds simulated for coba_large.yaml (default 2)
+#   OUT_DIR         where threads.json goes (default bench/out)
+#   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+for a in "$@"; do
+  case "$a" in
+    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "threads.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+ENGRAM="${ENGRAM:-build/bin/engram}"
+case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
+REPEATS="${REPEATS:-3}"
+SEED="${SEED:-1}"
+COBA_DURATION="${COBA_DURATION:-10}"
+LARGE_DURATION="${LARGE_DURATION:-2}"
+OUT_DIR="${OUT_DIR:-$root/bench/out}"
+PYTHON="${PYTHON:-/usr/bin/python3}"
+[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+[ -x "$ENGRAM" ] || { echo "threads.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
+
+mkdir -p "$OUT_DIR"
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-threads.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+runs="$tmp/runs.tsv"
+: > "$runs"
+
+# label | experiment | seconds simulated | --threads | extra --set (or empty)
+configs=(
+  "coba 1t|coba|$COBA_DURATION|1|"
+  "coba 2t|coba|$COBA_DURATION|2|"
+  "coba 2t forced|coba|$COBA_DURATION|2|simulation.min_neurons_per_thread=1"
+  "coba_large 1t|coba_large|$LARGE_DURATION|1|"
+  "coba_large 2t|coba_large|$LARGE_DURATION|2|"
+)
+
+echo "engram: $ENGRAM"
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s"
+echo
+
+for ((r = 1; r <= REPEATS; r++)); do
+  for c in "${configs[@]}"; do
+    IFS='|' read -r label exp dur thr extra <<< "$c"
+    tag="${label// /_}.$r"
+    h5="$tmp/$tag.h5"
+    log="$tmp/$tag.log"
+    args=(run "$root/experiments/$exp.yaml" -o "$h5" --seed "$SEED" --threads "$thr"
+          --set simulation.duration="$dur s")
+    [ -n "$extra" ] && args+=(--set "$extra")
+    t0=$EPOCHREALTIME
+    "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }
+    t1=$EPOCHREALTIME
+    wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+    sim_ms=$(sed -n 's/^simulated \([0-9.]*\) ms in .*/\1/p' "$log")
+    loop=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log")
+    events=$(sed -n 's/^synaptic events: \([0-9,]*\) .*/\1/p' "$log" | tr -d ,)
+    # "note: 2 parts run on 1 worker thread: ..." appears only when fewer workers than threads
+    workers=$(sed -n 's/^note: [0-9]* parts run on \([0-9]*\) worker thread.*/\1/p' "$log")
+    workers="${workers:-$thr}"
+    if [ -z "$sim_ms" ] || [ -z "$loop" ] || [ -z "$events" ]; then
+      echo "threads.sh: could not parse engram output:" >&2; cat "$log" >&2; exit 1
+    fi
+    printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$exp" "$r" "$thr" "$workers" \
+      "$sim_ms" "$wall" "$loop" "$events" "$h5" >> "$runs"
+    printf '  rep %d  %-15s  %d worker(s)  whole %7.3f s  loop %7.3f s\n' "$r" "$label" "$workers" "$wall" "$loop"
+  done
+done
+
+echo
+"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" <<'PYEOF'
+import json, os, platform, statistics as st, sys, time
+import h5py
+import numpy as np
+
+runs_path, out_path, engram, repeats, seed = sys.argv[1:6]
+rows = [l.rstrip('\n').split('\t') for l in open(runs_path) if l.strip()]
+cfg = {}
+for label, exp, rep, thr, workers, sim_ms, wall, loop, events, h5 in rows:
+    sim_s = float(sim_ms) / 1e3
+    cfg.setdefault(label, dict(experiment=exp, threads=int(thr), workers=int(workers),
+                               simulated_s=sim_s, runs=[]))
+    cfg[label]['runs'].append(dict(rep=int(rep), whole_s=float(wall), loop_s=float(loop),
+                                   events=int(events), file=h5))
+
+for label, c in cfg.items():
+    rs = c['runs']
+    c['loop_s_per_sim_s'] = st.median(x['loop_s'] / c['simulated_s'] for x in rs)
+    c['whole_s_per_sim_s'] = st.median(x['whole_s'] / c['simulated_s'] for x in rs)
+    c['syn_events_per_s'] = st.median(x['events'] / x['loop_s'] for x in rs)
+    c['loop_s_min_max'] = [min(x['loop_s'] for x in rs), max(x['loop_s'] for x in rs)]
+    base = cfg[f"{c['experiment']} 1t"]
+    c['speedup_vs_1t'] = base['loop_s_per_sim_s'] / c['loop_s_per_sim_s']
+
+
+def spikes(path):
+    with h5py.File(path, 'r') as f:
+        g = f['spikes']
+        return {p: (g[p]['timestamps'][()], g[p]['node_ids'][()]) for p in sorted(g)}
+
+
+# identity: every file of a network against its 1-thread file of repeat 1
+ok_all = True
+ident = {}
+for exp in dict.fromkeys(c['experiment'] for c in cfg.values()):
+    ref_run = next(x for x in cfg[f'{exp} 1t']['runs'] if x['rep'] == 1)
+    ref = spikes(ref_run['file'])
+    n_ref = sum(len(t) for t, _ in ref.values())
+    for label, c in cfg.items():
+        if c['experiment'] != exp:
+            continue
+        same = []
+        for x in c['runs']:
+            if x is ref_run:
+                continue
+            s = spikes(x['file'])
+            eq = s.keys() == ref.keys() and all(
+                np.array_equal(s[p][0], ref[p][0]) and np.array_equal(s[p][1], ref[p][1]) for p in ref)
+            same.append(bool(eq))
+        ident[label] = dict(identical=all(same), files_compared=len(same), spikes=n_ref)
+        ok_all &= all(same)
+
+print('Medians over repeats; loop = engram run loop, s per simulated second; speed-up = 1t loop / loop')
+hdr = (f"{'configuration':16} {'workers':>7} {'loop s/sim s':>12} {'whole s/sim s':>13} "
+       f"{'syn ev/s':>10} {'speed-up':>8}  spikes identical to 1t")
+print(hdr)
+print('-' * len(hdr))
+for label, c in cfg.items():
+    i = ident[label]
+    idtxt = (('yes' if i['identical'] else 'NO, DIFFERENT') + f" ({i['files_compared']} files, "
+             f"{i['spikes']:,} spikes)") if i['files_compared'] else 'reference'
+    if label.endswith('1t') and i['files_compared']:
+        idtxt = ('yes' if i['identical'] else 'NO, DIFFERENT') + f" (repeats; {i['spikes']:,} spikes)"
+    print(f"{label:16} {c['workers']:7d} {c['loop_s_per_sim_s']:12.4f} {c['whole_s_per_sim_s']:13.4f} "
+          f"{c['syn_events_per_s'] / 1e6:8.1f} M {c['speedup_vs_1t']:7.2f}x  {idtxt}")
+print('identity check:', 'PASS (all spike files identical)' if ok_all else 'FAIL')
+for c in cfg.values():
+    for x in c['runs']:
+        x.pop('file')
+meta = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, repeats=int(repeats),
+            seed=int(seed), nproc=os.cpu_count(), platform=platform.platform())
+with open(out_path, 'w') as f:
+    json.dump(dict(meta=meta, configurations=cfg, identity=ident, identical=ok_all), f, indent=1)
+print(f'wrote {out_path}')
+sys.exit(0 if ok_all else 1)
+PYEOF
