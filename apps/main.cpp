@@ -66,9 +66,9 @@ int run_command(const run_args& a) {
                     with_commas(sim.synapse_count()).c_str(), sim.build_seconds(),
                     sim.synapse_count() ? double(sim.connectivity_bytes()) / double(sim.synapse_count()) : 0.0);
         if (sim.workers() < sim.threads())
-            std::printf("note: %d parts run on %d worker thread%s: fewer than %llu neurons per thread gain nothing "
+            std::printf("note: %d thread%s asked for, %d used: fewer than %llu neurons per thread gain nothing "
                         "(simulation.min_neurons_per_thread); results are the same\n",
-                        sim.threads(), sim.workers(), sim.workers() == 1 ? "" : "s",
+                        sim.threads(), sim.threads() == 1 ? "" : "s", sim.workers(),
                         static_cast<unsigned long long>(spec.simulation.min_neurons_per_thread));
     }
 

@@ -66,13 +66,18 @@ TEST_CASE("same seed gives the same spikes; another seed gives others", "[unit][
     CHECK_FALSE(other.spikes == a.spikes);
 }
 
-TEST_CASE("spikes are bit-identical for any thread count", "[unit][engine]") {
+TEST_CASE("spikes are bit-identical for any thread count and any partition", "[unit][engine]") {
     const auto spec = parse(small_coba(323, 81));  // sizes that do not split evenly
     const auto one = run(spec, 1);
     REQUIRE(one.spikes.size() > 100);
-    for (int threads : {2, 3, 4}) {
-        INFO(threads << " threads");
-        CHECK(run(spec, threads).spikes == one.spikes);
+    for (int threads : {1, 2, 3}) {
+        for (std::size_t parts : {0, 2, 3, 5}) {
+            INFO(threads << " threads, " << parts << " parts");
+            simulation sim(spec, builtin_models(), threads, parts);
+            capture c;
+            sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &c);
+            CHECK(c.spikes == one.spikes);
+        }
     }
 }
 

@@ -156,7 +156,7 @@ TEST_CASE("optimised kernels match a straightforward reference simulation", "[un
         CHECK(from_net > 50);
         for (int threads : {1, 3}) {
             INFO(threads << " threads");
-            simulation sim(spec, builtin_models(), threads);
+            simulation sim(spec, builtin_models(), threads, threads == 1 ? 0 : 4);
             capture got;
             sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &got);
             CHECK(got.spikes == expect);

@@ -135,40 +135,39 @@ struct simulation::impl {
     std::unique_ptr<spin_team> team;  // workers of the step loop (none with one worker)
     int workers = 1;
 
-    void build(const model_registry& models);
+    void build(const model_registry& models, std::size_t parts);
     void step_part(std::size_t k, std::uint64_t n);
     void apply_stimuli(std::size_t k, std::uint64_t n);
 };
 
-simulation::simulation(const network_spec& spec, const model_registry& models, int threads)
+simulation::simulation(const network_spec& spec, const model_registry& models, int threads, std::size_t parts)
     : impl_(std::make_unique<impl>()) {
     const auto t0 = std::chrono::steady_clock::now();
     impl_->spec = spec;
     impl_->dt = spec.simulation.dt;
     impl_->seed = spec.simulation.seed;
     impl_->threads = std::max(1, threads > 0 ? threads : spec.simulation.threads);
-    impl_->build(models);
+    impl_->build(models, parts);
     impl_->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 simulation::~simulation() = default;
 
-void simulation::impl::build(const model_registry& models) {
-    part = balance_even(spec, static_cast<std::size_t>(threads));
-    events.assign(part.n_parts, event_counter{});
-    // The partition has `threads` parts whatever the machine; the team runs them on at
-    // most as many workers as there are cores (worker w takes parts w, w+W, ...), so
-    // results never depend on the core count.
-    // A step of a small network is a few microseconds: below about 16,000 neurons per
-    // worker the cross-core handshake of each step costs more than the split saves
-    // (measured on COBA, docs/performance.md), so such networks run their parts on fewer
-    // workers. The parts, and so the results, are the same.
+void simulation::impl::build(const model_registry& models, std::size_t parts) {
+    // Workers: at most the requested threads and the machine's cores. A step of a small
+    // network is a few microseconds: below about 16,000 neurons per worker the cross-core
+    // handshake of each step costs more than the split saves (measured on COBA,
+    // docs/performance.md), so such networks use fewer workers. The partition has one
+    // part per worker unless the caller pins it; worker w runs parts w, w+W, ...
+    // Results do not depend on either number.
     std::uint64_t neurons = 0;
     for (const auto& p : spec.populations) neurons += p.size;
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / std::max<std::uint64_t>(1, spec.simulation.min_neurons_per_thread)));
     workers = std::min({threads, cores, useful});
     if (workers > 1) team = std::make_unique<spin_team>(workers);
+    part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
+    events.assign(part.n_parts, event_counter{});
 
     for (const auto& ps : spec.populations) {
         population_rt p;
@@ -400,6 +399,7 @@ std::uint64_t simulation::current_step() const { return impl_->step; }
 double simulation::dt() const { return impl_->dt; }
 const network_spec& simulation::spec() const { return impl_->spec; }
 int simulation::threads() const { return impl_->threads; }
+std::size_t simulation::parts() const { return impl_->part.n_parts; }
 int simulation::workers() const { return impl_->workers; }
 double simulation::build_seconds() const { return impl_->build_seconds; }
 std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).rows.size(); }

@@ -73,8 +73,9 @@ struct run_stats {
 class simulation {
 public:
     // Builds the runtime network (connectivity, state, initial values). The spec must
-    // have passed validate(); threads = 0 uses spec.simulation.threads.
-    simulation(const network_spec& spec, const model_registry& models, int threads = 0);
+    // have passed validate(); threads = 0 uses spec.simulation.threads. `parts` pins the
+    // number of parts of the partition (0: one per worker); results do not depend on it.
+    simulation(const network_spec& spec, const model_registry& models, int threads = 0, std::size_t parts = 0);
     ~simulation();
     simulation(const simulation&) = delete;
     simulation& operator=(const simulation&) = delete;
@@ -97,8 +98,9 @@ public:
     std::size_t connectivity_bytes() const;
     // A state array of a population (size = population size).
     const float* state(std::size_t pop, const std::string& var) const;
-    int threads() const;  // parts of the partition (what the user asked for)
-    int workers() const;  // threads actually stepping (fewer for small networks)
+    int threads() const;        // what the user asked for
+    int workers() const;        // threads actually stepping (fewer for small networks)
+    std::size_t parts() const;  // parts of the partition
     double build_seconds() const;
 
 private:
