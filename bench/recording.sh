@@ -21,33 +21,19 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 for a in "$@"; do
   case "$a" in
-    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "recording.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
 
-ENGRAM="${ENGRAM:-build/bin/engram}"
-case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
 REPEATS="${REPEATS:-5}"
 DURATION="${DURATION:-10}"
 THREADS="${THREADS:-1}"
 SEED="${SEED:-1}"
-OUT_DIR="${OUT_DIR:-$root/bench/out}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
-[ -x "$ENGRAM" ] || { echo "recording.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
-
-mkdir -p "$OUT_DIR"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-recording.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-runs="$tmp/runs.tsv"
-: > "$runs"
-
-echo "engram: $ENGRAM"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+bench_setup recording
 echo "coba.yaml, $DURATION s simulated, $REPEATS repeats per variant, seed $SEED, $THREADS thread(s)"
 echo
 

@@ -36,31 +36,25 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 
 with_brian=0
 for a in "$@"; do
   case "$a" in
     --with-brian) with_brian=1 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run_bench.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
 
-ENGRAM="${ENGRAM:-build/bin/engram}"
-case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
 REPEATS="${REPEATS:-5}"
 DURATION="${DURATION:-10}"
 DURATION_brunel="${DURATION_brunel:-2}"   # Brunel: ~120x the cost of COBA per simulated second
 THREADS="${THREADS:-1}"
 SEED="${SEED:-1}"
 NETWORKS="${NETWORKS:-coba cuba}"
-OUT_DIR="${OUT_DIR:-$root/bench/out}"
 PEERS="${PEERS:-$root/../shared/peers}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
-
-[ -x "$ENGRAM" ] || { echo "run_bench.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
+bench_setup bench
 # Brian2 peer of a network: bench/brian2_<net>.py, else $PEERS/brian2_<net>.py, else none.
 peer_of() {
   if [ -f "$here/brian2_$1.py" ]; then echo "$here/brian2_$1.py"
@@ -74,15 +68,7 @@ if [ "$with_brian" = 1 ]; then
 fi
 export PEERS
 
-mkdir -p "$OUT_DIR"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-bench.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
 export BRIAN_WORK="$tmp/brian-work"
-runs="$tmp/runs.tsv"
-: > "$runs"
-
-echo "engram: $ENGRAM"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "networks: $NETWORKS; $DURATION s simulated$(for n in $NETWORKS; do v="DURATION_$n"; [ -n "${!v:-}" ] && printf ' (%s: %s s)' "$n" "${!v}"; done), $REPEATS repeats, seed $SEED, $THREADS thread(s)$([ "$with_brian" = 1 ] && echo ', with Brian2 cpp_standalone (1 thread)')"
 echo
 

@@ -39,7 +39,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 huge=0
 huge_log=""
 while [ $# -gt 0 ]; do
@@ -47,27 +47,16 @@ while [ $# -gt 0 ]; do
     --huge) huge=1 ;;
     --huge-log) [ $# -ge 2 ] || { echo "scale.sh: --huge-log needs a FILE" >&2; exit 2; }
                 huge=1; huge_log="$2"; shift ;;
-    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "scale.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
   shift
 done
 
-ENGRAM="${ENGRAM:-build/bin/engram}"
-case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
 REPEATS="${REPEATS:-3}"
 SEED="${SEED:-2000}"
-OUT_DIR="${OUT_DIR:-$root/bench/out}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
-[ -x "$ENGRAM" ] || { echo "scale.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
 [ -z "$huge_log" ] || [ -f "$huge_log" ] || { echo "scale.sh: no such log: $huge_log" >&2; exit 1; }
-
-mkdir -p "$OUT_DIR"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-scale.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-runs="$tmp/runs.tsv"
-: > "$runs"
+bench_setup scale
 
 # parse_log POINT KIND THREADS REP LOG WALL: one TSV row from an engram log
 parse_log() {
@@ -112,8 +101,7 @@ run_point() {
   parse_log "$point" "$kind" "$thr" "$rep" "$log" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
 }
 
-echo "engram: $ENGRAM"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(free -g | awk '/^Mem:/ { print $2 }') GiB RAM, load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "memory: $(free -g | awk '/^Mem:/ { print $2 }') GiB"
 echo "Brunel, seed $SEED; 1e8: 64000 + 16000 neurons, 100 ms, $REPEATS repeats per thread count$([ "$huge" = 1 ] && echo "; 1e9: 640000 + 160000 neurons, 20 ms, 2 threads$([ -n "$huge_log" ] && echo ", from $huge_log")")"
 echo
 

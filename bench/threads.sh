@@ -28,30 +28,19 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-root="$(cd "$here/.." && pwd)"
+. "$here/common.sh"
 for a in "$@"; do
   case "$a" in
-    -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "threads.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
   esac
 done
 
-ENGRAM="${ENGRAM:-build/bin/engram}"
-case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
 REPEATS="${REPEATS:-3}"
 SEED="${SEED:-1}"
 COBA_DURATION="${COBA_DURATION:-10}"
 LARGE_DURATION="${LARGE_DURATION:-2}"
-OUT_DIR="${OUT_DIR:-$root/bench/out}"
-PYTHON="${PYTHON:-/usr/bin/python3}"
-[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
-[ -x "$ENGRAM" ] || { echo "threads.sh: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
-
-mkdir -p "$OUT_DIR"
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-threads.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-runs="$tmp/runs.tsv"
-: > "$runs"
+bench_setup threads
 
 # label | experiment | seconds simulated | --threads | extra --set (or empty)
 configs=(
@@ -62,8 +51,6 @@ configs=(
   "coba_large 2t|coba_large|$LARGE_DURATION|2|"
 )
 
-echo "engram: $ENGRAM"
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s"
 echo
 

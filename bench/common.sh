@@ -1,0 +1,29 @@
+# Shared set-up of the bench scripts; source it after `set -euo pipefail`.
+#   bench_usage SCRIPT        prints the script's header comment (its --help)
+#   bench_setup NAME          sets root, ENGRAM (absolute), OUT_DIR, PYTHON, a temporary
+#                             folder $tmp (removed on exit) with an empty $runs file, and
+#                             prints the binary and the machine
+# Environment: ENGRAM (default build/bin/engram), OUT_DIR (default bench/out),
+# PYTHON (default /usr/bin/python3).
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+bench_usage() {
+  sed -n '2,/^set -euo/p' "$1" | sed '$d; s/^# \{0,1\}//'
+}
+
+bench_setup() {
+  local name="$1"
+  ENGRAM="${ENGRAM:-build/bin/engram}"
+  case "$ENGRAM" in /*) ;; *) ENGRAM="$root/$ENGRAM" ;; esac
+  OUT_DIR="${OUT_DIR:-$root/bench/out}"
+  PYTHON="${PYTHON:-/usr/bin/python3}"
+  [ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+  [ -x "$ENGRAM" ] || { echo "$name: engram binary not found: $ENGRAM (set ENGRAM)" >&2; exit 1; }
+  mkdir -p "$OUT_DIR"
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/engram-$name.XXXXXX")"
+  trap 'rm -rf "$tmp"' EXIT
+  runs="$tmp/runs.tsv"
+  : > "$runs"
+  echo "engram: $ENGRAM"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+}
