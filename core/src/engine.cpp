@@ -330,10 +330,29 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     std::vector<std::uint32_t> merged;
     const std::uint64_t report_every = std::max<std::uint64_t>(1, steps / 1000);
 
+    // 4a. spikes of step s to the observers (serially, one call per population)
+    auto record = [&](std::uint64_t s) {
+        if (!obs) return;
+        const int par = static_cast<int>(s & 1);
+        for (std::size_t p = 0; p < m.pops.size(); ++p) {
+            const auto& parts = m.pops[p].spikes[par];
+            if (parts.size() == 1) {
+                if (!parts[0].ids.empty()) obs->on_spikes(s, p, parts[0].ids.data(), parts[0].ids.size());
+            } else {
+                merged.clear();
+                for (const auto& b : parts) merged.insert(merged.end(), b.ids.begin(), b.ids.end());
+                if (!merged.empty()) obs->on_spikes(s, p, merged.data(), merged.size());
+            }
+        }
+        obs->on_step(s);
+    };
+    // With a team, the calling thread records step n-1 after its own parts of step n, while
+    // the other workers finish theirs: the spikes of step n-1 stay untouched until step n+1.
     std::uint64_t step_n = 0;
     const std::function<void(int)> job = [&](int w) {
         for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
             m.step_part(k, step_n);
+        if (w == 0 && step_n > first) record(step_n - 1);
     };
     auto loop = [&] {
         for (std::uint64_t n = first; n <= last; ++n) {
@@ -362,21 +381,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 m.team->run(job);
             }
             m.step = n;
-            // 4a. record spikes of step n
-            if (obs) {
-                const int cur = static_cast<int>(n & 1);
-                for (std::size_t p = 0; p < m.pops.size(); ++p) {
-                    const auto& parts = m.pops[p].spikes[cur];
-                    if (parts.size() == 1) {
-                        if (!parts[0].ids.empty()) obs->on_spikes(n, p, parts[0].ids.data(), parts[0].ids.size());
-                    } else {
-                        merged.clear();
-                        for (const auto& s : parts) merged.insert(merged.end(), s.ids.begin(), s.ids.end());
-                        if (!merged.empty()) obs->on_spikes(n, p, merged.data(), merged.size());
-                    }
-                }
-                obs->on_step(n);
-            }
+            if (!m.team) record(n);
             ++st.steps_done;
             if (progress && (n - first) % report_every == 0) progress(double(n - first + 1) / double(steps));
             if (stop && stop->load(std::memory_order_relaxed)) {
@@ -389,6 +394,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
         loop();
     }
+    if (m.team && st.steps_done > 0) record(m.step);
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
     st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (auto& e : m.events) { st.synaptic_events += e.n; e.n = 0; }

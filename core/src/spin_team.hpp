@@ -2,8 +2,9 @@
 // A fixed team of threads that run one job per simulation step and meet at a spinning
 // barrier. A step of a small network is a few microseconds of work: a task-scheduler
 // round trip (tbb::parallel_for) costs about as much, a spin on a cache line far less.
-// Waiters spin with a pause instruction, then yield, so an oversubscribed machine still
-// makes progress.
+// Waiters spin a few microseconds with a pause instruction, then block on the atomic
+// (a futex), so a machine whose cores are busy with other work does not starve the
+// thread that has the work to do.
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -40,6 +41,7 @@ public:
     ~spin_team() {
         stop_.store(true, std::memory_order_relaxed);
         epoch_.fetch_add(1, std::memory_order_release);
+        epoch_.notify_all();
         for (auto& t : threads_) t.join();
     }
     spin_team(const spin_team&) = delete;
@@ -53,6 +55,7 @@ public:
         job_ = &job;
         pending_.store(n_ - 1, std::memory_order_relaxed);
         epoch_.fetch_add(1, std::memory_order_release);
+        epoch_.notify_all();
         try {
             job(0);
         } catch (...) {
@@ -68,13 +71,14 @@ public:
     }
 
 private:
-    static void relax(unsigned& spins) {
-        if (++spins < 4096) ENGRAM_CPU_PAUSE();
-        else std::this_thread::yield();
-    }
+    static constexpr unsigned spin_limit = 4096;
     void wait_done() {
         unsigned spins = 0;
-        while (pending_.load(std::memory_order_acquire) != 0) relax(spins);
+        int p;
+        while ((p = pending_.load(std::memory_order_acquire)) != 0) {
+            if (++spins < spin_limit) ENGRAM_CPU_PAUSE();
+            else pending_.wait(p, std::memory_order_acquire);
+        }
     }
     void loop(int w) {
         const flush_denormals ftz;
@@ -82,7 +86,10 @@ private:
         while (true) {
             unsigned spins = 0;
             std::uint64_t e;
-            while ((e = epoch_.load(std::memory_order_acquire)) == seen) relax(spins);
+            while ((e = epoch_.load(std::memory_order_acquire)) == seen) {
+                if (++spins < spin_limit) ENGRAM_CPU_PAUSE();
+                else epoch_.wait(seen, std::memory_order_acquire);
+            }
             seen = e;
             if (stop_.load(std::memory_order_relaxed)) return;
             try {
@@ -90,7 +97,7 @@ private:
             } catch (...) {
                 if (!error_) error_ = std::current_exception();
             }
-            pending_.fetch_sub(1, std::memory_order_acq_rel);
+            if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
         }
     }
 
