@@ -18,6 +18,7 @@
 #include "engram/core/results.hpp"
 #include "engram/core/stats.hpp"
 #include "engram/core/version.hpp"
+#include "engram/datasets/input.hpp"
 #include "engram/neurons/models.hpp"
 
 namespace {
@@ -28,6 +29,16 @@ extern "C" void on_sigint(int) {
     if (g_stop.load()) std::_Exit(130);  // second Ctrl-C: leave at once
     g_stop.store(true);
 }
+
+// Every model engram ships, with the data set source fed through `streams`.
+struct app_models {
+    std::shared_ptr<engram::input_streams> streams = std::make_shared<engram::input_streams>();
+    engram::model_registry registry;
+    app_models() {
+        engram::register_builtin_models(registry);
+        engram::register_dataset_models(registry, streams);
+    }
+};
 
 std::string with_commas(std::uint64_t n) {
     std::string s = std::to_string(n);
@@ -49,7 +60,11 @@ int run_command(const run_args& a) {
     if (a.seed) overrides.push_back("simulation.seed=" + std::to_string(*a.seed));
     if (a.threads > 0) overrides.push_back("simulation.threads=" + std::to_string(a.threads));
     const auto t_start = std::chrono::steady_clock::now();
-    experiment ex = load_experiment(a.experiment, builtin_models(), overrides);
+    app_models models;
+    const model_registry& registry = models.registry;
+    experiment ex = load_experiment(a.experiment, registry, overrides);
+    std::string input_note;
+    const auto input = prepare_input(ex, *models.streams, &input_note);
     const auto& spec = ex.spec;
     std::string out = a.out.empty() ? spec.simulation.output : a.out;
     if (out.empty()) out = std::filesystem::path(a.experiment).stem().string() + ".h5";
@@ -60,7 +75,12 @@ int run_command(const run_args& a) {
         std::printf("engram %s: %s (seed %llu, %d thread%s, dt %g ms, %g ms)\n", version_string, a.experiment.c_str(),
                     static_cast<unsigned long long>(spec.simulation.seed), spec.simulation.threads,
                     spec.simulation.threads == 1 ? "" : "s", spec.simulation.dt, spec.simulation.duration);
-    simulation sim(spec, builtin_models());
+    if (input && !a.quiet) {
+        std::printf("input: %s (%s), %zu samples of %g ms + %g ms gap into population '%s'\n", input->dataset().c_str(),
+                    input->path().c_str(), input->played(), input->window_ms(), input->gap_ms(), input->population().c_str());
+    }
+    if (!input_note.empty() && !a.quiet) std::fprintf(stderr, "engram: note: %s\n", input_note.c_str());
+    simulation sim(spec, registry);
     if (!a.quiet) {
         std::printf("built %s neurons and %s synapses in %.3f s (%.1f bytes per synapse)\n", with_commas(neurons).c_str(),
                     with_commas(sim.synapse_count()).c_str(), sim.build_seconds(),
@@ -72,7 +92,7 @@ int run_command(const run_args& a) {
                         static_cast<unsigned long long>(spec.simulation.min_neurons_per_thread));
     }
 
-    results_writer writer(out, spec, ex.resolved_yaml, &builtin_models());
+    results_writer writer(out, spec, ex.resolved_yaml, &registry);
     spike_summary summary(spec);
     observer_list obs;
     obs.add(&writer);
@@ -106,6 +126,7 @@ int run_command(const run_args& a) {
     }
     if (tty) std::printf("\n");
     const double simulated_ms = static_cast<double>(st.steps_done) * spec.simulation.dt;
+    if (input) write_samples(writer, *input, spec.simulation.dt, simulated_ms);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     writer.close(!st.interrupted, simulated_ms, wall);
 
@@ -132,7 +153,8 @@ int run_command(const run_args& a) {
 
 void print_models() {
     using namespace engram;
-    for (const auto& m : builtin_models().all()) {
+    const app_models models;
+    for (const auto& m : models.registry.all()) {
         std::printf("%s: %s\n", m.name.c_str(), m.doc.c_str());
         for (const auto& p : m.params) {
             std::string def = p.default_value ? std::to_string(*p.default_value) : p.kind == engram::param_kind::spike_trains ? "none" : "required";

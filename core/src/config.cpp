@@ -185,7 +185,7 @@ public:
     network_spec read(const YAML::Node& root) {
         network_spec spec;
         if (!root || root.IsNull()) throw config_error(file_, 1, 1, "", "the experiment file is empty");
-        check_keys(root, "", {"description", "simulation", "populations", "projections", "stimuli", "record"});
+        check_keys(root, "", {"description", "simulation", "populations", "projections", "stimuli", "record", "input"});
         if (auto s = root["simulation"]) read_simulation(s, spec.simulation);
         if (!root["populations"]) throw config_error(file_, 1, 1, "populations", "an experiment needs at least one population");
         read_populations(root["populations"], spec);
@@ -598,6 +598,31 @@ public:
         return spikes_given;
     }
 
+    config_node to_config_node(const YAML::Node& n, const std::string& key) const {
+        config_node c;
+        const auto m = n.Mark();
+        if (m.line < 0 || is_override(key)) c.from_override = true;
+        else { c.line = m.line + 1; c.column = m.column + 1; }
+        if (n.IsScalar()) {
+            c.type = config_node::kind::scalar;
+            c.scalar = n.Scalar();
+        } else if (n.IsSequence()) {
+            c.type = config_node::kind::sequence;
+            for (std::size_t i = 0; i < n.size(); ++i) c.values.push_back(to_config_node(n[i], key + "." + std::to_string(i)));
+        } else if (n.IsMap()) {
+            c.type = config_node::kind::map;
+            for (const auto& kv : n) {
+                const std::string k = kv.first.as<std::string>();
+                c.keys.push_back(k);
+                const auto km = kv.first.Mark();
+                const bool over = km.line < 0 || is_override(key + "." + k);
+                c.key_marks.emplace_back(over ? 0 : km.line + 1, over ? 0 : km.column + 1);
+                c.values.push_back(to_config_node(kv.second, key + "." + k));
+            }
+        }
+        return c;
+    }
+
 private:
     std::string file_;
     const model_registry& models_;
@@ -652,6 +677,8 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
     experiment ex;
     ex.path = name;
     ex.spec = r.read(root);
+    ex.duration_given = root["simulation"] && root["simulation"].IsMap() && root["simulation"]["duration"];
+    if (auto in = root["input"]) ex.input = r.to_config_node(in, "input");
     try {
         validate(ex.spec, models);
     } catch (const spec_error& e) {
@@ -692,6 +719,24 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
 }
 
 }  // namespace
+
+const config_node* config_node::find(const std::string& k) const {
+    for (std::size_t i = 0; i < keys.size(); ++i)
+        if (keys[i] == k) return &values[i];
+    return nullptr;
+}
+
+void set_duration(experiment& ex, double duration_ms) {
+    ex.spec.simulation.duration = duration_ms;
+    YAML::Node root = YAML::Load(ex.resolved_yaml);
+    std::ostringstream os;
+    os.precision(17);
+    os << duration_ms << " ms";
+    root["simulation"]["duration"] = os.str();
+    YAML::Emitter out;
+    out << root;
+    ex.resolved_yaml = out.c_str();
+}
 
 experiment load_experiment(const std::string& path, const model_registry& models,
                            const std::vector<std::string>& overrides) {

@@ -106,6 +106,7 @@ std::vector<T> read_vector(hid_t loc, const std::string& name, const std::string
 template void write_vector<double>(hid_t, const std::string&, const std::vector<double>&, const std::string&);
 template void write_vector<float>(hid_t, const std::string&, const std::vector<float>&, const std::string&);
 template void write_vector<std::uint64_t>(hid_t, const std::string&, const std::vector<std::uint64_t>&, const std::string&);
+template void write_vector<std::int64_t>(hid_t, const std::string&, const std::vector<std::int64_t>&, const std::string&);
 template void write_vector<std::uint32_t>(hid_t, const std::string&, const std::vector<std::uint32_t>&, const std::string&);
 template std::vector<double> read_vector<double>(hid_t, const std::string&, const std::string&);
 template std::vector<float> read_vector<float>(hid_t, const std::string&, const std::string&);

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 #include <sstream>
 
 #include "engram/core/errors.hpp"
@@ -182,6 +183,19 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
     if (ec) throw io_error(m.path, "rename " + m.tmp + " to", ec.message());
 }
 
+void results_writer::add_table(const std::string& name, const std::vector<column>& columns) {
+    auto& m = *impl_;
+    if (m.closed) throw io_error(m.path, "write table '" + name + "' to", "the file is already closed");
+    auto g = h5::exists(m.file, name) ? h5::open_group(m.file, name, m.tmp) : h5::create_group(m.file, name, m.tmp);
+    for (const auto& c : columns) {
+        std::visit([&](const auto& v) { h5::write_vector(g, c.name, v, m.tmp); }, c.values);
+        if (!c.units.empty()) {
+            auto ds = h5::open_dataset(g, c.name, m.tmp);
+            h5::write_attr(ds, "units", c.units, m.tmp);
+        }
+    }
+}
+
 const std::string& results_writer::path() const { return impl_->path; }
 
 std::string describe_results(const std::string& path) {
@@ -210,6 +224,11 @@ std::string describe_results(const std::string& path) {
             if (!t.empty()) os << "  [" << t.front() << ", " << t.back() << "] ms";
             os << "\n";
         }
+    }
+    if (h5::exists(f, "samples/label")) {  // written by the input section (datasets/)
+        const auto labels = h5::read_vector<std::int64_t>(f, "samples/label", path);
+        std::set<std::int64_t> classes(labels.begin(), labels.end());
+        os << "  samples: " << labels.size() << " presented, " << classes.size() << " classes (/samples: index, label, start_ms, stop_ms)\n";
     }
     if (h5::exists(f, "report")) {
         auto g = h5::open_group(f, "report", path);

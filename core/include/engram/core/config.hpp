@@ -2,6 +2,7 @@
 // Experiment files (YAML) -> validated network_spec. Every key is checked: an unknown key,
 // a value with the wrong unit, a dangling name is a config_error naming file, line,
 // column and key, with the nearest valid key when there is one.
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -11,11 +12,34 @@
 
 namespace engram {
 
+// A YAML value as read, with where it was, for sections that core accepts without
+// interpreting them (the `input` section, read by datasets/). No yaml-cpp type leaks.
+struct config_node {
+    enum class kind { null, scalar, sequence, map };
+    kind type = kind::null;
+    std::string scalar;                // kind::scalar
+    std::vector<std::string> keys;     // kind::map, in file order
+    std::vector<config_node> values;   // kind::map: one per key; kind::sequence: the items
+    std::vector<std::pair<int, int>> key_marks;  // kind::map: (line, column) of each key; 0 = --set
+    int line = 0, column = 0;          // 1-based; 0 = unknown
+    bool from_override = false;        // set (or changed) with --set
+
+    bool is_map() const { return type == kind::map; }
+    bool is_scalar() const { return type == kind::scalar; }
+    // The value of key `k` of a map, or null.
+    const config_node* find(const std::string& k) const;
+};
+
 struct experiment {
     std::string path;           // file it came from ("<string>" for text)
     std::string resolved_yaml;  // the experiment after overrides, as YAML text
     network_spec spec;
+    bool duration_given = false;          // simulation.duration was in the file or --set
+    std::optional<config_node> input;     // the top-level `input` section, uninterpreted
 };
+
+// Changes the simulated time of a loaded experiment (spec and resolved_yaml).
+void set_duration(experiment& ex, double duration_ms);
 
 // `overrides` are "dotted.key=value" strings (the --set option); each value is parsed as
 // YAML. They are applied to the document before validation.
