@@ -70,8 +70,8 @@ for ((r = 1; r <= REPEATS; r++)); do
     sim_ms=$(sed -n 's/^simulated \([0-9.]*\) ms in .*/\1/p' "$log")
     loop=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log")
     events=$(sed -n 's/^synaptic events: \([0-9,]*\) .*/\1/p' "$log" | tr -d ,)
-    # "note: 2 parts run on 1 worker thread: ..." appears only when fewer workers than threads
-    workers=$(sed -n 's/^note: [0-9]* parts run on \([0-9]*\) worker thread.*/\1/p' "$log")
+    # "note: 2 threads asked for, 1 used: ..." appears only when fewer workers than threads
+    workers=$(sed -n 's/^note: [0-9]* threads\{0,1\} asked for, \([0-9]*\) used.*/\1/p' "$log")
     workers="${workers:-$thr}"
     if [ -z "$sim_ms" ] || [ -z "$loop" ] || [ -z "$events" ]; then
       echo "threads.sh: could not parse engram output:" >&2; cat "$log" >&2; exit 1
