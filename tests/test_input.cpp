@@ -386,3 +386,32 @@ populations:
     for (const auto& s : r.spikes.spikes) got.insert({s.step, s.id});
     CHECK(got == want);
 }
+
+TEST_CASE("input: static images become N-MNIST-like events with the saccade encoding", "[unit][input]") {
+    const auto dir = tiny_idx();
+    std::string yaml = idx_experiment(dir, "{saccade: {saccade: 50 ms, threshold: 0.3}}");
+    yaml = replace(yaml, "pixels: {size: 16, model: dataset_stream}", "pixels: {size: 2312, model: dataset_stream}");
+    const auto r = run_input(yaml, "saccade");
+    REQUIRE(r.in->played() == 6);
+    // each sample's events fall inside its 150 ms window, and every sample makes events
+    std::vector<std::size_t> per(6, 0);
+    std::size_t on = 0, off = 0;
+    const double dt = r.ex.spec.simulation.dt;
+    for (const auto& s : r.spikes.spikes) {
+        if (s.pop != 0) continue;
+        const auto k = static_cast<std::size_t>((s.step - 1) / 1700);  // 150 ms window + 20 ms gap
+        REQUIRE(k < 6);
+        CHECK(static_cast<double>(s.step) * dt > r.in->start_ms(k, dt));
+        CHECK(static_cast<double>(s.step) * dt <= r.in->stop_ms(k, dt) + 1e-9);
+        ++per[k];
+        (s.id >= 34 * 34 ? on : off) += 1;
+    }
+    for (auto n : per) CHECK(n > 10);
+    CHECK(on > 0);
+    CHECK(off > 0);
+    // the same seed gives the same events
+    CHECK(run_input(yaml, "saccade2").spikes.spikes == r.spikes.spikes);
+    // the population must have one neuron per sensor channel
+    const auto e = error_of(idx_experiment(dir, "{saccade: {saccade: 50 ms}}"));
+    CHECK_THAT(e.message(), Contains("2312"));
+}

@@ -19,6 +19,7 @@
 #include "engram/datasets/encoders.hpp"
 #include "engram/datasets/idx.hpp"
 #include "engram/datasets/nmnist.hpp"
+#include "engram/datasets/saccade.hpp"
 
 namespace engram {
 
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> known_datasets{"mnist", "fashion-mnist", "nmnist", "shd", "ntidigits"};
-const std::vector<std::string> image_encodings{"poisson", "regular", "latency"};
+const std::vector<std::string> image_encodings{"poisson", "regular", "latency", "saccade"};
 const std::vector<std::string> event_encodings{"events"};
 
 std::string join(const std::vector<std::string>& v) {
@@ -98,10 +99,14 @@ struct idx_reader final : dataset_input::reader {
     std::string encoding;
     rate_code rate;
     latency_code latency;
+    saccade_params saccade;
     std::map<std::uint64_t, std::vector<std::uint8_t>> pixels;
     idx_reader(const std::string& dir, const std::string& split) : data(open_idx_dataset(dir, split)) {}
     std::vector<int> labels() override { return {data.labels.begin(), data.labels.end()}; }
-    std::size_t channels() const override { return data.images.sample_size(); }
+    std::size_t channels() const override {
+        if (encoding == "saccade") return 2 * std::size_t(saccade.sensor_width) * std::size_t(saccade.sensor_height);
+        return data.images.sample_size();
+    }
     void prepare(const std::vector<std::uint64_t>& chosen) override {
         for (auto i : chosen) data.images.read(static_cast<std::size_t>(i), pixels[i]);
     }
@@ -109,6 +114,15 @@ struct idx_reader final : dataset_input::reader {
         const auto values = normalize(pixels.at(index));
         if (encoding == "poisson") return poisson_encode(values, rate, {seed, index, stream_id("input/poisson")});
         if (encoding == "regular") return regular_encode(values, rate);
+        if (encoding == "saccade") {  // events as an event camera would record the image (N-MNIST-like)
+            const auto& shp = data.images.shape();
+            saccade_params p = saccade;
+            p.seed = seed;
+            p.sample = index;
+            const auto& px = pixels.at(index);
+            return to_spike_trains(image_to_events(px, static_cast<int>(shp.at(1)), static_cast<int>(shp.at(0)), p),
+                                   p.sensor_width, p.sensor_height);
+        }
         return latency_encode(values, latency);
     }
 };
@@ -233,8 +247,18 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
     };
     rate_code rate;
     latency_code latency;
+    saccade_params saccade;
     double events_ms = 0.0;
-    if (enc == "poisson" || enc == "regular") {
+    if (enc == "saccade") {
+        s.check_keys(ep, ek, {"saccade", "threshold", "amplitude", "noise"});
+        if (const config_node* v = ep.find("saccade")) saccade.saccade_ms = s.quantity(*v, ek + ".saccade", dimension::time);
+        if (const config_node* v = ep.find("threshold")) saccade.threshold = s.quantity(*v, ek + ".threshold", dimension::dimensionless);
+        if (const config_node* v = ep.find("amplitude")) saccade.amplitude_px = s.quantity(*v, ek + ".amplitude", dimension::dimensionless);
+        if (const config_node* v = ep.find("noise")) saccade.noise_hz = s.quantity(*v, ek + ".noise", dimension::frequency);
+        if (!(saccade.saccade_ms > 0) || !std::isfinite(saccade.saccade_ms)) s.fail(ep, ek + ".saccade", "saccade must be finite and > 0");
+        if (!(saccade.threshold > 0)) s.fail(ep, ek + ".threshold", "threshold must be > 0");
+        window_ms_ = 3.0 * saccade.saccade_ms;
+    } else if (enc == "poisson" || enc == "regular") {
         s.check_keys(ep, ek, {"max_rate", "duration"});
         rate.max_rate_hz = need("max_rate", dimension::frequency);
         rate.duration_ms = need("duration", dimension::time);
@@ -277,6 +301,7 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
             r->encoding = enc;
             r->rate = rate;
             r->latency = latency;
+            r->saccade = saccade;
             reader_ = std::move(r);
         } else if (dataset_ == "nmnist") {
             // <path>/Train or <path>/Test as published; lower case accepted.
