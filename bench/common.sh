@@ -1,5 +1,6 @@
 # Shared set-up of the bench scripts; source it after `set -euo pipefail`.
 #   bench_usage SCRIPT        prints the script's header comment (its --help)
+#   bench_no_args SCRIPT NAME "$@"   accepts only --help
 #   bench_setup NAME          sets root, ENGRAM (absolute), OUT_DIR, PYTHON, a temporary
 #                             folder $tmp (removed on exit) with an empty $runs file, and
 #                             prints the binary and the machine
@@ -9,6 +10,18 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 bench_usage() {
   sed -n '2,/^set -euo/p' "$1" | sed '$d; s/^# \{0,1\}//'
+}
+
+# For scripts that take no arguments but --help.
+bench_no_args() {  # SCRIPT NAME ARGS...
+  local script="$1" name="$2"
+  shift 2
+  for a in "$@"; do
+    case "$a" in
+      -h|--help) bench_usage "$script"; exit 0 ;;
+      *) echo "$name: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+    esac
+  done
 }
 
 bench_setup() {

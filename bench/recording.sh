@@ -22,12 +22,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/common.sh"
-for a in "$@"; do
-  case "$a" in
-    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "recording.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
-  esac
-done
+bench_no_args "${BASH_SOURCE[0]}" recording.sh "$@"
 
 REPEATS="${REPEATS:-5}"
 DURATION="${DURATION:-10}"

@@ -1,5 +1,6 @@
 #pragma once
 // Small fixtures shared by the tests.
+#include <filesystem>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -9,6 +10,14 @@
 #include "engram/neurons/models.hpp"
 
 namespace engram::test {
+
+// An empty folder under the system's temporary directory (removed first if present).
+inline std::filesystem::path temp_dir(const std::string& name) {
+    const auto d = std::filesystem::temp_directory_path() / ("engram_test_" + name);
+    std::filesystem::remove_all(d);
+    std::filesystem::create_directories(d);
+    return d;
+}
 
 // Everything a run produced, kept in memory.
 struct capture : observer {

@@ -3,6 +3,8 @@
 // N-MNIST reader is also checked against a real recording (shared/testdata).
 #include <catch2/catch.hpp>
 
+#include "helpers.hpp"
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -25,17 +27,11 @@
 #include "engram/datasets/saccade.hpp"
 
 using namespace engram;
+using engram::test::temp_dir;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
 
 namespace {
-
-fs::path temp_dir(const std::string& name) {
-    const fs::path d = fs::temp_directory_path() / ("engram_test_datasets_" + name);
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
 
 std::vector<std::uint8_t> file_bytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
@@ -80,7 +76,7 @@ std::string data_dir() {
 // --- IDX --------------------------------------------------------------------------------
 
 TEST_CASE("IDX files read the same samples plain and gzip-compressed, in any order", "[unit][datasets]") {
-    const auto dir = temp_dir("idx");
+    const auto dir = temp_dir("datasets_idx");
     const auto data = pattern(5, 12);
     write_idx((dir / "x.idx").string(), {5, 3, 4}, data);
     write_idx((dir / "x.idx.gz").string(), {5, 3, 4}, data, true);
@@ -124,7 +120,7 @@ TEST_CASE("IDX files read the same samples plain and gzip-compressed, in any ord
 }
 
 TEST_CASE("IDX errors name the file, the sample and the byte offset", "[unit][datasets]") {
-    const auto dir = temp_dir("idx_errors");
+    const auto dir = temp_dir("datasets_idx_errors");
     const auto data = pattern(5, 12);
     const fs::path plain = dir / "x.idx", gz = dir / "x.idx.gz";
     write_idx(plain.string(), {5, 3, 4}, data);
@@ -293,14 +289,14 @@ TEST_CASE("N-MNIST: overflow markers, truncated and out-of-range events", "[unit
                       Contains("event 2 at byte offset 10 has pixel (34, 4)"));
     CHECK(decode_nmnist(bad.data(), bad.size(), "f.bin", 0).size() == 3);  // check disabled
 
-    const auto dir = temp_dir("nmnist");
+    const auto dir = temp_dir("datasets_nmnist");
     put_bytes(dir / "odd.bin", {1, 2, 3, 4, 5, 6});
     CHECK_THROWS_WITH(read_nmnist((dir / "odd.bin").string()), Contains("odd.bin") && Contains("byte offset 5"));
     CHECK_THROWS_WITH(read_nmnist((dir / "none.bin").string()), Contains("none.bin"));
 }
 
 TEST_CASE("N-MNIST directories list (path, label) sorted by label then name", "[unit][datasets]") {
-    const auto dir = temp_dir("nmnist_dir");
+    const auto dir = temp_dir("datasets_nmnist_dir");
     for (const char* f : {"1/00010.bin", "1/00002.bin", "0/00007.bin", "10/00001.bin", "0/notes.txt", "x/00003.bin"}) {
         fs::create_directories((dir / f).parent_path());
         put_bytes(dir / f, {});
@@ -393,7 +389,7 @@ void write_shd(const std::string& path, hid_t time_type, bool speaker = true) {
 }  // namespace
 
 TEST_CASE("SHD/SSC files: ragged spike arrays read one sample at a time", "[unit][datasets]") {
-    const auto dir = temp_dir("shd");
+    const auto dir = temp_dir("datasets_shd");
     const std::string path = (dir / "shd.h5").string();
     write_shd(path, H5T_IEEE_F32LE);
     shd_file f(path);
@@ -423,7 +419,7 @@ TEST_CASE("SHD/SSC files: ragged spike arrays read one sample at a time", "[unit
 }
 
 TEST_CASE("SHD/SSC errors name the file, the dataset and the sample", "[unit][datasets]") {
-    const auto dir = temp_dir("shd_errors");
+    const auto dir = temp_dir("datasets_shd_errors");
     const std::string path = (dir / "bad.h5").string();
     {
         auto f = h5::create_file(path);
@@ -449,7 +445,7 @@ TEST_CASE("SHD/SSC errors name the file, the dataset and the sample", "[unit][da
 }
 
 TEST_CASE("N-TIDIGITS files: per-sample groups keyed by the ids in <split>_labels", "[unit][datasets]") {
-    const auto dir = temp_dir("ntidigits");
+    const auto dir = temp_dir("datasets_ntidigits");
     const std::string path = (dir / "n-tidigits.hdf5").string();
     const std::vector<std::string> ids = {"man-ae-1o2", "woman-bx-z", "boy-cd-7a"};
     {
@@ -647,7 +643,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 TEST_CASE("datasets: reading speed and converter statistics", "[.benchmark]") {
     using clock = std::chrono::steady_clock;
     const std::string mnist = data_dir() + "/mnist";
-    const auto tmp = temp_dir("bench");
+    const auto tmp = temp_dir("datasets_bench");
     std::string plain_path;
     if (fs::exists(mnist + "/train-images-idx3-ubyte")) {
         plain_path = mnist + "/train-images-idx3-ubyte";

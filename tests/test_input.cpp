@@ -24,17 +24,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-    const fs::path d = fs::temp_directory_path() / ("engram_test_input_" + name);
-    fs::remove_all(d);
-    fs::create_directories(d);
-    return d;
-}
-
 // Image i, pixel p: (p + i) % 6 * 51, i.e. values 0, 0.2, ..., 1; label i % 3.
 // With regular coding at 100 Hz over 100 ms, pixel p of image i fires 2 * ((p + i) % 6) times.
 fs::path tiny_idx() {
-    const fs::path d = temp_dir("idx");
+    const fs::path d = temp_dir("input_idx");
     std::vector<std::uint8_t> images, labels;
     for (std::size_t i = 0; i < 12; ++i) {
         for (std::size_t p = 0; p < 16; ++p) images.push_back(static_cast<std::uint8_t>((p + i) % 6 * 51));
@@ -81,7 +74,7 @@ input_run run_input(const std::string& yaml, const std::string& name, int thread
     r.in = prepare_input(r.ex, *streams, &r.note);
     REQUIRE(r.in);
     simulation sim(r.ex.spec, reg, threads, parts);
-    r.h5 = (temp_dir("run_" + name) / "run.h5").string();
+    r.h5 = (temp_dir("input_run_" + name) / "run.h5").string();
     results_writer w(r.h5, r.ex.spec, r.ex.resolved_yaml, &reg);
     observer_list obs;
     obs.add(&w);
@@ -326,7 +319,7 @@ TEST_CASE("input: errors name file, line, column and key", "[unit][input]") {
 }
 
 TEST_CASE("input: N-MNIST from a class-folder split, events clipped to the window", "[unit][input]") {
-    const fs::path root = temp_dir("nmnist");
+    const fs::path root = temp_dir("input_nmnist");
     fs::create_directories(root / "Train" / "3");
     fs::copy_file(ENGRAM_SOURCE_DIR "/../shared/testdata/sample_nmnist.bin", root / "Train" / "3" / "00001.bin");
     const std::string yaml = R"(
@@ -360,7 +353,7 @@ populations:
 }
 
 TEST_CASE("input: SHD, one file per split, spikes after the window dropped", "[unit][input]") {
-    const fs::path root = temp_dir("shd");
+    const fs::path root = temp_dir("input_shd");
     write_shd((root / "shd_train.h5").string(), {{0.0f, 0.25f, 0.5f}, {0.75f}, {0.125f, 1.5f}, {0.3f}},
               {{699, 3, 3}, {5}, {0, 42}, {1}}, {4, 19, 0, 4});
     const std::string yaml = R"(
