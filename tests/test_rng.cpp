@@ -47,6 +47,14 @@ TEST_CASE("uniform, normal and bounded integers have the right moments", "[unit]
     for (int b : bins) CHECK(b == Approx(n / 7.0).margin(5 * std::sqrt(n / 7.0)));
 }
 
+TEST_CASE("the tabulated Poisson draw gives the same counts as the recurrence", "[unit][rng]") {
+    for (double lambda : {0.01, 2.0, 7.5}) {
+        const auto cdf = poisson_table(lambda);
+        random_stream a(9, 1, 2), b(9, 1, 2);
+        for (int i = 0; i < 20000; ++i) REQUIRE(poisson_draw(a, lambda, cdf) == poisson_draw(b, lambda));
+    }
+}
+
 TEST_CASE("Poisson counts have mean and variance lambda on both algorithm branches", "[unit][rng]") {
     for (double lambda : {0.05, 2.5, 9.9, 10.0, 35.0, 400.0}) {
         random_stream r(3, 11, static_cast<u32>(lambda * 100));

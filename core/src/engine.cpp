@@ -1,6 +1,7 @@
 #include "engram/core/engine.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <thread>
@@ -105,6 +106,7 @@ struct stimulus_rt {
     // poisson_input
     int receptor = 0;
     double lambda = 0.0;
+    std::vector<double> cdf;  // Poisson(lambda) cumulative table (lambda < 10)
     float weight = 0.0f;
     std::uint64_t first = 0, last = 0;
     u32 stream = 0;
@@ -232,6 +234,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts) {
             s.type = stimulus_rt::kind::poisson_input;
             s.receptor = tgt.info->receptor_index(ss.receptor);
             s.lambda = ss.n_sources * ss.rate * dt * 1e-3;
+            if (s.lambda < 10.0) s.cdf = poisson_table(s.lambda);
             s.weight = static_cast<float>(ss.weight);
             s.first = static_cast<std::uint64_t>(std::llround(ss.start / dt)) + 1;
             s.last = std::isinf(ss.stop) ? ~std::uint64_t(0) : static_cast<std::uint64_t>(std::llround(ss.stop / dt));
@@ -273,11 +276,27 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
             }
         } else if (n >= s.first && n <= s.last && s.lambda > 0.0) {
             float* in = tgt.input[static_cast<std::size_t>(s.receptor)];
-            for_each_neuron([&](std::uint32_t i) {
-                random_stream rng(seed, s.stream, i, n << 8);
-                const auto count = poisson_draw(rng, s.lambda);
-                if (count) in[i] += static_cast<float>(count) * s.weight;
-            });
+            if (s.lambda < 10.0) {
+                // One uniform per neuron and step: a Philox block, keyed by
+                // (seed, stimulus, neuron / 4, step), serves four neurons.
+                std::uint32_t group = ~0u;
+                std::array<u32, 4> block{};
+                const std::array<u32, 2> key{static_cast<u32>(seed), static_cast<u32>(seed >> 32) ^ s.stream};
+                for_each_neuron([&](std::uint32_t i) {
+                    if ((i >> 2) != group) {
+                        group = i >> 2;
+                        block = philox4x32({s.stream, group, static_cast<u32>(n), static_cast<u32>(n >> 32)}, key);
+                    }
+                    const auto count = poisson_from_uniform(to_unit(block[i & 3]), s.lambda, s.cdf);
+                    if (count) in[i] += static_cast<float>(count) * s.weight;
+                });
+            } else {
+                for_each_neuron([&](std::uint32_t i) {
+                    random_stream rng(seed, s.stream, i, n << 8);
+                    const auto count = poisson_draw(rng, s.lambda);
+                    if (count) in[i] += static_cast<float>(count) * s.weight;
+                });
+            }
         }
     }
 }

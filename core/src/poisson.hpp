@@ -2,6 +2,7 @@
 // Poisson-distributed counts from a counter-based stream (private to core).
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "engram/core/rng.hpp"
 
@@ -9,9 +10,10 @@ namespace engram {
 
 // Exact Poisson(lambda) draw: inversion for small lambda, Hörmann's PTRS (transformed
 // rejection with squeeze, 1993) for lambda >= 10.
-inline std::uint32_t poisson_draw(random_stream& rng, double lambda) {
+// `exp_neg_lambda` = exp(-lambda), precomputed by callers that draw often.
+inline std::uint32_t poisson_draw(random_stream& rng, double lambda, double exp_neg_lambda) {
     if (lambda < 10.0) {
-        double p = std::exp(-lambda), cdf = p;
+        double p = exp_neg_lambda, cdf = p;
         const double u = rng.uniform();
         std::uint32_t k = 0;
         while (u > cdf && k < 1000) { ++k; p *= lambda / k; cdf += p; }
@@ -30,6 +32,42 @@ inline std::uint32_t poisson_draw(random_stream& rng, double lambda) {
             -lambda + k * loglam - std::lgamma(k + 1.0))
             return static_cast<std::uint32_t>(k);
     }
+}
+
+// Inversion with a precomputed cumulative table (same values as the loop above, so the
+// same draws), for a lambda used for many draws. Built by poisson_table(lambda).
+inline std::vector<double> poisson_table(double lambda) {
+    std::vector<double> cdf;
+    double p = std::exp(-lambda), c = p;
+    cdf.push_back(c);
+    for (std::uint32_t k = 1; k < 1000 && c < 1.0 - 1e-12; ++k) {
+        p *= lambda / k;
+        c += p;
+        cdf.push_back(c);
+    }
+    return cdf;
+}
+
+// The count for one uniform u in [0,1) by the table (lambda < 10).
+inline std::uint32_t poisson_from_uniform(double u, double lambda, const std::vector<double>& cdf) {
+    std::uint32_t k = 0;
+    const auto n = static_cast<std::uint32_t>(cdf.size());
+    while (k < n && u > cdf[k]) ++k;
+    if (k < n) return k;
+    // beyond the table (probability < 1e-12): continue the recurrence
+    double p = cdf[n - 1] - (n > 1 ? cdf[n - 2] : 0.0), c = cdf[n - 1];
+    k = n - 1;
+    while (u > c && k < 1000) { ++k; p *= lambda / k; c += p; }
+    return k;
+}
+
+inline std::uint32_t poisson_draw(random_stream& rng, double lambda, const std::vector<double>& cdf) {
+    if (lambda >= 10.0 || cdf.empty()) return poisson_draw(rng, lambda, std::exp(-lambda));
+    return poisson_from_uniform(rng.uniform(), lambda, cdf);
+}
+
+inline std::uint32_t poisson_draw(random_stream& rng, double lambda) {
+    return poisson_draw(rng, lambda, lambda < 10.0 ? std::exp(-lambda) : 0.0);
 }
 
 }  // namespace engram
