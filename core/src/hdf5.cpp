@@ -185,6 +185,13 @@ std::string read_attr_string(hid_t obj, const std::string& name, const std::stri
     return out;
 }
 
+std::uint64_t read_attr_uint64(hid_t obj, const std::string& name, const std::string& file) {
+    handle a(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "no attribute '" + name + "'"), H5Aclose);
+    std::uint64_t v = 0;
+    if (H5Aread(a, H5T_NATIVE_UINT64, &v) < 0) throw io_error(file, "read", "attribute '" + name + "' is not an integer");
+    return v;
+}
+
 double read_attr_double(hid_t obj, const std::string& name, const std::string& file) {
     handle a(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), file, "no attribute '" + name + "'"), H5Aclose);
     double v = 0.0;

@@ -204,7 +204,8 @@ std::string describe_results(const std::string& path) {
     os << path << "\n";
     auto attr_s = [&](const char* n) { return h5::has_attr(f, n) ? h5::read_attr_string(f, n, path) : std::string("?"); };
     auto attr_d = [&](const char* n) { return h5::has_attr(f, n) ? h5::read_attr_double(f, n, path) : std::nan(""); };
-    os << "  engram " << attr_s("engram_version") << ", seed " << static_cast<unsigned long long>(attr_d("seed"))
+    os << "  engram " << attr_s("engram_version") << ", seed "
+       << (h5::has_attr(f, "seed") ? std::to_string(h5::read_attr_uint64(f, "seed", path)) : std::string("?"))
        << ", dt " << attr_d("dt_ms") << " ms, duration " << attr_d("duration_ms") << " ms";
     if (h5::has_attr(f, "simulated_ms")) os << ", simulated " << attr_d("simulated_ms") << " ms";
     os << ", wall " << attr_d("wall_time_s") << " s";

@@ -65,6 +65,7 @@ void write_attr(hid_t obj, const std::string& name, std::uint64_t value, const s
 bool has_attr(hid_t obj, const std::string& name);
 std::string read_attr_string(hid_t obj, const std::string& name, const std::string& file);
 double read_attr_double(hid_t obj, const std::string& name, const std::string& file);
+std::uint64_t read_attr_uint64(hid_t obj, const std::string& name, const std::string& file);
 
 std::vector<std::string> children(hid_t group);
 
