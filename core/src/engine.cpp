@@ -137,25 +137,26 @@ struct simulation::impl {
     std::unique_ptr<spin_team> team;  // workers of the step loop (none with one worker)
     int workers = 1;
 
-    void build(const model_registry& models, std::size_t parts);
+    void build(const model_registry& models, std::size_t parts, const simulation::build_progress& building);
     void step_part(std::size_t k, std::uint64_t n);
     void apply_stimuli(std::size_t k, std::uint64_t n);
 };
 
-simulation::simulation(const network_spec& spec, const model_registry& models, int threads, std::size_t parts)
+simulation::simulation(const network_spec& spec, const model_registry& models, int threads, std::size_t parts,
+                       const build_progress& building)
     : impl_(std::make_unique<impl>()) {
     const auto t0 = std::chrono::steady_clock::now();
     impl_->spec = spec;
     impl_->dt = spec.simulation.dt;
     impl_->seed = spec.simulation.seed;
     impl_->threads = std::max(1, threads > 0 ? threads : spec.simulation.threads);
-    impl_->build(models, parts);
+    impl_->build(models, parts, building);
     impl_->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 simulation::~simulation() = default;
 
-void simulation::impl::build(const model_registry& models, std::size_t parts) {
+void simulation::impl::build(const model_registry& models, std::size_t parts, const simulation::build_progress& building) {
     // Workers: at most the requested threads and the machine's cores. A step of a small
     // network is a few microseconds: below about 16,000 neurons per worker the cross-core
     // handshake of each step costs more than the split saves (measured on COBA,
@@ -199,6 +200,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts) {
 
     // Connectivity: generated per projection (deterministic), rows per target part.
     for (const auto& pj : spec.projections) {
+        if (building) building(projs.size(), spec.projections.size(), pj.name);
         projection_rt r;
         r.source = spec.population_index(pj.source);
         r.target = spec.population_index(pj.target);
