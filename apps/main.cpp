@@ -20,6 +20,7 @@
 #include "engram/core/version.hpp"
 #include "engram/datasets/input.hpp"
 #include "engram/neurons/models.hpp"
+#include "engram/nir/nir.hpp"
 
 namespace {
 
@@ -62,9 +63,13 @@ int run_command(const run_args& a) {
     const auto t_start = std::chrono::steady_clock::now();
     app_models models;
     const model_registry& registry = models.registry;
-    experiment ex = load_experiment(a.experiment, registry, overrides);
+    // A .nir file is a NIR graph (docs/nir.md): its Input populations stay silent unless
+    // spikes are given, and only simulation.* keys can be set.
+    const bool nir_graph = nir::is_nir_path(a.experiment);
+    experiment ex = nir_graph ? nir::import_nir_experiment(a.experiment, registry, overrides)
+                              : load_experiment(a.experiment, registry, overrides);
     std::string input_note;
-    const auto input = prepare_input(ex, *models.streams, &input_note);
+    const auto input = nir_graph ? nullptr : prepare_input(ex, *models.streams, &input_note);
     const auto& spec = ex.spec;
     std::string out = a.out.empty() ? spec.simulation.output : a.out;
     if (out.empty()) out = std::filesystem::path(a.experiment).stem().string() + ".h5";
@@ -80,7 +85,13 @@ int run_command(const run_args& a) {
                     input->path().c_str(), input->played(), input->window_ms(), input->gap_ms(), input->population().c_str());
     }
     if (!input_note.empty() && !a.quiet) std::fprintf(stderr, "engram: note: %s\n", input_note.c_str());
-    simulation sim(spec, registry);
+    const bool tty_out = !a.quiet && isatty(STDOUT_FILENO);
+    simulation sim(spec, registry, 0, 0, [&](std::size_t done, std::size_t total, const std::string& name) {
+        if (!tty_out) return;
+        std::printf("\rbuilding projection %zu of %zu (%s)...   ", done + 1, total, name.c_str());
+        std::fflush(stdout);
+    });
+    if (tty_out && !spec.projections.empty()) std::printf("\r%60s\r", "");
     if (!a.quiet) {
         std::printf("built %s neurons and %s synapses in %.3f s (%.1f bytes per synapse)\n", with_commas(neurons).c_str(),
                     with_commas(sim.synapse_count()).c_str(), sim.build_seconds(),
@@ -151,6 +162,33 @@ int run_command(const run_args& a) {
     return st.interrupted ? 130 : 0;
 }
 
+struct export_args {
+    std::string format = "nir", experiment, out;
+    std::vector<std::string> sets;
+    bool strict = false;
+};
+
+// engram export --format nir: the network of an experiment (with its instantiated
+// connectivity) as a NIR graph.
+int export_command(const export_args& a) {
+    using namespace engram;
+    if (a.format != "nir") throw error("unknown export format '" + a.format + "' (known: nir)");
+    app_models models;
+    experiment ex = load_experiment(a.experiment, models.registry, a.sets);
+    std::string input_note;
+    const auto input = prepare_input(ex, *models.streams, &input_note);  // binds a dataset_stream source
+    simulation sim(ex.spec, models.registry, 1);
+    (void)input;
+    const std::string out = a.out.empty() ? std::filesystem::path(a.experiment).stem().string() + ".nir" : a.out;
+    nir::export_options opt;
+    opt.strict = a.strict;
+    const auto rep = nir::export_nir(ex, sim, out, opt);
+    for (const auto& w : rep.approximations) std::fprintf(stderr, "engram: warning: NIR approximation: %s\n", w.c_str());
+    std::printf("wrote %s (NIR graph: %zu nodes, %zu edges%s)\n", out.c_str(), rep.nodes, rep.edges,
+                rep.approximations.empty() ? "" : ", with the approximations listed above");
+    return 0;
+}
+
 void print_models() {
     using namespace engram;
     const app_models models;
@@ -179,7 +217,7 @@ int main(int argc, char** argv) {
 
     run_args ra;
     auto* run = app.add_subcommand("run", "run an experiment file and write an HDF5 results file");
-    run->add_option("experiment", ra.experiment, "experiment YAML file")->required();
+    run->add_option("experiment", ra.experiment, "experiment YAML file, or a NIR graph (.nir)")->required();
     run->add_option("-o,--out", ra.out, "results file (default: simulation.output or <experiment>.h5)");
     run->add_option("--seed", ra.seed, "random seed (overrides simulation.seed)");
     run->add_option("--threads", ra.threads, "worker threads (overrides simulation.threads)");
@@ -191,11 +229,20 @@ int main(int argc, char** argv) {
     auto* info = app.add_subcommand("info", "summarise a results file");
     info->add_option("file", info_file, "results file (.h5)")->required();
 
+    export_args ea;
+    auto* exp = app.add_subcommand("export", "write the network of an experiment in another format (NIR)");
+    exp->add_option("--format", ea.format, "output format (nir)")->check(CLI::IsMember({"nir"}));
+    exp->add_option("experiment", ea.experiment, "experiment YAML file")->required();
+    exp->add_option("-o,--out", ea.out, "output file (default: <experiment>.nir)");
+    exp->add_flag("--strict", ea.strict, "refuse to write an approximation (refractory periods, conductances, ...)");
+    exp->add_option("--set", ea.sets, "override a key by its dotted path (repeatable)")->allow_extra_args(false);
+
     auto* models = app.add_subcommand("models", "list the neuron and source models with their parameters");
 
     CLI11_PARSE(app, argc, argv);
     try {
         if (run->parsed()) return run_command(ra);
+        if (exp->parsed()) return export_command(ea);
         if (info->parsed()) { std::cout << engram::describe_results(info_file); return 0; }
         if (models->parsed()) { print_models(); return 0; }
     } catch (const engram::error& e) {

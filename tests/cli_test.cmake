@@ -31,3 +31,22 @@ endif()
 if(EXISTS ${OUT}/bad.h5)
   message(FATAL_ERROR "a failed validation must not write a results file")
 endif()
+# NIR: export an experiment as a NIR graph, then run the graph (docs/nir.md).
+execute_process(COMMAND ${ENGRAM} export --format nir ${SRC}/experiments/single_neuron.yaml -o ${OUT}/sn.nir
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(FIND "${err}" "refractory period" pos)
+if(NOT rc EQUAL 0 OR pos EQUAL -1 OR NOT EXISTS ${OUT}/sn.nir)
+  message(FATAL_ERROR "engram export --format nir failed or did not warn (${rc}): ${out} ${err}")
+endif()
+execute_process(COMMAND ${ENGRAM} export --format nir ${SRC}/experiments/single_neuron.yaml -o ${OUT}/strict.nir --strict
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(FIND "${err}" "strict export stops" pos)
+if(rc EQUAL 0 OR pos EQUAL -1 OR EXISTS ${OUT}/strict.nir)
+  message(FATAL_ERROR "engram export --strict must refuse: ${rc} ${err}")
+endif()
+execute_process(COMMAND ${ENGRAM} run ${OUT}/sn.nir -o ${OUT}/sn_nir.h5 --set simulation.duration=200ms
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(FIND "${out}" "200 ms" pos)
+if(NOT rc EQUAL 0 OR pos EQUAL -1 OR NOT EXISTS ${OUT}/sn_nir.h5)
+  message(FATAL_ERROR "engram run of a NIR graph failed (${rc}): ${out} ${err}")
+endif()
