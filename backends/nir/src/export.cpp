@@ -202,34 +202,34 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
         ~remove_on_failure() { if (armed) { std::error_code ec; std::filesystem::remove(file, ec); } }
     } guard{tmp};
     {
-    h5::handle file = h5::create_file(tmp);
-    write_string(file, "version", "1.0.0", path);
-    h5::handle top = h5::create_group(file, "node", path);
-    write_string(top, "type", "NIRGraph", path);
-    {
-        h5::handle md = h5::create_group(top, "metadata", path);
-        write_string(md, "time_unit", "s", path);
-        write_string(md, "voltage_unit", "mV", path);
-        write_string(md, "current_unit", "pA", path);
-        write_string(md, "resistance_unit", "GOhm", path);
-        detail::write_double(md, "dt", dt * 1e-3, path);
-        write_string(md, "generator", std::string("engram ") + version_string, path);
-    }
-    h5::handle group = h5::create_group(top, "nodes", path);
-    for (const auto& name : order) {
-        const node& nd = nodes.at(name);
-        h5::handle g = h5::create_group(group, name, path);
-        write_string(g, "type", nd.type, path);
-        if (nd.shape >= 0) write_ints(g, "shape", {nd.shape}, path);
-        for (const auto& [pname, values] : nd.params)
-            write_floats(g, pname, values, nd.matrix_shape.empty() ? std::vector<hsize_t>{values.size()} : nd.matrix_shape, path);
-        if (!nd.metadata.empty() || !nd.model.empty()) {
-            h5::handle md = h5::create_group(g, "metadata", path);
-            write_string(md, "engram_model", nd.model, path);
-            for (const auto& [k, v] : nd.metadata) detail::write_double(md, k, v, path);
+        h5::handle file = h5::create_file(tmp);
+        write_string(file, "version", "1.0.0", path);
+        h5::handle top = h5::create_group(file, "node", path);
+        write_string(top, "type", "NIRGraph", path);
+        {
+            h5::handle md = h5::create_group(top, "metadata", path);
+            write_string(md, "time_unit", "s", path);
+            write_string(md, "voltage_unit", "mV", path);
+            write_string(md, "current_unit", "pA", path);
+            write_string(md, "resistance_unit", "GOhm", path);
+            detail::write_double(md, "dt", dt * 1e-3, path);
+            write_string(md, "generator", std::string("engram ") + version_string, path);
         }
-    }
-    detail::write_string_pairs(top, "edges", edges, path);
+        h5::handle group = h5::create_group(top, "nodes", path);
+        for (const auto& name : order) {
+            const node& nd = nodes.at(name);
+            h5::handle g = h5::create_group(group, name, path);
+            write_string(g, "type", nd.type, path);
+            if (nd.shape >= 0) write_ints(g, "shape", {nd.shape}, path);
+            for (const auto& [pname, values] : nd.params)
+                write_floats(g, pname, values, nd.matrix_shape.empty() ? std::vector<hsize_t>{values.size()} : nd.matrix_shape, path);
+            if (!nd.metadata.empty() || !nd.model.empty()) {
+                h5::handle md = h5::create_group(g, "metadata", path);
+                write_string(md, "engram_model", nd.model, path);
+                for (const auto& [k, v] : nd.metadata) detail::write_double(md, k, v, path);
+            }
+        }
+        detail::write_string_pairs(top, "edges", edges, path);
     }
     std::error_code ec;
     std::filesystem::rename(tmp, path, ec);
