@@ -1,5 +1,7 @@
 #include "engram/core/hdf5.hpp"
 
+#include <algorithm>
+
 #include "engram/core/errors.hpp"
 
 namespace engram::h5 {
@@ -113,6 +115,46 @@ template std::vector<float> read_vector<float>(hid_t, const std::string&, const 
 template std::vector<std::uint64_t> read_vector<std::uint64_t>(hid_t, const std::string&, const std::string&);
 template std::vector<std::uint32_t> read_vector<std::uint32_t>(hid_t, const std::string&, const std::string&);
 template std::vector<std::int64_t> read_vector<std::int64_t>(hid_t, const std::string&, const std::string&);
+
+std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& file) {
+    handle ds = open_dataset(loc, name, file);
+    handle ftype(H5Dget_type(ds), H5Tclose);
+    if (H5Tget_class(ftype) != H5T_STRING) throw io_error(file, "read", "dataset '" + name + "' does not hold strings");
+    handle space(H5Dget_space(ds), H5Sclose);
+    const hssize_t np = H5Sget_simple_extent_npoints(space);
+    const std::size_t n = static_cast<std::size_t>(std::max<hssize_t>(np, 0));
+    std::vector<std::string> out;
+    out.reserve(n);
+    if (n == 0) return out;
+    handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_cset(mtype, H5Tget_cset(ftype));
+    if (H5Tis_variable_str(ftype) > 0) {
+        H5Tset_size(mtype, H5T_VARIABLE);
+        std::vector<char*> buf(n, nullptr);
+        if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+            throw io_error(file, "read", "dataset '" + name + "'");
+        for (char* s : buf) out.emplace_back(s ? s : "");
+        #if H5_VERSION_GE(1, 12, 0)
+        H5Treclaim(mtype, space, H5P_DEFAULT, buf.data());
+#else
+        H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, buf.data());
+#endif
+    } else {
+        const std::size_t width = H5Tget_size(ftype);
+        H5Tset_size(mtype, width);
+        H5Tset_strpad(mtype, H5T_STR_NULLPAD);
+        std::string buf(n * width, '\0');
+        if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
+            throw io_error(file, "read", "dataset '" + name + "'");
+        for (std::size_t k = 0; k < n; ++k) {
+            std::string s = buf.substr(k * width, width);
+            s.resize(std::min(s.find('\0'), s.size()));
+            while (!s.empty() && s.back() == ' ') s.pop_back();  // space-padded strings
+            out.push_back(std::move(s));
+        }
+    }
+    return out;
+}
 
 std::vector<hsize_t> shape(hid_t loc, const std::string& name, const std::string& file) {
     handle ds = open_dataset(loc, name, file);

@@ -57,42 +57,6 @@ std::vector<int> read_ints(hid_t loc, const std::string& name, const std::string
 
 }  // namespace
 
-std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& file) {
-    handle ds = h5::open_dataset(loc, name, file);
-    handle ftype(H5Dget_type(ds), H5Tclose);
-    if (H5Tget_class(ftype) != H5T_STRING) throw io_error(file, "read", "dataset '" + name + "' does not hold strings");
-    handle space(H5Dget_space(ds), H5Sclose);
-    const hssize_t np = H5Sget_simple_extent_npoints(space);
-    const std::size_t n = static_cast<std::size_t>(std::max<hssize_t>(np, 0));
-    std::vector<std::string> out;
-    out.reserve(n);
-    if (n == 0) return out;
-    handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_cset(mtype, H5Tget_cset(ftype));
-    if (H5Tis_variable_str(ftype) > 0) {
-        H5Tset_size(mtype, H5T_VARIABLE);
-        std::vector<char*> buf(n, nullptr);
-        if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-            throw io_error(file, "read", "dataset '" + name + "'");
-        for (char* s : buf) out.emplace_back(s ? s : "");
-        reclaim(mtype, space, buf.data());
-    } else {
-        const std::size_t width = H5Tget_size(ftype);
-        H5Tset_size(mtype, width);
-        H5Tset_strpad(mtype, H5T_STR_NULLPAD);
-        std::string buf(n * width, '\0');
-        if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-            throw io_error(file, "read", "dataset '" + name + "'");
-        for (std::size_t k = 0; k < n; ++k) {
-            std::string s = buf.substr(k * width, width);
-            s.resize(std::min(s.find('\0'), s.size()));
-            while (!s.empty() && s.back() == ' ') s.pop_back();  // space-padded strings
-            out.push_back(std::move(s));
-        }
-    }
-    return out;
-}
-
 shd_file::shd_file(const std::string& path) : path_(path), file_(h5::open_file(path)) {
     times_ = h5::open_dataset(file_, "spikes/times", path);
     units_ = h5::open_dataset(file_, "spikes/units", path);
@@ -109,7 +73,7 @@ shd_file::shd_file(const std::string& path) : path_(path), file_(h5::open_file(p
             throw io_error(path, "read", "extra/speaker has " + std::to_string(speakers_.size()) +
                                              " entries for " + std::to_string(labels_.size()) + " samples");
     }
-    if (h5::exists(file_, "extra/keys")) keys_ = read_strings(file_, "extra/keys", path);
+    if (h5::exists(file_, "extra/keys")) keys_ = h5::read_strings(file_, "extra/keys", path);
 }
 
 audio_sample shd_file::read(std::size_t i) const {
@@ -131,7 +95,7 @@ ntidigits_file::ntidigits_file(const std::string& path, const std::string& split
     : path_(path), split_(split), file_(h5::open_file(path)) {
     if (split != "train" && split != "test")
         throw io_error(path, "read", "split must be 'train' or 'test', not '" + split + "'");
-    ids_ = read_strings(file_, split + "_labels", path);
+    ids_ = h5::read_strings(file_, split + "_labels", path);
     addresses_ = h5::open_group(file_, split + "_addresses", path);
     timestamps_ = h5::open_group(file_, split + "_timestamps", path);
 }

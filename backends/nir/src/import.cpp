@@ -97,7 +97,7 @@ network_spec import_nir(const std::string& path, const model_registry& models) {
     if (!h5::exists(r.file, "node") || !h5::exists(r.file, "node/type"))
         throw io_error(path, "import", "not a NIR file (no /node/type)");
     const h5::handle top = h5::open_group(r.file, "node", path);
-    const auto top_type = detail::read_strings(top, "type", path);
+    const auto top_type = h5::read_strings(top, "type", path);
     if (top_type.size() != 1 || top_type[0] != "NIRGraph")
         throw io_error(path, "import", "the top node is a '" + (top_type.empty() ? std::string() : top_type[0]) + "', not a NIRGraph");
     if (!h5::exists(top, "nodes")) throw io_error(path, "import", "the graph has no 'nodes' group");
@@ -107,7 +107,7 @@ network_spec import_nir(const std::string& path, const model_registry& models) {
     network_spec spec;
     if (h5::exists(top, "metadata/time_unit")) {
         const auto md = h5::open_group(top, "metadata", path);
-        const auto u = detail::read_strings(md, "time_unit", path);
+        const auto u = h5::read_strings(md, "time_unit", path);
         if (u.size() == 1 && u[0] == "ms") r.ts = 1.0;
         else if (u.size() != 1 || u[0] != "s") throw io_error(path, "import", "metadata time_unit must be 's' or 'ms'");
     }
@@ -126,7 +126,7 @@ network_spec import_nir(const std::string& path, const model_registry& models) {
     for (const auto& n : names) {
         const auto g = r.group(n);
         if (!h5::exists(g, "type")) r.fail(n, "has no 'type'");
-        const auto t = detail::read_strings(g, "type", path);
+        const auto t = h5::read_strings(g, "type", path);
         if (t.size() != 1) r.fail(n, "'type' is not one string");
         r.type[n] = t[0];
     }
@@ -234,11 +234,11 @@ network_spec import_nir(const std::string& path, const model_registry& models) {
         std::vector<std::string> src, dst;
         if (H5Oexists_by_name(top, "edges/src", H5P_DEFAULT) > 0) {
             const auto g = h5::open_group(top, "edges", path);
-            src = detail::read_strings(g, "src", path);
-            dst = detail::read_strings(g, "dst", path);
+            src = h5::read_strings(g, "src", path);
+            dst = h5::read_strings(g, "dst", path);
             if (src.size() != dst.size()) throw io_error(path, "import", "edges/src and edges/dst differ in length");
         } else {
-            const auto flat = detail::read_strings(top, "edges", path);
+            const auto flat = h5::read_strings(top, "edges", path);
             const auto sh = h5::shape(top, "edges", path);
             if (!flat.empty() && (sh.size() != 2 || sh[1] != 2))
                 throw io_error(path, "import", "'edges' has shape " + shape_text(sh) + ", expected [n, 2]");

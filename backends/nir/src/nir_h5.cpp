@@ -77,37 +77,6 @@ void write_ints(hid_t loc, const std::string& name, const std::vector<std::int64
         throw io_error(file, "write", "dataset '" + name + "'");
 }
 
-std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& file) {
-    const auto ds = h5::open_dataset(loc, name, file);
-    h5::handle ftype(H5Dget_type(ds), H5Tclose);
-    if (H5Tget_class(ftype) != H5T_STRING) throw io_error(file, "read", "dataset '" + name + "' is not a string");
-    h5::handle space(H5Dget_space(ds), H5Sclose);
-    const auto n = static_cast<std::size_t>(std::max<hssize_t>(H5Sget_simple_extent_npoints(space), 0));
-    std::vector<std::string> out;
-    if (n == 0) return out;
-    h5::handle mtype(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_cset(mtype, H5Tget_cset(ftype));
-    if (H5Tis_variable_str(ftype) > 0) {
-        H5Tset_size(mtype, H5T_VARIABLE);
-        std::vector<char*> p(n, nullptr);
-        if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data()) < 0)
-            throw io_error(file, "read", "dataset '" + name + "'");
-        for (char* s : p) out.emplace_back(s ? s : "");
-        H5Dvlen_reclaim(mtype, space, H5P_DEFAULT, p.data());
-        return out;
-    }
-    const std::size_t len = H5Tget_size(ftype);
-    H5Tset_size(mtype, len);
-    std::vector<char> buf(n * len);
-    if (H5Dread(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()) < 0)
-        throw io_error(file, "read", "dataset '" + name + "'");
-    for (std::size_t i = 0; i < n; ++i) {
-        std::string s(buf.data() + i * len, len);
-        out.push_back(s.substr(0, s.find('\0')));
-    }
-    return out;
-}
-
 array read_array(hid_t loc, const std::string& name, const std::string& file) {
     const auto ds = h5::open_dataset(loc, name, file);
     h5::handle ftype(H5Dget_type(ds), H5Tclose);

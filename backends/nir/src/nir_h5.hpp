@@ -24,8 +24,6 @@ void write_floats(hid_t loc, const std::string& name, const std::vector<float>& 
 void write_double(hid_t loc, const std::string& name, double v, const std::string& file);
 void write_ints(hid_t loc, const std::string& name, const std::vector<std::int64_t>& v, const std::string& file);
 
-// Strings of a dataset (variable or fixed length), flattened in row-major order.
-std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& file);
 array read_array(hid_t loc, const std::string& name, const std::string& file);
 
 }  // namespace engram::nir::detail

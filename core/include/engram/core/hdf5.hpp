@@ -57,6 +57,9 @@ void write_vector(hid_t loc, const std::string& name, const std::vector<T>& v, c
 template <class T>
 std::vector<T> read_vector(hid_t loc, const std::string& name, const std::string& file);
 std::vector<hsize_t> shape(hid_t loc, const std::string& name, const std::string& file);
+// A 1-D dataset of strings (fixed or variable length, ASCII or UTF-8), trailing NULs and
+// spaces removed; throws io_error if it is not a string dataset.
+std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& file);
 
 void write_attr(hid_t obj, const std::string& name, const std::string& value, const std::string& file);
 void write_attr(hid_t obj, const std::string& name, double value, const std::string& file);

@@ -86,8 +86,4 @@ private:
     std::vector<std::string> ids_;
 };
 
-// A 1-D dataset of strings (fixed or variable length, ASCII or UTF-8), trailing NULs
-// removed; throws io_error if it is not a string dataset.
-std::vector<std::string> read_strings(hid_t loc, const std::string& name, const std::string& file);
-
 }  // namespace engram
