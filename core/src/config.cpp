@@ -185,10 +185,13 @@ public:
     network_spec read(const YAML::Node& root) {
         network_spec spec;
         if (!root || root.IsNull()) throw config_error(file_, 1, 1, "", "the experiment file is empty");
-        check_keys(root, "", {"description", "simulation", "populations", "projections", "stimuli", "record", "input"});
+        check_keys(root, "", {"description", "simulation", "populations", "projections", "stimuli", "record", "input",
+                              "modulators", "layout", "classification"});
         if (auto s = root["simulation"]) read_simulation(s, spec.simulation);
         if (!root["populations"]) throw config_error(file_, 1, 1, "populations", "an experiment needs at least one population");
         read_populations(root["populations"], spec);
+        if (auto l = root["layout"]) read_layouts(l, spec);
+        if (auto m = root["modulators"]) read_modulators(m, spec);
         if (auto p = root["projections"]) read_projections(p, spec);
         if (auto s = root["stimuli"]) read_stimuli(s, spec);
         bool spikes_given = false;
@@ -302,7 +305,7 @@ public:
             const YAML::Node& v = kv.second;
             remember(key, kv.first);
             if (const std::string msg = name_problem(pj.name); !msg.empty()) fail(kv.first, key, msg);
-            check_keys(v, key, {"source", "target", "receptor", "connector", "weight", "delay"});
+            check_keys(v, key, {"source", "target", "receptor", "connector", "weight", "delay", "plasticity"});
             for (const char* k : {"source", "target", "connector", "weight"})
                 if (!v[k]) fail(v, key, std::string("a projection needs '") + k + "'");
             pj.source = scalar(v["source"], key + ".source");
@@ -325,15 +328,131 @@ public:
             pj.delay = v["delay"] ? dist(v["delay"], key + ".delay", dimension::time)
                                   : distribution::constant(0.0, dimension::time);
             read_connector(v["connector"], key + ".connector", pj.connector, rinfo.weight_dim);
+            if (auto pl = v["plasticity"]) read_plasticity(pl, key + ".plasticity", pj.plasticity, spec);
             pj.where = {file_, 0, 0, key};
             spec.projections.push_back(std::move(pj));
+        }
+    }
+
+    void read_plasticity(const YAML::Node& n, const std::string& key, plasticity_spec& ps, const network_spec& spec) {
+        remember(key, n);
+        if (!n.IsMap()) fail(n, key, "expected a mapping with 'rule' and the rule's parameters");
+        if (!n["rule"]) fail(n, key, "plasticity needs 'rule' (one of: " + join(models_.rule_names()) + ")");
+        ps.rule = scalar(n["rule"], key + ".rule");
+        const rule_info* r = models_.find_rule(ps.rule);
+        if (!r) fail(n["rule"], key + ".rule", "unknown plasticity rule '" + ps.rule + "' (known: " + join(models_.rule_names()) + ")", nearest(ps.rule, models_.rule_names()));
+        std::vector<std::string> allowed{"rule"};
+        for (const auto& p : r->params) allowed.push_back(p.name);
+        for (const auto& o : r->options) allowed.push_back(o.name);
+        check_keys(n, key, allowed);
+        for (const auto& p : r->params) {
+            if (auto v = n[p.name]) ps.params[p.name] = quantity_of(v, key + "." + p.name, p.dim);
+            else if (p.default_value) ps.params[p.name] = *p.default_value;
+            else fail(n, key + "." + p.name, "rule '" + r->name + "' needs '" + p.name + "' (" + p.doc + ")");
+        }
+        std::vector<std::string> mods;
+        for (const auto& m : spec.modulators) mods.push_back(m.name);
+        for (const auto& o : r->options) {
+            if (auto v = n[o.name]) {
+                const std::string val = scalar(v, key + "." + o.name);
+                const bool names_modulator = o.values.size() == 1 && o.values[0] == "<modulator>";
+                if (names_modulator) {
+                    if (std::find(mods.begin(), mods.end(), val) == mods.end())
+                        fail(v, key + "." + o.name, "unknown modulator '" + val + "'" + (mods.empty() ? std::string(" (the experiment has no modulators section)") : " (modulators: " + join(mods) + ")"), nearest(val, mods));
+                } else if (std::find(o.values.begin(), o.values.end(), val) == o.values.end()) {
+                    fail(v, key + "." + o.name, "'" + val + "' is not one of: " + join(o.values), nearest(val, o.values));
+                }
+                ps.options[o.name] = val;
+            } else {
+                ps.options[o.name] = (o.values.size() == 1 && o.values[0] == "<modulator>") ? std::string() : o.values.front();
+            }
+        }
+    }
+
+    void read_layouts(const YAML::Node& n, network_spec& spec) {
+        remember("layout", n);
+        if (!n.IsMap()) fail(n, "layout", "expected a mapping from layout names to {grid: [x, y, z], populations: [...]}");
+        for (const auto& kv : n) {
+            layout_spec l;
+            l.name = kv.first.as<std::string>();
+            const std::string key = "layout." + l.name;
+            remember(key, kv.first);
+            const YAML::Node& v = kv.second;
+            check_keys(v, key, {"grid", "populations", "shuffle"});
+            if (!v["grid"] || !v["grid"].IsSequence() || v["grid"].size() != 3) fail(v, key + ".grid", "a layout needs 'grid: [x, y, z]'");
+            for (std::size_t d = 0; d < 3; ++d) {
+                const auto g = integer(v["grid"][d], key + ".grid", "a positive integer");
+                if (g == 0 || g > 65535) fail(v["grid"][d], key + ".grid", "grid sizes must be between 1 and 65535");
+                l.grid[d] = static_cast<std::uint32_t>(g);
+            }
+            if (!v["populations"] || !v["populations"].IsSequence()) fail(v, key + ".populations", "a layout needs 'populations: [...]'");
+            std::vector<std::string> pops;
+            for (const auto& p : spec.populations) pops.push_back(p.name);
+            std::uint64_t total = 0;
+            for (std::size_t i = 0; i < v["populations"].size(); ++i) {
+                const auto& e = v["populations"][i];
+                const std::string name = scalar(e, key + ".populations");
+                const population_spec* ps = spec.find_population(name);
+                if (!ps) fail(e, key + ".populations", "unknown population '" + name + "'", nearest(name, pops));
+                if (spec.layout_of(name)) fail(e, key + ".populations", "population '" + name + "' is already in a layout");
+                for (const auto& q : l.populations)
+                    if (q == name) fail(e, key + ".populations", "population '" + name + "' is listed twice");
+                l.populations.push_back(name);
+                total += ps->size;
+            }
+            const std::uint64_t cells = std::uint64_t(l.grid[0]) * l.grid[1] * l.grid[2];
+            if (total > cells)
+                fail(v["populations"], key + ".populations", "the populations have " + std::to_string(total) + " neurons but the grid has " + std::to_string(cells) + " cells");
+            if (auto s = v["shuffle"]) l.shuffle = boolean(s, key + ".shuffle");
+            l.where = {file_, 0, 0, key};
+            spec.layouts.push_back(std::move(l));
+        }
+    }
+
+    void read_modulators(const YAML::Node& n, network_spec& spec) {
+        remember("modulators", n);
+        if (!n.IsMap()) fail(n, "modulators", "expected a mapping from modulator names to modulators");
+        for (const auto& kv : n) {
+            modulator_spec m;
+            m.name = kv.first.as<std::string>();
+            const std::string key = "modulators." + m.name;
+            remember(key, kv.first);
+            if (const std::string msg = name_problem(m.name); !msg.empty()) fail(kv.first, key, msg);
+            const YAML::Node& v = kv.second;
+            check_keys(v, key, {"type", "params", "sources"});
+            if (!v["type"]) fail(v, key, "a modulator needs 'type' (one of: " + join(models_.modulator_names()) + ")");
+            m.type = scalar(v["type"], key + ".type");
+            const modulator_info* mi = models_.find_modulator(m.type);
+            if (!mi) fail(v["type"], key + ".type", "unknown modulator type '" + m.type + "' (known: " + join(models_.modulator_names()) + ")", nearest(m.type, models_.modulator_names()));
+            std::vector<std::string> pnames;
+            for (const auto& p : mi->params) pnames.push_back(p.name);
+            if (auto ps = v["params"]) {
+                remember(key + ".params", ps);
+                check_keys(ps, key + ".params", pnames);
+            }
+            for (const auto& p : mi->params) {
+                if (v["params"] && v["params"][p.name]) m.params[p.name] = quantity_of(v["params"][p.name], key + ".params." + p.name, p.dim);
+                else if (p.default_value) m.params[p.name] = *p.default_value;
+                else fail(v, key + ".params." + p.name, "modulator '" + m.type + "' needs '" + p.name + "' (" + p.doc + ")");
+            }
+            if (!v["sources"] || !v["sources"].IsMap()) fail(v, key + ".sources", "a modulator needs 'sources: {population: weight per spike, ...}'");
+            std::vector<std::string> pops;
+            for (const auto& p : spec.populations) pops.push_back(p.name);
+            for (const auto& sv : v["sources"]) {
+                const std::string pop = sv.first.as<std::string>();
+                remember(key + ".sources." + pop, sv.first);
+                if (!spec.find_population(pop)) fail(sv.first, key + ".sources." + pop, "unknown population '" + pop + "'", nearest(pop, pops));
+                m.sources.emplace_back(pop, quantity_of(sv.second, key + ".sources." + pop, dimension::dimensionless));
+            }
+            m.where = {file_, 0, 0, key};
+            spec.modulators.push_back(std::move(m));
         }
     }
 
     void read_connector(const YAML::Node& n, const std::string& key, connector_spec& c, dimension wdim) {
         remember(key, n);
         static const std::vector<std::string> rules{"all_to_all", "one_to_one", "fixed_probability", "fixed_number_pre",
-                                                    "fixed_number_post", "fixed_total_number", "from_list"};
+                                                    "fixed_number_post", "fixed_total_number", "from_list", "distance"};
         const YAML::Node rule_node = n.IsScalar() ? n : n["rule"];
         if (!rule_node) fail(n, key, "a connector needs 'rule' (one of: " + join(rules) + ")");
         c.rule = scalar(rule_node, key + ".rule");
@@ -347,6 +466,7 @@ public:
         std::vector<std::string> allowed{"rule"};
         if (c.rule != "one_to_one" && c.rule != "from_list") allowed.push_back("allow_self_connections");
         if (c.rule == "fixed_probability") allowed.push_back("p");
+        if (c.rule == "distance") { allowed.push_back("p"); allowed.push_back("lambda"); }
         if (c.rule == "fixed_number_pre" || c.rule == "fixed_number_post" || c.rule == "fixed_total_number") {
             allowed.push_back("n");
             allowed.push_back("with_replacement");
@@ -355,9 +475,13 @@ public:
         check_keys(n, key, allowed);
         if (auto s = n["allow_self_connections"]) c.allow_self_connections = boolean(s, key + ".allow_self_connections");
         if (auto s = n["with_replacement"]) c.with_replacement = boolean(s, key + ".with_replacement");
-        if (c.rule == "fixed_probability") {
-            if (!n["p"]) fail(n, key, "fixed_probability needs 'p'");
+        if (c.rule == "fixed_probability" || c.rule == "distance") {
+            if (!n["p"]) fail(n, key, c.rule + " needs 'p'");
             c.p = quantity_of(n["p"], key + ".p", dimension::dimensionless);
+        }
+        if (c.rule == "distance") {
+            if (!n["lambda"]) fail(n, key, "distance needs 'lambda' (the length scale, in grid units)");
+            c.lambda = quantity_of(n["lambda"], key + ".lambda", dimension::dimensionless);
         }
         if (std::find(allowed.begin(), allowed.end(), "n") != allowed.end()) {
             if (!n["n"]) fail(n, key, c.rule + " needs 'n'");
@@ -679,6 +803,7 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
     ex.spec = r.read(root);
     ex.duration_given = root["simulation"] && root["simulation"].IsMap() && root["simulation"]["duration"];
     if (auto in = root["input"]) ex.input = r.to_config_node(in, "input");
+    if (auto c = root["classification"]) ex.classification = r.to_config_node(c, "classification");
     try {
         validate(ex.spec, models);
     } catch (const spec_error& e) {
@@ -844,8 +969,34 @@ void validate(const network_spec& spec, const model_registry& models) {
         if (pj.delay.lowest() < 0) throw spec_error(key + ".delay", "delays must be >= 0 (bound the distribution with min)");
         const auto& c = pj.connector;
         const std::string ck = key + ".connector";
-        if (c.rule == "fixed_probability" && !(c.p >= 0.0 && c.p <= 1.0))
+        if ((c.rule == "fixed_probability" || c.rule == "distance") && !(c.p >= 0.0 && c.p <= 1.0))
             throw spec_error(ck + ".p", "probability must be in [0, 1], got " + std::to_string(c.p));
+        if (c.rule == "distance") {
+            if (!(c.lambda > 0.0) || !std::isfinite(c.lambda)) throw spec_error(ck + ".lambda", "lambda must be > 0");
+            if (!spec.layout_of(pj.source)) throw spec_error(ck, "the distance rule needs population '" + pj.source + "' in a layout (see 'layout')");
+            if (!spec.layout_of(pj.target)) throw spec_error(ck, "the distance rule needs population '" + pj.target + "' in a layout (see 'layout')");
+            if (spec.layout_of(pj.source) != spec.layout_of(pj.target)) throw spec_error(ck, "the distance rule needs source and target in the same layout");
+        }
+        if (pj.plasticity.plastic()) {
+            const std::string pk = key + ".plasticity";
+            const rule_info* r = models.find_rule(pj.plasticity.rule);
+            if (!r) throw spec_error(pk + ".rule", "unknown plasticity rule '" + pj.plasticity.rule + "'");
+            for (const auto& pi : r->params) {
+                auto it = pj.plasticity.params.find(pi.name);
+                if (it == pj.plasticity.params.end()) throw spec_error(pk + "." + pi.name, "missing parameter");
+                const double x = it->second;
+                const bool low = pi.min_exclusive ? !(x > pi.min) : !(x >= pi.min);
+                if (low || x > pi.max) {
+                    std::ostringstream os;
+                    os << "value " << x << " is outside the valid range " << (pi.min_exclusive ? "(" : "[") << pi.min << ", " << pi.max << "] for " << pi.doc;
+                    throw spec_error(pk + "." + pi.name, os.str());
+                }
+            }
+            std::vector<std::string> mods;
+            for (const auto& m : spec.modulators) mods.push_back(m.name);
+            if (r->check)
+                if (const std::string msg = r->check(pj.plasticity, mods); !msg.empty()) throw spec_error(pk, msg);
+        }
         const bool no_self = pj.source == pj.target && !c.allow_self_connections;
         if (c.rule == "one_to_one" && src->size != tgt->size)
             throw spec_error(ck, "one_to_one needs populations of equal size (" + std::to_string(src->size) + " vs " + std::to_string(tgt->size) + ")");
@@ -871,6 +1022,17 @@ void validate(const network_spec& spec, const model_registry& models) {
                                       : c.rule == "fixed_number_post" ? tgt->size - (no_self ? 1u : 0u)
                                       : std::uint64_t(src->size) * tgt->size - (no_self ? std::min(src->size, tgt->size) : 0u);
             if (avail == 0) throw spec_error(ck + ".n", "there is no neuron pair to connect (self-connections are not allowed)");
+        }
+    }
+    names.clear();
+    for (const auto& m : spec.modulators) {
+        const std::string key = "modulators." + m.name;
+        check_name(key, m.name);
+        if (!names.insert(m.name).second) throw spec_error(key, "modulator name used twice");
+        if (!models.find_modulator(m.type)) throw spec_error(key + ".type", "unknown modulator type '" + m.type + "'");
+        for (const auto& [pop, w] : m.sources) {
+            if (!spec.find_population(pop)) throw spec_error(key + ".sources." + pop, "unknown population '" + pop + "'");
+            if (!std::isfinite(w)) throw spec_error(key + ".sources." + pop, "weight must be finite");
         }
     }
     names.clear();

@@ -76,7 +76,8 @@ u32 unskip(u32 k, u32 skip) { return k >= skip ? k + 1 : k; }
 // delays are not drawn (emit gets 0, 0): the counting pass.
 template <class Emit>
 void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double dt, std::uint64_t seed,
-                      neuron_range targets, bool values, Emit&& emit) {
+                      neuron_range targets, bool values, const neuron_positions* pre_pos,
+                      const neuron_positions* post_pos, Emit&& emit) {
     const auto& c = proj.connector;
     const u32 conn_stream = stream_id("conn/" + proj.name);
     const u32 w_stream = stream_id("weight/" + proj.name), d_stream = stream_id("delay/" + proj.name);
@@ -133,6 +134,22 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
                 if (i >= n_pre) break;
                 const u32 ii = static_cast<u32>(i);
                 if (!(no_self && ii == j)) put(ov, ii, j);
+            }
+        }
+    } else if (c.rule == "distance") {
+        if (!pre_pos || !post_pos || pre_pos->xyz.size() != 3 * std::size_t(n_pre) || post_pos->xyz.size() != 3 * std::size_t(n_post))
+            throw spec_error(where, "the distance rule needs both populations in a layout");
+        const double inv_l2 = 1.0 / (c.lambda * c.lambda);
+        for (u32 j = tb; j < te; ++j) {
+            auto ov = values_of(j);
+            random_stream rng(seed, conn_stream, j);
+            const float* q = &post_pos->xyz[3 * std::size_t(j)];
+            for (u32 i = 0; i < n_pre; ++i) {
+                const double u = rng.uniform();  // one draw per candidate, so the list is stable
+                if (no_self && i == j) continue;
+                const float* r = &pre_pos->xyz[3 * std::size_t(i)];
+                const double dx = r[0] - q[0], dy = r[1] - q[1], dz = r[2] - q[2];
+                if (u < c.p * std::exp(-(dx * dx + dy * dy + dz * dz) * inv_l2)) put(ov, i, j);
             }
         }
     } else if (c.rule == "fixed_number_pre") {
@@ -208,9 +225,9 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
 }  // namespace
 
 synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
-                               std::uint64_t seed) {
+                               std::uint64_t seed, const neuron_positions* pre_pos, const neuron_positions* post_pos) {
     synapse_list out;
-    for_each_synapse(proj, n_pre, n_post, dt, seed, {0, n_post}, true, [&](u32 i, u32 j, float w, std::uint16_t d) {
+    for_each_synapse(proj, n_pre, n_post, dt, seed, {0, n_post}, true, pre_pos, post_pos, [&](u32 i, u32 j, float w, std::uint16_t d) {
         out.pre.push_back(i);
         out.post.push_back(j);
         out.weight.push_back(w);
@@ -221,6 +238,14 @@ synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
 
 projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
                                  std::uint64_t seed, const std::vector<neuron_range>& parts, int threads) {
+    build_options o;
+    o.threads = threads;
+    return build_projection(proj, n_pre, n_post, dt, seed, parts, o);
+}
+
+projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
+                                 std::uint64_t seed, const std::vector<neuron_range>& parts, const build_options& opt) {
+    const int threads = opt.threads;
     projection_rows r;
     r.n_pre = n_pre;
     const auto& c = proj.connector;
@@ -232,7 +257,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
             if (k < c.delay.size() && !std::isnan(c.delay[k]) && delay_steps(proj, c.delay[k], dt) != delay_steps(proj, proj.delay.a, dt)) list_d = true;
         }
     }
-    r.homogeneous_weight = proj.weight.is_constant() && !list_w;
+    r.homogeneous_weight = proj.weight.is_constant() && !list_w && !opt.per_synapse_weights;
     r.uniform_delay = proj.delay.is_constant() && !list_d;
     r.weight0 = static_cast<float>(proj.weight.a);
     r.delay0 = delay_steps(proj, proj.delay.a, dt);
@@ -242,7 +267,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
     auto build_part = [&](std::size_t k) {
         csr_rows& rows = r.parts[k];
         rows.row_begin.assign(std::size_t(n_pre) + 1, 0);
-        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false,
+        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false, opt.pre_pos, opt.post_pos,
                          [&](u32 i, u32, float, std::uint16_t) { ++rows.row_begin[std::size_t(i) + 1]; });
         for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] += rows.row_begin[i];
         const std::size_t n = rows.row_begin[n_pre];
@@ -251,7 +276,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         if (!r.uniform_delay) rows.delay.resize(n);
         std::vector<std::uint64_t> fill(rows.row_begin.begin(), rows.row_begin.end() - 1);
         std::uint16_t dmax = r.delay0;
-        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], !r.homogeneous_weight || !r.uniform_delay,
+        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], !r.homogeneous_weight || !r.uniform_delay, opt.pre_pos, opt.post_pos,
                          [&](u32 i, u32 j, float w, std::uint16_t d) {
                              const std::uint64_t pos = fill[i]++;
                              rows.target[pos] = j;
@@ -259,6 +284,21 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
                              if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
                          });
         part_max[k] = dmax;
+        if (opt.columns) {
+            if (n > 0xFFFFFFFFull) throw spec_error("projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
+            rows.col_begin.assign(std::size_t(n_post) + 1, 0);
+            for (std::size_t s = 0; s < n; ++s) ++rows.col_begin[std::size_t(rows.target[s]) + 1];
+            for (u32 j = 0; j < n_post; ++j) rows.col_begin[j + 1] += rows.col_begin[j];
+            rows.col_pre.resize(n);
+            rows.col_syn.resize(n);
+            std::vector<std::uint64_t> at(rows.col_begin.begin(), rows.col_begin.end() - 1);
+            for (u32 i = 0; i < n_pre; ++i)  // by source, so each column is ordered by source
+                for (std::uint64_t s = rows.row_begin[i]; s < rows.row_begin[i + 1]; ++s) {
+                    const std::uint64_t slot = at[rows.target[s]]++;
+                    rows.col_pre[slot] = i;
+                    rows.col_syn[slot] = static_cast<u32>(s);
+                }
+        }
     };
     if (threads > 1 && parts.size() > 1) {
         const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -281,7 +321,8 @@ std::size_t projection_rows::bytes() const {
     std::size_t n = 0;
     for (const auto& p : parts)
         n += p.row_begin.capacity() * sizeof(std::uint64_t) + p.target.capacity() * sizeof(std::uint32_t) +
-             p.weight.capacity() * sizeof(float) + p.delay.capacity() * sizeof(std::uint16_t);
+             p.weight.capacity() * sizeof(float) + p.delay.capacity() * sizeof(std::uint16_t) +
+             p.col_begin.capacity() * sizeof(std::uint64_t) + (p.col_pre.capacity() + p.col_syn.capacity()) * sizeof(std::uint32_t);
     return n;
 }
 
@@ -295,6 +336,35 @@ synapse_list projection_rows::to_list() const {
                 out.weight.push_back(p.weight.empty() ? weight0 : p.weight[s]);
                 out.delay.push_back(p.delay.empty() ? delay0 : p.delay[s]);
             }
+    return out;
+}
+
+std::vector<neuron_positions> place_neurons(const network_spec& spec, std::uint64_t seed) {
+    std::vector<neuron_positions> out(spec.populations.size());
+    for (const auto& l : spec.layouts) {
+        const std::uint64_t cells = std::uint64_t(l.grid[0]) * l.grid[1] * l.grid[2];
+        std::vector<std::uint64_t> order(cells);
+        for (std::uint64_t c = 0; c < cells; ++c) order[c] = c;
+        if (l.shuffle) {  // Fisher-Yates with the layout's own stream
+            random_stream rng(seed, stream_id("layout/" + l.name), 0);
+            for (std::uint64_t c = cells; c > 1; --c) std::swap(order[c - 1], order[rng.below(static_cast<u32>(c))]);
+        }
+        std::uint64_t next = 0;
+        for (const auto& name : l.populations) {
+            const std::size_t p = spec.population_index(name);
+            const std::uint32_t n = spec.populations[p].size;
+            if (next + n > cells)
+                throw spec_error("layout." + l.name, "populations need more than the grid's " + std::to_string(cells) + " cells");
+            auto& xyz = out[p].xyz;
+            xyz.resize(3 * std::size_t(n));
+            for (std::uint32_t i = 0; i < n; ++i) {
+                const std::uint64_t c = order[next++];
+                xyz[3 * i] = static_cast<float>(c % l.grid[0]);
+                xyz[3 * i + 1] = static_cast<float>((c / l.grid[0]) % l.grid[1]);
+                xyz[3 * i + 2] = static_cast<float>(c / (std::uint64_t(l.grid[0]) * l.grid[1]));
+            }
+        }
+    }
     return out;
 }
 

@@ -8,6 +8,7 @@
 
 
 #include "engram/core/errors.hpp"
+#include "engram/core/plasticity.hpp"
 #include "engram/core/rng.hpp"
 #include "poisson.hpp"
 #include "spin_team.hpp"
@@ -57,6 +58,7 @@ struct projection_rt {
     std::size_t source = 0, target = 0;
     int receptor = 0;
     projection_rows rows;
+    std::unique_ptr<synapse_rule> rule;  // null: static synapses
 };
 
 // Walks the rows of the spiking neurons into the ring buffer: W = per-synapse weights,
@@ -86,6 +88,40 @@ std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std
                 }
                 dst[tg[s]] += W ? w[s] : w0;
             }
+        }
+    }
+    return ev;
+}
+
+// Delivery of a plastic projection: per-synapse weights, then the rule's presynaptic
+// update of the same row.
+template <bool D>
+std::uint64_t deliver_plastic(const projection_rt& pj, std::size_t k, std::uint64_t n, csr_rows& rows,
+                              const std::vector<spike_buffer>& spikes, float* ring, std::uint32_t slots,
+                              std::uint32_t size, std::uint32_t base) {
+    std::uint64_t ev = 0;
+    const std::uint64_t* rb = rows.row_begin.data();
+    const std::uint32_t* tg = rows.target.data();
+    float* w = rows.weight.data();
+    const std::uint16_t* d = rows.delay.data();
+    std::uint32_t slot0 = base + pj.rows.delay0;
+    if (slot0 >= slots) slot0 -= slots;
+    float* dst0 = ring + std::size_t(slot0) * size;
+    for (const auto& part : spikes) {
+        for (std::uint32_t i : part.ids) {
+            const std::uint64_t b = rb[i], e = rb[i + 1];
+            if (b == e) continue;
+            ev += e - b;
+            for (std::uint64_t s = b; s < e; ++s) {
+                float* dst = dst0;
+                if constexpr (D) {
+                    std::uint32_t slot = base + d[s];
+                    if (slot >= slots) slot -= slots;
+                    dst = ring + std::size_t(slot) * size;
+                }
+                dst[tg[s]] += w[s];
+            }
+            pj.rule->on_pre(k, n, i, w + b, tg + b, e - b);
         }
     }
     return ev;
@@ -136,10 +172,17 @@ struct simulation::impl {
     std::vector<event_counter> events;  // per part
     std::unique_ptr<spin_team> team;  // workers of the step loop (none with one worker)
     int workers = 1;
+    // Modulators: one copy per part (each part advances its own, identically, so no
+    // serial phase is needed); values before and after the spikes of step n-1.
+    std::vector<std::vector<std::unique_ptr<modulator>>> mods;  // [part][modulator]
+    std::vector<std::vector<double>> mod_before, mod_after;     // [part][modulator]
+    std::vector<std::vector<std::pair<std::size_t, double>>> mod_sources;  // [modulator]
+    std::vector<std::size_t> plastic;  // indices of plastic projections
 
     void build(const model_registry& models, std::size_t parts, const simulation::build_progress& building);
     void step_part(std::size_t k, std::uint64_t n);
     void apply_stimuli(std::size_t k, std::uint64_t n);
+    void init_state(std::size_t pop);
 };
 
 simulation::simulation(const network_spec& spec, const model_registry& models, int threads, std::size_t parts,
@@ -178,25 +221,13 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         p.size = ps.size;
         p.model = p.info->make(ps, dt);
         for (int par = 0; par < 2; ++par) p.spikes[par].resize(part.n_parts);
-        // Initial values: a distribution per state variable, drawn per neuron.
-        for (std::size_t v = 0; v < p.info->state.size(); ++v) {
-            const auto& si = p.info->state[v];
-            distribution d = distribution::constant(si.initial, si.dim);
-            if (!si.initial_from.empty()) d.a = ps.params.at(si.initial_from).values.at(0);
-            if (auto it = ps.initial.find(si.name); it != ps.initial.end()) d = it->second;
-            float* x = p.model->state(v);
-            if (d.is_constant()) {
-                std::fill(x, x + p.size, static_cast<float>(d.a));
-            } else {
-                const u32 st = stream_id("init/" + ps.name + "/" + si.name);
-                for (std::uint32_t i = 0; i < p.size; ++i) {
-                    random_stream rng(seed, st, i);
-                    x[i] = static_cast<float>(d.sample(rng));
-                }
-            }
-        }
         pops.push_back(std::move(p));
+        init_state(pops.size() - 1);
     }
+    const auto positions = spec.layouts.empty() ? std::vector<neuron_positions>(spec.populations.size())
+                                                : place_neurons(spec, seed);
+    std::vector<std::string> mod_names;
+    for (const auto& m : spec.modulators) mod_names.push_back(m.name);
 
     // Connectivity: generated per projection (deterministic), rows per target part.
     for (const auto& pj : spec.projections) {
@@ -206,9 +237,31 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         r.target = spec.population_index(pj.target);
         auto& tgt = pops[r.target];
         r.receptor = tgt.info->receptor_index(pj.receptor);
-        r.rows = build_projection(pj, pops[r.source].size, tgt.size, dt, seed, part.ranges[r.target], threads);
+        build_options opt;
+        opt.threads = threads;
+        opt.per_synapse_weights = opt.columns = pj.plasticity.plastic();
+        opt.pre_pos = &positions[r.source];
+        opt.post_pos = &positions[r.target];
+        r.rows = build_projection(pj, pops[r.source].size, tgt.size, dt, seed, part.ranges[r.target], opt);
+        if (pj.plasticity.plastic()) {
+            const rule_info* ri = models.find_rule(pj.plasticity.rule);
+            if (!ri) throw spec_error("projections." + pj.name + ".plasticity.rule", "unknown plasticity rule '" + pj.plasticity.rule + "'");
+            r.rule = ri->make(pj, dt, pops[r.source].size, tgt.size, part.n_parts, mod_names);
+            plastic.push_back(projs.size());
+        }
         tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
         projs.push_back(std::move(r));
+    }
+    mods.resize(part.n_parts);
+    mod_before.assign(part.n_parts, std::vector<double>(spec.modulators.size(), 0.0));
+    mod_after = mod_before;
+    for (const auto& ms : spec.modulators) {
+        const modulator_info* mi = models.find_modulator(ms.type);
+        if (!mi) throw spec_error("modulators." + ms.name + ".type", "unknown modulator type '" + ms.type + "'");
+        for (std::size_t k = 0; k < part.n_parts; ++k) mods[k].push_back(mi->make(ms, dt));
+        std::vector<std::pair<std::size_t, double>> src;
+        for (const auto& [pop, w] : ms.sources) src.emplace_back(spec.population_index(pop), w);
+        mod_sources.push_back(std::move(src));
     }
     for (auto& p : pops) {
         p.ring.resize(p.info->receptors.size());
@@ -254,6 +307,28 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             for (std::uint32_t i = 0; i < pops[r.population].size; ++i) r.neurons.push_back(i);
         r.interval = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(rs.interval / dt)));
         recs.push_back(std::move(r));
+    }
+}
+
+void simulation::impl::init_state(std::size_t pi) {
+    // Initial values: a distribution per state variable, drawn per neuron.
+    auto& p = pops[pi];
+    const auto& ps = spec.populations[pi];
+    for (std::size_t v = 0; v < p.info->state.size(); ++v) {
+        const auto& si = p.info->state[v];
+        distribution d = distribution::constant(si.initial, si.dim);
+        if (!si.initial_from.empty()) d.a = ps.params.at(si.initial_from).values.at(0);
+        if (auto it = ps.initial.find(si.name); it != ps.initial.end()) d = it->second;
+        float* x = p.model->state(v);
+        if (d.is_constant()) {
+            std::fill(x, x + p.size, static_cast<float>(d.a));
+        } else {
+            const u32 st = stream_id("init/" + ps.name + "/" + si.name);
+            for (std::uint32_t i = 0; i < p.size; ++i) {
+                random_stream rng(seed, st, i);
+                x[i] = static_cast<float>(d.sample(rng));
+            }
+        }
     }
 }
 
@@ -304,17 +379,35 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
 }
 
 void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
-    // 1. deliver spikes of step n-1 into this part's targets
     const int prev = static_cast<int>((n - 1) & 1);
+    // 0. modulators take in the spikes of step n-1 (each part its own copy)
+    if (!mod_sources.empty()) {
+        for (std::size_t m = 0; m < mod_sources.size(); ++m) {
+            double drive = 0.0;
+            for (const auto& [pop, w] : mod_sources[m]) {
+                std::size_t count = 0;
+                for (const auto& b : pops[pop].spikes[prev]) count += b.ids.size();
+                drive += w * static_cast<double>(count);
+            }
+            mod_before[k][m] = mods[k][m]->value();
+            mods[k][m]->advance(drive);
+            mod_after[k][m] = mods[k][m]->value();
+        }
+    }
+    for (std::size_t j : plastic) projs[j].rule->begin_step(k, n, mod_before[k].data(), mod_after[k].data());
+    // 1. deliver spikes of step n-1 into this part's targets
     std::uint64_t ev = 0;
-    for (const auto& pj : projs) {
+    for (auto& pj : projs) {
         auto& tgt = pops[pj.target];
-        const auto& pr = pj.rows;
-        const auto& rows = pr.parts[k];
+        auto& pr = pj.rows;
+        auto& rows = pr.parts[k];
         float* ring = tgt.ring[static_cast<std::size_t>(pj.receptor)].data();
         const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % tgt.slots);
         const auto& spikes = pops[pj.source].spikes[prev];
-        if (pr.homogeneous_weight)
+        if (pj.rule)
+            ev += pr.uniform_delay ? deliver_plastic<false>(pj, k, n, rows, spikes, ring, tgt.slots, tgt.size, base)
+                                   : deliver_plastic<true>(pj, k, n, rows, spikes, ring, tgt.slots, tgt.size, base);
+        else if (pr.homogeneous_weight)
             ev += pr.uniform_delay ? deliver<false, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
                                    : deliver<false, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
         else
@@ -322,6 +415,10 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
                                    : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
     }
     events[k].n += ev;
+    for (std::size_t j : plastic) {
+        const auto& post = pops[projs[j].target].spikes[prev][k].ids;
+        projs[j].rule->post_traces(k, n, post.data(), post.size());
+    }
     // 2. stimuli of step n
     if (!stims.empty()) apply_stimuli(k, n);
     // 3. integrate and detect
@@ -337,6 +434,16 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         out.clear();
         const neuron_range r = part.ranges[static_cast<std::size_t>(&p - pops.data())][k];
         if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
+    }
+    // 4. postsynaptic updates of plastic projections for this part's spikes of step n
+    for (std::size_t j : plastic) {
+        auto& pj = projs[j];
+        auto& rows = pj.rows.parts[k];
+        const std::uint64_t* cb = rows.col_begin.data();
+        for (std::uint32_t post : pops[pj.target].spikes[cur][k].ids) {
+            const std::uint64_t b = cb[post], e = cb[post + 1];
+            if (b < e) pj.rule->on_post(k, n, post, rows.weight.data(), rows.col_pre.data() + b, rows.col_syn.data() + b, e - b);
+        }
     }
 }
 
@@ -441,6 +548,53 @@ std::size_t simulation::connectivity_bytes() const {
     return n;
 }
 synapse_list simulation::synapses(std::size_t j) const { return impl_->projs.at(j).rows.to_list(); }
+
+std::vector<float> simulation::weights(std::size_t j) const {
+    const auto& r = impl_->projs.at(j).rows;
+    std::vector<float> w;
+    w.reserve(r.size());
+    for (std::uint32_t i = 0; i < r.n_pre; ++i)
+        for (const auto& p : r.parts)
+            for (std::uint64_t s = p.row_begin[i]; s < p.row_begin[i + 1]; ++s) w.push_back(p.weight.empty() ? r.weight0 : p.weight[s]);
+    return w;
+}
+
+void simulation::set_weights(std::size_t j, const std::vector<float>& w) {
+    auto& r = impl_->projs.at(j).rows;
+    const std::string& name = impl_->spec.projections.at(j).name;
+    if (w.size() != r.size())
+        throw spec_error("projections." + name, "set_weights: " + std::to_string(w.size()) + " weights for " + std::to_string(r.size()) + " synapses");
+    for (const auto& p : r.parts)
+        if (p.weight.empty() && !p.target.empty())
+            throw spec_error("projections." + name, "set_weights: the projection stores one shared weight (only plastic or per-synapse-weight projections can be changed)");
+    std::size_t at = 0;
+    for (std::uint32_t i = 0; i < r.n_pre; ++i)
+        for (auto& p : r.parts)
+            for (std::uint64_t s = p.row_begin[i]; s < p.row_begin[i + 1]; ++s) p.weight[s] = w[at++];
+}
+
+bool simulation::plastic(std::size_t j) const { return impl_->projs.at(j).rule != nullptr; }
+
+double simulation::modulator_value(std::size_t m) const {
+    if (impl_->mods.empty() || m >= impl_->mods[0].size()) throw spec_error("modulators", "no modulator " + std::to_string(m));
+    return impl_->mods[0][m]->value();
+}
+
+void simulation::reset_state() {
+    auto& m = *impl_;
+    for (std::size_t p = 0; p < m.pops.size(); ++p) {
+        auto& pop = m.pops[p];
+        m.init_state(p);
+        pop.model->reset();
+        for (auto& rb : pop.ring) std::fill(rb.begin(), rb.end(), 0.0f);
+        for (auto& par : pop.spikes)
+            for (auto& b : par) b.ids.clear();
+    }
+    for (auto& pj : m.projs)
+        if (pj.rule) pj.rule->reset(m.step + 1);
+    for (auto& part : m.mods)
+        for (auto& mod : part) mod->reset();
+}
 const float* simulation::state(std::size_t pop, const std::string& var) const {
     const auto& p = impl_->pops.at(pop);
     const int v = p.info->state_index(var);

@@ -46,4 +46,50 @@ std::vector<std::string> model_registry::names() const {
     return v;
 }
 
+namespace {
+template <class T>
+const param_info* find_in(const std::vector<param_info>& v, const std::string& n) {
+    for (const auto& p : v)
+        if (p.name == n) return &p;
+    return nullptr;
+}
+}  // namespace
+
+const param_info* rule_info::find_param(const std::string& n) const { return find_in<rule_info>(params, n); }
+const param_info* modulator_info::find_param(const std::string& n) const { return find_in<modulator_info>(params, n); }
+const rule_option* rule_info::find_option(const std::string& n) const {
+    for (const auto& o : options)
+        if (o.name == n) return &o;
+    return nullptr;
+}
+
+void model_registry::add_rule(rule_info info) {
+    if (find_rule(info.name)) throw spec_error("model registry", "plasticity rule '" + info.name + "' registered twice");
+    rules_.push_back(std::move(info));
+}
+const rule_info* model_registry::find_rule(const std::string& name) const {
+    for (const auto& r : rules_)
+        if (r.name == name) return &r;
+    return nullptr;
+}
+std::vector<std::string> model_registry::rule_names() const {
+    std::vector<std::string> v;
+    for (const auto& r : rules_) v.push_back(r.name);
+    return v;
+}
+void model_registry::add_modulator(modulator_info info) {
+    if (find_modulator(info.name)) throw spec_error("model registry", "modulator '" + info.name + "' registered twice");
+    modulators_.push_back(std::move(info));
+}
+const modulator_info* model_registry::find_modulator(const std::string& name) const {
+    for (const auto& r : modulators_)
+        if (r.name == name) return &r;
+    return nullptr;
+}
+std::vector<std::string> model_registry::modulator_names() const {
+    std::vector<std::string> v;
+    for (const auto& r : modulators_) v.push_back(r.name);
+    return v;
+}
+
 }  // namespace engram

@@ -62,4 +62,11 @@ std::size_t network_spec::population_index(const std::string& name) const {
                              (s.empty() ? std::string() : " (did you mean '" + s + "'?)"));
 }
 
+const layout_spec* network_spec::layout_of(const std::string& population) const {
+    for (const auto& l : layouts)
+        for (const auto& p : l.populations)
+            if (p == population) return &l;
+    return nullptr;
+}
+
 }  // namespace engram

@@ -46,6 +46,8 @@ struct lif_base : population_model {
     float E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
     std::int32_t n_ref;
 
+    void reset() override { std::fill(ref.begin(), ref.end(), 0); }
+
     lif_base(const population_spec& s, double dt) : v(s.size), ref(s.size, 0) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
         E_L = static_cast<float>(scalar(s, "E_L"));

@@ -5,6 +5,7 @@
 
 #include "engram/core/rng.hpp"
 #include "engram/neurons/models.hpp"
+#include "engram/plasticity/plasticity.hpp"
 
 namespace engram {
 namespace {
@@ -86,7 +87,9 @@ void register_source_models(model_registry& r) {
 
 void register_builtin_models(model_registry& r) {
     register_lif_models(r);
+    register_lif_discrete(r);
     register_source_models(r);
+    register_plasticity(r);
 }
 
 const model_registry& builtin_models() {

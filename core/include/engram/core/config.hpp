@@ -36,6 +36,7 @@ struct experiment {
     network_spec spec;
     bool duration_given = false;          // simulation.duration was in the file or --set
     std::optional<config_node> input;     // the top-level `input` section, uninterpreted
+    std::optional<config_node> classification;  // the `classification` section (models/lsm)
 };
 
 // Changes the simulated time of a loaded experiment (spec and resolved_yaml).

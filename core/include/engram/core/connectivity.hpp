@@ -32,6 +32,27 @@ struct csr_rows {
     std::vector<std::uint32_t> target;     // index within the target population
     std::vector<float> weight;             // empty: every synapse has projection_rows::weight0
     std::vector<std::uint16_t> delay;      // empty: every synapse has projection_rows::delay0
+    // Plastic projections only: the same synapses by target (columns), for updates at
+    // postsynaptic spikes. col_begin has n_post + 1 entries (only the part's own targets
+    // have synapses); col_pre is the source, col_syn the synapse's index in the rows.
+    std::vector<std::uint64_t> col_begin;
+    std::vector<std::uint32_t> col_pre, col_syn;
+};
+
+// Positions of neurons in space (x, y, z per neuron), for distance-dependent rules.
+struct neuron_positions {
+    std::vector<float> xyz;  // 3 * size
+};
+// The positions of each population of a layout, in spec.populations order (empty for
+// populations in no layout). Deterministic in the seed.
+std::vector<neuron_positions> place_neurons(const network_spec& spec, std::uint64_t seed);
+
+struct build_options {
+    int threads = 1;
+    bool per_synapse_weights = false;  // store weights per synapse even when all are equal
+    bool columns = false;              // build the post->pre index (plastic projections)
+    const neuron_positions* pre_pos = nullptr;  // for the distance rule
+    const neuron_positions* post_pos = nullptr;
 };
 
 struct projection_rows {
@@ -50,11 +71,15 @@ struct projection_rows {
 // All synapses of one projection (validated spec), in the order the connector makes
 // them (by owner neuron).
 synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
-                               std::uint32_t n_post, double dt, std::uint64_t seed);
+                               std::uint32_t n_post, double dt, std::uint64_t seed,
+                               const neuron_positions* pre_pos = nullptr, const neuron_positions* post_pos = nullptr);
 
 // Builds the rows of every part, in parallel over parts when threads > 1.
 projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre,
                                  std::uint32_t n_post, double dt, std::uint64_t seed,
                                  const std::vector<neuron_range>& parts, int threads = 1);
+projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre,
+                                 std::uint32_t n_post, double dt, std::uint64_t seed,
+                                 const std::vector<neuron_range>& parts, const build_options& opt);
 
 }  // namespace engram

@@ -98,6 +98,18 @@ public:
     // The instantiated synapses of a projection, ordered by presynaptic neuron then target
     // (for tests, exporters and backends: exactly the network that is simulated).
     synapse_list synapses(std::size_t projection) const;
+    // Weights of a projection in the order of synapses(j), and back (plastic projections,
+    // or projections whose weights are stored per synapse): save and restore learned
+    // weights between trials.
+    std::vector<float> weights(std::size_t projection) const;
+    void set_weights(std::size_t projection, const std::vector<float>& w);
+    bool plastic(std::size_t projection) const;
+    // Value of modulator m (spec.modulators order) after the last step.
+    double modulator_value(std::size_t m) const;
+    // Back to the initial state between trials: state variables re-drawn as at the start,
+    // models' internal state reset, pending inputs and spikes dropped, plasticity traces
+    // and modulators reset. Weights and the step count are kept.
+    void reset_state();
     // Memory held by the connectivity (CSR rows), in bytes.
     std::size_t connectivity_bytes() const;
     // A state array of a population (size = population size).

@@ -62,6 +62,10 @@ public:
                         std::vector<std::uint32_t>& spikes) = 0;
     // The array of state variable `var` (index into model_info::state).
     virtual float* state(std::size_t var) = 0;
+    // Back to the start, for state the descriptor table does not list (refractory
+    // counters, a source's position in its trains); the engine re-initialises the
+    // listed state variables itself.
+    virtual void reset() {}
 };
 
 struct model_info {
@@ -81,6 +85,38 @@ struct model_info {
     int receptor_index(const std::string& n) const;  // -1 if absent
 };
 
+class synapse_rule;
+class modulator;
+
+// Plasticity rules and modulators (plasticity.hpp has their runtime interfaces).
+struct rule_option {
+    std::string name;
+    std::vector<std::string> values;  // the first is the default
+    std::string doc;
+};
+
+struct rule_info {
+    std::string name, doc;
+    std::vector<param_info> params;
+    std::vector<rule_option> options;
+    // modulators: names of the network's modulators, in the order their values are passed.
+    std::function<std::unique_ptr<synapse_rule>(const projection_spec&, double dt, std::uint32_t n_pre,
+                                                std::uint32_t n_post, std::size_t parts,
+                                                const std::vector<std::string>& modulators)>
+        make;
+    // Checks across parameters; returns an error message or "".
+    std::function<std::string(const plasticity_spec&, const std::vector<std::string>& modulators)> check;
+    const param_info* find_param(const std::string& n) const;
+    const rule_option* find_option(const std::string& n) const;
+};
+
+struct modulator_info {
+    std::string name, doc;
+    std::vector<param_info> params;
+    std::function<std::unique_ptr<modulator>(const modulator_spec&, double dt)> make;
+    const param_info* find_param(const std::string& n) const;
+};
+
 class model_registry {
 public:
     void add(model_info info);
@@ -89,8 +125,18 @@ public:
     std::vector<std::string> names() const;
     const std::vector<model_info>& all() const { return models_; }
 
+    void add_rule(rule_info info);
+    const rule_info* find_rule(const std::string& name) const;
+    std::vector<std::string> rule_names() const;
+    const std::vector<rule_info>& rules() const { return rules_; }
+    void add_modulator(modulator_info info);
+    const modulator_info* find_modulator(const std::string& name) const;
+    std::vector<std::string> modulator_names() const;
+
 private:
     std::vector<model_info> models_;
+    std::vector<rule_info> rules_;
+    std::vector<modulator_info> modulators_;
 };
 
 // The registry with every model engram ships (neurons/ registers itself through

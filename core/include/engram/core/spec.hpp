@@ -66,6 +66,37 @@ struct connector_spec {
     std::vector<std::uint32_t> pre, post;
     std::vector<double> weight, delay;
     std::string file;  // where the list came from (for messages)
+    // distance: probability p * exp(-(D / lambda)^2) between neurons of a layout at
+    // Euclidean distance D (grid units).
+    double lambda = 1.0;
+};
+
+// A plasticity rule on a projection (plasticity/ registers the rules; core knows none).
+struct plasticity_spec {
+    std::string rule;                               // empty: static synapses
+    std::map<std::string, double> params;           // every parameter, defaults filled in
+    std::map<std::string, std::string> options;     // every option, defaults filled in
+    bool plastic() const { return !rule.empty(); }
+};
+
+// A global scalar that integrates the network's activity each step (e.g. an astrocyte),
+// read by plasticity rules. drive(n) = sum over sources of weight * spikes of step n.
+struct modulator_spec {
+    std::string name, type;
+    std::map<std::string, double> params;
+    std::vector<std::pair<std::string, double>> sources;  // population, weight per spike
+    source_location where;
+};
+
+// Neurons of several populations placed on one 3-D grid (for distance-dependent
+// connectors): the grid's cells are shuffled with the seed and dealt out to the
+// populations in order.
+struct layout_spec {
+    std::string name;
+    std::uint32_t grid[3] = {1, 1, 1};
+    std::vector<std::string> populations;
+    bool shuffle = true;
+    source_location where;
 };
 
 struct projection_spec {
@@ -73,6 +104,7 @@ struct projection_spec {
     connector_spec connector;
     distribution weight;
     distribution delay;  // ms; rounded to steps, at least one step
+    plasticity_spec plasticity;
     source_location where;
 };
 
@@ -118,9 +150,12 @@ struct network_spec {
     std::vector<stimulus_spec> stimuli;
     std::vector<std::string> spike_recorders;  // population names
     std::vector<state_recorder_spec> state_recorders;
+    std::vector<modulator_spec> modulators;
+    std::vector<layout_spec> layouts;
 
     const population_spec* find_population(const std::string& name) const;
     std::size_t population_index(const std::string& name) const;  // throws spec_error
+    const layout_spec* layout_of(const std::string& population) const;  // null if none
 };
 
 }  // namespace engram
