@@ -110,17 +110,17 @@ TEST_CASE("fixed_number_pre / fixed_number_post / fixed_total_number", "[unit][c
 
 TEST_CASE("weight distributions: uniform, clipped normal, lognormal", "[unit][connectors]") {
     auto p = proj("all_to_all");
-    p.weight = {distribution::kind::uniform, 1.0, 3.0, -INFINITY, INFINITY, dimension::conductance};
+    p.weight = {distribution::kind::uniform, 1.0, 3.0, -INFINITY, INFINITY, dimension::conductance, {}};
     auto s = generate_synapses(p, 200, 200, 0.1, 1);
     double m = 0;
     for (float w : s.weight) { CHECK(w >= 1.0f); CHECK(w <= 3.0f); m += w; }
     CHECK(m / s.size() == Approx(2.0).margin(0.02));
 
-    p.weight = {distribution::kind::normal, 1.0, 1.0, 0.0, 2.5, dimension::conductance};
+    p.weight = {distribution::kind::normal, 1.0, 1.0, 0.0, 2.5, dimension::conductance, {}};
     s = generate_synapses(p, 200, 200, 0.1, 1);
     for (float w : s.weight) { CHECK(w >= 0.0f); CHECK(w <= 2.5f); }
 
-    p.weight = {distribution::kind::lognormal, 2.0, 0.5, -INFINITY, INFINITY, dimension::conductance};
+    p.weight = {distribution::kind::lognormal, 2.0, 0.5, -INFINITY, INFINITY, dimension::conductance, {}};
     s = generate_synapses(p, 200, 200, 0.1, 1);
     std::vector<float> w(s.weight.begin(), s.weight.end());
     std::nth_element(w.begin(), w.begin() + w.size() / 2, w.end());
@@ -130,8 +130,8 @@ TEST_CASE("weight distributions: uniform, clipped normal, lognormal", "[unit][co
 TEST_CASE("connectivity does not depend on how targets are split into parts", "[unit][connectors]") {
     auto p = proj("fixed_probability");
     p.connector.p = 0.1;
-    p.weight = {distribution::kind::normal, 1.0, 0.3, 0.0, 5.0, dimension::conductance};
-    p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time};
+    p.weight = {distribution::kind::normal, 1.0, 0.3, 0.0, 5.0, dimension::conductance, {}};
+    p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time, {}};
     const auto one = build_projection(p, 300, 301, 0.1, 9, {{0, 301}}, 1);
     const auto three = build_projection(p, 300, 301, 0.1, 9, {{0, 100}, {100, 200}, {200, 301}}, 2);
     CHECK_FALSE(one.homogeneous_weight);

@@ -115,8 +115,8 @@ public:
     distribution dist(const YAML::Node& n, const std::string& key, dimension dim) {
         remember(key, n);
         if (n.IsScalar()) return distribution::constant(quantity_of(n, key, dim), dim);
-        check_keys(n, key, {"distribution", "value", "low", "high", "mean", "std", "min", "max", "median", "sigma"});
-        if (!n["distribution"]) fail(n, key, "a distribution needs 'distribution: constant|uniform|normal|lognormal'");
+        check_keys(n, key, {"distribution", "value", "values", "low", "high", "mean", "std", "min", "max", "median", "sigma"});
+        if (!n["distribution"]) fail(n, key, "a distribution needs 'distribution: constant|uniform|normal|lognormal|choice'");
         const std::string kind = scalar(n["distribution"], key + ".distribution");
         distribution d;
         d.dim = dim;
@@ -147,6 +147,12 @@ public:
             if (n["min"]) d.min = quantity_of(n["min"], key + ".min", dim);
             if (n["max"]) d.max = quantity_of(n["max"], key + ".max", dim);
             if (d.min > d.max) fail(n, key, "normal distribution needs min <= max");
+        } else if (kind == "choice") {
+            only({"values"});
+            d.type = distribution::kind::choice;
+            d.values = quantity_list(need("values"), key + ".values", dim);
+            if (d.values.empty()) fail(n["values"], key + ".values", "choice needs at least one value");
+            d.a = d.values[0];
         } else if (kind == "lognormal") {
             only({"median", "sigma"});
             d.type = distribution::kind::lognormal;
@@ -154,8 +160,8 @@ public:
             d.b = quantity_of(need("sigma"), key + ".sigma", dimension::dimensionless);
             if (d.b < 0) fail(n["sigma"], key + ".sigma", "sigma must be >= 0");
         } else {
-            fail(n["distribution"], key + ".distribution", "unknown distribution '" + kind + "' (constant, uniform, normal, lognormal)",
-                 nearest(kind, std::vector<std::string>{"constant", "uniform", "normal", "lognormal"}));
+            fail(n["distribution"], key + ".distribution", "unknown distribution '" + kind + "' (constant, uniform, normal, lognormal, choice)",
+                 nearest(kind, std::vector<std::string>{"constant", "uniform", "normal", "lognormal", "choice"}));
         }
         return d;
     }

@@ -22,6 +22,7 @@ double distribution::sample(random_stream& rng) const {
             return std::clamp(a, min, max);
         }
         case kind::lognormal: return a * std::exp(b * rng.normal());
+        case kind::choice: return values[rng.below(static_cast<u32>(values.size()))];
     }
     return a;
 }
@@ -32,6 +33,7 @@ double distribution::lowest() const {
         case kind::uniform: return std::min(a, b);
         case kind::normal: return min;
         case kind::lognormal: return a >= 0 ? 0.0 : -std::numeric_limits<double>::infinity();
+        case kind::choice: return *std::min_element(values.begin(), values.end());
     }
     return a;
 }
@@ -42,6 +44,7 @@ double distribution::highest() const {
         case kind::uniform: return std::max(a, b);
         case kind::normal: return max;
         case kind::lognormal: return a >= 0 ? std::numeric_limits<double>::infinity() : 0.0;
+        case kind::choice: return *std::max_element(values.begin(), values.end());
     }
     return a;
 }

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::vector<std::string> known_datasets{"mnist", "fashion-mnist", "nmnist", "shd", "ntidigits"};
-const std::vector<std::string> image_encodings{"poisson", "regular", "latency", "saccade"};
+const std::vector<std::string> image_encodings{"poisson", "regular", "latency", "saccade", "bernoulli"};
 const std::vector<std::string> event_encodings{"events"};
 
 std::string join(const std::vector<std::string>& v) {
@@ -94,9 +94,20 @@ namespace {
 // MNIST, Fashion-MNIST: the chosen images' pixels are read once, in file order (one
 // decompression pass for gzip files), and kept (784 bytes each); trains are encoded when
 // a sample is played.
+// Bernoulli coding on a time grid: in each bin of `step_ms` a pixel spikes with
+// probability p = min(1, v * max_probability). v = byte / 255, or with l1_max (NALSM's
+// normalisation) v = (x / sum of the image's x) / (largest such value over the chosen
+// samples), so that the brightest pixel of the set has v = 1.
+struct bernoulli_code {
+    double duration_ms = 250.0, step_ms = 1.0, max_probability = 1.0;
+    bool l1_max = false;
+};
+
 struct idx_reader final : dataset_input::reader {
     idx_dataset data;
     std::string encoding;
+    bernoulli_code bernoulli;
+    double l1_scale = 1.0;  // 1 / largest normalised pixel over the chosen samples
     rate_code rate;
     latency_code latency;
     saccade_params saccade;
@@ -109,8 +120,35 @@ struct idx_reader final : dataset_input::reader {
     }
     void prepare(const std::vector<std::uint64_t>& chosen) override {
         for (auto i : chosen) data.images.read(static_cast<std::size_t>(i), pixels[i]);
+        if (encoding == "bernoulli" && bernoulli.l1_max) {
+            double top = 0.0;
+            for (const auto& [i, px] : pixels) {
+                double sum = 0.0, mx = 0.0;
+                for (auto b : px) { sum += b; mx = std::max(mx, double(b)); }
+                if (sum > 0) top = std::max(top, mx / sum);
+            }
+            l1_scale = top > 0 ? 1.0 / top : 1.0;
+        }
+    }
+    spike_trains bernoulli_trains(std::uint64_t index, std::uint64_t seed) const {
+        const auto& px = pixels.at(index);
+        double sum = 0.0;
+        for (auto b : px) sum += b;
+        const auto bins = static_cast<std::uint64_t>(std::llround(bernoulli.duration_ms / bernoulli.step_ms));
+        spike_trains out(px.size());
+        const u32 st = stream_id("input/bernoulli");
+        for (std::size_t c = 0; c < px.size(); ++c) {
+            const double v = bernoulli.l1_max ? (sum > 0 ? px[c] / sum * l1_scale : 0.0) : px[c] / 255.0;
+            const double p = std::min(1.0, v * bernoulli.max_probability);
+            if (p <= 0) continue;
+            random_stream rng(seed, st, static_cast<u32>(c), index << 24);
+            for (std::uint64_t k = 1; k <= bins; ++k)
+                if (rng.uniform() < p) out[c].push_back(double(k) * bernoulli.step_ms);
+        }
+        return out;
     }
     spike_trains trains(std::uint64_t index, std::uint64_t seed) override {
+        if (encoding == "bernoulli") return bernoulli_trains(index, seed);
         const auto values = normalize(pixels.at(index));
         if (encoding == "poisson") return poisson_encode(values, rate, {seed, index, stream_id("input/poisson")});
         if (encoding == "regular") return regular_encode(values, rate);
@@ -248,8 +286,24 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
     rate_code rate;
     latency_code latency;
     saccade_params saccade;
+    bernoulli_code bern;
     double events_ms = 0.0;
-    if (enc == "saccade") {
+    if (enc == "bernoulli") {
+        s.check_keys(ep, ek, {"duration", "step", "max_probability", "normalise"});
+        bern.duration_ms = need("duration", dimension::time);
+        if (!(bern.duration_ms > 0) || !std::isfinite(bern.duration_ms)) s.fail(*ep.find("duration"), ek + ".duration", "duration must be finite and > 0");
+        if (const config_node* v = ep.find("step")) bern.step_ms = s.quantity(*v, ek + ".step", dimension::time);
+        if (!(bern.step_ms > 0) || bern.step_ms > bern.duration_ms) s.fail(ep, ek + ".step", "step must be > 0 and at most the duration");
+        if (const config_node* v = ep.find("max_probability")) bern.max_probability = s.quantity(*v, ek + ".max_probability", dimension::dimensionless);
+        if (!(bern.max_probability >= 0 && bern.max_probability <= 1)) s.fail(ep, ek + ".max_probability", "max_probability must be in [0, 1]");
+        if (const config_node* v = ep.find("normalise")) {
+            const std::string nm = s.scalar(*v, ek + ".normalise");
+            if (nm == "l1_max") bern.l1_max = true;
+            else if (nm != "none") s.fail(*v, ek + ".normalise", "unknown normalisation '" + nm + "' (none: byte / 255; l1_max: NALSM's image / sum / set maximum)",
+                                        nearest(nm, std::vector<std::string>{"none", "l1_max"}));
+        }
+        window_ms_ = bern.duration_ms;
+    } else if (enc == "saccade") {
         s.check_keys(ep, ek, {"saccade", "threshold", "amplitude", "noise"});
         if (const config_node* v = ep.find("saccade")) saccade.saccade_ms = s.quantity(*v, ek + ".saccade", dimension::time);
         if (const config_node* v = ep.find("threshold")) saccade.threshold = s.quantity(*v, ek + ".threshold", dimension::dimensionless);
@@ -299,6 +353,7 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
         if (dataset_ == "mnist" || dataset_ == "fashion-mnist") {
             auto r = std::make_unique<idx_reader>(path_, split_ == "test" ? "t10k" : "train");
             r->encoding = enc;
+            r->bernoulli = bern;
             r->rate = rate;
             r->latency = latency;
             r->saccade = saccade;
@@ -362,6 +417,31 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
     for (const auto& [c, v] : by_class) usable += v.size();
     if (usable == 0) s.fail(where_path, path_key, "the " + split_ + " split of '" + path_ + "' has no labelled samples");
     std::uint64_t count = usable, subset_seed = 1;
+    // A range of the split in file order (e.g. NALSM's train = 0..49999, valid = 50000..59999).
+    if (const config_node* sub = in.find("subset"); sub && (sub->find("from") || sub->find("to"))) {
+        s.check_keys(*sub, "input.subset", {"from", "to", "shuffle", "seed"});
+        const std::uint64_t from = sub->find("from") ? s.integer(*sub->find("from"), "input.subset.from") : 0;
+        const std::uint64_t to = sub->find("to") ? s.integer(*sub->find("to"), "input.subset.to") : labels.size();
+        if (to > labels.size()) s.fail(*sub->find("to"), "input.subset.to", "to = " + std::to_string(to) + " exceeds the " + std::to_string(labels.size()) + " samples of the " + split_ + " split");
+        if (from >= to) s.fail(*sub, "input.subset", "from must be below to");
+        std::vector<std::uint64_t> chosen;
+        for (std::uint64_t i = from; i < to; ++i)
+            if (labels[static_cast<std::size_t>(i)] >= 0) chosen.push_back(i);
+        if (const config_node* sd = sub->find("seed")) subset_seed = s.integer(*sd, "input.subset.seed");
+        if (const config_node* sh = sub->find("shuffle"); sh && s.scalar(*sh, "input.subset.shuffle") == "true") {
+            random_stream rng(subset_seed, stream_id("input/order"), 0);
+            for (std::size_t i = chosen.size(); i > 1; --i) std::swap(chosen[i - 1], chosen[rng.below(static_cast<u32>(i))]);
+        }
+        for (auto i : chosen) samples_.push_back({i, labels[static_cast<std::size_t>(i)]});
+        std::sort(chosen.begin(), chosen.end());
+        try {
+            reader_->prepare(chosen);
+        } catch (const error& e) {
+            s.fail(where_path, path_key, e.what());
+        }
+        played_ = samples_.size();
+        return;
+    }
     if (const config_node* sub = in.find("subset")) {
         s.check_keys(*sub, "input.subset", {"count", "seed"});
         if (const config_node* c = sub->find("count")) {

@@ -23,15 +23,16 @@ class random_stream;
 
 // A value per element (synapse or neuron): a constant or a distribution.
 struct distribution {
-    enum class kind { constant, uniform, normal, lognormal };
+    enum class kind { constant, uniform, normal, lognormal, choice };
     kind type = kind::constant;
     double a = 0.0;  // constant: value; uniform: low; normal: mean; lognormal: median
     double b = 0.0;  // uniform: high; normal: std; lognormal: sigma (dimensionless)
     double min = -std::numeric_limits<double>::infinity();  // normal: clip bounds
     double max = std::numeric_limits<double>::infinity();
     dimension dim = dimension::dimensionless;
+    std::vector<double> values;  // choice: one of these, each equally likely
 
-    static distribution constant(double v, dimension d) { return {kind::constant, v, 0.0, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), d}; }
+    static distribution constant(double v, dimension d) { return {kind::constant, v, 0.0, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(), d, {}}; }
     double sample(random_stream& rng) const;
     bool is_constant() const { return type == kind::constant; }
     // Smallest and largest value the distribution can produce.
