@@ -87,6 +87,7 @@ void register_source_models(model_registry& r) {
 void register_builtin_models(model_registry& r) {
     register_lif_models(r);
     register_source_models(r);
+    register_threshold_model(r);
 }
 
 const model_registry& builtin_models() {

@@ -7,6 +7,7 @@ namespace engram {
 
 void register_lif_models(model_registry& r);     // lif_curr_exp, lif_curr_delta, lif_cond_exp
 void register_source_models(model_registry& r);  // poisson, spike_array
+void register_threshold_model(model_registry& r);  // threshold (NIR's Threshold node)
 void register_builtin_models(model_registry& r);
 
 // A registry with every built-in model (built once).
