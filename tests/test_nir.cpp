@@ -9,6 +9,7 @@
 #include "engram/core/hdf5.hpp"
 #include "engram/nir/nir.hpp"
 #include "helpers.hpp"
+#include "nir_helpers.hpp"
 
 using namespace engram;
 using namespace engram::test;
@@ -42,35 +43,6 @@ std::string type_of_node(hid_t file, const std::string& node) {
     return s[0];
 }
 
-void put_string(hid_t loc, const std::string& name, const std::string& v) {
-    h5::handle t(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    h5::handle sp(H5Screate(H5S_SCALAR), H5Sclose);
-    h5::handle ds(H5Dcreate2(loc, name.c_str(), t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-    const char* s = v.c_str();
-    H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &s);
-}
-
-void put_edges(hid_t loc, const std::vector<std::pair<std::string, std::string>>& e) {
-    h5::handle t(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    hsize_t dims[2] = {e.size(), 2};
-    h5::handle sp(H5Screate_simple(2, dims, nullptr), H5Sclose);
-    h5::handle ds(H5Dcreate2(loc, "edges", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-    std::vector<const char*> p;
-    for (const auto& [a, b] : e) { p.push_back(a.c_str()); p.push_back(b.c_str()); }
-    H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, p.data());
-}
-
-// numpy's default float64, as Python writers produce it
-void put_array(hid_t loc, const std::string& name, const std::vector<double>& v, std::vector<hsize_t> shape) {
-    h5::handle sp(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
-    h5::handle ds(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose);
-    H5Dwrite(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
-}
-
 std::vector<float> floats(hid_t file, const std::string& path) { return h5::read_vector<float>(file, path, "t"); }
 
 // The graph of NIR's documentation: Input -> Affine -> LIF -> Output, with one thing
@@ -101,7 +73,7 @@ std::string write_doc_graph(const std::string& path, const std::string& variant 
         put_array(g, "bias", {0.0, 0.0, 0.0}, {3});
     }
     {
-        auto g = group("lif", variant == "conv" ? "Conv2d" : variant == "if" ? "IF" : "LIF");
+        auto g = group("lif", variant == "graph" ? "NIRGraph" : variant == "if" ? "IF" : "LIF");
         if (variant != "missing") put_array(g, "tau", {0.02, 0.02, 0.02}, {3});
         put_array(g, "r", variant == "shape" ? std::vector<double>{0.02, 0.02} : std::vector<double>{0.02, 0.02, 0.02},
                   {variant == "shape" ? 2u : 3u});
@@ -317,7 +289,7 @@ TEST_CASE("NIR import errors name the node and the problem", "[unit][nir]") {
     REQUIRE_THROWS_WITH(imp("missing"), Contains("node 'lif': missing parameter 'tau'"));
     REQUIRE_THROWS_WITH(imp("shape"), Contains("node 'lif': parameter 'r' has shape [2], expected [3]"));
     REQUIRE_THROWS_WITH(imp("edge"), Contains("edge 'lif' -> 'outptu': no node 'outptu'"));
-    REQUIRE_THROWS_WITH(imp("conv"), Contains("unsupported node 'lif' of type 'Conv2d'"));
+    REQUIRE_THROWS_WITH(imp("graph"), Contains("unsupported node 'lif' of type 'NIRGraph'"));
     REQUIRE_THROWS_WITH(nir::import_nir((dir / "none.nir").string(), builtin_models()), Contains("not a readable HDF5 file"));
     REQUIRE_THROWS_AS(nir::import_nir_experiment(write_doc_graph((dir / "ok.nir").string()), builtin_models(),
                                                  {"populations.lif.size=4"}),

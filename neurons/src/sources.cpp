@@ -89,6 +89,7 @@ void register_builtin_models(model_registry& r) {
     register_lif_models(r);
     register_lif_discrete(r);
     register_source_models(r);
+    register_threshold_model(r);
     register_plasticity(r);
 }
 

@@ -1,7 +1,9 @@
 // engram network -> NIR graph (the HDF5 layout of `nir.write`, NIR 1.0).
 //
 // Per population one node named after it: spike sources -> Input (shape [n]);
-// lif_curr_delta -> LIF; lif_curr_exp and lif_cond_exp -> CubaLIF. Per projection a
+// lif_curr_delta -> LIF; lif_curr_exp and lif_cond_exp -> CubaLIF; with V_th = +inf (never
+// spiking) lif_curr_delta -> LI (or I when tau_m >= 1e12 ms, no leak) and the others ->
+// CubaLI; threshold -> Threshold. Per projection a
 // Linear node (dense [n_post, n_pre] matrix of the instantiated synapses, duplicates
 // summed) followed by a Delay node (one delay per target neuron), with edges
 // source -> Linear -> Delay -> target. An Output node follows every neuron population
@@ -88,12 +90,37 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
             add(p.name, std::move(nd));
             continue;
         }
+        if (p.model == "threshold") {
+            nd.type = "Threshold";
+            nd.params = {{"threshold", full(param(p, "threshold"))}};
+            if (param(p, "I_e") != 0.0)
+                approx.push_back("population '" + p.name + "': constant input I_e = " + num(param(p, "I_e")) +
+                                 " pA dropped (a NIR Threshold node has none)");
+            add(p.name, std::move(nd));
+            continue;
+        }
         if (!is_lif_model(p.model))
             throw spec_error("populations." + p.name, "model '" + p.model + "' has no NIR counterpart");
         const double C = param(p, "C_m"), tau_m = param(p, "tau_m"), I_e = param(p, "I_e");
         const double R = tau_m / C;  // GOhm = mV/pA
         const double v_leak = param(p, "E_L") + R * I_e;
-        if (param(p, "t_ref") > 0)
+        // V_th = +inf: a leaky integrator that never spikes (what engram imports LI, CubaLI and I as).
+        const bool spiking = !std::isinf(param(p, "V_th"));
+        if (!spiking && p.model == "lif_curr_delta") {
+            if (tau_m >= 1e12) {  // no leak: NIR's I, dv/dt = r I; r = 1 makes a weight w a jump of w mV
+                nd.type = "I";
+                nd.params = {{"r", full(1.0)}};
+                if (I_e != 0.0)
+                    approx.push_back("population '" + p.name + "': constant input I_e = " + num(I_e) + " pA dropped (a NIR I node has none)");
+            } else {
+                nd.type = "LI";
+                nd.params = {{"tau", full(tau_m * 1e-3)}, {"r", full(tau_m * 1e-3)}, {"v_leak", full(v_leak)}};
+            }
+            nd.metadata = {{"C_m", C}, {"I_e", I_e}};
+            add(p.name, std::move(nd));
+            continue;
+        }
+        if (spiking && param(p, "t_ref") > 0)
             approx.push_back("population '" + p.name + "': refractory period t_ref = " + num(param(p, "t_ref")) +
                              " ms dropped (NIR neurons have none; kept in the node's metadata for engram)");
         if (p.model == "lif_curr_delta") {
@@ -103,7 +130,7 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
             nd.params = {{"tau", full(tau_m * 1e-3)}, {"r", full(tau_m * 1e-3)}, {"v_leak", full(v_leak)},
                          {"v_threshold", full(param(p, "V_th"))}, {"v_reset", full(param(p, "V_reset"))}};
         } else {
-            nd.type = "CubaLIF";
+            nd.type = spiking ? "CubaLIF" : "CubaLI";
             const double te = param(p, "tau_syn_ex"), ti = param(p, "tau_syn_in");
             if (te != ti)
                 approx.push_back("population '" + p.name + "': one synaptic time constant in CubaLIF: tau_syn = tau_syn_ex = " + num(te) +
@@ -114,6 +141,7 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
             nd.params = {{"tau_syn", full(te * 1e-3)}, {"tau_mem", full(tau_m * 1e-3)}, {"r", full(R)},
                          {"v_leak", full(v_leak)}, {"v_threshold", full(param(p, "V_th"))},
                          {"v_reset", full(param(p, "V_reset"))}, {"w_in", full(te * 1e-3)}};
+            if (!spiking) nd.params.erase(nd.params.begin() + 4, nd.params.begin() + 6);  // CubaLI: no threshold, no reset
         }
         nd.metadata = {{"t_ref", param(p, "t_ref") * 1e-3}, {"C_m", C}, {"I_e", I_e}};
         add(p.name, std::move(nd));
@@ -134,7 +162,7 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
                                                            " weight matrix is too large for a NIR Linear node");
         double factor = 1.0;
         const bool inh = pr.receptor == "in";
-        if (tgt.model != "lif_curr_delta") {
+        if (tgt.model == "lif_curr_exp" || tgt.model == "lif_cond_exp") {
             if (inh) factor = param(tgt, "tau_syn_in") / param(tgt, "tau_syn_ex");
             if (tgt.model == "lif_cond_exp") factor *= param(tgt, inh ? "E_in" : "E_ex") - param(tgt, "E_L");
         }

@@ -8,6 +8,7 @@ namespace engram {
 void register_lif_models(model_registry& r);     // lif_curr_exp, lif_curr_delta, lif_cond_exp
 void register_source_models(model_registry& r);  // poisson, spike_array
 void register_lif_discrete(model_registry& r);    // lif_discrete (NALSM's neuron)
+void register_threshold_model(model_registry& r);  // threshold (NIR's Threshold node)
 // Everything engram ships: the models above and plasticity/'s rules and modulators.
 void register_builtin_models(model_registry& r);
 

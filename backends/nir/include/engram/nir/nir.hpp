@@ -46,8 +46,13 @@ export_report export_nir(const experiment& ex, const simulation& sim, const std:
 
 // Reads a NIR graph. Input nodes become spike_array populations without spikes (set
 // params["spike_times"] to drive them); LIF and IF become lif_curr_delta, CubaLIF
-// lif_curr_exp; Linear/Affine/Scale (optionally with a Delay) become from_list
-// projections. Unsupported or malformed graphs throw io_error naming the node.
+// lif_curr_exp, the non-spiking LI, I and CubaLI the same models with V_th = +inf (their
+// v is recorded), Threshold the `threshold` model. Chains of Linear, Affine, Scale,
+// Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten and Delay nodes between two populations
+// become one from_list projection (the nonzero entries of the composed sparse matrix, on
+// C-order indices); biases become constant currents (I_e, or step currents from t = 0
+// where they differ between neurons). Unsupported or malformed graphs (including shapes
+// that do not agree along an edge) throw io_error naming the node.
 network_spec import_nir(const std::string& path, const model_registry& models);
 
 // The same as an experiment (no YAML behind it): `overrides` may set simulation.* keys
