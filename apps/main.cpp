@@ -19,6 +19,7 @@
 #include "engram/core/stats.hpp"
 #include "engram/core/version.hpp"
 #include "engram/datasets/input.hpp"
+#include "engram/lsm/classification.hpp"
 #include "engram/neurons/models.hpp"
 #include "engram/nir/nir.hpp"
 
@@ -55,6 +56,38 @@ struct run_args {
     bool quiet = false;
 };
 
+// An experiment with a `classification` section: trials per sample, features, readout.
+int classification_command(const run_args& a, const engram::experiment& ex, app_models& models) {
+    using namespace engram;
+    lsm::classification_options o;
+    o.experiment = a.experiment;
+    o.overrides = a.sets;
+    if (a.seed) o.overrides.push_back("simulation.seed=" + std::to_string(*a.seed));
+    o.output = a.out;
+    o.workers = a.threads > 0 ? a.threads : ex.spec.simulation.threads;
+    o.quiet = a.quiet;
+    if (!a.quiet)
+        std::printf("engram %s: %s (classification, seed %llu, %d worker%s)\n", version_string, a.experiment.c_str(),
+                    static_cast<unsigned long long>(ex.spec.simulation.seed), o.workers, o.workers == 1 ? "" : "s");
+    const auto rep = lsm::run_classification(o, models.registry, *models.streams);
+    if (!a.quiet) {
+        std::printf("\n%-8s %8s %9s %10s %9s %9s\n", "set", "samples", "accuracy", "branching", "rate Hz", "wall s");
+        for (const auto& s : rep.sets)
+            std::printf("%-8s %8zu %8.2f%% %10.3f %9.2f %9.1f\n", s.name.c_str(), s.samples, 100 * s.accuracy, s.branching,
+                        s.mean_rate_hz, s.seconds);
+        if (rep.init_samples) std::printf("initialisation: %zu samples in %.1f s\n", rep.init_samples, rep.init_seconds);
+        std::printf("readout trained in %.1f s%s; total %.1f s\n", rep.readout_seconds,
+                    rep.best_epoch > 0 ? (" (best epoch " + std::to_string(rep.best_epoch) + ")").c_str() : "", rep.total_seconds);
+        std::printf("test confusion matrix (rows: true class):\n");
+        for (const auto& row : rep.confusion) {
+            for (auto v : row) std::printf(" %5lld", static_cast<long long>(v));
+            std::printf("\n");
+        }
+        std::printf("wrote %s\n", rep.output.c_str());
+    }
+    return 0;
+}
+
 int run_command(const run_args& a) {
     using namespace engram;
     std::vector<std::string> overrides = a.sets;
@@ -68,6 +101,7 @@ int run_command(const run_args& a) {
     const bool nir_graph = nir::is_nir_path(a.experiment);
     experiment ex = nir_graph ? nir::import_nir_experiment(a.experiment, registry, overrides)
                               : load_experiment(a.experiment, registry, overrides);
+    if (ex.classification) return classification_command(a, ex, models);
     std::string input_note;
     const auto input = nir_graph ? nullptr : prepare_input(ex, *models.streams, &input_note);
     const auto& spec = ex.spec;

@@ -1093,4 +1093,60 @@ void validate(const network_spec& spec, const model_registry& models) {
     }
 }
 
+void config_section::fail(const config_node& n, const std::string& key, const std::string& what,
+                          const std::string& suggestion) const {
+    if (n.from_override) throw config_error("--set", 0, 0, key, what, suggestion);
+    throw config_error(file, n.line, n.column, key, what, suggestion);
+}
+
+void config_section::check_keys(const config_node& n, const std::string& key, const std::vector<std::string>& allowed) const {
+    std::string list;
+    for (const auto& x : allowed) list += (list.empty() ? "" : ", ") + x;
+    if (!n.is_map()) fail(n, key, "expected a mapping of keys (one of: " + list + ")");
+    for (std::size_t i = 0; i < n.keys.size(); ++i)
+        if (std::find(allowed.begin(), allowed.end(), n.keys[i]) == allowed.end()) {
+            const auto [line, col] = n.key_marks[i];
+            const std::string k = key + "." + n.keys[i];
+            const std::string what = "unknown key (valid here: " + list + ")";
+            if (line == 0) throw config_error("--set", 0, 0, k, what, nearest(n.keys[i], allowed));
+            throw config_error(file, line, col, k, what, nearest(n.keys[i], allowed));
+        }
+}
+
+std::string config_section::scalar(const config_node& n, const std::string& key) const {
+    if (!n.is_scalar()) fail(n, key, "expected a single value");
+    return n.scalar;
+}
+
+double config_section::quantity(const config_node& n, const std::string& key, dimension dim) const {
+    try {
+        return parse_as(scalar(n, key), dim);
+    } catch (const std::invalid_argument& e) {
+        fail(n, key, e.what());
+    }
+}
+
+std::uint64_t config_section::integer(const config_node& n, const std::string& key) const {
+    const std::string s = scalar(n, key);
+    std::uint64_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) fail(n, key, "expected a non-negative integer, got '" + s + "'");
+    return v;
+}
+
+bool config_section::boolean(const config_node& n, const std::string& key) const {
+    const std::string s = scalar(n, key);
+    if (s == "true" || s == "yes" || s == "on") return true;
+    if (s == "false" || s == "no" || s == "off") return false;
+    fail(n, key, "expected true or false, got '" + s + "'");
+}
+
+std::vector<std::string> config_section::strings(const config_node& n, const std::string& key) const {
+    if (n.is_scalar()) return {n.scalar};
+    if (n.type != config_node::kind::sequence) fail(n, key, "expected a name or a list of names");
+    std::vector<std::string> out;
+    for (std::size_t i = 0; i < n.values.size(); ++i) out.push_back(scalar(n.values[i], key + "[" + std::to_string(i) + "]"));
+    return out;
+}
+
 }  // namespace engram

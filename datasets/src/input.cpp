@@ -37,45 +37,7 @@ std::string join(const std::vector<std::string>& v) {
     return s;
 }
 
-// Errors at the place of a node of the input section.
-struct section {
-    std::string file;
-
-    [[noreturn]] void fail(const config_node& n, const std::string& key, const std::string& what,
-                           const std::string& suggestion = {}) const {
-        if (n.from_override) throw config_error("--set", 0, 0, key, what, suggestion);
-        throw config_error(file, n.line, n.column, key, what, suggestion);
-    }
-    void check_keys(const config_node& n, const std::string& key, const std::vector<std::string>& allowed) const {
-        if (!n.is_map()) fail(n, key, "expected a mapping of keys (one of: " + join(allowed) + ")");
-        for (std::size_t i = 0; i < n.keys.size(); ++i)
-            if (std::find(allowed.begin(), allowed.end(), n.keys[i]) == allowed.end()) {
-                const auto [line, col] = n.key_marks[i];
-                const std::string k = key + "." + n.keys[i];
-                const std::string what = "unknown key (valid here: " + join(allowed) + ")";
-                if (line == 0) throw config_error("--set", 0, 0, k, what, nearest(n.keys[i], allowed));
-                throw config_error(file, line, col, k, what, nearest(n.keys[i], allowed));
-            }
-    }
-    std::string scalar(const config_node& n, const std::string& key) const {
-        if (!n.is_scalar()) fail(n, key, "expected a single value");
-        return n.scalar;
-    }
-    double quantity(const config_node& n, const std::string& key, dimension dim) const {
-        try {
-            return parse_as(scalar(n, key), dim);
-        } catch (const std::invalid_argument& e) {
-            fail(n, key, e.what());
-        }
-    }
-    std::uint64_t integer(const config_node& n, const std::string& key) const {
-        const std::string s = scalar(n, key);
-        std::uint64_t v = 0;
-        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-        if (ec != std::errc() || p != s.data() + s.size()) fail(n, key, "expected a non-negative integer, got '" + s + "'");
-        return v;
-    }
-};
+using section = config_section;
 
 }  // namespace
 

@@ -30,6 +30,20 @@ struct config_node {
     const config_node* find(const std::string& k) const;
 };
 
+// Reads a section that core hands on uninterpreted (input, classification): values and
+// errors at the place of a node (file, line, column, dotted key; --set for overrides).
+struct config_section {
+    std::string file;
+    [[noreturn]] void fail(const config_node& n, const std::string& key, const std::string& what,
+                           const std::string& suggestion = {}) const;
+    void check_keys(const config_node& n, const std::string& key, const std::vector<std::string>& allowed) const;
+    std::string scalar(const config_node& n, const std::string& key) const;
+    double quantity(const config_node& n, const std::string& key, dimension dim) const;
+    std::uint64_t integer(const config_node& n, const std::string& key) const;
+    bool boolean(const config_node& n, const std::string& key) const;
+    std::vector<std::string> strings(const config_node& n, const std::string& key) const;  // a scalar or a list
+};
+
 struct experiment {
     std::string path;           // file it came from ("<string>" for text)
     std::string resolved_yaml;  // the experiment after overrides, as YAML text
