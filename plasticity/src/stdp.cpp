@@ -18,18 +18,17 @@ double stdp_window(double t_pre, double t_post, double a_plus, double a_minus, d
 }
 
 lazy_trace::lazy_trace(std::size_t n, double tau_ms, double dt_ms, float increment, bool nearest)
-    : last_(n, 0.0f), step_(n, 0), increment_(increment), nearest_(nearest) {
+    : state_(n, entry{0.0f, 0}), increment_(increment), nearest_(nearest) {
     // Beyond exp(-20.7) ~ 1e-9 of its value a trace counts as zero.
     const double steps = std::ceil(20.7 * tau_ms / dt_ms);
     const std::size_t len = static_cast<std::size_t>(std::min(steps, double(1 << 24))) + 1;
-    decay_.resize(len);
+    decay_.resize(len + 1);
     for (std::size_t k = 0; k < len; ++k) decay_[k] = static_cast<float>(std::exp(-double(k) * dt_ms / tau_ms));
+    decay_[len] = 0.0f;
+    last_k_ = len;
 }
 
-void lazy_trace::clear() {
-    std::fill(last_.begin(), last_.end(), 0.0f);
-    std::fill(step_.begin(), step_.end(), 0);
-}
+void lazy_trace::clear() { std::fill(state_.begin(), state_.end(), entry{0.0f, 0}); }
 
 namespace {
 
@@ -87,17 +86,11 @@ public:
     void on_pre(std::size_t k, std::uint64_t n, std::uint32_t pre, float* w, const std::uint32_t* tgt, std::size_t count) override {
         const std::uint64_t s = n - 1;  // the presynaptic spike's step
         const auto& a = amps_[k];
-        if (!inhibitory_) {
-            for (std::size_t c = 0; c < count; ++c) {
-                const float y = post_.at(tgt[c], s);
-                if (y != 0.0f) w[c] = clip(w[c] - a.minus_pre * y * (multiplicative_ ? w[c] - w_min_ : 1.0f));
-            }
-        } else {
-            for (std::size_t c = 0; c < count; ++c) {
-                const float y = post_.at(tgt[c], s);
-                if (y != 0.0f) w[c] = clip(w[c] + a.plus * y * (multiplicative_ ? w_max_ - w[c] : 1.0f));
-            }
-        }
+        const lazy_trace& y = post_;
+        if (!inhibitory_)
+            update<-1>(w, count, a.minus_pre, [&](std::size_t c) { return y.at(tgt[c], s); }, [](std::size_t c) { return c; });
+        else
+            update<+1>(w, count, a.plus, [&](std::size_t c) { return y.at(tgt[c], s); }, [](std::size_t c) { return c; });
         pre_[k].spike(pre, s);
     }
 
@@ -109,19 +102,10 @@ public:
                  std::size_t count) override {
         const auto& a = amps_[k];
         const auto& x = pre_[k];
-        if (!inhibitory_) {
-            for (std::size_t c = 0; c < count; ++c) {
-                const float v = x.at(pre[c], n);
-                float& ws = w[syn[c]];
-                if (v != 0.0f) ws = clip(ws + a.plus * v * (multiplicative_ ? w_max_ - ws : 1.0f));
-            }
-        } else {
-            for (std::size_t c = 0; c < count; ++c) {
-                const float v = x.at(pre[c], n);
-                float& ws = w[syn[c]];
-                if (v != 0.0f) ws = clip(ws - a.minus_post * v * (multiplicative_ ? ws - w_min_ : 1.0f));
-            }
-        }
+        if (!inhibitory_)
+            update<+1>(w, count, a.plus, [&](std::size_t c) { return x.at(pre[c], n); }, [&](std::size_t c) { return syn[c]; });
+        else
+            update<-1>(w, count, a.minus_post, [&](std::size_t c) { return x.at(pre[c], n); }, [&](std::size_t c) { return syn[c]; });
     }
 
     void reset(std::uint64_t n) override {
@@ -132,6 +116,25 @@ public:
 
 private:
     float clip(float w) const { return std::min(w_max_, std::max(w_min_, w)); }
+
+    // w[index(c)] += sign * amp * F(w) * trace(c), clipped, for c < count. No branch per
+    // synapse: a zero trace leaves the weight unchanged (it is within its bounds).
+    template <int Sign, class Trace, class Index>
+    void update(float* w, std::size_t count, float amp, Trace&& trace, Index&& index) const {
+        const float lo = w_min_, hi = w_max_, sa = Sign * amp;
+        if (!multiplicative_) {
+            for (std::size_t c = 0; c < count; ++c) {
+                float& ws = w[index(c)];
+                ws = std::min(hi, std::max(lo, ws + sa * trace(c)));
+            }
+        } else {
+            for (std::size_t c = 0; c < count; ++c) {
+                float& ws = w[index(c)];
+                const float room = Sign > 0 ? hi - ws : ws - lo;
+                ws = std::min(hi, std::max(lo, ws + sa * room * trace(c)));
+            }
+        }
+    }
 
     struct alignas(64) amplitudes {
         float plus, minus_pre, minus_post;

@@ -7,6 +7,7 @@
 //            neuron's row (presynaptic spike) or column (postsynaptic spike).
 // astrocyte  a leaky integrator of the network's activity (NALSM's astrocyte), read by
 //            stdp as its depression rate.
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -30,25 +31,30 @@ double stdp_window(double t_pre, double t_post, double a_plus, double a_minus, d
 class lazy_trace {
 public:
     lazy_trace(std::size_t n, double tau_ms, double dt_ms, float increment, bool nearest);
-    // Value at step n of neuron i, counting its spikes at steps < n.
+    // Value at step n of neuron i, counting its spikes at steps < n (n > its last spike).
+    // Branch-free: a neuron that never spiked has value 0 and step 0, and the table ends in
+    // a 0 that every longer interval maps to.
     float at(std::size_t i, std::uint64_t n) const {
-        const std::uint64_t s = step_[i];
-        if (s == 0 || n <= s) return s == 0 ? 0.0f : last_[i];
-        const std::uint64_t k = n - s;
-        return k < decay_.size() ? last_[i] * decay_[k] : 0.0f;
+        const auto& e = state_[i];
+        const std::uint64_t k = std::min<std::uint64_t>(n - e.step, last_k_);
+        return e.value * decay_[k];
     }
     void spike(std::size_t i, std::uint64_t s) {  // neuron i spiked at step s
         const float before = at(i, s);
-        last_[i] = nearest_ ? increment_ : before + increment_;
-        step_[i] = s;
+        state_[i].value = nearest_ ? increment_ : before + increment_;
+        state_[i].step = s;
     }
     void clear();
     std::size_t table_size() const { return decay_.size(); }
 
 private:
-    std::vector<float> last_;
-    std::vector<std::uint64_t> step_;  // 0: no spike yet (steps start at 1)
-    std::vector<float> decay_;         // exp(-k dt / tau), k = 0 .. until below 1e-9
+    struct entry {
+        float value;         // just after the last spike
+        std::uint64_t step;  // of the last spike; 0: none yet (steps start at 1)
+    };
+    std::vector<entry> state_;  // value and step side by side: one cache line per read
+    std::vector<float> decay_;  // exp(-k dt / tau), k = 0 .. until below 1e-9, then a 0
+    std::uint64_t last_k_ = 0;
     float increment_;
     bool nearest_;
 };
