@@ -9,6 +9,7 @@ pkgs=(
   g++ cmake ninja-build pkg-config
   libboost-graph-dev libtbb-dev libhdf5-dev hdf5-tools libyaml-cpp-dev zlib1g-dev
   catch2 libsfml-dev libeigen3-dev libcli11-dev
+  dataset-fashion-mnist   # Fashion-MNIST (30 MB): the reduced LSM check in the test suite reads it
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -308,3 +308,30 @@ TEST_CASE("reset_state and set_weights: a trial run twice gives the same spikes"
     CHECK(sim.weights(0) == w1);
     CHECK_THROWS_WITH(sim.set_weights(0, {1.0f}), Contains("1 weights for"));
 }
+
+#include "engram/nir/nir.hpp"
+
+TEST_CASE("NIR export lists plasticity and modulators as approximations", "[unit][plasticity][nir]") {
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 10 ms}
+populations:
+  a: {size: 3, model: lif_curr_delta, params: {t_ref: 0 ms}}
+  b: {size: 2, model: lif_curr_delta, params: {t_ref: 0 ms}}
+modulators:
+  m: {type: astrocyte, sources: {a: 1}}
+projections:
+  ab: {source: a, target: b, weight: 1 mV, connector: all_to_all, plasticity: {rule: stdp, w_max: 5, depression_modulator: m}}
+)";
+    const auto spec = parse(y);
+    simulation sim(spec, builtin_models());
+    const auto dir = temp_dir("nir_plastic");
+    const auto rep = nir::export_nir(spec, sim, (dir / "p.nir").string());
+    bool plastic = false, mod = false;
+    for (const auto& a : rep.approximations) {
+        plastic |= a.find("projection 'ab': plasticity (stdp) dropped") != std::string::npos;
+        mod |= a.find("modulator 'm' (astrocyte) dropped") != std::string::npos;
+    }
+    CHECK(plastic);
+    CHECK(mod);
+    CHECK_THROWS(nir::export_nir(spec, sim, (dir / "q.nir").string(), {true}));
+}

@@ -149,6 +149,8 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
     for (const auto& s : spec.stimuli)
         approx.push_back("stimulus '" + s.name + "' (" + s.type + " into '" + s.target + "') dropped: NIR graphs hold no stimuli");
 
+    for (const auto& m : spec.modulators)
+        approx.push_back("modulator '" + m.name + "' (" + m.type + ") dropped: NIR has no global signals");
     // Projections.
     std::set<std::string> has_outgoing;
     for (std::size_t j = 0; j < spec.projections.size(); ++j) {
@@ -156,6 +158,8 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
         const auto& src = *spec.find_population(pr.source);
         const auto& tgt = *spec.find_population(pr.target);
         has_outgoing.insert(pr.source);
+        if (pr.plasticity.plastic())
+            approx.push_back("projection '" + pr.name + "': plasticity (" + pr.plasticity.rule + ") dropped: NIR holds static weights; the initial weights are written");
         const std::size_t n_pre = src.size, n_post = tgt.size;
         if (n_pre * n_post > max_dense)
             throw spec_error("projections." + pr.name, "a dense " + std::to_string(n_post) + " x " + std::to_string(n_pre) +
