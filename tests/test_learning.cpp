@@ -74,7 +74,9 @@ void linear_set(int n, int f, int k, std::uint64_t seed, MatrixXf& X, std::vecto
     }
 }
 
-double max_abs_diff(const MatrixXd& a, const MatrixXd& b) { return (a - b).cwiseAbs().maxCoeff(); }
+double max_abs_diff(const MatrixXd& a, const MatrixXd& b) {
+    return (a - b).cwiseAbs().maxCoeff();
+}
 
 }  // namespace
 
@@ -213,8 +215,7 @@ TEST_CASE("optimizer: names, options and shapes are checked", "[learning][unit]"
     CHECK(parse_optimizer("momentum") == optimizer_kind::momentum);
     CHECK(parse_optimizer("adam") == optimizer_kind::adam);
     CHECK(parse_optimizer("adadelta") == optimizer_kind::adadelta);
-    CHECK_THROWS_WITH(parse_optimizer("rmsprop"),
-                      Contains("'rmsprop'") && Contains("sgd, momentum, adam, adadelta"));
+    CHECK_THROWS_WITH(parse_optimizer("rmsprop"), Contains("'rmsprop'") && Contains("sgd, momentum, adam, adadelta"));
     CHECK_THROWS_WITH(optimizer({.kind = optimizer_kind::sgd, .lr = 0.0}), Contains("lr"));
     CHECK_THROWS_WITH(optimizer({.kind = optimizer_kind::momentum, .momentum = 1.0}), Contains("momentum"));
     CHECK_THROWS_WITH(optimizer({.kind = optimizer_kind::adam, .beta2 = -0.1}), Contains("beta2"));

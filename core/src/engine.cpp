@@ -61,17 +61,36 @@ struct projection_rt {
     std::unique_ptr<synapse_rule> rule;  // null: static synapses
 };
 
-// Walks the rows of the spiking neurons into the ring buffer: W = per-synapse weights,
-// D = per-synapse delays. No branch, allocation or virtual call per synapse.
+// One spiking neuron's row [b, e) into the ring buffer: W = per-synapse weights, D =
+// per-synapse delays. No branch, allocation or virtual call per synapse.
 template <bool W, bool D>
-std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std::vector<spike_buffer>& spikes,
-                      float* ring, std::uint32_t slots, std::uint32_t size, std::uint32_t base) {
+inline void deliver_row(std::uint64_t b, std::uint64_t e, const std::uint32_t* tg, const float* w, float w0,
+                        const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t size,
+                        std::uint32_t base) {
+    for (std::uint64_t s = b; s < e; ++s) {
+        float* dst = dst0;
+        if constexpr (D) {
+            std::uint32_t slot = base + d[s];
+            if (slot >= slots) slot -= slots;
+            dst = ring + std::size_t(slot) * size;
+        }
+        dst[tg[s]] += W ? w[s] : w0;
+    }
+}
+
+// The rows of the spiking neurons of step n-1 (all parts of the source) into the ring
+// buffer of this part's targets. For a plastic projection (`rule` set; weights per
+// synapse) the rule's presynaptic update follows each row's delivery, so a spike is
+// delivered with the weight it found.
+template <bool W, bool D>
+std::uint64_t deliver(const projection_rows& pr, csr_rows& rows, const std::vector<spike_buffer>& spikes, float* ring,
+                      std::uint32_t slots, std::uint32_t size, std::uint32_t base, synapse_rule* rule = nullptr,
+                      std::size_t k = 0, std::uint64_t n = 0) {
     std::uint64_t ev = 0;
     const std::uint64_t* rb = rows.row_begin.data();
     const std::uint32_t* tg = rows.target.data();
-    const float* w = rows.weight.data();
+    float* w = rows.weight.data();
     const std::uint16_t* d = rows.delay.data();
-    const float w0 = pr.weight0;
     std::uint32_t slot0 = base + pr.delay0;
     if (slot0 >= slots) slot0 -= slots;
     float* dst0 = ring + std::size_t(slot0) * size;
@@ -79,49 +98,8 @@ std::uint64_t deliver(const projection_rows& pr, const csr_rows& rows, const std
         for (std::uint32_t i : part.ids) {
             const std::uint64_t b = rb[i], e = rb[i + 1];
             ev += e - b;
-            for (std::uint64_t s = b; s < e; ++s) {
-                float* dst = dst0;
-                if constexpr (D) {
-                    std::uint32_t slot = base + d[s];
-                    if (slot >= slots) slot -= slots;
-                    dst = ring + std::size_t(slot) * size;
-                }
-                dst[tg[s]] += W ? w[s] : w0;
-            }
-        }
-    }
-    return ev;
-}
-
-// Delivery of a plastic projection: per-synapse weights, then the rule's presynaptic
-// update of the same row.
-template <bool D>
-std::uint64_t deliver_plastic(const projection_rt& pj, std::size_t k, std::uint64_t n, csr_rows& rows,
-                              const std::vector<spike_buffer>& spikes, float* ring, std::uint32_t slots,
-                              std::uint32_t size, std::uint32_t base) {
-    std::uint64_t ev = 0;
-    const std::uint64_t* rb = rows.row_begin.data();
-    const std::uint32_t* tg = rows.target.data();
-    float* w = rows.weight.data();
-    const std::uint16_t* d = rows.delay.data();
-    std::uint32_t slot0 = base + pj.rows.delay0;
-    if (slot0 >= slots) slot0 -= slots;
-    float* dst0 = ring + std::size_t(slot0) * size;
-    for (const auto& part : spikes) {
-        for (std::uint32_t i : part.ids) {
-            const std::uint64_t b = rb[i], e = rb[i + 1];
-            if (b == e) continue;
-            ev += e - b;
-            for (std::uint64_t s = b; s < e; ++s) {
-                float* dst = dst0;
-                if constexpr (D) {
-                    std::uint32_t slot = base + d[s];
-                    if (slot >= slots) slot -= slots;
-                    dst = ring + std::size_t(slot) * size;
-                }
-                dst[tg[s]] += w[s];
-            }
-            pj.rule->on_pre(k, n, i, w + b, tg + b, e - b);
+            deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, size, base);
+            if (rule && b < e) rule->on_pre(k, n, i, w + b, tg + b, e - b);
         }
     }
     return ev;
@@ -405,8 +383,8 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % tgt.slots);
         const auto& spikes = pops[pj.source].spikes[prev];
         if (pj.rule)
-            ev += pr.uniform_delay ? deliver_plastic<false>(pj, k, n, rows, spikes, ring, tgt.slots, tgt.size, base)
-                                   : deliver_plastic<true>(pj, k, n, rows, spikes, ring, tgt.slots, tgt.size, base);
+            ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base, pj.rule.get(), k, n)
+                                   : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base, pj.rule.get(), k, n);
         else if (pr.homogeneous_weight)
             ev += pr.uniform_delay ? deliver<false, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
                                    : deliver<false, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);

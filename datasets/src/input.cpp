@@ -379,18 +379,10 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
     for (const auto& [c, v] : by_class) usable += v.size();
     if (usable == 0) s.fail(where_path, path_key, "the " + split_ + " split of '" + path_ + "' has no labelled samples");
     std::uint64_t count = usable, subset_seed = 1;
-    // A range of the split in file order (e.g. NALSM's train = 0..49999, valid = 50000..59999).
-    if (const config_node* sub = in.find("subset"); sub && (sub->find("from") || sub->find("to"))) {
-        s.check_keys(*sub, "input.subset", {"from", "to", "shuffle", "seed"});
-        const std::uint64_t from = sub->find("from") ? s.integer(*sub->find("from"), "input.subset.from") : 0;
-        const std::uint64_t to = sub->find("to") ? s.integer(*sub->find("to"), "input.subset.to") : labels.size();
-        if (to > labels.size()) s.fail(*sub->find("to"), "input.subset.to", "to = " + std::to_string(to) + " exceeds the " + std::to_string(labels.size()) + " samples of the " + split_ + " split");
-        if (from >= to) s.fail(*sub, "input.subset", "from must be below to");
-        std::vector<std::uint64_t> chosen;
-        for (std::uint64_t i = from; i < to; ++i)
-            if (labels[static_cast<std::size_t>(i)] >= 0) chosen.push_back(i);
-        if (const config_node* sd = sub->find("seed")) subset_seed = s.integer(*sd, "input.subset.seed");
-        if (const config_node* sh = sub->find("shuffle"); sh && s.scalar(*sh, "input.subset.shuffle") == "true") {
+    // The chosen samples, played in file order or in an order shuffled from subset_seed;
+    // their data is read once, in file order.
+    auto choose = [&](std::vector<std::uint64_t> chosen, bool shuffle) {
+        if (shuffle) {
             random_stream rng(subset_seed, stream_id("input/order"), 0);
             for (std::size_t i = chosen.size(); i > 1; --i) std::swap(chosen[i - 1], chosen[rng.below(static_cast<u32>(i))]);
         }
@@ -402,6 +394,20 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
             s.fail(where_path, path_key, e.what());
         }
         played_ = samples_.size();
+    };
+    // A range of the split in file order (e.g. NALSM's train = 0..49999, valid = 50000..59999).
+    if (const config_node* sub = in.find("subset"); sub && (sub->find("from") || sub->find("to"))) {
+        s.check_keys(*sub, "input.subset", {"from", "to", "shuffle", "seed"});
+        const std::uint64_t from = sub->find("from") ? s.integer(*sub->find("from"), "input.subset.from") : 0;
+        const std::uint64_t to = sub->find("to") ? s.integer(*sub->find("to"), "input.subset.to") : labels.size();
+        if (to > labels.size()) s.fail(*sub->find("to"), "input.subset.to", "to = " + std::to_string(to) + " exceeds the " + std::to_string(labels.size()) + " samples of the " + split_ + " split");
+        if (from >= to) s.fail(*sub, "input.subset", "from must be below to");
+        std::vector<std::uint64_t> chosen;
+        for (std::uint64_t i = from; i < to; ++i)
+            if (labels[static_cast<std::size_t>(i)] >= 0) chosen.push_back(i);
+        if (const config_node* sd = sub->find("seed")) subset_seed = s.integer(*sd, "input.subset.seed");
+        const config_node* sh = sub->find("shuffle");
+        choose(std::move(chosen), sh && s.boolean(*sh, "input.subset.shuffle"));
         return;
     }
     if (const config_node* sub = in.find("subset")) {
@@ -425,18 +431,7 @@ dataset_input::dataset_input(const experiment& ex) : file_(ex.path), seed_(ex.sp
     for (std::size_t round = 0; chosen.size() < count; ++round)
         for (auto* v : classes)
             if (round < v->size() && chosen.size() < count) chosen.push_back((*v)[round]);
-    {
-        random_stream rng(subset_seed, stream_id("input/order"), 0);
-        for (std::size_t i = chosen.size(); i > 1; --i) std::swap(chosen[i - 1], chosen[rng.below(static_cast<u32>(i))]);
-    }
-    for (auto i : chosen) samples_.push_back({i, labels[static_cast<std::size_t>(i)]});
-    std::sort(chosen.begin(), chosen.end());
-    try {
-        reader_->prepare(chosen);
-    } catch (const error& e) {
-        s.fail(where_path, path_key, e.what());
-    }
-    played_ = samples_.size();
+    choose(std::move(chosen), true);
 }
 
 dataset_input::~dataset_input() = default;

@@ -8,7 +8,9 @@
 
 namespace engram::learning::detail {
 
-inline std::string shape(Eigen::Index r, Eigen::Index c) { return std::to_string(r) + " x " + std::to_string(c); }
+inline std::string shape(Eigen::Index r, Eigen::Index c) {
+    return std::to_string(r) + " x " + std::to_string(c);
+}
 
 // Non-empty, all finite.
 inline void check_features(const Eigen::MatrixXf& X, const char* what) {

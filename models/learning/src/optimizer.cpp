@@ -20,7 +20,9 @@ constexpr named_kind kinds[] = {{"sgd", optimizer_kind::sgd},
 void require(bool ok, const std::string& what) {
     if (!ok) throw std::invalid_argument("optimizer: " + what);
 }
-bool unit_interval(double x) { return x >= 0.0 && x < 1.0; }
+bool unit_interval(double x) {
+    return x >= 0.0 && x < 1.0;
+}
 }  // namespace
 
 optimizer_kind parse_optimizer(const std::string& name) {
@@ -38,7 +40,8 @@ const char* to_string(optimizer_kind kind) {
 optimizer::optimizer(optimizer_options o) : o_(o) {
     require(std::isfinite(o_.lr) && o_.lr > 0.0, "lr must be positive and finite, got " + std::to_string(o_.lr));
     switch (o_.kind) {
-        case optimizer_kind::sgd: break;
+        case optimizer_kind::sgd:
+            break;
         case optimizer_kind::momentum:
             require(unit_interval(o_.momentum), "momentum must be in [0, 1), got " + std::to_string(o_.momentum));
             break;
@@ -52,7 +55,8 @@ optimizer::optimizer(optimizer_options o) : o_(o) {
             require(std::isfinite(o_.adadelta_eps) && o_.adadelta_eps > 0.0,
                     "adadelta_eps must be positive, got " + std::to_string(o_.adadelta_eps));
             break;
-        default: throw std::invalid_argument("optimizer: unknown kind");
+        default:
+            throw std::invalid_argument("optimizer: unknown kind");
     }
 }
 
@@ -85,21 +89,23 @@ void optimizer::step(double* pp, const double* gp, Eigen::Index rows, Eigen::Ind
         if (o_.kind != optimizer_kind::sgd) a_ = Eigen::ArrayXd::Zero(n);
         if (o_.kind == optimizer_kind::adam || o_.kind == optimizer_kind::adadelta) b_ = Eigen::ArrayXd::Zero(n);
     } else if (rows != rows_ || cols != cols_) {
-        throw std::invalid_argument("optimizer::step: this optimizer holds the state of a " + detail::shape(rows_, cols_) +
-                                    " parameter, called with " + detail::shape(rows, cols) +
-                                    " (use one optimizer per parameter tensor)");
+        throw std::invalid_argument("optimizer::step: this optimizer holds the state of a " +
+                                    detail::shape(rows_, cols_) + " parameter, called with " +
+                                    detail::shape(rows, cols) + " (use one optimizer per parameter tensor)");
     }
     Eigen::Map<Eigen::ArrayXd> p(pp, rows * cols);
     const Eigen::Map<const Eigen::ArrayXd> g(gp, rows * cols);
     ++t_;
     switch (o_.kind) {
-        case optimizer_kind::sgd: p -= o_.lr * g; break;
+        case optimizer_kind::sgd:
+            p -= o_.lr * g;
+            break;
         case optimizer_kind::momentum:
             a_ = o_.momentum * a_ + g;  // v <- mu v + g
             p -= o_.lr * a_;
             break;
         case optimizer_kind::adam: {
-            a_ = o_.beta1 * a_ + (1.0 - o_.beta1) * g;        // m
+            a_ = o_.beta1 * a_ + (1.0 - o_.beta1) * g;           // m
             b_ = o_.beta2 * b_ + (1.0 - o_.beta2) * g.square();  // v
             const double c1 = 1.0 - std::pow(o_.beta1, static_cast<double>(t_));
             const double c2 = 1.0 - std::pow(o_.beta2, static_cast<double>(t_));
@@ -108,9 +114,9 @@ void optimizer::step(double* pp, const double* gp, Eigen::Index rows, Eigen::Ind
         }
         case optimizer_kind::adadelta: {
             const double e = o_.adadelta_eps;
-            a_ = o_.rho * a_ + (1.0 - o_.rho) * g.square();                 // E[g^2]
+            a_ = o_.rho * a_ + (1.0 - o_.rho) * g.square();                     // E[g^2]
             const Eigen::ArrayXd dx = ((b_ + e).sqrt() / (a_ + e).sqrt()) * g;  // uses E[dx^2] of the last step
-            b_ = o_.rho * b_ + (1.0 - o_.rho) * dx.square();                // E[dx^2]
+            b_ = o_.rho * b_ + (1.0 - o_.rho) * dx.square();                    // E[dx^2]
             p -= o_.lr * dx;
             break;
         }

@@ -72,17 +72,15 @@ struct trained {
 void shuffle(std::vector<Index>& order, std::uint64_t seed, int epoch) {
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
     random_stream rs(seed, stream_id("learning/shuffle"), static_cast<u32>(epoch));
-    for (std::size_t i = order.size() - 1; i > 0; --i)
-        std::swap(order[i], order[rs.below(static_cast<u32>(i + 1))]);
+    for (std::size_t i = order.size() - 1; i > 0; --i) std::swap(order[i], order[rs.below(static_cast<u32>(i + 1))]);
 }
 
-// Rows order[first, first + n) of X, in double.
+// Rows order[first, first + n) of X, in double, into out (reusing its storage).
 template <class M>
-MatrixXd gather(const M& X, const std::vector<Index>& order, Index first, Index n) {
-    MatrixXd out(n, X.cols());
+void gather(const M& X, const std::vector<Index>& order, Index first, Index n, MatrixXd& out) {
+    out.resize(n, X.cols());
     for (Index j = 0; j < X.cols(); ++j)
         for (Index r = 0; r < n; ++r) out(r, j) = static_cast<double>(X(order[static_cast<std::size_t>(first + r)], j));
-    return out;
 }
 
 void check_training_set(const MatrixXf& X, const std::vector<int>& y, int n_classes, const MatrixXf* Xv,
@@ -103,8 +101,11 @@ void check_training_set(const MatrixXf& X, const std::vector<int>& y, int n_clas
 }
 
 void check_schedule(int epochs, int batch, const char* what) {
-    if (epochs < 1) throw std::invalid_argument(std::string(what) + ": epochs must be at least 1, got " + std::to_string(epochs));
-    if (batch < 0) throw std::invalid_argument(std::string(what) + ": batch must be >= 0 (0 = full batch), got " + std::to_string(batch));
+    if (epochs < 1)
+        throw std::invalid_argument(std::string(what) + ": epochs must be at least 1, got " + std::to_string(epochs));
+    if (batch < 0)
+        throw std::invalid_argument(std::string(what) + ": batch must be >= 0 (0 = full batch), got " +
+                                    std::to_string(batch));
 }
 
 using row_major_features = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -123,17 +124,25 @@ trained gradient_fit(const M& X, const MatrixXd& T, const gradient_setup& s, con
     std::vector<Index> order(static_cast<std::size_t>(n_samples));
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<Index>(i);
     double best_acc = -1.0;
+    const bool full = batch == n_samples;  // one batch, in the original order: converted once
+    MatrixXd xb, tb;
+    if (full) {
+        gather(X, order, 0, n_samples, xb);
+        tb = T;
+    }
     for (int epoch = 1; epoch <= s.epochs; ++epoch) {
-        if (batch < n_samples) shuffle(order, s.seed, epoch);
+        if (!full) shuffle(order, s.seed, epoch);
         double loss_sum = 0.0;
         for (Index first = 0; first < n_samples; first += batch) {
             const Index n = std::min(batch, n_samples - first);
-            const MatrixXd xb = gather(X, order, first, n);
-            const MatrixXd tb = gather(T, order, first, n);
+            if (!full) {
+                gather(X, order, first, n, xb);
+                gather(T, order, first, n, tb);
+            }
             MatrixXd z = xb * w;
             z.rowwise() += b.transpose();
-            const loss_value lv = s.loss == loss_kind::softmax_ce ? softmax_cross_entropy(z, tb)
-                                                                  : mean_squared_error(z, tb);
+            const loss_value lv =
+                s.loss == loss_kind::softmax_ce ? softmax_cross_entropy(z, tb) : mean_squared_error(z, tb);
             loss_sum += lv.value * static_cast<double>(n);
             MatrixXd gw = xb.transpose() * lv.grad;
             if (s.penalty != 0.0) gw += s.penalty * w;
@@ -165,10 +174,19 @@ trained gradient_fit(const M& X, const MatrixXd& T, const gradient_setup& s, con
     return best;
 }
 
-trained gradient_fit(const MatrixXf& X, const MatrixXd& T, const gradient_setup& s, bool copy_rows,
-                     const MatrixXf* Xv, const std::vector<int>* yv) {
-    if (!copy_rows) return gradient_fit(X, T, s, Xv, yv);
-    const row_major_features rows = X;
+trained gradient_fit(const MatrixXf& X, const MatrixXd& T, const gradient_setup& s, bool copy_rows, const MatrixXf* Xv,
+                     const std::vector<int>* yv) {
+    const bool full_batch = s.batch <= 0 || s.batch >= X.rows();  // converted once anyway
+    if (!copy_rows || full_batch) return gradient_fit(X, T, s, Xv, yv);
+    // A transposing copy, tile by tile so that both sides stay in cache (a plain assignment
+    // reads X with a stride of one column per value and costs as much as an epoch).
+    constexpr Index tile = 128;
+    row_major_features rows(X.rows(), X.cols());
+    for (Index i = 0; i < X.rows(); i += tile)
+        for (Index j = 0; j < X.cols(); j += tile) {
+            const Index bi = std::min(tile, X.rows() - i), bj = std::min(tile, X.cols() - j);
+            rows.block(i, j, bi, bj) = X.block(i, j, bi, bj);
+        }
     return gradient_fit(rows, T, s, Xv, yv);
 }
 
@@ -183,7 +201,8 @@ void softmax_readout::fit(const MatrixXf& X, const std::vector<int>& y, int n_cl
     check_schedule(o.epochs, o.batch, what);
     if (!(o.l2 >= 0.0) || !std::isfinite(o.l2))
         throw std::invalid_argument(std::string(what) + ": l2 must be >= 0 and finite, got " + std::to_string(o.l2));
-    MatrixXd t = encode_targets(y, n_classes, o.pm_one_targets ? target_coding::plus_minus_one : target_coding::one_hot);
+    MatrixXd t =
+        encode_targets(y, n_classes, o.pm_one_targets ? target_coding::plus_minus_one : target_coding::one_hot);
     if (o.pm_one_targets) t = softmax_rows(t);
     const gradient_setup s{loss_kind::softmax_ce, o.l2, o.opt, o.epochs, o.batch, o.seed, &o.on_epoch};
     trained r = gradient_fit(X, t, s, o.copy_rows, X_valid, y_valid);
@@ -192,9 +211,15 @@ void softmax_readout::fit(const MatrixXf& X, const std::vector<int>& y, int n_cl
     best_epoch_ = r.best_epoch;
 }
 
-MatrixXd softmax_readout::scores(const MatrixXf& X) const { return detail::linear_scores(X, w_, b_, "softmax_readout"); }
-MatrixXd softmax_readout::probabilities(const MatrixXf& X) const { return softmax_rows(scores(X)); }
-std::vector<int> softmax_readout::predict(const MatrixXf& X) const { return argmax_rows(scores(X)); }
+MatrixXd softmax_readout::scores(const MatrixXf& X) const {
+    return detail::linear_scores(X, w_, b_, "softmax_readout");
+}
+MatrixXd softmax_readout::probabilities(const MatrixXf& X) const {
+    return softmax_rows(scores(X));
+}
+std::vector<int> softmax_readout::predict(const MatrixXf& X) const {
+    return argmax_rows(scores(X));
+}
 
 // ---- linear_readout --------------------------------------------------------------------
 
@@ -216,7 +241,11 @@ void linear_readout::fit(const MatrixXf& X, const std::vector<int>& y, int n_cla
     best_epoch_ = r.best_epoch;
 }
 
-MatrixXd linear_readout::scores(const MatrixXf& X) const { return detail::linear_scores(X, w_, b_, "linear_readout"); }
-std::vector<int> linear_readout::predict(const MatrixXf& X) const { return argmax_rows(scores(X)); }
+MatrixXd linear_readout::scores(const MatrixXf& X) const {
+    return detail::linear_scores(X, w_, b_, "linear_readout");
+}
+std::vector<int> linear_readout::predict(const MatrixXf& X) const {
+    return argmax_rows(scores(X));
+}
 
 }  // namespace engram::learning

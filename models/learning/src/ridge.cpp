@@ -24,8 +24,8 @@ MatrixXd solve_spd(const MatrixXd& A, const MatrixXd& B, const char* what) {
     const VectorXd d = ldlt.vectorD();
     const double dmax = d.cwiseAbs().maxCoeff();
     if (ldlt.info() != Eigen::Success || !(d.minCoeff() > 1e-13 * dmax))
-        throw std::invalid_argument(std::string(what) +
-                                    ": singular system (lambda = 0 with constant or collinear features?); use lambda > 0");
+        throw std::invalid_argument(
+            std::string(what) + ": singular system (lambda = 0 with constant or collinear features?); use lambda > 0");
     return ldlt.solve(B);
 }
 
@@ -38,7 +38,8 @@ void ridge_readout::fit(const MatrixXf& X, const std::vector<int>& y, int n_clas
     detail::check_features(X, what);
     detail::check_labels(y, X.rows(), n_classes, what);
     if (!(lambda >= 0.0) || !std::isfinite(lambda))
-        throw std::invalid_argument(std::string(what) + ": lambda must be >= 0 and finite, got " + std::to_string(lambda));
+        throw std::invalid_argument(std::string(what) + ": lambda must be >= 0 and finite, got " +
+                                    std::to_string(lambda));
     if (o.block < 1) throw std::invalid_argument(std::string(what) + ": block must be positive");
     const Index n = X.rows(), f = X.cols();
     ridge_form form = o.form;
@@ -81,7 +82,11 @@ void ridge_readout::fit(const MatrixXf& X, const std::vector<int>& y, int n_clas
     form_used_ = form;
 }
 
-MatrixXd ridge_readout::scores(const MatrixXf& X) const { return detail::linear_scores(X, w_, b_, "ridge_readout"); }
-std::vector<int> ridge_readout::predict(const MatrixXf& X) const { return argmax_rows(scores(X)); }
+MatrixXd ridge_readout::scores(const MatrixXf& X) const {
+    return detail::linear_scores(X, w_, b_, "ridge_readout");
+}
+std::vector<int> ridge_readout::predict(const MatrixXf& X) const {
+    return argmax_rows(scores(X));
+}
 
 }  // namespace engram::learning

@@ -11,7 +11,7 @@ struct loss_value {
 };
 
 // -(1/N) sum_n sum_c t_nc log softmax(z_n)_c. Targets rows are probability vectors (one-hot
-// or soft); the gradient (s_n * sum_c t_nc - t_n)/N is exact for any non-negative targets.
+// or soft); the gradient (s_n * sum_c t_nc - t_n)/N is exact for any targets.
 // Computed with the row maximum subtracted, so large logits do not overflow.
 loss_value softmax_cross_entropy(const Eigen::MatrixXd& logits, const Eigen::MatrixXd& targets);
 

@@ -18,7 +18,7 @@ struct optimizer_options {
     double momentum = 0.9;                          // momentum: velocity decay
     double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam
     double rho = 0.95;                              // adadelta: decay of both running averages
-    double adadelta_eps = 1e-6;  // Zeiler's and PyTorch's default; TensorFlow 1's (NALSM's) is 1e-8
+    double adadelta_eps = 1e-6;                     // Zeiler's and PyTorch's default; TensorFlow 1's (NALSM's) is 1e-8
 };
 
 // "sgd", "momentum", "adam", "adadelta"; anything else throws std::invalid_argument naming them.
