@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 mkdir -p "$out"
-engram=build/bin/engram
+engram=${ENGRAM:-build/bin/engram}
 [ -x "$engram" ] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
 threads=$(nproc)
 summary() {  # name log: the console table's rows
@@ -34,13 +34,13 @@ for d in $datasets; do
   w_set=()
   if [[ " $models " == *" lsm "* ]] && [ "$sweep" = 1 ]; then
     best=""; best_acc=-1
-    for w in 0.5 1.0 1.5 2.0 3.0; do
+    for w in 1.0 2.0 3.0; do
       f="$out/sweep_lsm${size}_${d}_w$w.h5"
       "$engram" run "experiments/lsm/lsm${size}_${d}.yaml" --threads "$threads" -o "$f" \
         --set "projections.exc_exc.weight=$w mV" --set "projections.exc_inh.weight=$w mV" \
         --set "projections.inh_exc.weight=-$w mV" --set "projections.inh_inh.weight=-$w mV" \
-        --set "classification.train={split: train, subset: {from: 0, to: 5000}}" \
-        --set "classification.valid={split: train, subset: {from: 50000, to: 52000}}" \
+        --set "classification.train={split: train, subset: {from: 0, to: 3000}}" \
+        --set "classification.valid={split: train, subset: {from: 50000, to: 51000}}" \
         --set "classification.test={split: test, subset: {from: 0, to: 100}}" > "${f%.h5}.log" 2>&1
       acc=$(valid_acc "${f%.h5}.log")
       echo "sweep lsm${size}_${d} w=$w: valid $acc%"

@@ -106,7 +106,7 @@ def write(model, n, data):
         lines += ["  initialisation:", "    split: train", "    subset: " + init_subset,
                   "    window: 20 ms", "    set: {" + ", ".join(sets) + "}"]
     lines += [f"  train: {train}"] + ([f"  valid: {valid}"] if valid else []) + ["  test: {split: test}",
-              "  readout: {type: softmax, optimizer: adam, lr: 0.002, epochs: 60, batch: 250, l2: 5e-10}",
+              "  readout: {type: softmax, optimizer: adam, lr: 0.002, epochs: 300, batch: 250, l2: 5e-10}",
               "  branching: {samples: 20, window: 4 ms, buffer: 25 ms}"]
     with open(os.path.join(OUT, name + ".yaml"), "w") as f:
         f.write("\n".join(lines) + "\n")
