@@ -8,20 +8,26 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <optional>
+#include <thread>
 
 #include "engram/core/config.hpp"
 #include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/results.hpp"
 #include "engram/core/stats.hpp"
+#include "engram/core/units.hpp"
 #include "engram/core/version.hpp"
 #include "engram/datasets/input.hpp"
 #include "engram/lsm/classification.hpp"
 #include "engram/neurons/models.hpp"
 #include "engram/nir/nir.hpp"
+#include "engram/viz/live.hpp"
+#include "engram/viz/plot.hpp"
+#include "engram/viz/render.hpp"
 
 namespace {
 
@@ -54,6 +60,9 @@ struct run_args {
     int threads = 0;
     std::vector<std::string> sets;
     bool quiet = false;
+    bool live = false;  // --live: draw the run in a window (engram::viz)
+    engram::viz::live_options live_opt;
+    std::string live_size;
 };
 
 // An experiment with a `classification` section: trials per sample, features, readout.
@@ -88,8 +97,39 @@ int classification_command(const run_args& a, const engram::experiment& ex, app_
     return 0;
 }
 
-int run_command(const run_args& a) {
+
+// "1280x800" -> width, height; throws engram::error naming the option.
+void parse_size(const std::string& option, const std::string& text, unsigned& w, unsigned& h) {
+    unsigned a = 0, b = 0;
+    char x = 0, extra = 0;
+    if (std::sscanf(text.c_str(), "%u%c%u%c", &a, &x, &b, &extra) != 3 || (x != 'x' && x != 'X') || a < 300 ||
+        b < 200 || a > 8192 || b > 8192)
+        throw engram::error(option + " '" + text +
+                            "': expected WIDTHxHEIGHT in pixels, e.g. 1280x800 (300x200 to 8192x8192)");
+    w = a;
+    h = b;
+}
+
+// A time for --from/--to: "250" (ms) or a quantity such as "1.5 s".
+double parse_time_ms(const std::string& option, const std::string& text) {
+    char* end = nullptr;
+    const double v = std::strtod(text.c_str(), &end);
+    if (end != text.c_str() && *end == '\0') return v;
+    try {
+        return engram::parse_as(text, engram::dimension::time);
+    } catch (const std::exception& e) {
+        throw engram::error(option + " '" + text + "': " + e.what());
+    }
+}
+
+int run_command(run_args a) {
     using namespace engram;
+    // A window needs a display: say so before anything is loaded, built or run.
+    if (a.live) viz::require_display("engram run --live");
+    if (!a.live && (!a.live_opt.screenshot.empty() || a.live_opt.close_at_end || !a.live_size.empty()))
+        throw error("--screenshot, --live-close and --live-size need --live");
+    if (!a.live_size.empty()) parse_size("--live-size", a.live_size, a.live_opt.width, a.live_opt.height);
+    if (!(a.live_opt.window_ms > 0)) throw error("--live-window must be a positive time in ms");
     std::vector<std::string> overrides = a.sets;
     if (a.seed) overrides.push_back("simulation.seed=" + std::to_string(*a.seed));
     if (a.threads > 0) overrides.push_back("simulation.threads=" + std::to_string(a.threads));
@@ -163,8 +203,44 @@ int run_command(const run_args& a) {
     };
     const std::uint64_t steps = steps_for(spec.simulation.duration, spec.simulation.dt);
     run_stats st;
+    viz::live_stats live;
     try {
-        st = sim.run(steps, &obs, &g_stop, progress);
+        if (a.live) {
+            // The simulation on its own thread, the window on this one; spikes cross over
+            // through the feed's bounded rings, so the run never waits on drawing.
+            viz::live_feed feed(spec, a.live_opt.ring_capacity, &g_stop);
+            obs.add(&feed);
+            std::atomic<bool> finished{false}, go{false};
+            std::exception_ptr failure;
+            auto start = [&] {
+                go.store(true);
+                go.notify_one();
+            };
+            // Made before the window lowers the main thread's priority; runs once the window is open.
+            std::thread worker([&] {
+                go.wait(false);
+                try {
+                    st = sim.run(steps, &obs, &g_stop, progress);
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+                finished.store(true);
+            });
+            try {
+                live = viz::run_live_window(
+                    spec, feed, a.live_opt, g_stop, [&] { return finished.load(); }, start);
+            } catch (...) {
+                g_stop.store(true);
+                feed.release();
+                start();
+                worker.join();
+                throw;
+            }
+            worker.join();
+            if (failure) std::rethrow_exception(failure);
+        } else {
+            st = sim.run(steps, &obs, &g_stop, progress);
+        }
     } catch (...) {
         writer.close(false, static_cast<double>(sim.current_step()) * spec.simulation.dt, 0.0);
         throw;
@@ -176,6 +252,15 @@ int run_command(const run_args& a) {
     writer.close(!st.interrupted, simulated_ms, wall);
 
     if (!a.quiet) {
+        if (a.live) {
+            std::string drawn = live.max_stride > 1
+                                    ? "raster thinned to 1 in " + std::to_string(live.max_stride) + " spikes at most"
+                                    : "every spike drawn";
+            if (live.dropped > 0) drawn += ", " + with_commas(live.dropped) + " spikes not shown (buffer full)";
+            std::printf("live window: %llu frames in %.1f s (%.1f per second), %s\n",
+                        static_cast<unsigned long long>(live.frames), live.seconds,
+                        live.seconds > 0 ? static_cast<double>(live.frames) / live.seconds : 0.0, drawn.c_str());
+        }
         if (st.interrupted) std::printf("interrupted at %.1f ms; the results file holds everything up to then\n", simulated_ms);
         std::printf("%-16s %9s %12s %10s %8s\n", "population", "neurons", "spikes", "rate (Hz)", "CV ISI");
         for (std::size_t p = 0; p < spec.populations.size(); ++p) {
@@ -194,6 +279,28 @@ int run_command(const run_args& a) {
         std::printf("wrote %s\n", out.c_str());
     }
     return st.interrupted ? 130 : 0;
+}
+
+struct plot_args {
+    std::string file, from, to, size, populations;
+    engram::viz::plot_options opt;
+};
+
+// engram plot: a results file to PNG (raster and rates, or --state traces), offscreen.
+int plot_command(plot_args a) {
+    using namespace engram;
+    if (!a.from.empty()) a.opt.from = parse_time_ms("--from", a.from);
+    if (!a.to.empty()) a.opt.to = parse_time_ms("--to", a.to);
+    if (!a.size.empty()) parse_size("--size", a.size, a.opt.width, a.opt.height);
+    for (std::size_t i = 0; !a.populations.empty() && i <= a.populations.size();) {
+        const auto j = std::min(a.populations.find(',', i), a.populations.size());
+        if (j > i) a.opt.populations.push_back(a.populations.substr(i, j - i));
+        i = j + 1;
+    }
+    if (!a.opt.state.empty() && !a.opt.populations.empty()) throw error("--populations and --state exclude each other");
+    const std::string out = viz::plot_results(a.file, a.opt);
+    std::printf("wrote %s\n", out.c_str());
+    return 0;
 }
 
 struct export_args {
@@ -258,6 +365,31 @@ int main(int argc, char** argv) {
     run->add_option("--set", ra.sets, "override a key by its dotted path, e.g. --set simulation.duration=\"10 s\" (repeatable)")
         ->allow_extra_args(false);
     run->add_flag("-q,--quiet", ra.quiet, "print nothing but errors");
+    run->add_flag("--live", ra.live,
+                  "draw the run in a window while it goes: spike raster, population rates, status line "
+                  "(keys: space pause, +/- time window, wheel/PgUp/PgDn zoom, up/down scroll, s save PNG, q quit; "
+                  "needs a display, docs/visualisation.md)");
+    run->add_option("--live-window", ra.live_opt.window_ms, "with --live: time shown, in ms (default 1000)");
+    run->add_option("--live-size", ra.live_size, "with --live: window size WIDTHxHEIGHT (default 1280x800)");
+    run->add_option("--live-fps", ra.live_opt.fps, "with --live: frames per second at most (default 30)")
+        ->check(CLI::Range(1, 240));
+    run->add_flag("--live-close", ra.live_opt.close_at_end, "with --live: close the window when the run ends");
+    run->add_option("--screenshot", ra.live_opt.screenshot,
+                    "with --live: save the window as PNG when the run ends, then close it");
+
+    plot_args pa;
+    auto* plot =
+        app.add_subcommand("plot", "render a results file to PNG: spike raster with population rates, or state traces");
+    plot->add_option("file", pa.file, "results file (.h5)")->required();
+    plot->add_option("-o,--out", pa.opt.out,
+                     "PNG file (default: beside FILE, FILE with .png for .h5, or FILE_POP_VAR.png with --state)");
+    plot->add_option("--from", pa.from, "start of the time range: ms, or a time such as \"1.5 s\" (default 0)");
+    plot->add_option("--to", pa.to, "end of the time range (default: the end of the run)");
+    plot->add_option("--populations", pa.populations,
+                     "populations to show, in this order, comma-separated (default: all)");
+    plot->add_option("--state", pa.opt.state, "plot the recorded traces /report/POP/VAR instead, e.g. neuron/v");
+    plot->add_option("--size", pa.size, "image size WIDTHxHEIGHT (default 1200x800)");
+    plot->add_option("--bin", pa.opt.bin_ms, "rate bin in ms (default: about 200 bins over the range)");
 
     std::string info_file;
     auto* info = app.add_subcommand("info", "summarise a results file");
@@ -277,6 +409,7 @@ int main(int argc, char** argv) {
     try {
         if (run->parsed()) return run_command(ra);
         if (exp->parsed()) return export_command(ea);
+        if (plot->parsed()) return plot_command(pa);
         if (info->parsed()) { std::cout << engram::describe_results(info_file); return 0; }
         if (models->parsed()) { print_models(); return 0; }
     } catch (const engram::error& e) {

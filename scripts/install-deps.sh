@@ -10,6 +10,10 @@ pkgs=(
   libboost-graph-dev libtbb-dev libhdf5-dev hdf5-tools libyaml-cpp-dev zlib1g-dev
   catch2 libsfml-dev libeigen3-dev libcli11-dev
   dataset-fashion-mnist   # Fashion-MNIST (30 MB): the reduced LSM check in the test suite reads it
+  # engram::viz (docs/visualisation.md): a virtual X server for `engram plot`, `--live` and
+  # the [viz] tests on machines without a display, Mesa's software OpenGL for it, the label
+  # font, and Xlib for the tests that press keys in the live window.
+  xvfb xauth libgl1-mesa-dri fonts-dejavu-core libx11-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
