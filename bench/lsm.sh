@@ -26,10 +26,10 @@ engram=${ENGRAM:-build/bin/engram}
 [ -x "$engram" ] || { echo "build first: cmake --preset release && cmake --build --preset release" >&2; exit 1; }
 threads=$(nproc)
 summary() {  # name log: the console table's rows
-  awk -v n="$1" '/^(train|valid|test) /{printf "%s %s %s acc %s bf %s rate %s Hz wall %s s |", (NR>0?"":""), n, $1, $3, $4, $5, $6}
-                 /^initialisation:.*samples in/{printf " init %s s |", $5} /Elapsed/{printf " total %s\n", $8}' "$2"
+  awk -v n="$1" '/^(train|valid|test) +[0-9]/{printf "%s %s acc %s bf %s rate %s Hz wall %s s | ", n, $1, $3, $4, $5, $6}
+                 /^initialisation:.*samples in/{printf "init %s s | ", $5} /Elapsed/{printf "total %s\n", $8}' "$2"
 }
-valid_acc() { awk '/^valid /{gsub("%","",$3); print $3}' "$1"; }
+valid_acc() { awk '/^valid +[0-9]/{gsub("%","",$3); print $3}' "$1"; }
 for d in $datasets; do
   w_set=()
   if [[ " $models " == *" lsm "* ]] && [ "$sweep" = 1 ]; then

@@ -108,6 +108,11 @@ TEST_CASE("a reduced NALSM classifies Fashion-MNIST well above chance", "[scienc
     CHECK(rep.sets[2].accuracy > 0.55);  // chance: 0.10
     CHECK(rep.sets[2].mean_rate_hz > 1.0);
     CHECK(std::isfinite(rep.sets[2].branching));
+    // the branching factor followed over the initialisation phase (400 samples, 20 blocks)
+    CHECK(rep.init_samples == 400);
+    REQUIRE(rep.init_branching_curve.size() == 20);
+    CHECK(rep.init_branching_at.back() <= 400);
+    for (double bf : rep.init_branching_curve) CHECK(std::isfinite(bf));
     // the results file: accuracy, confusion matrix, readout
     auto f = h5::open_file(o.output);
     auto g = h5::open_group(f, "classification/test", o.output);
@@ -115,6 +120,7 @@ TEST_CASE("a reduced NALSM classifies Fashion-MNIST well above chance", "[scienc
     CHECK(h5::read_vector<std::int64_t>(g, "predicted", o.output).size() == 400);
     CHECK(h5::shape(f, "classification/confusion", o.output) == std::vector<hsize_t>{10, 10});
     CHECK(h5::shape(f, "classification/readout_weights", o.output) == std::vector<hsize_t>{125, 10});
+    CHECK(h5::read_vector<double>(f, "classification/initialisation/branching_factor", o.output).size() == 20);
     // the same seed gives the same answers with one worker
     o.workers = 1;
     o.output = (dir / "nalsm1.h5").string();

@@ -321,6 +321,10 @@ private:
         return v;
     }
 
+    // NALSM's first phase: plasticity on over many short samples, weights carried over.
+    // The branching factor is followed over the phase: each block of `bf_samples` samples
+    // (one block per twentieth of the phase) is recorded and its mean branching factor
+    // (no buffer: the samples are short) stored against the phase's sample index.
     void initialise(classification_report& rep) {
         experiment ex = load(sec_.init_overrides, sec_.init_set, 0, 0, false);
         std::lock_guard lock(bind_mutex_);
@@ -332,17 +336,40 @@ private:
         feature_counter fc = counter(sim);
         std::vector<float> row(n_features_);
         fc.row = &row;
+        const adjacency graph = liquid_graph(sim);
+        const auto win = static_cast<std::uint32_t>(std::llround(sec_.bf_window_ms / ex.spec.simulation.dt));
+        const std::size_t every = std::max<std::size_t>(1, n / 20), block = std::max<std::size_t>(1, sec_.bf_samples);
+        std::vector<std::vector<std::uint32_t>> raster;
+        double bf_sum = 0;
+        int bf_count = 0;
         const auto t0 = clock_type::now();
         for (std::size_t k = 0; k < n; ++k) {
             sim.reset_state();
+            const bool probe = k % every < block;
+            if (probe) {
+                raster.assign(W + 1, {});
+                fc.raster = &raster;
+                fc.first_step = sim.current_step() + 1;
+            }
             sim.run(W, &fc);
+            fc.raster = nullptr;
+            if (probe) {
+                if (const double bf = branching_factor(raster, graph, win, 0); !std::isnan(bf)) { bf_sum += bf; ++bf_count; }
+                if (k % every == block - 1 || k + 1 == n) {
+                    rep.init_branching_at.push_back(k + 1);
+                    rep.init_branching_curve.push_back(bf_count ? bf_sum / bf_count : std::numeric_limits<double>::quiet_NaN());
+                    bf_sum = 0;
+                    bf_count = 0;
+                }
+            }
             if (!o_.quiet && ((k + 1) % 1000 == 0 || k + 1 == n)) {
-                std::printf("initialisation: %zu / %zu samples (%.0f samples/s)\n", k + 1, n, double(k + 1) / seconds_since(t0));
+                std::printf("initialisation: %zu / %zu samples (%.0f samples/s)%s\n", k + 1, n, double(k + 1) / seconds_since(t0),
+                            rep.init_branching_curve.empty() ? "" : (", branching factor " + std::to_string(rep.init_branching_curve.back()).substr(0, 5)).c_str());
                 std::fflush(stdout);
             }
         }
         for (std::size_t j : plastic_projections(sim)) start_weights_[j] = sim.weights(j);
-        rep.init_branching = std::numeric_limits<double>::quiet_NaN();
+        rep.init_branching = rep.init_branching_curve.empty() ? std::numeric_limits<double>::quiet_NaN() : rep.init_branching_curve.back();
     }
 
     feature_counter counter(const simulation& sim) const {
@@ -484,6 +511,12 @@ private:
             h5::write_attr(g.id(), "readout", sec_.readout, tmp);
             h5::write_attr(g.id(), "wall_time_s", rep.total_seconds, tmp);
             h5::write_attr(g.id(), "initialisation_samples", static_cast<std::uint64_t>(rep.init_samples), tmp);
+            if (!rep.init_branching_at.empty()) {
+                auto ig = h5::create_group(g.id(), "initialisation", tmp);
+                std::vector<std::uint64_t> at(rep.init_branching_at.begin(), rep.init_branching_at.end());
+                h5::write_vector(ig.id(), "sample", at, tmp);
+                h5::write_vector(ig.id(), "branching_factor", rep.init_branching_curve, tmp);
+            }
             for (std::size_t k = 0; k < data.size(); ++k) {
                 const auto& r = rep.sets[k];
                 auto sg = h5::create_group(g.id(), r.name, tmp);

@@ -60,7 +60,9 @@ struct classification_report {
     std::vector<std::vector<std::int64_t>> confusion;  // test set [true][predicted]
     double init_seconds = 0.0, readout_seconds = 0.0, total_seconds = 0.0;
     std::size_t init_samples = 0;
-    double init_branching = 0.0;
+    double init_branching = 0.0;                   // at the end of the initialisation phase
+    std::vector<std::size_t> init_branching_at;    // samples of the phase done ...
+    std::vector<double> init_branching_curve;      // ... and the branching factor then
     int best_epoch = -1;
     std::string output;
 };
