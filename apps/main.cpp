@@ -14,6 +14,7 @@
 #include <optional>
 #include <thread>
 
+#include "engram/ca3/experiment.hpp"
 #include "engram/core/config.hpp"
 #include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
@@ -349,6 +350,21 @@ void print_models() {
     }
 }
 
+// `engram ca3 FILE.yaml`: the operations of a CA3 memory experiment, their decoded
+// answers as a table, and the results file. Exit status 3 when an answer is wrong.
+int ca3_command(const std::string& file, const std::string& out_opt, bool quiet) {
+    const auto ex = engram::ca3::load_experiment(file);
+    const auto r = engram::ca3::run_experiment(ex);
+    std::string out = out_opt.empty() ? ex.output : out_opt;
+    if (out.empty()) out = std::filesystem::path(file).stem().string() + ".h5";
+    engram::ca3::write_results(out, ex, r);
+    if (!quiet) {
+        engram::ca3::print_table(std::cout, ex, r);
+        std::cout << "wrote " << out << "\n";
+    }
+    return r.n_correct == ex.ops.size() ? 0 : 3;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -405,6 +421,13 @@ int main(int argc, char** argv) {
 
     auto* models = app.add_subcommand("models", "list the neuron and source models with their parameters");
 
+    std::string ca3_file, ca3_out;
+    bool ca3_quiet = false;
+    auto* ca3 = app.add_subcommand("ca3", "run a CA3 content-addressable memory experiment (docs/ca3.md)");
+    ca3->add_option("experiment", ca3_file, "CA3 experiment YAML file (a 'ca3' section with operations)")->required();
+    ca3->add_option("-o,--out", ca3_out, "results file (default: ca3.output or <experiment>.h5)");
+    ca3->add_flag("-q,--quiet", ca3_quiet, "print nothing but errors");
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (run->parsed()) return run_command(ra);
@@ -412,6 +435,7 @@ int main(int argc, char** argv) {
         if (plot->parsed()) return plot_command(pa);
         if (info->parsed()) { std::cout << engram::describe_results(info_file); return 0; }
         if (models->parsed()) { print_models(); return 0; }
+        if (ca3->parsed()) return ca3_command(ca3_file, ca3_out, ca3_quiet);
     } catch (const engram::error& e) {
         std::fprintf(stderr, "engram: error: %s\n", e.what());
         return 2;
