@@ -127,3 +127,21 @@ TEST_CASE("a reduced NALSM classifies Fashion-MNIST well above chance", "[scienc
     const auto rep1 = lsm::run_classification(o, reg, *streams);
     CHECK(rep1.sets[2].accuracy == rep.sets[2].accuracy);
 }
+
+TEST_CASE("the 24 generated LSM experiments parse and are in step with their generator", "[unit][lsm]") {
+    auto streams = std::make_shared<input_streams>();
+    model_registry reg;
+    register_builtin_models(reg);
+    register_dataset_models(reg, streams);
+    std::size_t n = 0;
+    for (const auto& e : std::filesystem::directory_iterator(std::string(ENGRAM_SOURCE_DIR) + "/experiments/lsm")) {
+        if (e.path().extension() != ".yaml") continue;
+        INFO(e.path().filename().string());
+        const auto ex = load_experiment(e.path().string(), reg);
+        CHECK(ex.classification.has_value());
+        const bool big = e.path().filename().string().find("8000") != std::string::npos;
+        CHECK(ex.spec.find_population("exc")->size == (big ? 6400u : 800u));
+        ++n;
+    }
+    CHECK(n == 24);
+}
