@@ -406,7 +406,6 @@ private:
             for (std::size_t b = 0; b < n; b += sec_.chunk) chunks.emplace_back(b, std::min(n, b + sec_.chunk));
         else
             chunks.emplace_back(0, n);
-        const std::uint64_t first_index = st.range && n ? all->samples().front().index : 0;
         std::vector<std::vector<std::vector<std::uint32_t>>> rasters(std::min(sec_.bf_samples, n));
         std::atomic<std::size_t> next{0}, done{0};
         std::atomic<std::uint64_t> spikes{0};
@@ -425,8 +424,14 @@ private:
                             streams_.bind(all->population(), all);
                             sim = std::make_unique<simulation>(whole.spec, models_);
                         } else {
-                            experiment ex = load(sec_.trial_overrides, st, first_index + cb, first_index + ce, true);
-                            prepare_input(ex, streams_);
+                            // the chunk's samples as an index range (file order; unlabelled samples in
+                            // between are skipped by the input section as they were for the whole set)
+                            const auto& smp = all->samples();
+                            experiment ex = load(sec_.trial_overrides, st, smp[cb].index, smp[ce - 1].index + 1, true);
+                            const auto in = prepare_input(ex, streams_);
+                            if (in->played() != ce - cb || in->samples().front().index != smp[cb].index)
+                                throw error("classification." + st.name + ": chunk " + std::to_string(c) + " selected " +
+                                            std::to_string(in->played()) + " samples instead of " + std::to_string(ce - cb));
                             sim = std::make_unique<simulation>(ex.spec, models_);
                         }
                         if (c == 0) graph = liquid_graph(*sim);
