@@ -7,6 +7,7 @@
 
 #include "engram/core/errors.hpp"
 #include "engram/core/hdf5.hpp"
+#include "engram/core/results.hpp"
 #include "engram/datasets/input.hpp"
 #include "engram/lsm/branching.hpp"
 #include "engram/lsm/classification.hpp"
@@ -121,6 +122,8 @@ TEST_CASE("a reduced NALSM classifies Fashion-MNIST well above chance", "[scienc
     CHECK(h5::shape(f, "classification/confusion", o.output) == std::vector<hsize_t>{10, 10});
     CHECK(h5::shape(f, "classification/readout_weights", o.output) == std::vector<hsize_t>{125, 10});
     CHECK(h5::read_vector<double>(f, "classification/initialisation/branching_factor", o.output).size() == 20);
+    const std::string info = describe_results(o.output);  // what `engram info` prints
+    CHECK_THAT(info, Contains("complete") && Contains("classification (ridge readout") && Contains("test        400 samples"));
     // the same seed gives the same answers with one worker
     o.workers = 1;
     o.output = (dir / "nalsm1.h5").string();

@@ -231,6 +231,23 @@ std::string describe_results(const std::string& path) {
         std::set<std::int64_t> classes(labels.begin(), labels.end());
         os << "  samples: " << labels.size() << " presented, " << classes.size() << " classes (/samples: index, label, start_ms, stop_ms)\n";
     }
+    if (h5::exists(f, "classification")) {  // written by a classification experiment (models/lsm)
+        auto g = h5::open_group(f, "classification", path);
+        os << "  classification (" << (h5::has_attr(g, "readout") ? h5::read_attr_string(g, "readout", path) : std::string("?"))
+           << " readout, features: " << (h5::has_attr(g, "features") ? h5::read_attr_string(g, "features", path) : std::string("?")) << "):\n";
+        char line[256];
+        for (const char* set : {"train", "valid", "test"}) {
+            if (!h5::exists(g, set)) continue;
+            auto sg = h5::open_group(g, set, path);
+            const auto n = h5::shape(sg, "label", path);
+            std::snprintf(line, sizeof line, "    %-6s %8llu samples  accuracy %6.2f %%  branching factor %.3f  rate %.1f Hz\n", set,
+                          static_cast<unsigned long long>(n.empty() ? 0 : n[0]), 100 * h5::read_attr_double(sg, "accuracy", path),
+                          h5::read_attr_double(sg, "branching_factor", path), h5::read_attr_double(sg, "mean_rate_hz", path));
+            os << line;
+        }
+        os << "    /classification: confusion (test, rows = true class), readout_weights, readout_bias"
+           << (h5::exists(g, "initialisation") ? ", initialisation/{sample, branching_factor}" : "") << "\n";
+    }
     if (h5::exists(f, "report")) {
         auto g = h5::open_group(f, "report", path);
         os << "  report:\n";

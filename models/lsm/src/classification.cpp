@@ -333,6 +333,7 @@ private:
         const std::uint64_t W = in->window_steps(ex.spec.simulation.dt);
         const std::size_t n = in->played();
         rep.init_samples = n;
+        simulated_ms_ += double(n * W) * ex.spec.simulation.dt;
         feature_counter fc = counter(sim);
         std::vector<float> row(n_features_);
         fc.row = &row;
@@ -395,6 +396,7 @@ private:
         const std::size_t n = all->played();
         const double dt = whole.spec.simulation.dt;
         const std::uint64_t W = all->window_steps(dt);
+        simulated_ms_ += double(n * W) * dt;
         set_data d;
         d.X = Eigen::MatrixXf::Zero(static_cast<Eigen::Index>(n), static_cast<Eigen::Index>(n_features_));
         for (const auto& smp : all->samples()) {
@@ -512,6 +514,10 @@ private:
             h5::write_attr(f.id(), "engram_version", std::string(version_string), tmp);
             h5::write_attr(f.id(), "experiment", base_.resolved_yaml, tmp);
             h5::write_attr(f.id(), "seed", static_cast<std::uint64_t>(base_.spec.simulation.seed), tmp);
+            h5::write_attr(f.id(), "dt_ms", base_.spec.simulation.dt, tmp);
+            h5::write_attr(f.id(), "duration_ms", simulated_ms_, tmp);  // all trials together
+            h5::write_attr(f.id(), "wall_time_s", rep.total_seconds, tmp);
+            h5::write_attr(f.id(), "complete", std::int64_t(1), tmp);
             auto g = h5::create_group(f.id(), "classification", tmp);
             h5::write_attr(g.id(), "readout", sec_.readout, tmp);
             h5::write_attr(g.id(), "wall_time_s", rep.total_seconds, tmp);
@@ -567,6 +573,7 @@ private:
     std::size_t n_features_ = 0;
     std::map<std::size_t, std::vector<float>> start_weights_;
     std::mutex bind_mutex_;
+    double simulated_ms_ = 0.0;
 };
 
 }  // namespace
