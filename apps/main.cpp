@@ -348,6 +348,25 @@ void print_models() {
             std::printf("  receptor %-9s weight [%s]  %s\n", r.name.c_str(), std::string(internal_unit(r.weight_dim)).c_str(),
                         r.doc.c_str());
     }
+    auto param_line = [](const engram::param_info& p) {
+        const std::string def = p.default_value ? std::to_string(*p.default_value) : "required";
+        const std::string unit(internal_unit(p.dim));
+        std::printf("  param %-16s [%s] default %s  %s\n", p.name.c_str(), unit.empty() ? "-" : unit.c_str(), def.c_str(), p.doc.c_str());
+    };
+    for (const auto& r : models.registry.rules()) {
+        std::printf("plasticity rule %s: %s\n", r.name.c_str(), r.doc.c_str());
+        for (const auto& p : r.params) param_line(p);
+        for (const auto& o : r.options) {
+            std::string vals;
+            for (const auto& v : o.values) vals += (vals.empty() ? "" : " | ") + v;
+            std::printf("  option %-15s %s  %s\n", o.name.c_str(), vals.c_str(), o.doc.c_str());
+        }
+    }
+    for (const auto& name : models.registry.modulator_names()) {
+        const auto* m = models.registry.find_modulator(name);
+        std::printf("modulator %s: %s\n", m->name.c_str(), m->doc.c_str());
+        for (const auto& p : m->params) param_line(p);
+    }
 }
 
 // `engram ca3 FILE.yaml`: the operations of a CA3 memory experiment, their decoded
@@ -419,7 +438,7 @@ int main(int argc, char** argv) {
     exp->add_flag("--strict", ea.strict, "refuse to write an approximation (refractory periods, conductances, ...)");
     exp->add_option("--set", ea.sets, "override a key by its dotted path (repeatable)")->allow_extra_args(false);
 
-    auto* models = app.add_subcommand("models", "list the neuron and source models with their parameters");
+    auto* models = app.add_subcommand("models", "list the neuron and source models, plasticity rules and modulators with their parameters");
 
     std::string ca3_file, ca3_out;
     bool ca3_quiet = false;
