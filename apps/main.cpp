@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -26,6 +27,7 @@
 #include "engram/lsm/classification.hpp"
 #include "engram/neurons/models.hpp"
 #include "engram/nir/nir.hpp"
+#include "engram/spinnaker2/spinnaker2.hpp"
 #include "engram/viz/live.hpp"
 #include "engram/viz/plot.hpp"
 #include "engram/viz/render.hpp"
@@ -64,6 +66,7 @@ struct run_args {
     bool live = false;  // --live: draw the run in a window (engram::viz)
     engram::viz::live_options live_opt;
     std::string live_size;
+    std::string backend = "engine";  // --backend: engine (float) or spinnaker2 (target model)
 };
 
 // An experiment with a `classification` section: trials per sample, features, readout.
@@ -123,6 +126,122 @@ double parse_time_ms(const std::string& option, const std::string& text) {
     }
 }
 
+// engram run --backend spinnaker2: maps the network (docs/spinnaker2.md), runs the
+// target model tick by tick (every spike through the routing tables) next to the float
+// engine at dt = tick, and writes the target's spikes like a float run, plus the tables
+// /spinnaker2/comparison (one row per neuron population) and /spinnaker2/summary.
+int spinnaker2_run(const run_args& a, const engram::experiment& ex, app_models& models) {
+    using namespace engram;
+    if (a.live) throw error("--live draws the float engine only; it cannot be used with --backend spinnaker2");
+    std::string out = a.out.empty() ? ex.spec.simulation.output : a.out;
+    if (out.empty()) out = std::filesystem::path(a.experiment).stem().string() + ".h5";
+    const auto t0 = std::chrono::steady_clock::now();
+    const s2::map_options opt = s2::read_map_options(ex);
+    const bool tty = !a.quiet && isatty(STDOUT_FILENO);
+    if (!a.quiet)
+        std::printf("engram %s: %s on the SpiNNaker2 target model (machine %s, tick %g ms, %g MHz, %g ms)\n", version_string,
+                    a.experiment.c_str(), opt.machine.name.c_str(), opt.machine.tick_ms, opt.machine.clock_hz * 1e-6,
+                    ex.spec.simulation.duration);
+    const s2::network_map m = s2::map_network(ex, models.registry, opt, [&](const std::string& stage) {
+        if (!tty) return;
+        std::printf("\r%-70s\r%s...", "", stage.c_str());
+        std::fflush(stdout);
+    });
+    if (tty) std::printf("\r%-70s\r", "");
+    if (!a.quiet) {
+        std::printf("mapped onto %zu PEs on %zu chip%s in %.2f s\n", m.pes_used(), m.chips_used(), m.chips_used() == 1 ? "" : "s",
+                    m.map_seconds);
+        for (const auto& n : m.notes) std::printf("note: %s\n", n.c_str());
+    }
+    const s2::target_options topt;
+    const s2::target_result r = s2::run_target(m, models.registry, topt);
+
+    results_writer writer(out, m.spec, ex.resolved_yaml, &models.registry);
+    const std::size_t n_pops = m.spec.populations.size();
+    std::vector<std::size_t> pos(n_pops, 0);
+    std::vector<std::uint32_t> ids;
+    for (std::uint64_t t = 1; t <= r.ticks; ++t) {
+        for (std::size_t p = 0; p < n_pops; ++p) {
+            const auto& sp = r.spikes[p];
+            ids.clear();
+            for (; pos[p] < sp.size() && sp[pos[p]].first == t; ++pos[p]) ids.push_back(sp[pos[p]].second);
+            if (!ids.empty()) writer.on_spikes(t, p, ids.data(), ids.size());
+        }
+        writer.on_step(t);
+    }
+    std::vector<std::uint64_t> pop_index, spikes_f, spikes_t;
+    std::vector<double> rate_f, rate_t, rate_err, vr;
+    std::string names;
+    for (const auto& c : r.comparison) {
+        pop_index.push_back(m.spec.population_index(c.population));
+        names += (names.empty() ? "" : ", ") + c.population;
+        rate_f.push_back(c.rate_float_hz);
+        rate_t.push_back(c.rate_target_hz);
+        rate_err.push_back(c.rate_error);
+        vr.push_back(c.van_rossum);
+        spikes_f.push_back(c.spikes_float);
+        spikes_t.push_back(c.spikes_target);
+    }
+    using col = results_writer::column;
+    auto one = [](double v) { return std::vector<double>{v}; };
+    auto one_u = [](std::uint64_t v) { return std::vector<std::uint64_t>{v}; };
+    writer.add_table("spinnaker2", {});
+    writer.add_table("spinnaker2/comparison",
+                     {col{"population", pop_index, "index into /spikes' populations in experiment order: " + names},
+                      col{"rate_float", rate_f, "Hz"}, col{"rate_target", rate_t, "Hz"},
+                      col{"rate_error", rate_err, "relative to the float rate"},
+                      col{"van_rossum", vr, "per neuron sqrt(D^2 / mean spike count), tau " + std::to_string(topt.distance_tau_ms) + " ms"},
+                      col{"spikes_float", spikes_f, ""}, col{"spikes_target", spikes_t, ""}});
+    std::vector<col> summary{col{"ticks", one_u(r.ticks), ""},
+                             col{"tick", one(m.machine.tick_ms), "ms"},
+                             col{"clock", one(m.machine.clock_hz), "Hz"},
+                             col{"pes", one_u(m.pes_used()), ""},
+                             col{"chips", one_u(m.chips_used()), ""},
+                             col{"max_pe_cycles", one(r.max_pe_cycles), "cycles per tick"},
+                             col{"mean_pe_cycles", one(r.mean_pe_cycles), "cycles per tick"},
+                             col{"budget_cycles", one(m.machine.cycles_per_tick_budget()), "cycles per tick"},
+                             col{"ticks_over_budget", one_u(r.ticks_over_budget), ""},
+                             col{"real_time", one_u(r.real_time ? 1 : 0), "1 = every PE within budget every tick"},
+                             col{"synaptic_events", one_u(r.synaptic_events), ""},
+                             col{"packets", one_u(r.packets), ""},
+                             col{"link_packets", one_u(r.link_packets), "chip-to-chip hops"},
+                             col{"max_link_packets_per_tick", one_u(r.max_link_packets_per_tick), ""},
+                             col{"energy", one(r.energy_j), "J"},
+                             col{"wall_seconds", one(r.wall_seconds), "s"},
+                             col{"float_seconds", one(r.float_seconds), "s"}};
+    for (const auto& [k, e] : r.energy_breakdown_j) summary.push_back(col{"energy_" + k, one(e), "J"});
+    writer.add_table("spinnaker2/summary", summary);
+    const double simulated_ms = static_cast<double>(r.ticks) * m.spec.simulation.dt;
+    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    writer.close(true, simulated_ms, wall);
+
+    if (!a.quiet) {
+        std::printf("%-16s %10s %10s %9s %11s\n", "population", "float Hz", "target Hz", "rate err", "van Rossum");
+        for (const auto& c : r.comparison)
+            std::printf("%-16s %10.3f %10.3f %8.2f%% %11.4f\n", c.population.c_str(), c.rate_float_hz, c.rate_target_hz,
+                        100 * c.rate_error, c.van_rossum);
+        const double budget = m.machine.cycles_per_tick_budget();
+        std::printf("PE cycles per tick: max %.0f of %.0f (%.1f%%), mean %.0f; real time: %s (%llu of %llu ticks over budget)\n",
+                    r.max_pe_cycles, budget, budget > 0 ? 100 * r.max_pe_cycles / budget : 0.0, r.mean_pe_cycles,
+                    r.real_time ? "yes" : "no", static_cast<unsigned long long>(r.ticks_over_budget),
+                    static_cast<unsigned long long>(r.ticks));
+        std::printf("traffic: %s packets, %s synaptic events, %s link hops, at most %llu packets on one link in one tick\n",
+                    with_commas(r.packets).c_str(), with_commas(r.synaptic_events).c_str(), with_commas(r.link_packets).c_str(),
+                    static_cast<unsigned long long>(r.max_link_packets_per_tick));
+        std::printf("energy: %.4g J over %.0f ms (", r.energy_j, simulated_ms);
+        bool first = true;
+        for (const auto& [k, e] : r.energy_breakdown_j) {
+            std::printf("%s%s %.3g J", first ? "" : ", ", k.c_str(), e);
+            first = false;
+        }
+        std::printf(")\n");
+        std::printf("wall: target model %.3f s, float engine at dt = tick %.3f s (ratio %.2f); mapping %.2f s\n", r.wall_seconds,
+                    r.float_seconds, r.float_seconds > 0 ? r.wall_seconds / r.float_seconds : 0.0, m.map_seconds);
+        std::printf("wrote %s\n", out.c_str());
+    }
+    return 0;
+}
+
 int run_command(run_args a) {
     using namespace engram;
     // A window needs a display: say so before anything is loaded, built or run.
@@ -142,6 +261,12 @@ int run_command(run_args a) {
     const bool nir_graph = nir::is_nir_path(a.experiment);
     experiment ex = nir_graph ? nir::import_nir_experiment(a.experiment, registry, overrides)
                               : load_experiment(a.experiment, registry, overrides);
+    if (a.backend == "spinnaker2") {
+        if (ex.classification || ex.input)
+            throw error(a.experiment + ": --backend spinnaker2 runs networks without data set input or classification "
+                        "(remove the 'input' and 'classification' sections, or use the float engine)");
+        return spinnaker2_run(a, ex, models);
+    }
     if (ex.classification) return classification_command(a, ex, models);
     std::string input_note;
     const auto input = nir_graph ? nullptr : prepare_input(ex, *models.streams, &input_note);
@@ -331,6 +456,46 @@ int export_command(const export_args& a) {
     return 0;
 }
 
+struct map_args {
+    std::string target = "spinnaker2", experiment, out, machine;
+    std::vector<std::string> sets;
+    bool quiet = false;
+};
+
+// engram map --target spinnaker2: partition, place, route and quantize the network of an
+// experiment for a SpiNNaker2 machine and write MAPDIR (docs/spinnaker2.md). A network
+// that does not fit throws map_error: exit status 2 with its report.
+int map_command(const map_args& a) {
+    using namespace engram;
+    if (a.target != "spinnaker2") throw error("unknown map target '" + a.target + "' (known: spinnaker2)");
+    app_models models;
+    experiment ex = load_experiment(a.experiment, models.registry, a.sets);
+    s2::map_options opt = s2::read_map_options(ex);
+    if (!a.machine.empty()) opt.machine = s2::machine_preset(a.machine);
+    const std::string out =
+        a.out.empty() ? std::filesystem::path(a.experiment).stem().string() + "_s2" : a.out;
+    auto progress = [&](const std::string& stage) {
+        if (!a.quiet) std::fprintf(stderr, "engram map: %s\n", stage.c_str());
+    };
+    const s2::network_map m = s2::map_network(ex, models.registry, opt, progress);
+    if (!a.quiet) std::fprintf(stderr, "engram map: writing %s\n", out.c_str());
+    const auto written = s2::write_map(m, out);
+    std::size_t entries = 0, largest = 0;
+    for (const auto& t : m.routers) {
+        entries += t.entries.size();
+        largest = std::max(largest, t.entries.size());
+    }
+    std::printf("mapped onto %s: %zu PE%s on %zu of %zu chip%s; router tables %zu entr%s (largest %zu of %u)\n",
+                m.machine.name.c_str(), m.pes_used(), m.pes_used() == 1 ? "" : "s", m.chips_used(),
+                m.machine.chips.size(), m.machine.chips.size() == 1 ? "" : "s", entries, entries == 1 ? "y" : "ies",
+                largest, m.machine.router_entries);
+    if (m.random_placement.cost > 0)
+        std::printf("placement traffic %.4g, %.3f x that of a random placement\n", m.placed.cost,
+                    m.placed.cost / m.random_placement.cost);
+    for (const auto& f : written.files) std::printf("wrote %s\n", f.c_str());
+    return 0;
+}
+
 void print_models() {
     using namespace engram;
     const app_models models;
@@ -400,6 +565,10 @@ int main(int argc, char** argv) {
     run->add_option("--set", ra.sets, "override a key by its dotted path, e.g. --set simulation.duration=\"10 s\" (repeatable)")
         ->allow_extra_args(false);
     run->add_flag("-q,--quiet", ra.quiet, "print nothing but errors");
+    run->add_option("--backend", ra.backend,
+                    "engine (the float engine, default) or spinnaker2 (map the network and run the fixed-point "
+                    "target model, compared with the float engine; docs/spinnaker2.md)")
+        ->check(CLI::IsMember({"engine", "spinnaker2"}));
     run->add_flag("--live", ra.live,
                   "draw the run in a window while it goes: spike raster, population rates, status line "
                   "(keys: space pause, +/- time window, wheel/PgUp/PgDn zoom, up/down scroll, s save PNG, q quit; "
@@ -438,6 +607,16 @@ int main(int argc, char** argv) {
     exp->add_flag("--strict", ea.strict, "refuse to write an approximation (refractory periods, conductances, ...)");
     exp->add_option("--set", ea.sets, "override a key by its dotted path (repeatable)")->allow_extra_args(false);
 
+    map_args ma;
+    auto* map = app.add_subcommand("map", "map an experiment's network onto a SpiNNaker2 machine and write MAPDIR (docs/spinnaker2.md)");
+    map->add_option("--target", ma.target, "target machine family (spinnaker2)")->check(CLI::IsMember({"spinnaker2"}));
+    map->add_option("experiment", ma.experiment, "experiment YAML file")->required();
+    map->add_option("-o,--out", ma.out, "map directory (default: <experiment>_s2)");
+    map->add_option("--machine", ma.machine, "machine preset, overriding spinnaker2.machine (chip, board48)")
+        ->check(CLI::IsMember({"chip", "board48"}));
+    map->add_option("--set", ma.sets, "override a key by its dotted path (repeatable)")->allow_extra_args(false);
+    map->add_flag("-q,--quiet", ma.quiet, "no progress lines");
+
     auto* models = app.add_subcommand("models", "list the neuron and source models, plasticity rules and modulators with their parameters");
 
     std::string ca3_file, ca3_out;
@@ -451,6 +630,7 @@ int main(int argc, char** argv) {
     try {
         if (run->parsed()) return run_command(ra);
         if (exp->parsed()) return export_command(ea);
+        if (map->parsed()) return map_command(ma);
         if (plot->parsed()) return plot_command(pa);
         if (info->parsed()) { std::cout << engram::describe_results(info_file); return 0; }
         if (models->parsed()) { print_models(); return 0; }

@@ -14,6 +14,7 @@ pkgs=(
   # the [viz] tests on machines without a display, Mesa's software OpenGL for it, the label
   # font, and Xlib for the tests that press keys in the live window.
   xvfb xauth libgl1-mesa-dri fonts-dejavu-core libx11-dev
+  python3   # the SpiNNaker2 tests check that the py-spinnaker2 script engram map writes parses
 )
 missing=()
 for p in "${pkgs[@]}"; do

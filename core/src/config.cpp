@@ -192,7 +192,7 @@ public:
         network_spec spec;
         if (!root || root.IsNull()) throw config_error(file_, 1, 1, "", "the experiment file is empty");
         check_keys(root, "", {"description", "simulation", "populations", "projections", "stimuli", "record", "input",
-                              "modulators", "layout", "classification"});
+                              "modulators", "layout", "classification", "spinnaker2"});
         if (auto s = root["simulation"]) read_simulation(s, spec.simulation);
         if (!root["populations"]) throw config_error(file_, 1, 1, "populations", "an experiment needs at least one population");
         read_populations(root["populations"], spec);
@@ -810,6 +810,7 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
     ex.duration_given = root["simulation"] && root["simulation"].IsMap() && root["simulation"]["duration"];
     if (auto in = root["input"]) ex.input = r.to_config_node(in, "input");
     if (auto c = root["classification"]) ex.classification = r.to_config_node(c, "classification");
+    if (auto c = root["spinnaker2"]) ex.spinnaker2 = r.to_config_node(c, "spinnaker2");
     try {
         validate(ex.spec, models);
     } catch (const spec_error& e) {

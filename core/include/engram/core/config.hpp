@@ -51,6 +51,7 @@ struct experiment {
     bool duration_given = false;          // simulation.duration was in the file or --set
     std::optional<config_node> input;     // the top-level `input` section, uninterpreted
     std::optional<config_node> classification;  // the `classification` section (models/lsm)
+    std::optional<config_node> spinnaker2;      // the `spinnaker2` section (backends/spinnaker2)
 };
 
 // Changes the simulated time of a loaded experiment (spec and resolved_yaml).
