@@ -211,6 +211,45 @@ int spinnaker2_run(const run_args& a, const engram::experiment& ex, app_models& 
                              col{"float_seconds", one(r.float_seconds), "s"}};
     for (const auto& [k, e] : r.energy_breakdown_j) summary.push_back(col{"energy_" + k, one(e), "J"});
     writer.add_table("spinnaker2/summary", summary);
+    {
+        std::vector<double> cyc(r.tick_max_pe_cycles.begin(), r.tick_max_pe_cycles.end());
+        std::vector<std::uint64_t> tick(r.tick_max_pe_cycles.size());
+        for (std::size_t i = 0; i < tick.size(); ++i) tick[i] = i;
+        writer.add_table("spinnaker2/ticks",
+                         {col{"tick", tick, "step of the float engine (time tick * dt)"},
+                          col{"max_pe_cycles", cyc, "cycles of the busiest PE in this tick"},
+                          col{"synaptic_events", r.tick_synaptic_events, "all PEs"},
+                          col{"packets", r.tick_packets, "received by all PEs"},
+                          col{"max_link_packets", r.tick_max_link_packets, "packets on the busiest chip-to-chip link"}});
+        std::vector<std::uint64_t> chip_x, chip_y, pe, pop, first;
+        for (const auto& sl : m.slices) {
+            const auto xy = m.machine.chips[static_cast<std::size_t>(sl.chip)];
+            chip_x.push_back(static_cast<std::uint64_t>(xy.x));
+            chip_y.push_back(static_cast<std::uint64_t>(xy.y));
+            pe.push_back(static_cast<std::uint64_t>(sl.pe));
+            pop.push_back(sl.population);
+            first.push_back(sl.begin);
+        }
+        std::vector<double> pe_max(r.pe_max_cycles.begin(), r.pe_max_cycles.end());
+        writer.add_table("spinnaker2/pes",
+                         {col{"chip_x", chip_x, ""}, col{"chip_y", chip_y, ""}, col{"pe", pe, ""},
+                          col{"population", pop, "index into /spikes' populations"}, col{"first_neuron", first, ""},
+                          col{"synaptic_events", r.pe_synaptic_events, "over the run"},
+                          col{"packets", r.pe_packets, "received over the run"},
+                          col{"max_cycles", pe_max, "cycles in its busiest tick"}});
+        std::vector<std::uint64_t> lx, ly, ll, lp;
+        for (std::size_t i = 0; i < r.link_use.size(); ++i)
+            if (r.link_use[i]) {
+                const auto xy = m.machine.chips[i / engram::s2::n_links];
+                lx.push_back(static_cast<std::uint64_t>(xy.x));
+                ly.push_back(static_cast<std::uint64_t>(xy.y));
+                ll.push_back(i % engram::s2::n_links);
+                lp.push_back(r.link_use[i]);
+            }
+        writer.add_table("spinnaker2/links", {col{"chip_x", lx, ""}, col{"chip_y", ly, ""},
+                                              col{"link", ll, "0 E, 1 NE, 2 N, 3 W, 4 SW, 5 S"},
+                                              col{"packets", lp, "over the run"}});
+    }
     const double simulated_ms = static_cast<double>(r.ticks) * m.spec.simulation.dt;
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     writer.close(true, simulated_ms, wall);

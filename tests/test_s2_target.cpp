@@ -3,6 +3,8 @@
 // delivery only through the routing tables, and the cycle/energy accounting.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -238,6 +240,24 @@ spinnaker2:
     REQUIRE(m.chips_used() > 1);  // random placement over the board: packets cross links
     CHECK(r.link_packets > 0);
     CHECK(r.max_link_packets_per_tick > 0);
+    // The per-tick and per-PE series add up to the totals.
+    REQUIRE(r.tick_synaptic_events.size() == r.ticks);
+    std::uint64_t ev = 0, pk = 0, pe_ev = 0, pe_pk = 0, link_max = 0;
+    for (std::size_t t = 0; t < r.ticks; ++t) {
+        ev += r.tick_synaptic_events[t];
+        pk += r.tick_packets[t];
+        link_max = std::max(link_max, r.tick_max_link_packets[t]);
+    }
+    for (std::size_t s = 0; s < m.slices.size(); ++s) {
+        pe_ev += r.pe_synaptic_events[s];
+        pe_pk += r.pe_packets[s];
+    }
+    CHECK(ev == r.synaptic_events);
+    CHECK(pe_ev == r.synaptic_events);
+    CHECK(pk == pe_pk);
+    CHECK(link_max == r.max_link_packets_per_tick);
+    CHECK(*std::max_element(r.tick_max_pe_cycles.begin(), r.tick_max_pe_cycles.end()) == Approx(r.max_pe_cycles));
+    CHECK(*std::max_element(r.pe_max_cycles.begin(), r.pe_max_cycles.end()) == Approx(r.max_pe_cycles));
 
     // Find an entry with a PE bit whose removal loses synapses, in a copy of the map.
     auto find_entry = [&](const s2::network_map& mm) -> std::pair<std::size_t, std::size_t> {

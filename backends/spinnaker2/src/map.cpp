@@ -8,6 +8,10 @@
 #include <numeric>
 #include <sstream>
 
+#include <boost/graph/adjacency_list.hpp>
+#include <boost/graph/breadth_first_search.hpp>
+#include <boost/pending/queue.hpp>
+
 #include "engram/core/connectivity.hpp"
 #include "engram/core/engine.hpp"
 #include "engram/core/graph.hpp"
@@ -385,21 +389,45 @@ struct pe_slot {
     int chip, pe;
 };
 
+// The slice graph as a Boost.Graph graph: undirected, one edge per connected pair with
+// the packets/s of both directions summed.
+using slice_ugraph = boost::adjacency_list<boost::vecS, boost::vecS, boost::undirectedS, boost::no_property,
+                                           boost::property<boost::edge_weight_t, double>>;
+
 struct placer {
     const network_map& m;
-    const slice_graph& out;
-    slice_graph nbr;  // undirected, weights summed
+    slice_ugraph sg;
+    slice_graph nbr;  // sg's adjacency with weights, flattened for the inner loops
     std::vector<std::vector<int>> hops;
     double Q;
 
-    placer(const network_map& mm, const slice_graph& g) : m(mm), out(g), hops(chip_distances(mm.machine)), Q(mm.options.chip_hop_cost) {
-        nbr.resize(g.size());
+    placer(const network_map& mm, const slice_graph& g) : m(mm), sg(g.size()), hops(chip_distances(mm.machine)), Q(mm.options.chip_hop_cost) {
+        std::map<std::pair<std::size_t, std::size_t>, double> w;
         for (std::size_t a = 0; a < g.size(); ++a)
-            for (auto [b, w] : g[a]) {
-                if (a == b) continue;
-                nbr[a].push_back({b, w});
-                nbr[b].push_back({a, w});
-            }
+            for (auto [b, x] : g[a])
+                if (a != b) w[{std::min(a, b), std::max(a, b)}] += x;
+        for (const auto& [ab, x] : w) boost::add_edge(ab.first, ab.second, x, sg);
+        nbr.resize(g.size());
+        const auto weight = boost::get(boost::edge_weight, sg);
+        for (std::size_t a = 0; a < g.size(); ++a)
+            for (auto [e, end] = boost::out_edges(a, sg); e != end; ++e)
+                nbr[a].push_back({boost::target(*e, sg), weight[*e]});
+    }
+    // Slices in breadth-first order over the slice graph, starting from each unvisited
+    // slice in `seeds` order: connected slices come one after another.
+    std::vector<std::size_t> bfs_order(const std::vector<std::size_t>& seeds) const {
+        std::vector<boost::default_color_type> colour(boost::num_vertices(sg), boost::white_color);
+        auto cmap = boost::make_iterator_property_map(colour.begin(), boost::get(boost::vertex_index, sg));
+        std::vector<std::size_t> order;
+        struct recorder : boost::default_bfs_visitor {
+            std::vector<std::size_t>* out;
+            void discover_vertex(std::size_t v, const slice_ugraph&) const { out->push_back(v); }
+        } vis;
+        vis.out = &order;
+        boost::queue<std::size_t> q;
+        for (std::size_t s : seeds)
+            if (colour[s] == boost::white_color) boost::breadth_first_visit(sg, s, q, vis, cmap);
+        return order;
     }
     double dist(pe_slot a, pe_slot b) const {
         const auto qa = qpe_position(a.pe), qb = qpe_position(b.pe);
@@ -464,12 +492,14 @@ void place(network_map& m, const slice_graph& g) {
         return;
     }
     placer P(m, g);
-    // Greedy: slices in population drive order (sources first); each takes the free PE
+    // Greedy: slices in breadth-first order over the slice graph from the populations in
+    // drive order (sources first); each takes the free PE
     // closest (traffic-weighted) to its already placed neighbours, searching the first
     // free PEs in locality order (a window, so the cost stays linear in the slices).
-    const auto pops = drive_order(m.spec);
-    for (std::size_t k : pops)
-        for (std::size_t s : m.populations[k].slices) order.push_back(s);
+    std::vector<std::size_t> seeds;
+    for (std::size_t k : drive_order(m.spec))
+        for (std::size_t s : m.populations[k].slices) seeds.push_back(s);
+    order = P.bfs_order(seeds);
     std::vector<char> used(slots.size(), 0);
     std::vector<std::size_t> slot_of(S, 0);
     std::vector<char> placed(S, 0);

@@ -285,6 +285,9 @@ target_result run_target(const network_map& m, const model_registry& models, con
     std::vector<std::optional<route_info>> routes(key_base.back());
     const std::size_t n_link_slots = m.machine.chips.size() * n_links;
     res.link_use.assign(n_link_slots, 0);
+    res.pe_synaptic_events.assign(rt.size(), 0);
+    res.pe_packets.assign(rt.size(), 0);
+    res.pe_max_cycles.assign(rt.size(), 0.0f);
     std::vector<std::uint64_t> tick_links(n_link_slots, 0);
     std::vector<std::size_t> tick_links_touched;
 
@@ -516,22 +519,36 @@ target_result run_target(const network_map& m, const model_registry& models, con
         // 4. accounting: the packets and synaptic events of this tick's spikes are processed
         // in this tick (they arrive within microseconds of being sent)
         bool over = false;
-        for (auto& r : rt) {
+        double tick_max = 0.0;
+        std::uint64_t tick_events = 0, tick_packets = 0, tick_link_max = 0;
+        for (std::size_t s = 0; s < rt.size(); ++s) {
+            auto& r = rt[s];
             const double neurons = r.kind == neuron_kind::spike_list ? 0.0 : static_cast<double>(r.n);
             const double c = costs.cycles_per_tick + neurons * costs.cycles_per_neuron +
                              static_cast<double>(r.packets) * costs.cycles_per_packet +
                              static_cast<double>(r.events) * costs.cycles_per_synapse;
-            res.max_pe_cycles = std::max(res.max_pe_cycles, c);
+            tick_max = std::max(tick_max, c);
             cycle_sum += c;
             over = over || c > budget;
             res.synaptic_events += r.events;
+            tick_events += r.events;
+            tick_packets += r.packets;
+            res.pe_synaptic_events[s] += r.events;
+            res.pe_packets[s] += r.packets;
+            res.pe_max_cycles[s] = std::max(res.pe_max_cycles[s], static_cast<float>(c));
             r.packets = r.events = 0;
         }
+        res.max_pe_cycles = std::max(res.max_pe_cycles, tick_max);
         res.ticks_over_budget += over;
         for (std::size_t l : tick_links_touched) {
-            res.max_link_packets_per_tick = std::max(res.max_link_packets_per_tick, tick_links[l]);
+            tick_link_max = std::max(tick_link_max, tick_links[l]);
             tick_links[l] = 0;
         }
+        res.max_link_packets_per_tick = std::max(res.max_link_packets_per_tick, tick_link_max);
+        res.tick_max_pe_cycles.push_back(static_cast<float>(tick_max));
+        res.tick_synaptic_events.push_back(tick_events);
+        res.tick_packets.push_back(tick_packets);
+        res.tick_max_link_packets.push_back(tick_link_max);
         tick_links_touched.clear();
     }
     // Spikes of a population in tick order, neurons ascending within a tick.

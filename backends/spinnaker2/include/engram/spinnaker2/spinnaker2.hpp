@@ -322,6 +322,13 @@ struct target_result {
     bool real_time = true;
     std::vector<std::uint64_t> link_use;  // total packets per (chip, link)
     std::uint64_t max_link_packets_per_tick = 0;
+    // Per tick: the busiest PE's cycles, synaptic events and packets received by all PEs,
+    // and the busiest link's packets.
+    std::vector<float> tick_max_pe_cycles;
+    std::vector<std::uint64_t> tick_synaptic_events, tick_packets, tick_max_link_packets;
+    // Per PE (slice order): synaptic events and packets over the run, its busiest tick.
+    std::vector<std::uint64_t> pe_synaptic_events, pe_packets;
+    std::vector<float> pe_max_cycles;
     double energy_j = 0.0;              // estimate over the run
     std::map<std::string, double> energy_breakdown_j;
     std::vector<population_comparison> comparison;
