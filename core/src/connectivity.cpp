@@ -27,9 +27,10 @@ struct sampler_scratch {
     std::vector<u32> picks;
 };
 
-// k distinct values from [0, n), in increasing order: draw until k are distinct
-// (a bitmap rejects repeats), then read them back in order.
-void sample_distinct(random_stream& rng, u32 n, u32 k, sampler_scratch& s, std::vector<u32>& out) {
+// k distinct values from [0, n): draw until k are distinct (a bitmap rejects repeats).
+// With `sorted`, they are read back in increasing order; without, they stay in the order
+// drawn (callers that only count them, or whose result does not depend on the order).
+void sample_distinct(random_stream& rng, u32 n, u32 k, sampler_scratch& s, std::vector<u32>& out, bool sorted = true) {
     out.clear();
     if (k == 0) return;
     if (k == n) {
@@ -38,27 +39,34 @@ void sample_distinct(random_stream& rng, u32 n, u32 k, sampler_scratch& s, std::
     }
     s.bits.resize((std::size_t(n) + 63) / 64);
     s.picks.clear();
+    std::uint64_t* bits = s.bits.data();
     while (s.picks.size() < k) {
         const u32 x = rng.below(n);
-        std::uint64_t& w = s.bits[x >> 6];
+        std::uint64_t& w = bits[x >> 6];
         const std::uint64_t bit = std::uint64_t(1) << (x & 63);
         if (w & bit) continue;
         w |= bit;
         s.picks.push_back(x);
     }
-    if (s.bits.size() <= 8 * std::size_t(k)) {  // dense: scan the bitmap
-        for (std::size_t wi = 0; wi < s.bits.size(); ++wi) {
-            std::uint64_t w = s.bits[wi];
-            while (w) {
-                out.push_back(static_cast<u32>(wi * 64 + static_cast<unsigned>(__builtin_ctzll(w))));
-                w &= w - 1;
-            }
-            s.bits[wi] = 0;
-        }
-    } else {  // sparse: sort the picks
+    if (!sorted || s.bits.size() > 8 * std::size_t(k)) {  // unsorted, or sparse: clear by the picks
         out.assign(s.picks.begin(), s.picks.end());
-        std::sort(out.begin(), out.end());
-        for (u32 x : s.picks) s.bits[x >> 6] = 0;
+        if (sorted) std::sort(out.begin(), out.end());
+        for (u32 x : s.picks) bits[x >> 6] = 0;
+        return;
+    }
+    // dense: scan the bitmap, clearing it as we go
+    out.resize(k);
+    u32* o = out.data();
+    const std::size_t words = s.bits.size();
+    for (std::size_t wi = 0; wi < words; ++wi) {
+        std::uint64_t w = bits[wi];
+        if (!w) continue;
+        bits[wi] = 0;
+        const u32 base = static_cast<u32>(wi * 64);
+        while (w) {
+            *o++ = base + static_cast<u32>(__builtin_ctzll(w));
+            w &= w - 1;
+        }
     }
 }
 
@@ -159,7 +167,9 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         if (k > 0 && avail == 0) throw spec_error(where, "there is no source to connect");
         for (u32 j = tb; j < te; ++j) {
             random_stream rng(seed, conn_stream, j);
-            if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf);
+            // Without values the order of one target's sources does not matter: each goes
+            // to its own row, where targets stay in ascending order.
+            if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf, values);
             auto ov = values_of(j);
             for (u32 x : buf) put(ov, no_self ? unskip(x, j) : x, j);
         }
