@@ -202,3 +202,23 @@ TEST_CASE("from_list reads inline lists, CSV files and HDF5 files", "[unit][conn
     }
     fs::remove_all(dir);
 }
+
+TEST_CASE("fixed_number_pre rows with a constant weight equal the sorted draws, dense and sparse", "[unit][connectors]") {
+    // The rows of a constant-weight projection are filled from the sources in the order
+    // drawn; they must hold exactly the synapses of the sorted list, row by row in
+    // ascending target order, for dense (k close to n) and sparse (k << n) draws.
+    for (const std::uint32_t n_pre : {300u, 20000u}) {
+        auto p = proj("fixed_number_pre", false);
+        p.connector.n = 40;
+        const auto rows = build_projection(p, n_pre, 500, 0.1, 4, {{0, 250}, {250, 500}}, 2);
+        REQUIRE(rows.homogeneous_weight);
+        const auto a = rows.to_list();
+        const auto list = generate_synapses(p, n_pre, 500, 0.1, 4);
+        REQUIRE(a.size() == 500u * 40u);
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> x, y;
+        for (std::size_t k = 0; k < a.size(); ++k) x.push_back({a.pre[k], a.post[k]});
+        for (std::size_t k = 0; k < list.size(); ++k) y.push_back({list.pre[k], list.post[k]});
+        std::sort(y.begin(), y.end());  // the list is by target; rows by source, then target
+        CHECK(x == y);
+    }
+}
