@@ -575,8 +575,9 @@ void print_models() {
 
 // `engram ca3 FILE.yaml`: the operations of a CA3 memory experiment, their decoded
 // answers as a table, and the results file. Exit status 3 when an answer is wrong.
-int ca3_command(const std::string& file, const std::string& out_opt, bool quiet) {
-    const auto ex = engram::ca3::load_experiment(file);
+int ca3_command(const std::string& file, const std::string& out_opt, const std::string& backend, bool quiet) {
+    auto ex = engram::ca3::load_experiment(file);
+    if (!backend.empty()) ex.par.backend = backend;
     const auto r = engram::ca3::run_experiment(ex);
     std::string out = out_opt.empty() ? ex.output : out_opt;
     if (out.empty()) out = std::filesystem::path(file).stem().string() + ".h5";
@@ -658,11 +659,13 @@ int main(int argc, char** argv) {
 
     auto* models = app.add_subcommand("models", "list the neuron and source models, plasticity rules and modulators with their parameters");
 
-    std::string ca3_file, ca3_out;
+    std::string ca3_file, ca3_out, ca3_backend;
     bool ca3_quiet = false;
     auto* ca3 = app.add_subcommand("ca3", "run a CA3 content-addressable memory experiment (docs/ca3.md)");
     ca3->add_option("experiment", ca3_file, "CA3 experiment YAML file (a 'ca3' section with operations)")->required();
     ca3->add_option("-o,--out", ca3_out, "results file (default: ca3.output or <experiment>.h5)");
+    ca3->add_option("--backend", ca3_backend, "run on the float engine or the SpiNNaker2 target model (default: ca3.backend, float)")
+        ->check(CLI::IsMember({"float", "spinnaker2"}));
     ca3->add_flag("-q,--quiet", ca3_quiet, "print nothing but errors");
 
     CLI11_PARSE(app, argc, argv);
@@ -673,7 +676,7 @@ int main(int argc, char** argv) {
         if (plot->parsed()) return plot_command(pa);
         if (info->parsed()) { std::cout << engram::describe_results(info_file); return 0; }
         if (models->parsed()) { print_models(); return 0; }
-        if (ca3->parsed()) return ca3_command(ca3_file, ca3_out, ca3_quiet);
+        if (ca3->parsed()) return ca3_command(ca3_file, ca3_out, ca3_backend, ca3_quiet);
     } catch (const engram::error& e) {
         std::fprintf(stderr, "engram: error: %s\n", e.what());
         return 2;

@@ -59,7 +59,8 @@ double p_current(double dt, double tau_m, double tau_s, double C) {
 std::size_t neuron_bytes(const population_map& p) {
     const std::size_t slots = p.format == row_format::delayed ? 8 : 2;
     switch (p.kind) {
-    case neuron_kind::lif_curr_exp: return 16 + slots * 2 * 4;  // v, I_exc, I_inh, refractory; 2 receptors
+    case neuron_kind::lif_curr_exp:
+    case neuron_kind::lif_curr_exp_spinnaker: return 16 + slots * 2 * 4;  // v, I_exc, I_inh, refractory; 2 receptors
     case neuron_kind::lif: return 8 + slots * 4;                // v, refractory; 1 input
     case neuron_kind::spike_list: return 8;                     // replay cursor and next tick
     }
@@ -67,6 +68,10 @@ std::size_t neuron_bytes(const population_map& p) {
 }
 constexpr std::size_t slice_overhead = 64;      // fixed-point parameters, counters, key
 constexpr std::size_t block_entry_bytes = 12;   // master population table entry: key, mask, address
+// Plastic projections: a post -> pre (column) index entry per synapse (block and word,
+// for potentiation at a postsynaptic spike), a trace (value, last tick) per source
+// neuron of a plastic block and per neuron of a slice with plastic input.
+constexpr std::size_t plastic_synapse_bytes = 4, trace_bytes = 8;
 
 int word_bytes_for(int index_bits, int delay_bits, int weight_bits) {
     const int total = index_bits + delay_bits + 1 + weight_bits;
@@ -102,10 +107,13 @@ void lower_populations(network_map& m, const model_registry& models) {
             pm.kind = neuron_kind::spike_list;
             pm.chip_model = "spike_list";
             if (p.model != "spike_array")
-                pm.notes.push_back("'" + p.model + "' source: its spikes are made on the host (the float engine's at dt = tick) and replayed as a spike list");
-        } else if (p.model == "lif_curr_exp" || p.model == "lif_curr_delta") {
-            pm.kind = p.model == "lif_curr_exp" ? neuron_kind::lif_curr_exp : neuron_kind::lif;
-            pm.chip_model = pm.kind == neuron_kind::lif_curr_exp ? "lif_curr_exp" : "lif";
+                pm.notes.push_back("'" + p.model + "' source: the target model runs its population model (the float engine's spikes at dt = tick); "
+                                   "on a board it becomes a spike list made on the host");
+        } else if (p.model == "lif_curr_exp" || p.model == "lif_curr_delta" || p.model == "lif_curr_exp_spinnaker") {
+            pm.kind = p.model == "lif_curr_exp"             ? neuron_kind::lif_curr_exp
+                      : p.model == "lif_curr_exp_spinnaker" ? neuron_kind::lif_curr_exp_spinnaker
+                                                            : neuron_kind::lif;
+            pm.chip_model = pm.kind == neuron_kind::lif ? "lif" : "lif_curr_exp";
             if (pm.format == row_format::int8) pm.chip_model += "_no_delay";
             const double tau = scalar_param(p, "tau_m"), C = scalar_param(p, "C_m"), EL = scalar_param(p, "E_L");
             fixed_neuron& f = pm.params;
@@ -114,7 +122,7 @@ void lower_populations(network_map& m, const model_registry& models) {
             f.v_reset = to_s1615(scalar_param(p, "V_reset") - EL, p.name + ".V_reset - E_L");
             f.i_offset = to_s1615(tau / C * -std::expm1(-dt / tau) * scalar_param(p, "I_e"), p.name + ".I_e (as mV per tick)");
             f.t_refrac = static_cast<std::uint32_t>(std::llround(scalar_param(p, "t_ref") / dt));
-            if (pm.kind == neuron_kind::lif_curr_exp) {
+            if (pm.kind != neuron_kind::lif) {
                 f.exc_decay = to_u032(std::exp(-dt / scalar_param(p, "tau_syn_ex")));
                 f.inh_decay = to_u032(std::exp(-dt / scalar_param(p, "tau_syn_in")));
             }
@@ -130,7 +138,8 @@ void lower_populations(network_map& m, const model_registry& models) {
             }
         } else {
             throw map_error("population '" + p.name + "': model '" + p.model +
-                            "' has no SpiNNaker2 counterpart (mapped: lif_curr_exp -> lif_curr_exp, lif_curr_delta -> lif, spike sources -> spike_list)");
+                            "' has no SpiNNaker2 counterpart (mapped: lif_curr_exp and lif_curr_exp_spinnaker -> lif_curr_exp, lif_curr_delta -> lif, "
+                            "spike sources -> spike_list)");
         }
         if (pm.kind == neuron_kind::spike_list) pm.format = row_format::delayed;
         auto a = m.options.atoms_per_pe.find(p.name);
@@ -157,7 +166,8 @@ void quantize(network_map& m, std::size_t j, mapped_projection& mp, const model_
     const int receptor = info.receptor_index(pj.receptor);
     double max_abs = 0.0;
     for (float w : mp.syn.weight) max_abs = std::max(max_abs, std::fabs(static_cast<double>(w)));
-    if (tgt.kind == neuron_kind::lif_curr_exp) {
+    const bool two_receptors = tgt.kind == neuron_kind::lif_curr_exp || tgt.kind == neuron_kind::lif_curr_exp_spinnaker;
+    if (two_receptors) {
         for (float w : mp.syn.weight) {
             if ((receptor == 0 && w < 0) || (receptor == 1 && w > 0))
                 throw map_error(where + ": a " + (receptor == 0 ? "negative" : "positive") + " weight onto receptor '" +
@@ -167,6 +177,54 @@ void quantize(network_map& m, std::size_t j, mapped_projection& mp, const model_
     }
     pm.max_abs_weight = max_abs;
     pm.scale = max_abs > 0 ? max_abs / pm.q_max : 1.0;
+    if (pj.plasticity.plastic()) {
+        // Pair-based additive STDP, the one rule the target runs: weights in [w_min, w_max]
+        // with w_min >= 0, one step w_max / q_max.
+        const auto& pl = pj.plasticity;
+        const rule_info* ri = models.find_rule(pl.rule);
+        auto opt = [&](const char* k) {  // the option, or the rule's default (its first value)
+            if (auto it = pl.options.find(k); it != pl.options.end()) return it->second;
+            const rule_option* o = ri ? ri->find_option(k) : nullptr;
+            return o && !o->values.empty() ? o->values.front() : std::string();
+        };
+        auto par = [&](const char* k, double d) {  // the parameter, or the rule's default
+            if (auto it = pl.params.find(k); it != pl.params.end()) return it->second;
+            const param_info* pi = ri ? ri->find_param(k) : nullptr;
+            return pi && pi->default_value ? *pi->default_value : d;
+        };
+        if (pl.rule != "stdp")
+            throw map_error(where + " is plastic with rule '" + pl.rule + "'; the SpiNNaker2 target runs rule stdp only");
+        if (opt("weight_dependence") != "additive")
+            throw map_error(where + ": stdp with weight_dependence '" + opt("weight_dependence") +
+                            "'; the SpiNNaker2 target runs additive stdp only");
+        if (opt("presynaptic") == "inhibitory")
+            throw map_error(where + ": stdp with presynaptic: inhibitory; the SpiNNaker2 target runs excitatory stdp only");
+        if (!opt("depression_modulator").empty())
+            throw map_error(where + ": stdp with a depression modulator; modulators are not mapped to SpiNNaker2");
+        if (par("rate_decay", 1.0) != 1.0)
+            throw map_error(where + ": stdp with rate_decay " + std::to_string(par("rate_decay", 1.0)) +
+                            "; the SpiNNaker2 target runs constant amplitudes only (rate_decay 1)");
+        const double w_min = par("w_min", 0.0), w_max = par("w_max", 0.0);
+        if (!(w_min >= 0.0) || !(w_max > w_min))
+            throw map_error(where + ": stdp weights in [" + std::to_string(w_min) + ", " + std::to_string(w_max) +
+                            "]; the SpiNNaker2 target needs 0 <= w_min < w_max");
+        if (receptor != 0 && two_receptors)
+            throw map_error(where + ": plastic synapses onto receptor '" + pj.receptor + "'; the target's stdp potentiates excitatory synapses only");
+        if (max_abs > w_max || max_abs < 0)
+            throw map_error(where + ": an initial weight above w_max = " + std::to_string(w_max));
+        pm.plastic = true;
+        pm.scale = w_max / pm.q_max;
+        pm.q_min = static_cast<std::int32_t>(std::lround(w_min / pm.scale));
+        pm.a_plus_q = std::llround(par("a_plus", 0.0) / pm.scale * 65536.0);
+        pm.a_minus_q = std::llround(par("a_minus", 0.0) / pm.scale * 65536.0);
+        const double inc = par("trace_increment", 1.0);
+        if (!(inc >= 0.0) || inc >= 32768.0) throw map_error(where + ": stdp trace_increment outside the trace format [0, 32768)");
+        pm.trace_increment = static_cast<std::uint32_t>(std::llround(inc * 65536.0));
+        pm.tau_plus = par("tau_plus", 0.0);
+        pm.tau_minus = par("tau_minus", 0.0);
+        if (!(pm.tau_plus > 0) || !(pm.tau_minus > 0)) throw map_error(where + ": stdp time constants must be > 0");
+        pm.nearest = opt("pairing") == "nearest";
+    }
     // One weight step in mV as the chip adds it (current models: through the
     // current-to-voltage propagator of the receptor's time constant).
     double mv_per_unit = 1.0;
@@ -174,6 +232,13 @@ void quantize(network_map& m, std::size_t j, mapped_projection& mp, const model_
         const double dt = m.spec.simulation.dt;
         const double tau = scalar_param(tps, "tau_m"), C = scalar_param(tps, "C_m");
         mv_per_unit = p_current(dt, tau, scalar_param(tps, receptor == 0 ? "tau_syn_ex" : "tau_syn_in"), C);
+    } else if (tgt.kind == neuron_kind::lif_curr_exp_spinnaker) {
+        // sPyNNaker's input scaling (tau_s/dt)(1 - e^{-dt/tau_s}) into a current whose
+        // tick's effect on v is (1 - alpha) R I
+        const double dt = m.spec.simulation.dt;
+        const double tau = scalar_param(tps, "tau_m"), C = scalar_param(tps, "C_m");
+        const double ts = scalar_param(tps, receptor == 0 ? "tau_syn_ex" : "tau_syn_in");
+        mv_per_unit = ts / dt * -std::expm1(-dt / ts) * tau / C * -std::expm1(-dt / tau);
     }
     const double step_mv = pm.scale * mv_per_unit;
     if (!(std::fabs(step_mv) * pm.q_max < 32768.0))
@@ -226,7 +291,9 @@ void partition_populations(network_map& m, const std::vector<mapped_projection>&
     std::vector<std::size_t> entries_bound(np, 0), dense_bound(np, 0);
     for (std::size_t k = 0; k < np; ++k) in[k].assign(m.spec.populations[k].size, 0);
     for (const auto& mp : mps) {
-        for (std::uint32_t t : mp.syn.post) ++in[mp.post][t];
+        // a plastic synapse also takes a column-index entry: counted as two words at most
+        const std::uint32_t per = m.projections[static_cast<std::size_t>(&mp - mps.data())].plastic ? 2u : 1u;
+        for (std::uint32_t t : mp.syn.post) in[mp.post][t] += per;
         const std::uint32_t n_pre = m.spec.populations[mp.pre].size;
         const std::size_t src_slices = (n_pre + cap[mp.pre] - 1) / cap[mp.pre];
         entries_bound[mp.post] += src_slices * block_entry_bytes;
@@ -333,12 +400,18 @@ void build_rows(network_map& m, const std::vector<mapped_projection>& mps) {
         const auto& pm = m.populations[sl.population];
         std::size_t bytes = slice_overhead + neuron_bytes(pm) * sl.size();
         std::size_t syn = 0;
+        bool plastic_input = false;
         for (const auto& b : m.pes[s].blocks) {
             std::size_t nonempty = 0;
             for (std::size_t i = 0; i + 1 < b.row_begin.size(); ++i) nonempty += b.row_begin[i + 1] > b.row_begin[i];
             bytes += block_bytes(b.row_begin.size() - 1, nonempty, b.words.size(), m.pes[s].word_bytes);
             syn += b.words.size();
+            if (m.projections[b.projection_map_index].plastic) {
+                plastic_input = true;
+                bytes += plastic_synapse_bytes * b.words.size() + trace_bytes * (b.row_begin.size() - 1);
+            }
         }
+        if (plastic_input) bytes += trace_bytes * sl.size();
         sl.sram_bytes = bytes;
         sl.incoming_synapses = syn;
     }
@@ -583,10 +656,6 @@ network_map map_network(const experiment& ex, const model_registry& models, cons
                           std::to_string(tick) + " ms; the float engine is compared at the same dt");
         m.spec.simulation.dt = tick;
     }
-    for (const auto& pj : m.spec.projections)
-        if (pj.plasticity.plastic())
-            throw map_error("projection '" + pj.name + "' is plastic (rule " + pj.plasticity.rule +
-                            "); the SpiNNaker2 target maps static synapses only");
     for (const auto& st : m.spec.stimuli)
         if (st.type != "step_current")
             throw map_error("stimulus '" + st.name + "' (" + st.type +

@@ -24,6 +24,7 @@ const char* kind_name(neuron_kind k) {
     switch (k) {
         case neuron_kind::lif: return "lif";
         case neuron_kind::lif_curr_exp: return "lif_curr_exp";
+        case neuron_kind::lif_curr_exp_spinnaker: return "lif_curr_exp_spinnaker";
         case neuron_kind::spike_list: return "spike_list";
     }
     return "?";
@@ -691,8 +692,8 @@ void write_python(const network_map& m, const std::filesystem::path& path) {
                 o << "\n}  # spike ticks: round(t / tick), at least 1, as engram's float engine emits them\n";
             } else {
                 o << "}\n# NOTE: '" << py_comment(ps.model)
-                  << "' spikes are drawn at run time (e.g. Poisson); engram's target model replays those of "
-                     "its float run. Fill this dict {neuron: [ticks]} with the spikes you want to send.\n";
+                  << "' spikes are drawn at run time (e.g. Poisson); engram's target model runs the source "
+                     "model, as its float run does. Fill this dict {neuron: [ticks]} with the spikes you want to send.\n";
             }
             o << pop_var[i] << " = snn.Population(size=" << ps.size << ", neuron_model=\"spike_list\", params="
               << pop_var[i] << "_params, name=" << py_string(ps.name) << ")\n";
@@ -716,7 +717,9 @@ void write_python(const network_map& m, const std::filesystem::path& path) {
                   << "    \"v_reset\": " << py_float(p.params.v_reset / u) << ",\n";
             }
             o << "    \"reset\": \"reset_to_v_reset\",\n";
-            if (p.kind == neuron_kind::lif_curr_exp) {
+            if (p.kind == neuron_kind::lif_curr_exp_spinnaker)
+                o << "    # engram's model adds a tick's input to the currents before v is updated (sPyNNaker's order)\n";
+            if (p.kind != neuron_kind::lif) {
                 o << "    \"exc_decay\": " << py_float(p.params.exc_decay / u032) << ",\n"
                   << "    \"inh_decay\": " << py_float(p.params.inh_decay / u032) << ",\n"
                   << "    \"t_refrac\": " << p.params.t_refrac << ",\n";
@@ -744,6 +747,9 @@ void write_python(const network_map& m, const std::filesystem::path& path) {
           << " (receptor " << py_comment(ps.receptor) << "), " << cs.size() << " synapses, " << format_name(q.format)
           << " format, weights q in [-" << q.q_max << ", " << q.q_max << "] x " << py_float(q.scale)
           << " (rms error " << py_float(q.rms_error) << ")\n";
+        if (q.plastic)
+            o << "# NOTE: plastic (stdp) in engram's target model; py-spinnaker2 has no plasticity, so these are its "
+                 "weights at mapping time, static\n";
         // Rescale when this projection's step differs from the target's unit.
         const double step = static_cast<double>(q.weight_step) / u032;
         const double factor = unit[tgt] > 0 && step != 0 ? step / unit[tgt] : 1.0;

@@ -12,6 +12,7 @@
 #include "engram/core/config.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/hdf5.hpp"
+#include "engram/spinnaker2/spinnaker2.hpp"
 
 namespace engram::ca3 {
 namespace {
@@ -67,7 +68,7 @@ experiment_spec parse_experiment(const std::string& text, const std::string& nam
                                "unknown top-level key (a CA3 experiment has only 'ca3')", nearest(root.keys[i], std::vector<std::string>{"ca3"}));
     const config_node* ca3 = root.find("ca3");
     if (!ca3 || !ca3->is_map()) throw config_error(name, root.line, root.column, "ca3", "missing 'ca3' section (a map)");
-    cs.check_keys(*ca3, "ca3", {"cues", "content_bits", "output", "operations", "clear_on_learn", "freeze_during_recall"});
+    cs.check_keys(*ca3, "ca3", {"cues", "content_bits", "output", "operations", "clear_on_learn", "freeze_during_recall", "backend"});
     experiment_spec ex;
     ex.path = name;
     auto need = [&](const char* k) -> const config_node& {
@@ -83,6 +84,11 @@ experiment_spec parse_experiment(const std::string& text, const std::string& nam
     if (const auto* c = ca3->find("clear_on_learn")) ex.par.clear_on_learn = cs.boolean(*c, "ca3.clear_on_learn");
     if (const auto* c = ca3->find("freeze_during_recall"))
         ex.par.freeze_during_recall = cs.boolean(*c, "ca3.freeze_during_recall");
+    if (const auto* b = ca3->find("backend")) {
+        ex.par.backend = cs.scalar(*b, "ca3.backend");
+        if (ex.par.backend != "float" && ex.par.backend != "spinnaker2")
+            cs.fail(*b, "ca3.backend", "unknown backend '" + ex.par.backend + "' (float or spinnaker2)");
+    }
     const config_node& ops = need("operations");
     if (ops.type != config_node::kind::sequence || ops.values.empty())
         cs.fail(ops, "ca3.operations", "expected a non-empty list of operations");
@@ -167,6 +173,23 @@ experiment_result run_experiment(const experiment_spec& ex) {
     r.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.steps = mem.step();
     r.output = mem.output_spikes();
+    r.backend = ex.par.backend;
+    if (const auto* t = mem.target()) {
+        const auto& m = t->map();
+        const auto& tr = t->result();
+        r.target_pes = m.pes_used();
+        r.target_chips = m.chips_used();
+        r.target_max_pe_cycles = tr.max_pe_cycles;
+        r.target_mean_pe_cycles = tr.mean_pe_cycles;
+        r.target_cycle_budget = m.machine.cycles_per_tick_budget();
+        r.target_ticks_over_budget = tr.ticks_over_budget;
+        r.target_synaptic_events = tr.synaptic_events;
+        r.target_packets = tr.packets;
+        r.target_energy_j = tr.energy_j;
+        const auto idle = tr.energy_breakdown_j.find("idle");
+        r.target_idle_energy_j = idle == tr.energy_breakdown_j.end() ? 0.0 : idle->second;
+        r.target_map_seconds = m.map_seconds;
+    }
     return r;
 }
 
@@ -198,6 +221,13 @@ void print_table(std::ostream& os, const experiment_spec& ex, const experiment_r
     os << r.n_correct << " of " << ex.ops.size() << " answers correct (latency cue/content in ms after the operation starts; "
        << std::fixed << std::setprecision(3) << 1e3 * r.wall_seconds << " ms wall, "
        << 1e6 * r.wall_seconds / static_cast<double>(std::max<std::size_t>(1, ex.ops.size())) << " us per operation)\n";
+    if (r.backend == "spinnaker2")
+        os << "SpiNNaker2 target: " << r.target_pes << " PEs on " << r.target_chips << " chip(s); busiest PE "
+           << std::setprecision(0) << r.target_max_pe_cycles << " cycles in a tick (mean " << r.target_mean_pe_cycles
+           << ", budget " << r.target_cycle_budget << ", " << r.target_ticks_over_budget << " ticks over); "
+           << r.target_synaptic_events << " synaptic events, " << r.target_packets << " packets; energy "
+           << std::setprecision(3) << 1e3 * r.target_energy_j << " mJ (" << 1e6 * (r.target_energy_j - r.target_idle_energy_j)
+           << " uJ beyond the chip's idle power); mapped in " << 1e3 * r.target_map_seconds << " ms\n";
     os.unsetf(std::ios::floatfield);
 }
 
@@ -210,6 +240,15 @@ void write_results(const std::string& path, const experiment_spec& ex, const exp
     h5::write_attr(g, "op_codes", std::string("0 learn, 1 recall_cue, 2 recall_content"), path);
     h5::write_attr(g, "n_correct", static_cast<std::uint64_t>(r.n_correct), path);
     h5::write_attr(g, "wall_seconds", r.wall_seconds, path);
+    h5::write_attr(g, "backend", r.backend, path);
+    if (r.backend == "spinnaker2") {
+        h5::write_attr(g, "target_pes", static_cast<std::uint64_t>(r.target_pes), path);
+        h5::write_attr(g, "target_max_pe_cycles", r.target_max_pe_cycles, path);
+        h5::write_attr(g, "target_cycle_budget", r.target_cycle_budget, path);
+        h5::write_attr(g, "target_ticks_over_budget", r.target_ticks_over_budget, path);
+        h5::write_attr(g, "target_energy_j", r.target_energy_j, path);
+        h5::write_attr(g, "target_idle_energy_j", r.target_idle_energy_j, path);
+    }
     const std::size_t k = ex.ops.size();
     std::vector<std::uint32_t> kind(k), ok(k);
     std::vector<std::int64_t> cue(k), cue_lat(k), cont_lat(k);

@@ -8,9 +8,60 @@
 #include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/model.hpp"
+#include "engram/spinnaker2/spinnaker2.hpp"
 #include "input_queue.hpp"
 
 namespace engram::ca3 {
+namespace {
+
+// What the memory needs of a backend: stepping, the current step, and the plastic
+// weights in the spec's units (clearing a cue before a learn, freezing a recall).
+class runner {
+public:
+    virtual ~runner() = default;
+    virtual void run(std::uint64_t steps, observer* obs) = 0;
+    virtual std::uint64_t current_step() const = 0;
+    virtual synapse_list synapses(std::size_t j) const = 0;
+    virtual std::vector<float> weights(std::size_t j) const = 0;
+    virtual void set_weights(std::size_t j, const std::vector<float>& w) = 0;
+};
+
+class float_runner final : public runner {
+public:
+    float_runner(const network_spec& spec, const model_registry& models) : sim(spec, models, 1) {}
+    void run(std::uint64_t steps, observer* obs) override { sim.run(steps, obs); }
+    std::uint64_t current_step() const override { return sim.current_step(); }
+    synapse_list synapses(std::size_t j) const override { return sim.synapses(j); }
+    std::vector<float> weights(std::size_t j) const override { return sim.weights(j); }
+    void set_weights(std::size_t j, const std::vector<float>& w) override { sim.set_weights(j, w); }
+    simulation sim;
+};
+
+// The network mapped onto one SpiNNaker2 chip and run by the target model.
+s2::network_map map_memory(const network_spec& spec, const model_registry& models, int weight_bits) {
+    experiment ex;
+    ex.path = "ca3 memory";
+    ex.spec = spec;
+    s2::map_options o;
+    o.weight_bits = weight_bits;
+    o.reference_ms = 0.0;  // the input is fed while the memory runs: no reference rates
+    return s2::map_network(ex, models, o);
+}
+
+class s2_runner final : public runner {
+public:
+    s2_runner(const network_spec& spec, const model_registry& models, int weight_bits)
+        : map(map_memory(spec, models, weight_bits)), session(map, models) {}
+    void run(std::uint64_t steps, observer* obs) override { session.run(steps, obs); }
+    std::uint64_t current_step() const override { return session.current_step(); }
+    synapse_list synapses(std::size_t j) const override { return session.synapses(j); }
+    std::vector<float> weights(std::size_t j) const override { return session.weights(j); }
+    void set_weights(std::size_t j, const std::vector<float>& w) override { session.set_weights(j, w); }
+    s2::network_map map;
+    s2::target_session session;
+};
+
+}  // namespace
 
 const char* name(op_kind k) {
     switch (k) {
@@ -102,7 +153,7 @@ struct memory::impl {
     std::shared_ptr<input_queue> queue = std::make_shared<input_queue>();
     std::unique_ptr<model_registry> models;
     network_spec spec;
-    std::unique_ptr<simulation> sim;
+    std::unique_ptr<runner> sim;
     recorder rec;
     std::size_t proj_cc = 0, proj_kc = 0;                 // cue->content, content->cue
     std::vector<std::vector<std::size_t>> cc_of_cue, kc_of_cue;  // synapse indices per cue
@@ -114,7 +165,12 @@ memory::memory(std::size_t n, std::size_t m, const parameters& p) : impl_(std::m
     s.models = make_registry(s.queue);
     s.spec = build_network(n, m, p);
     validate(s.spec, *s.models);
-    s.sim = std::make_unique<simulation>(s.spec, *s.models, 1);
+    if (p.backend == "float")
+        s.sim = std::make_unique<float_runner>(s.spec, *s.models);
+    else if (p.backend == "spinnaker2")
+        s.sim = std::make_unique<s2_runner>(s.spec, *s.models, p.s2_weight_bits);
+    else
+        throw spec_error("ca3.backend", "unknown backend '" + p.backend + "' (float or spinnaker2)");
     s.rec.output_pop = s.spec.population_index(pop::output);
     s.rec.all.resize(s.spec.populations.size());
     for (std::size_t j = 0; j < s.spec.projections.size(); ++j) {
@@ -134,7 +190,15 @@ std::uint64_t memory::step() const { return impl_->sim->current_step(); }
 const std::vector<output_spike>& memory::output_spikes() const { return impl_->rec.out; }
 const std::vector<std::vector<output_spike>>& memory::all_spikes() const { return impl_->rec.all; }
 const network_spec& memory::spec() const { return impl_->spec; }
-simulation& memory::sim() { return *impl_->sim; }
+simulation& memory::sim() {
+    auto* f = dynamic_cast<float_runner*>(impl_->sim.get());
+    if (!f) throw spec_error("ca3 memory", "sim(): the memory runs on backend '" + impl_->par.backend + "', not the float engine");
+    return f->sim;
+}
+const s2::target_session* memory::target() const {
+    auto* t = dynamic_cast<const s2_runner*>(impl_->sim.get());
+    return t ? &t->session : nullptr;
+}
 
 void memory::wait(double ms) {
     if (!(ms >= 0.0) || !std::isfinite(ms)) throw spec_error("ca3.wait", "the time to wait must be a finite number of ms >= 0");

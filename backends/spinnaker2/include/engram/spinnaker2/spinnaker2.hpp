@@ -13,11 +13,14 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engram/core/config.hpp"
+#include "engram/core/connectivity.hpp"
+#include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/model.hpp"
 #include "engram/core/spec.hpp"
@@ -105,7 +108,9 @@ map_options read_map_options(const experiment& ex);
 // ---------------------------------------------------------------------------------------
 // The map
 
-enum class neuron_kind { lif, lif_curr_exp, spike_list };
+// lif_curr_exp_spinnaker: IF_curr_exp in the chip's native order (sPyNNaker's): a tick's
+// input joins the currents before v is updated, so it acts in the tick it arrives.
+enum class neuron_kind { lif, lif_curr_exp, lif_curr_exp_spinnaker, spike_list };
 enum class row_format { delayed, int8 };
 
 // One population's neurons on one PE, with the fixed-point parameters of the chip's
@@ -113,6 +118,8 @@ enum class row_format { delayed, int8 };
 //   v   <- (alpha * v) >> 32 + i_offset + I_exc + I_inh    (lif_curr_exp; lif: + input)
 //   I_x <- (decay_x * I_x) >> 32 + input_x
 //   spike when v >= threshold: v <- v_reset, refractory for t_refrac ticks
+// lif_curr_exp_spinnaker: I_x <- I_x + input_x; v as above unless refractory, threshold;
+// then I_x <- (decay_x * I_x) >> 32 (I_x in mV per tick: (1 - alpha) R I).
 // v, I, threshold, v_reset, i_offset are s16.15 (int32, 15 fraction bits, mV);
 // alpha and decays are u0.32 (uint32). Weights arrive already in mV units (the
 // projection's scale folds in the current-to-voltage propagator).
@@ -162,6 +169,15 @@ struct projection_map {
     double max_abs_weight = 0.0;
     double rms_error = 0.0, max_error = 0.0;  // |w - q*scale|, in weight units
     std::size_t zero_weights = 0;  // nonzero weights that quantized to 0
+    // Plastic projections (rule stdp, additive weights; docs/spinnaker2.md, "Plasticity"):
+    // scale = w_max / q_max, q kept in [q_min, q_max]; pair-based STDP on q in fixed point
+    // with per-neuron traces as engram's rule pairs spikes.
+    bool plastic = false;
+    std::int32_t q_min = 0;         // round(w_min / scale)
+    std::int64_t a_plus_q = 0, a_minus_q = 0;  // amplitudes in weight steps, 16 fraction bits
+    std::uint32_t trace_increment = 0;         // u16.16
+    double tau_plus = 0.0, tau_minus = 0.0;    // ms
+    bool nearest = false;                      // pairing: nearest (else all_to_all)
 };
 
 // A PE's synaptic data: a master population table of blocks (one per source slice with
@@ -337,9 +353,45 @@ struct target_result {
     std::vector<double> trace_v_mv;     // with target_options::trace_v: one value per tick
 };
 
-// Runs the mapped network tick by tick (fixed-point neurons, packed synaptic words,
-// spikes delivered only through the routing tables). Source populations replay the
-// spikes they make in the float engine at dt = tick.
+// The mapped network as a stepping session: tick by tick (fixed-point neurons, packed
+// synaptic words, spikes delivered only through the routing tables, STDP on the words of
+// plastic projections). Source populations run their own population_model (sources are
+// deterministic: their spikes are the float engine's at dt = tick). The session keeps a
+// reference to `m` and `models`: both must outlive it.
+class target_session {
+public:
+    // `initial` (may be null): a float simulation of m.spec whose current state (v, and
+    // I_ex / I_in of current-based models) each neuron is loaded with; without one every
+    // neuron starts from its population's v_init with zero currents.
+    target_session(const network_map& m, const model_registry& models, const simulation* initial = nullptr);
+    ~target_session();
+    target_session(const target_session&) = delete;
+    target_session& operator=(const target_session&) = delete;
+
+    // Runs `ticks` ticks: obs (may be null) hears each tick's spikes per population
+    // (ascending neuron index) and the end of the tick, as from the float engine.
+    void run(std::uint64_t ticks, observer* obs = nullptr);
+    std::uint64_t current_step() const;
+    // The mapped synapses of a projection ordered by presynaptic neuron then target (the
+    // float engine's order for the same network), weights as their quantized value q * scale.
+    synapse_list synapses(std::size_t projection) const;
+    // Weights in the order of synapses(j), in the spec's units (q * scale), and back
+    // (rounded to the nearest step; plastic projections clamp to [w_min, w_max]).
+    std::vector<float> weights(std::size_t projection) const;
+    void set_weights(std::size_t projection, const std::vector<float>& w);
+    // Membrane trace of one neuron (population, neuron) into result().trace_v_mv.
+    void trace_v(std::size_t population, std::uint32_t neuron);
+    // Accumulated over every run() so far: spikes, accounting and energy (no comparison).
+    const target_result& result() const;
+    const network_map& map() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// Runs a whole experiment on a target_session and (options.compare) the float engine at
+// dt = tick, and compares their spikes.
 target_result run_target(const network_map& m, const model_registry& models, const target_options& options = {});
 
 }  // namespace engram::s2

@@ -33,6 +33,13 @@ struct experiment_result {
     double wall_seconds = 0.0;  // simulation of all operations
     std::uint64_t steps = 0;
     std::vector<output_spike> output;
+    // Backend "spinnaker2": the target model's figures over the whole run.
+    std::string backend = "float";
+    std::size_t target_pes = 0, target_chips = 0;
+    double target_max_pe_cycles = 0.0, target_mean_pe_cycles = 0.0, target_cycle_budget = 0.0;
+    std::uint64_t target_ticks_over_budget = 0, target_synaptic_events = 0, target_packets = 0;
+    double target_energy_j = 0.0, target_idle_energy_j = 0.0;  // estimate; the idle (static) part of it
+    double target_map_seconds = 0.0;  // the mapping tool chain (before the operations)
 };
 
 experiment_result run_experiment(const experiment_spec& ex);

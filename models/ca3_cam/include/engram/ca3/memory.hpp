@@ -19,6 +19,9 @@
 namespace engram {
 class model_registry;
 class simulation;
+namespace s2 {
+class target_session;
+}
 }  // namespace engram
 
 namespace engram::ca3 {
@@ -50,6 +53,15 @@ struct parameters {
     // (t+4) and writes all k bits into each matched address's content->cue row
     // (docs/ca3.md, "Recall by content"). false reproduces that.
     bool freeze_during_recall = true;
+    // Where the network runs: "float" (engram's engine) or "spinnaker2" (the SpiNNaker2
+    // target model of backends/spinnaker2 on one chip: fixed-point neurons, quantized
+    // weights, spikes through the routing tables, STDP on the quantized weights;
+    // docs/ca3.md, "On the SpiNNaker2 target").
+    std::string backend = "float";
+    // Magnitude bits of the target's weights (per-projection scale): the plastic weights
+    // take steps of w_max / (2^bits - 1). The static weights are one value per projection
+    // and exact at any width.
+    int s2_weight_bits = 4;
 };
 
 enum class op_kind { learn, recall_cue, recall_content };
@@ -149,7 +161,11 @@ public:
     // Spikes of every population so far: [population index in spec()][k] = (step, id).
     const std::vector<std::vector<output_spike>>& all_spikes() const;
     const network_spec& spec() const;
+    // The float engine (backend "float"; throws spec_error on another backend).
     simulation& sim();
+    // The target session (backend "spinnaker2"; null on the float backend): its map
+    // (PEs, formats) and its accounting (cycles, energy) so far.
+    const s2::target_session* target() const;
 
 private:
     struct impl;
