@@ -63,6 +63,21 @@ projections:
   drive: {source: input, target: neuron, receptor: ex, connector: all_to_all, weight: 1500 pA, delay: 2 ms}
 )";
 
+// One spike at 5 ms from a spike_array onto three lif_curr_exp neurons (3 synapses).
+std::string one_source_three_targets(const std::string& duration) {
+    return "simulation: {dt: 1 ms, duration: " + duration + R"(, seed: 1}
+populations:
+  src: {size: 1, model: spike_array, params: {spike_times: [5 ms]}}
+  dst:
+    size: 3
+    model: lif_curr_exp
+    params: {C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: -55 mV, V_reset: -70 mV,
+             t_ref: 2 ms, tau_syn_ex: 2 ms, tau_syn_in: 2 ms}
+projections:
+  p: {source: src, target: dst, receptor: ex, weight: 10 pA, delay: 1 ms, connector: all_to_all}
+)";
+}
+
 }  // namespace
 
 // Error bound of the fixed-point neuron against the float engine (one LSB e = 2^-15 mV):
@@ -322,18 +337,7 @@ spinnaker2:
 }
 
 TEST_CASE("target: cycles and energy match a hand count", "[s2]") {
-    const std::string yaml = R"(
-simulation: {dt: 1 ms, duration: 10 ms, seed: 1}
-populations:
-  src: {size: 1, model: spike_array, params: {spike_times: [5 ms]}}
-  dst:
-    size: 3
-    model: lif_curr_exp
-    params: {C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: -55 mV, V_reset: -70 mV,
-             t_ref: 2 ms, tau_syn_ex: 2 ms, tau_syn_in: 2 ms}
-projections:
-  p: {source: src, target: dst, receptor: ex, weight: 10 pA, delay: 1 ms, connector: all_to_all}
-)";
+    const std::string yaml = one_source_three_targets("10 ms");
     for (const char* machine : {"chip", "board48"}) {
         INFO(machine);
         const auto m = map_text(yaml, 0, machine, "random");
@@ -371,18 +375,7 @@ projections:
 }
 
 TEST_CASE("target: a slow clock is reported as not real time", "[s2]") {
-    const std::string yaml = R"(
-simulation: {dt: 1 ms, duration: 20 ms, seed: 1}
-populations:
-  src: {size: 1, model: spike_array, params: {spike_times: [5 ms]}}
-  dst:
-    size: 3
-    model: lif_curr_exp
-    params: {C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: -55 mV, V_reset: -70 mV,
-             t_ref: 2 ms, tau_syn_ex: 2 ms, tau_syn_in: 2 ms}
-projections:
-  p: {source: src, target: dst, receptor: ex, weight: 10 pA, delay: 1 ms, connector: all_to_all}
-)";
+    const std::string yaml = one_source_three_targets("20 ms");
     auto m = map_text(yaml);
     const auto& k = m.machine.costs;
     // a clock that affords the quiet ticks but not the tick with the spike
