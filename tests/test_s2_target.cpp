@@ -476,6 +476,8 @@ spinnaker2: {weight_bits: 8, reference: 0 ms}
     const std::string info((std::istreambuf_iterator<char>(lf2)), std::istreambuf_iterator<char>());
     INFO(info);
     CHECK(info.find("out") != std::string::npos);
+    CHECK(info.find("SpiNNaker2 target model") != std::string::npos);
+    CHECK(info.find("van Rossum") != std::string::npos);
     // an unknown backend is refused
     const std::string bad = std::string(ENGRAM_BINARY) + " run " + yaml.string() + " --backend loihi -o " +
                             (dir / "x.h5").string() + " > " + log.string() + " 2>&1";

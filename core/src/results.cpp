@@ -248,6 +248,43 @@ std::string describe_results(const std::string& path) {
         os << "    /classification: confusion (test, rows = true class), readout_weights, readout_bias"
            << (h5::exists(g, "initialisation") ? ", initialisation/{sample, branching_factor}" : "") << "\n";
     }
+    if (h5::exists(f, "spinnaker2/summary/ticks")) {  // written by `engram run --backend spinnaker2`
+        auto one = [&](const char* name) {
+            const std::string k = std::string("spinnaker2/summary/") + name;
+            return h5::exists(f, k) ? h5::read_vector<double>(f, k, path).at(0) : 0.0;
+        };
+        char line[256];
+        std::snprintf(line, sizeof line,
+                      "  SpiNNaker2 target model: %.0f PEs on %.0f chip(s), busiest PE %.0f of %.0f cycles per tick (%s), "
+                      "%.0f synaptic events, energy %.4g J\n",
+                      one("pes"), one("chips"), one("max_pe_cycles"), one("budget_cycles"),
+                      one("real_time") > 0 ? "real time" : "not real time", one("synaptic_events"), one("energy"));
+        os << line;
+        if (h5::exists(f, "spinnaker2/comparison/population")) {
+            const auto pop = h5::read_vector<double>(f, "spinnaker2/comparison/population", path);
+            const auto rf = h5::read_vector<double>(f, "spinnaker2/comparison/rate_float", path);
+            const auto rt = h5::read_vector<double>(f, "spinnaker2/comparison/rate_target", path);
+            const auto vr = h5::read_vector<double>(f, "spinnaker2/comparison/van_rossum", path);
+            // the population column's units name the rows: "...: exc, inh"
+            std::vector<std::string> spec_names;
+            {
+                auto ds = h5::open_dataset(f, "spinnaker2/comparison/population", path);
+                const std::string u = h5::has_attr(ds, "units") ? h5::read_attr_string(ds, "units", path) : std::string();
+                const auto colon = u.rfind(": ");
+                for (std::size_t b = colon == std::string::npos ? u.size() : colon + 2; b < u.size();) {
+                    const auto e = std::min(u.find(", ", b), u.size());
+                    spec_names.push_back(u.substr(b, e - b));
+                    b = e + 2;
+                }
+            }
+            for (std::size_t i = 0; i < pop.size() && i < rf.size() && i < rt.size() && i < vr.size(); ++i) {
+                std::snprintf(line, sizeof line, "    %-16s float %8.3f Hz  target %8.3f Hz  van Rossum %.3f\n",
+                              i < spec_names.size() ? spec_names[i].c_str() : "?", rf[i], rt[i], vr[i]);
+                os << line;
+            }
+        }
+        os << "    /spinnaker2: comparison, summary, ticks (per tick), pes (per PE), links (per chip link)\n";
+    }
     if (h5::exists(f, "report")) {
         auto g = h5::open_group(f, "report", path);
         os << "  report:\n";
