@@ -66,7 +66,7 @@ struct run_args {
     bool live = false;  // --live: draw the run in a window (engram::viz)
     engram::viz::live_options live_opt;
     std::string live_size;
-    std::string backend = "engine";  // --backend: engine (float) or spinnaker2 (target model)
+    std::string backend = "float";  // --backend: float (or engine) or spinnaker2 (target model)
 };
 
 // An experiment with a `classification` section: trials per sample, features, readout.
@@ -577,7 +577,7 @@ void print_models() {
 // answers as a table, and the results file. Exit status 3 when an answer is wrong.
 int ca3_command(const std::string& file, const std::string& out_opt, const std::string& backend, bool quiet) {
     auto ex = engram::ca3::load_experiment(file);
-    if (!backend.empty()) ex.par.backend = backend;
+    if (!backend.empty()) ex.par.backend = backend == "engine" ? "float" : backend;
     const auto r = engram::ca3::run_experiment(ex);
     std::string out = out_opt.empty() ? ex.output : out_opt;
     if (out.empty()) out = std::filesystem::path(file).stem().string() + ".h5";
@@ -606,9 +606,9 @@ int main(int argc, char** argv) {
         ->allow_extra_args(false);
     run->add_flag("-q,--quiet", ra.quiet, "print nothing but errors");
     run->add_option("--backend", ra.backend,
-                    "engine (the float engine, default) or spinnaker2 (map the network and run the fixed-point "
+                    "float (the float engine, default; also 'engine') or spinnaker2 (map the network and run the fixed-point "
                     "target model, compared with the float engine; docs/spinnaker2.md)")
-        ->check(CLI::IsMember({"engine", "spinnaker2"}));
+        ->check(CLI::IsMember({"float", "engine", "spinnaker2"}));
     run->add_flag("--live", ra.live,
                   "draw the run in a window while it goes: spike raster, population rates, status line "
                   "(keys: space pause, +/- time window, wheel/PgUp/PgDn zoom, up/down scroll, s save PNG, q quit; "
@@ -664,8 +664,8 @@ int main(int argc, char** argv) {
     auto* ca3 = app.add_subcommand("ca3", "run a CA3 content-addressable memory experiment (docs/ca3.md)");
     ca3->add_option("experiment", ca3_file, "CA3 experiment YAML file (a 'ca3' section with operations)")->required();
     ca3->add_option("-o,--out", ca3_out, "results file (default: ca3.output or <experiment>.h5)");
-    ca3->add_option("--backend", ca3_backend, "run on the float engine or the SpiNNaker2 target model (default: ca3.backend, float)")
-        ->check(CLI::IsMember({"float", "spinnaker2"}));
+    ca3->add_option("--backend", ca3_backend, "float (the float engine; also 'engine') or spinnaker2 (the SpiNNaker2 target model) (default: ca3.backend, float)")
+        ->check(CLI::IsMember({"float", "engine", "spinnaker2"}));
     ca3->add_flag("-q,--quiet", ca3_quiet, "print nothing but errors");
 
     CLI11_PARSE(app, argc, argv);
