@@ -2,7 +2,7 @@
 # Large networks: construction time, memory per synapse and simulation speed of the
 # Brunel (2000) network (experiments/brunel.yaml) scaled to 10^8 synapses.
 #
-# Usage: bench/scale.sh [--huge | --huge-log FILE] [--help]
+# Usage: bench/scale.sh [--huge | --huge-log FILE] [--plastic] [--help]
 #
 # The 10^8 point: --set populations.exc.size=64000 --set populations.inh.size=16000
 # (80,000 neurons, fixed in-degree 1000 + 250, so 10^8 synapses), 100 ms simulated,
@@ -30,6 +30,10 @@
 # (engram's output, optionally followed by /usr/bin/time -v output) instead of running it;
 # its baseline is still run.
 #
+# --plastic makes every synapse of both points plastic (additive STDP on ee, ei, ie, ii;
+# inhibitory sources mirror the rule), so B/syn and B/syn RSS measure plastic synapses:
+# target, weight, and the column entry used for updates at postsynaptic spikes.
+#
 # Environment:
 #   ENGRAM    engram binary (default build/bin/engram, relative to the repo root)
 #   REPEATS   repetitions of the 10^8 point per thread count (default 3)
@@ -42,11 +46,19 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/common.sh"
 huge=0
 huge_log=""
+plastic=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --huge) huge=1 ;;
     --huge-log) [ $# -ge 2 ] || { echo "scale.sh: --huge-log needs a FILE" >&2; exit 2; }
                 huge=1; huge_log="$2"; shift ;;
+    --plastic)
+      for p in ee ei; do
+        plastic+=(--set "projections.$p.plasticity={rule: stdp, tau_plus: 20 ms, tau_minus: 20 ms, a_plus: 0.001, a_minus: 0.00105, w_min: 0, w_max: 0.2}")
+      done
+      for p in ie ii; do
+        plastic+=(--set "projections.$p.plasticity={rule: stdp, tau_plus: 20 ms, tau_minus: 20 ms, a_plus: 0.001, a_minus: 0.00105, w_min: -1, w_max: 0, presynaptic: inhibitory}")
+      done ;;
     -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "scale.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
@@ -94,7 +106,7 @@ run_point() {
   t0=$EPOCHREALTIME
   "$ENGRAM" run "$root/experiments/brunel.yaml" -o "$h5" --seed "$SEED" --threads "$thr" \
     --set populations.exc.size="$exc" --set populations.inh.size="$inh" \
-    --set simulation.duration="$ms ms" "${extra[@]}" > "$log" 2>&1 \
+    --set simulation.duration="$ms ms" "${extra[@]}" "${plastic[@]}" > "$log" 2>&1 \
     || { echo "engram failed ($point $kind, $thr threads):" >&2; cat "$log" >&2; exit 1; }
   t1=$EPOCHREALTIME
   rm -f "$h5"
@@ -102,7 +114,7 @@ run_point() {
 }
 
 echo "memory: $(free -g | awk '/^Mem:/ { print $2 }') GiB"
-echo "Brunel, seed $SEED; 1e8: 64000 + 16000 neurons, 100 ms, $REPEATS repeats per thread count$([ "$huge" = 1 ] && echo "; 1e9: 640000 + 160000 neurons, 20 ms, 2 threads$([ -n "$huge_log" ] && echo ", from $huge_log")")"
+echo "Brunel$([ ${#plastic[@]} -gt 0 ] && echo ", every synapse plastic (STDP)"), seed $SEED; 1e8: 64000 + 16000 neurons, 100 ms, $REPEATS repeats per thread count$([ "$huge" = 1 ] && echo "; 1e9: 640000 + 160000 neurons, 20 ms, 2 threads$([ -n "$huge_log" ] && echo ", from $huge_log")")"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
@@ -121,7 +133,7 @@ if [ "$huge" = 1 ]; then
 fi
 
 echo
-"$PYTHON" - "$runs" "$OUT_DIR/scale.json" "$ENGRAM" "$huge_log" <<'PYEOF'
+"$PYTHON" - "$runs" "$OUT_DIR/scale$([ ${#plastic[@]} -gt 0 ] && echo _plastic).json" "$ENGRAM" "$huge_log" <<'PYEOF'
 import json, os, statistics as st, sys, time
 runs_path, out_path, engram, huge_log = sys.argv[1:5]
 keys = ['point', 'kind', 'threads', 'rep', 'neurons', 'synapses', 'build_s', 'bytes_per_synapse',

@@ -222,3 +222,52 @@ TEST_CASE("fixed_number_pre rows with a constant weight equal the sorted draws, 
         CHECK(x == y);
     }
 }
+
+TEST_CASE("plastic projections: columns find every synapse's source from the rows; 12 bytes per synapse",
+          "[unit][connectors]") {
+    build_options opt;
+    opt.columns = opt.per_synapse_weights = true;
+    auto check = [](const projection_rows& r, std::uint32_t n_pre) {
+        for (const auto& part : r.parts) {
+            REQUIRE(part.col_syn.size() == part.target.size());
+            // every synapse is in its target's column exactly once, and source_of gives its row
+            std::vector<int> seen(part.target.size(), 0);
+            for (std::size_t j = 0; j + 1 < part.col_begin.size(); ++j)
+                for (std::uint64_t c = part.col_begin[j]; c < part.col_begin[j + 1]; ++c) {
+                    const std::uint32_t s = part.col_syn[c];
+                    ++seen[s];
+                    CHECK(part.target[s] == j);
+                    const std::uint32_t i = part.source_of(s);
+                    REQUIRE(i < n_pre);
+                    CHECK(part.row_begin[i] <= s);
+                    CHECK(s < part.row_begin[i + 1]);
+                }
+            for (int x : seen) CHECK(x == 1);
+        }
+    };
+    SECTION("random rows, one part and three") {
+        auto p = proj("fixed_probability");
+        p.connector.p = 0.07;
+        check(build_projection(p, 500, 400, 0.1, 3, {{0, 400}}, opt), 500);
+        check(build_projection(p, 500, 400, 0.1, 3, {{0, 100}, {100, 101}, {101, 400}}, opt), 500);
+    }
+    SECTION("skewed rows: one source with most synapses, many empty rows") {
+        auto p = proj("from_list");
+        for (std::uint32_t j = 0; j < 3000; ++j) { p.connector.pre.push_back(7); p.connector.post.push_back(j % 50); }
+        for (std::uint32_t i = 100; i < 2000; i += 37) { p.connector.pre.push_back(i); p.connector.post.push_back(i % 50); }
+        p.connector.pre.push_back(1999);
+        p.connector.post.push_back(3);
+        p.connector.weight.assign(p.connector.pre.size(), NAN);
+        p.connector.delay.assign(p.connector.pre.size(), NAN);
+        check(build_projection(p, 2000, 50, 0.1, 1, {{0, 50}}, opt), 2000);
+        check(build_projection(p, 2000, 50, 0.1, 1, {{0, 20}, {20, 50}}, opt), 2000);
+    }
+    SECTION("storage: target, weight and column entry per synapse") {
+        auto p = proj("fixed_number_pre");
+        p.connector.n = 200;
+        const auto r = build_projection(p, 4000, 2000, 0.1, 2, {{0, 2000}}, opt);
+        const std::size_t per_neuron = (4001 + 2001) * sizeof(std::uint64_t);
+        const double per_synapse = double(r.bytes() - per_neuron) / double(r.size());
+        CHECK(per_synapse == Approx(12.0).margin(0.1));
+    }
+}

@@ -232,6 +232,26 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     }
 }
 
+// The sparse source index of a part's rows (csr_rows::source_of): blocks of 2^shift
+// synapses, about one average row long, so a lookup reads one or two row starts.
+void build_source_index(csr_rows& rows, std::uint32_t n_pre) {
+    const std::uint64_t n = rows.row_begin.empty() ? 0 : rows.row_begin.back();
+    const std::uint64_t mean_row = n_pre ? std::max<std::uint64_t>(1, n / n_pre) : 1;
+    unsigned shift = 0;
+    while (shift < 24 && (std::uint64_t(2) << shift) <= mean_row) ++shift;
+    rows.src_shift = shift;
+    rows.src_block.clear();
+    if (n == 0) { rows.src_block.assign(2, 0); return; }
+    const std::uint64_t blocks = ((n - 1) >> shift) + 1;
+    rows.src_block.resize(blocks + 1);
+    std::uint32_t i = 0;
+    for (std::uint64_t m = 0; m <= blocks; ++m) {
+        const std::uint64_t s = std::min(m << shift, n - 1);
+        while (rows.row_begin[std::size_t(i) + 1] <= s) ++i;
+        rows.src_block[m] = i;
+    }
+}
+
 }  // namespace
 
 synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
@@ -299,15 +319,12 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
             rows.col_begin.assign(std::size_t(n_post) + 1, 0);
             for (std::size_t s = 0; s < n; ++s) ++rows.col_begin[std::size_t(rows.target[s]) + 1];
             for (u32 j = 0; j < n_post; ++j) rows.col_begin[j + 1] += rows.col_begin[j];
-            rows.col_pre.resize(n);
             rows.col_syn.resize(n);
             std::vector<std::uint64_t> at(rows.col_begin.begin(), rows.col_begin.end() - 1);
             for (u32 i = 0; i < n_pre; ++i)  // by source, so each column is ordered by source
-                for (std::uint64_t s = rows.row_begin[i]; s < rows.row_begin[i + 1]; ++s) {
-                    const std::uint64_t slot = at[rows.target[s]]++;
-                    rows.col_pre[slot] = i;
-                    rows.col_syn[slot] = static_cast<u32>(s);
-                }
+                for (std::uint64_t s = rows.row_begin[i]; s < rows.row_begin[i + 1]; ++s)
+                    rows.col_syn[at[rows.target[s]]++] = static_cast<u32>(s);
+            build_source_index(rows, n_pre);
         }
     };
     if (threads > 1 && parts.size() > 1) {
@@ -332,7 +349,7 @@ std::size_t projection_rows::bytes() const {
     for (const auto& p : parts)
         n += p.row_begin.capacity() * sizeof(std::uint64_t) + p.target.capacity() * sizeof(std::uint32_t) +
              p.weight.capacity() * sizeof(float) + p.delay.capacity() * sizeof(std::uint16_t) +
-             p.col_begin.capacity() * sizeof(std::uint64_t) + (p.col_pre.capacity() + p.col_syn.capacity()) * sizeof(std::uint32_t);
+             p.col_begin.capacity() * sizeof(std::uint64_t) + (p.col_syn.capacity() + p.src_block.capacity()) * sizeof(std::uint32_t);
     return n;
 }
 

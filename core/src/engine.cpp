@@ -59,6 +59,7 @@ struct projection_rt {
     int receptor = 0;
     projection_rows rows;
     std::unique_ptr<synapse_rule> rule;  // null: static synapses
+    std::vector<std::vector<std::uint32_t>> col_src;  // per part: scratch for one column's sources
 };
 
 // One spiking neuron's row [b, e) into the ring buffer: W = per-synapse weights, D =
@@ -226,6 +227,11 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             if (!ri) throw spec_error("projections." + pj.name + ".plasticity.rule", "unknown plasticity rule '" + pj.plasticity.rule + "'");
             r.rule = ri->make(pj, dt, pops[r.source].size, tgt.size, part.n_parts, mod_names);
             plastic.push_back(projs.size());
+            for (const auto& rp : r.rows.parts) {
+                std::uint64_t longest = 0;
+                for (std::size_t j = 0; j + 1 < rp.col_begin.size(); ++j) longest = std::max(longest, rp.col_begin[j + 1] - rp.col_begin[j]);
+                r.col_src.emplace_back(longest);
+            }
         }
         tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
         projs.push_back(std::move(r));
@@ -418,9 +424,13 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         auto& pj = projs[j];
         auto& rows = pj.rows.parts[k];
         const std::uint64_t* cb = rows.col_begin.data();
+        const std::uint32_t* cs = rows.col_syn.data();
+        auto& src = pj.col_src[k];  // the column's sources, found from the rows
         for (std::uint32_t post : pops[pj.target].spikes[cur][k].ids) {
             const std::uint64_t b = cb[post], e = cb[post + 1];
-            if (b < e) pj.rule->on_post(k, n, post, rows.weight.data(), rows.col_pre.data() + b, rows.col_syn.data() + b, e - b);
+            if (b == e) continue;
+            for (std::uint64_t s = b; s < e; ++s) src[s - b] = rows.source_of(cs[s]);
+            pj.rule->on_post(k, n, post, rows.weight.data(), src.data(), cs + b, e - b);
         }
     }
 }

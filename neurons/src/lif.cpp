@@ -60,19 +60,13 @@ struct lif_base : population_model {
         n_ref = static_cast<std::int32_t>(std::llround(scalar(s, "t_ref") / dt));
     }
 
-    // Refractory neurons are held at V_reset (a pass of its own so that GCC vectorises it).
-    static void clamp_refractory(float* __restrict vv, std::int32_t* __restrict rr, float Vr, std::uint32_t b, std::uint32_t e) {
-        for (std::uint32_t i = b; i < e; ++i) {
-            const std::int32_t r = rr[i];
-            vv[i] = r > 0 ? Vr : vv[i];
-            rr[i] = r > 0 ? r - 1 : 0;
-        }
-    }
-
     // Threshold test. Refractory neurons sit at V_reset < V_th, so v >= V_th alone means
     // a spike. Per block of 256 neurons a vectorised pass writes one flag byte per neuron;
     // the flags are then read 8 at a time, so the scalar work follows the spikes, not the
-    // neurons.
+    // neurons. Clamp: the same pass first holds refractory neurons at V_reset and counts
+    // their refractory steps down (clamp_refractory fused into the flag pass: one sweep
+    // over v and ref instead of two).
+    template <bool Clamp = false>
     void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         float* __restrict vv = v.data();
         std::int32_t* __restrict rr = ref.data();
@@ -81,8 +75,19 @@ struct lif_base : population_model {
         alignas(64) std::uint8_t flag[256];
         for (std::uint32_t c = b; c < e; c += 256) {
             const std::uint32_t n = std::min<std::uint32_t>(256, e - c);
-            const float* __restrict x = vv + c;
-            for (std::uint32_t i = 0; i < n; ++i) flag[i] = x[i] >= th;
+            float* __restrict x = vv + c;
+            if constexpr (Clamp) {
+                std::int32_t* __restrict q = rr + c;
+                for (std::uint32_t i = 0; i < n; ++i) {
+                    const std::int32_t r = q[i];
+                    const float y = r > 0 ? Vr : x[i];
+                    x[i] = y;
+                    q[i] = r > 0 ? r - 1 : 0;
+                    flag[i] = y >= th;
+                }
+            } else {
+                for (std::uint32_t i = 0; i < n; ++i) flag[i] = x[i] >= th;
+            }
             for (std::uint32_t i = n; i < ((n + 7) & ~7u); ++i) flag[i] = 0;
             for (std::uint32_t i = 0; i < n; i += 8) {
                 std::uint64_t w;
@@ -125,28 +130,25 @@ struct lif_curr_exp final : lif_base {
         float* __restrict vv = v.data();
         float* __restrict ie = I_ex.data();
         float* __restrict ii = I_in.data();
-        std::int32_t* __restrict rr = ref.data();
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
-        // Members copied to locals (stores through the arrays could otherwise alias them),
-        // and two whole-array passes so that GCC vectorises both.
-        const float c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = P_me, Pmi = P_mi, Pe = P_ee, Pi = P_ii, Vr = V_reset;
+        // Members copied to locals (stores through the arrays could otherwise alias them);
+        // the refractory hold is in detect's flag pass.
+        const float c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = P_me, Pmi = P_mi, Pe = P_ee, Pi = P_ii;
         for (std::uint32_t i = b; i < e; ++i) {
             const float x = Stim ? stim[i] * PmI : 0.0f;
-            vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * ie[i] + Pmi * ii[i]));
-        }
-        for (std::uint32_t i = b; i < e; ++i) {
-            ie[i] = ie[i] * Pe + in_e[i];
-            ii[i] = ii[i] * Pi + in_i[i];
+            const float a = ie[i], c = ii[i];
+            vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * a + Pmi * c));
+            ie[i] = a * Pe + in_e[i];
+            ii[i] = c * Pi + in_i[i];
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }
-        clamp_refractory(vv, rr, Vr, b, e);
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        detect(b, e, spikes);
+        detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
 
@@ -202,32 +204,30 @@ struct lif_cond_exp final : lif_base {
         float* __restrict vv = v.data();
         float* __restrict ge = g_ex.data();
         float* __restrict gi = g_in.data();
-        std::int32_t* __restrict rr = ref.data();
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals: stores through vv could otherwise alias them.
-        const float gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Vr = V_reset, Pe = P_ee, Pi = P_ii;
+        const float gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
         const float gLEL = g_L * E_L + I_e;
-        // Two whole-array passes: GCC does not vectorise the division and exp when they
-        // share a loop with the refractory select.
+        // One pass for v and the conductances; the refractory select lives in detect's
+        // flag pass (GCC does not vectorise the division and exp when they share a loop
+        // with it).
         for (std::uint32_t i = b; i < e; ++i) {
-            const float g = gL + ge[i] + gi[i];
-            const float drive = gLEL + ge[i] * Eex + gi[i] * Ein + (Stim ? stim[i] : 0.0f);
+            const float a = ge[i], c = gi[i];
+            const float g = gL + a + c;
+            const float drive = gLEL + a * Eex + c * Ein + (Stim ? stim[i] : 0.0f);
             const float v_inf = drive / g;
             vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
-        }
-        for (std::uint32_t i = b; i < e; ++i) {
-            ge[i] = ge[i] * Pe + in_e[i];
-            gi[i] = gi[i] * Pi + in_i[i];
+            ge[i] = a * Pe + in_e[i];
+            gi[i] = c * Pi + in_i[i];
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }
-        clamp_refractory(vv, rr, Vr, b, e);
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        detect(b, e, spikes);
+        detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
 

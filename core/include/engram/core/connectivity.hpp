@@ -34,9 +34,33 @@ struct csr_rows {
     std::vector<std::uint16_t> delay;      // empty: every synapse has projection_rows::delay0
     // Plastic projections only: the same synapses by target (columns), for updates at
     // postsynaptic spikes. col_begin has n_post + 1 entries (only the part's own targets
-    // have synapses); col_pre is the source, col_syn the synapse's index in the rows.
+    // have synapses); col_syn is the synapse's index in the rows. A column does not store
+    // the sources (that would be 4 more bytes per plastic synapse): source_of() finds
+    // them from the rows through a sparse index, src_block[m] = the source of synapse
+    // m << src_shift, with blocks about one average row long, so a lookup reads one or
+    // two row starts. A plastic synapse costs 12 bytes: target, weight, column entry.
     std::vector<std::uint64_t> col_begin;
-    std::vector<std::uint32_t> col_pre, col_syn;
+    std::vector<std::uint32_t> col_syn;
+    std::vector<std::uint32_t> src_block;
+    unsigned src_shift = 0;
+
+    // The source of synapse s (an index into target/weight), for s < row_begin.back().
+    std::uint32_t source_of(std::uint64_t s) const {
+        const std::uint64_t m = s >> src_shift;
+        std::uint32_t lo = src_block[m];
+        const std::uint32_t hi = src_block[m + 1];  // source of the next block's first synapse
+        const std::uint64_t* rb = row_begin.data();
+        if (hi - lo > 8) {  // skewed rows: binary search between the two
+            std::uint32_t a = lo, b = hi;  // invariant: rb[a] <= s, answer <= b
+            while (a < b) {
+                const std::uint32_t mid = a + (b - a + 1) / 2;
+                if (rb[mid] <= s) a = mid; else b = mid - 1;
+            }
+            return a;
+        }
+        while (rb[lo + 1] <= s) ++lo;
+        return lo;
+    }
 };
 
 // Positions of neurons in space (x, y, z per neuron), for distance-dependent rules.
