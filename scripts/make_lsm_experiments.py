@@ -11,7 +11,12 @@ import os
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "experiments", "lsm")
 
-SIZES = {1000: ((10, 10, 10), 0.015, 250), 8000: ((20, 20, 20), 0.0075, 50)}
+# (grid, astrocyte weight w_astro, batch). The paper's code used w_astro 0.015 (1000) and
+# 0.0075 (8000). engram's 1000-neuron liquid is more depressed at a given w_astro (branching
+# factor 1.03 at 0.015, where the paper reports 1.25) and classifies best at 0.03-0.1 on the
+# validation set (docs/lsm.md, "Choosing w_astro"), so NALSM1000 uses 0.05; NALSM8000
+# keeps the paper's 0.0075 (MNIST test 98.02 %, above the paper's).
+SIZES = {1000: ((10, 10, 10), 0.05, 250), 8000: ((20, 20, 20), 0.0075, 50)}
 # C[post][pre] of the paper's code, as (pre, post): probability scale of the distance rule
 C = {("exc", "exc"): 0.2, ("exc", "inh"): 0.1, ("inh", "exc"): 0.3, ("inh", "inh"): 0.05}
 DATA = {
