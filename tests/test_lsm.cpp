@@ -86,6 +86,8 @@ TEST_CASE("classification sections reject bad input with the key", "[unit][lsm]"
     REQUIRE_THROWS_WITH(lsm::run_classification(o, reg, *streams), Contains("unknown population 'liquid'"));
     o.overrides = {"classification.readout={type: svm}"};
     REQUIRE_THROWS_WITH(lsm::run_classification(o, reg, *streams), Contains("unknown readout 'svm'"));
+    o.overrides = {"classification.reset_traces=sometimes"};
+    REQUIRE_THROWS_WITH(lsm::run_classification(o, reg, *streams), Contains("classification.reset_traces"));
 }
 
 TEST_CASE("a reduced NALSM classifies Fashion-MNIST well above chance", "[science][lsm]") {
@@ -122,6 +124,27 @@ TEST_CASE("a reduced NALSM classifies Fashion-MNIST well above chance", "[scienc
     CHECK(h5::shape(f, "classification/confusion", o.output) == std::vector<hsize_t>{10, 10});
     CHECK(h5::shape(f, "classification/readout_weights", o.output) == std::vector<hsize_t>{125, 10});
     CHECK(h5::read_vector<double>(f, "classification/initialisation/branching_factor", o.output).size() == 20);
+    // the weights every trial starts from, per plastic projection, with their summary
+    REQUIRE(rep.init_weights.size() == 6);
+    for (const auto& lw : rep.init_weights) {
+        INFO("projection " << lw.projection);
+        const std::string wp = "classification/initialisation/weights/" + lw.projection;
+        const auto w = h5::read_vector<float>(f, wp + "/weight", o.output);
+        REQUIRE(w == lw.weight);
+        CHECK(h5::read_vector<std::uint32_t>(f, wp + "/pre", o.output).size() == w.size());
+        CHECK(h5::read_vector<std::uint32_t>(f, wp + "/post", o.output).size() == w.size());
+        const bool from_inh = lw.projection.rfind("inh_", 0) == 0, from_input = lw.projection.rfind("input_", 0) == 0;
+        double sum = 0;
+        for (float x : w) {
+            CHECK(x >= (from_inh || from_input ? -3.0f : 0.0f));
+            CHECK(x <= (from_inh ? 0.0f : 3.0f));
+            sum += x;
+        }
+        auto pg = h5::open_group(f, wp, o.output);
+        CHECK(h5::read_attr_double(pg, "mean_after", o.output) == Approx(sum / double(w.size())));
+        if (!from_input) CHECK(h5::read_attr_double(pg, "mean_before", o.output) == Approx(from_inh ? -3.0 : 3.0));
+        CHECK(lw.mean_after != Approx(lw.mean_before));  // the phase changed them
+    }
     const std::string info = describe_results(o.output);  // what `engram info` prints
     CHECK_THAT(info, Contains("complete") && Contains("classification (ridge readout") && Contains("test        400 samples"));
     // the same seed gives the same answers with one worker

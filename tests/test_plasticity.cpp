@@ -309,6 +309,39 @@ TEST_CASE("reset_state and set_weights: a trial run twice gives the same spikes"
     CHECK_THROWS_WITH(sim.set_weights(0, {1.0f}), Contains("1 weights for"));
 }
 
+TEST_CASE("reset_state keeps the plasticity traces when asked: trials pair across the boundary", "[unit][plasticity][engine]") {
+    // Two 20 ms trials, each with a presynaptic spike at 2 ms and a forced postsynaptic one
+    // at 18 ms (spike_array times count from the start of the run).
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 20 ms}
+populations:
+  pre: {size: 1, model: spike_array, params: {spike_times: [2 ms, 22 ms]}}
+  drv: {size: 1, model: spike_array, params: {spike_times: [17.9 ms, 37.9 ms]}}
+  post: {size: 1, model: lif_curr_delta, params: {E_L: 0 mV, V_reset: 0 mV, V_th: 10 mV, tau_m: 10 ms, t_ref: 0 ms}}
+projections:
+  drive: {source: drv, target: post, weight: 50 mV, delay: 0.1 ms, connector: one_to_one}
+  syn:
+    source: pre
+    target: post
+    weight: 1 mV
+    connector: one_to_one
+    plasticity: {rule: stdp, tau_plus: 15 ms, tau_minus: 25 ms, a_plus: 0.1, a_minus: 0.12, w_min: -10, w_max: 10}
+)";
+    const auto W = [](double t_pre, double t_post) { return stdp_window(t_pre, t_post, 0.1, 0.12, 15.0, 25.0); };
+    for (const bool keep : {false, true}) {
+        INFO("keep_traces " << keep);
+        simulation sim(parse(y), builtin_models());
+        sim.run(200, nullptr);
+        CHECK(sim.weights(1).at(0) == Approx(1.0 + W(2, 18)).margin(2e-6));
+        sim.reset_state(keep);
+        sim.run(200, nullptr);
+        // kept: the second trial's pre spike (22 ms) pairs with the first trial's post spike
+        // (18 ms), and its post spike (38 ms) with both pre spikes (all-to-all pairing)
+        const double expect = keep ? 1.0 + W(2, 18) + W(22, 18) + W(22, 38) + W(2, 38) : 1.0 + 2 * W(2, 18);
+        CHECK(sim.weights(1).at(0) == Approx(expect).margin(2e-6));
+    }
+}
+
 #include "engram/nir/nir.hpp"
 
 TEST_CASE("NIR export lists plasticity and modulators as approximations", "[unit][plasticity][nir]") {

@@ -568,7 +568,7 @@ double simulation::modulator_value(std::size_t m) const {
     return impl_->mods[0][m]->value();
 }
 
-void simulation::reset_state() {
+void simulation::reset_state(bool keep_traces) {
     auto& m = *impl_;
     for (std::size_t p = 0; p < m.pops.size(); ++p) {
         auto& pop = m.pops[p];
@@ -579,7 +579,7 @@ void simulation::reset_state() {
             for (auto& b : par) b.ids.clear();
     }
     for (auto& pj : m.projs)
-        if (pj.rule) pj.rule->reset(m.step + 1);
+        if (pj.rule) pj.rule->reset(m.step + 1, keep_traces);
     for (auto& part : m.mods)
         for (auto& mod : part) mod->reset();
 }

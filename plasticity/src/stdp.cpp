@@ -108,9 +108,11 @@ public:
             update<-1>(w, count, a.minus_post, [&](std::size_t c) { return x.at(pre[c], n); }, [&](std::size_t c) { return syn[c]; });
     }
 
-    void reset(std::uint64_t n) override {
-        for (auto& t : pre_) t.clear();
-        post_.clear();
+    void reset(std::uint64_t n, bool keep_traces) override {
+        if (!keep_traces) {
+            for (auto& t : pre_) t.clear();
+            post_.clear();
+        }
         reset_step_ = n;
     }
 

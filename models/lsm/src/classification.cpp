@@ -74,6 +74,7 @@ struct section_spec {
     set_spec init_set;
     std::vector<std::string> init_overrides, trial_overrides;
     bool reset_weights = true;
+    bool reset_traces = true;  // plasticity traces emptied between samples
     std::string readout = "softmax";
     learning::softmax_options softmax;
     double ridge_lambda = 1e-3;
@@ -105,7 +106,7 @@ set_spec read_set(const config_section& s, const config_node& n, const std::stri
 section_spec read_section(const experiment& ex) {
     const config_section s{ex.path};
     const config_node& c = *ex.classification;
-    s.check_keys(c, "classification", {"features", "train", "valid", "test", "initialisation", "trials", "reset_weights", "readout", "branching", "chunk"});
+    s.check_keys(c, "classification", {"features", "train", "valid", "test", "initialisation", "trials", "reset_weights", "reset_traces", "readout", "branching", "chunk"});
     section_spec r;
     if (!c.find("features")) s.fail(c, "classification", "classification needs 'features' (the populations whose spike counts are the features)");
     r.features = s.strings(*c.find("features"), "classification.features");
@@ -150,6 +151,7 @@ section_spec read_section(const experiment& ex) {
         r.trial_overrides = overrides_of(s, t->find("set"), "classification.trials.set");
     }
     if (const auto* rw = c.find("reset_weights")) r.reset_weights = s.boolean(*rw, "classification.reset_weights");
+    if (const auto* rt = c.find("reset_traces")) r.reset_traces = s.boolean(*rt, "classification.reset_traces");
     if (const auto* ro = c.find("readout")) {
         const std::string k = "classification.readout";
         s.check_keys(*ro, k, {"type", "optimizer", "lr", "epochs", "batch", "l2", "pm_one_targets", "lambda", "seed"});
@@ -343,9 +345,11 @@ private:
         std::vector<std::vector<std::uint32_t>> raster;
         double bf_sum = 0;
         int bf_count = 0;
+        std::map<std::size_t, std::vector<float>> initial;  // weights as built
+        for (std::size_t j : plastic_projections(sim)) initial[j] = sim.weights(j);
         const auto t0 = clock_type::now();
         for (std::size_t k = 0; k < n; ++k) {
-            sim.reset_state();
+            sim.reset_state(!sec_.reset_traces);
             const bool probe = k % every < block;
             if (probe) {
                 raster.assign(W + 1, {});
@@ -369,7 +373,36 @@ private:
                 std::fflush(stdout);
             }
         }
-        for (std::size_t j : plastic_projections(sim)) start_weights_[j] = sim.weights(j);
+        for (std::size_t j : plastic_projections(sim)) {
+            start_weights_[j] = sim.weights(j);
+            const auto& pj = sim.spec().projections[j];
+            const auto syn = sim.synapses(j);
+            learned_weights lw;
+            lw.projection = pj.name;
+            lw.pre = syn.pre;
+            lw.post = syn.post;
+            lw.weight = start_weights_[j];
+            const auto& par = pj.plasticity.params;
+            const double lo = par.count("w_min") ? par.at("w_min") : -std::numeric_limits<double>::infinity();
+            const double hi = par.count("w_max") ? par.at("w_max") : std::numeric_limits<double>::infinity();
+            double sum0 = 0, sum1 = 0;
+            std::size_t n_lo = 0, n_hi = 0;
+            for (std::size_t s = 0; s < lw.weight.size(); ++s) {
+                sum0 += initial[j][s];
+                sum1 += lw.weight[s];
+                n_lo += lw.weight[s] <= static_cast<float>(lo);
+                n_hi += lw.weight[s] >= static_cast<float>(hi);
+            }
+            const double cnt = std::max<double>(1, static_cast<double>(lw.weight.size()));
+            lw.mean_before = sum0 / cnt;
+            lw.mean_after = sum1 / cnt;
+            lw.at_min = double(n_lo) / cnt;
+            lw.at_max = double(n_hi) / cnt;
+            if (!o_.quiet)
+                std::printf("  %-12s mean weight %+.3f -> %+.3f, %.0f %% at w_min, %.0f %% at w_max\n", pj.name.c_str(), lw.mean_before,
+                            lw.mean_after, 100 * lw.at_min, 100 * lw.at_max);
+            rep.init_weights.push_back(std::move(lw));
+        }
         rep.init_branching = rep.init_branching_curve.empty() ? std::numeric_limits<double>::quiet_NaN() : rep.init_branching_curve.back();
     }
 
@@ -448,7 +481,7 @@ private:
                     for (std::size_t k = cb; k < ce; ++k) {
                         if (sec_.reset_weights)
                             for (const auto& [j, w] : own) sim->set_weights(j, w);
-                        sim->reset_state();
+                        sim->reset_state(!sec_.reset_traces);
                         std::fill(row.begin(), row.end(), 0.0f);
                         fc.raster = k < rasters.size() ? &rasters[k] : nullptr;
                         if (fc.raster) fc.raster->assign(W + 1, {});
@@ -527,6 +560,19 @@ private:
                 std::vector<std::uint64_t> at(rep.init_branching_at.begin(), rep.init_branching_at.end());
                 h5::write_vector(ig.id(), "sample", at, tmp);
                 h5::write_vector(ig.id(), "branching_factor", rep.init_branching_curve, tmp);
+                if (!rep.init_weights.empty()) {
+                    auto wg = h5::create_group(ig.id(), "weights", tmp);
+                    for (const auto& lw : rep.init_weights) {
+                        auto pg = h5::create_group(wg.id(), lw.projection, tmp);
+                        h5::write_vector(pg.id(), "pre", lw.pre, tmp);
+                        h5::write_vector(pg.id(), "post", lw.post, tmp);
+                        h5::write_vector(pg.id(), "weight", lw.weight, tmp);
+                        h5::write_attr(pg.id(), "mean_before", lw.mean_before, tmp);
+                        h5::write_attr(pg.id(), "mean_after", lw.mean_after, tmp);
+                        h5::write_attr(pg.id(), "fraction_at_w_min", lw.at_min, tmp);
+                        h5::write_attr(pg.id(), "fraction_at_w_max", lw.at_max, tmp);
+                    }
+                }
             }
             for (std::size_t k = 0; k < data.size(); ++k) {
                 const auto& r = rep.sets[k];

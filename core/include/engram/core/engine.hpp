@@ -108,8 +108,9 @@ public:
     double modulator_value(std::size_t m) const;
     // Back to the initial state between trials: state variables re-drawn as at the start,
     // models' internal state reset, pending inputs and spikes dropped, plasticity traces
-    // and modulators reset. Weights and the step count are kept.
-    void reset_state();
+    // and modulators reset. Weights and the step count are kept; keep_traces keeps the
+    // plasticity traces too (the next trial pairs with the last one's spikes).
+    void reset_state(bool keep_traces = false);
     // Memory held by the connectivity (CSR rows), in bytes.
     std::size_t connectivity_bytes() const;
     // A state array of a population (size = population size).

@@ -39,8 +39,10 @@ public:
     // weight is the part's weight array; syn[i] indexes it, pre[i] is that synapse's source.
     virtual void on_post(std::size_t part, std::uint64_t n, std::uint32_t post, float* weight,
                          const std::uint32_t* pre, const std::uint32_t* syn, std::size_t count) = 0;
-    // Forget all spikes (traces empty); schedules restart at step `n`.
-    virtual void reset(std::uint64_t n) = 0;
+    // A new trial starts at step `n`: schedules (rate decays) restart there. Traces are
+    // emptied unless keep_traces, in which case the spikes before `n` keep pairing with
+    // later ones as if the trials followed each other without a gap.
+    virtual void reset(std::uint64_t n, bool keep_traces) = 0;
 };
 
 class modulator {

@@ -13,6 +13,8 @@
 //       set: {modulators.astro.params.decay: 1}   # overrides for this phase only
 //     trials: {set: {...}}                # overrides for the feature runs
 //     reset_weights: true                 # weights back to their start before every sample
+//     reset_traces: true                  # false: plasticity traces carry over from the
+//                                         # previous sample (NALSM's code never clears them)
 //     readout: {type: softmax, optimizer: adadelta, lr: 0.1, epochs: 30, batch: 250, l2: 5e-10}
 //              # or {type: ridge, lambda: 1e-3}
 //     branching: {samples: 20, window: 4 ms, buffer: 25 ms}
@@ -20,10 +22,11 @@
 //
 // The experiment's `input` section names the data set, the encoding and the population
 // (dataset_stream) it drives; each set above replaces its split and subset. Every sample
-// is a trial: neuron state, traces and modulators are reset, plastic weights go back to
-// their start, and the sample plays for the encoding's window. Trials are independent,
-// so sets run in chunks of `chunk` samples on separate simulations in parallel; the
-// result does not depend on the number of workers.
+// is a trial: neuron state, traces (unless reset_traces: false) and modulators are
+// reset, plastic weights go back to their start, and the sample plays for the encoding's
+// window. Trials are independent (with kept traces, of all but the chunk's previous
+// sample), so sets run in chunks of `chunk` samples on separate simulations in parallel;
+// the result does not depend on the number of workers.
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -55,6 +58,16 @@ struct set_result {
     double seconds = 0.0;       // wall time of the set's simulations
 };
 
+// A plastic projection's weights at the end of the initialisation phase (the weights
+// every trial starts from), in the order of simulation::synapses.
+struct learned_weights {
+    std::string projection;
+    std::vector<std::uint32_t> pre, post;
+    std::vector<float> weight;
+    double mean_before = 0.0, mean_after = 0.0;
+    double at_min = 0.0, at_max = 0.0;  // fractions of the synapses at w_min / w_max
+};
+
 struct classification_report {
     std::vector<set_result> sets;
     std::vector<std::vector<std::int64_t>> confusion;  // test set [true][predicted]
@@ -63,6 +76,7 @@ struct classification_report {
     double init_branching = 0.0;                   // at the end of the initialisation phase
     std::vector<std::size_t> init_branching_at;    // samples of the phase done ...
     std::vector<double> init_branching_curve;      // ... and the branching factor then
+    std::vector<learned_weights> init_weights;     // per plastic projection
     int best_epoch = -1;
     std::string output;
 };
