@@ -385,10 +385,11 @@ private:
             const auto& par = pj.plasticity.params;
             const double lo = par.count("w_min") ? par.at("w_min") : -std::numeric_limits<double>::infinity();
             const double hi = par.count("w_max") ? par.at("w_max") : std::numeric_limits<double>::infinity();
+            const std::vector<float>& built = initial.at(j);
             double sum0 = 0, sum1 = 0;
             std::size_t n_lo = 0, n_hi = 0;
             for (std::size_t s = 0; s < lw.weight.size(); ++s) {
-                sum0 += initial[j][s];
+                sum0 += built[s];
                 sum1 += lw.weight[s];
                 n_lo += lw.weight[s] <= static_cast<float>(lo);
                 n_hi += lw.weight[s] >= static_cast<float>(hi);
