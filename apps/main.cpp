@@ -335,6 +335,7 @@ int run_command(run_args a) {
         std::printf("built %s neurons and %s synapses in %.3f s (%.1f bytes per synapse)\n", with_commas(neurons).c_str(),
                     with_commas(sim.synapse_count()).c_str(), sim.build_seconds(),
                     sim.synapse_count() ? double(sim.connectivity_bytes()) / double(sim.synapse_count()) : 0.0);
+        if (spec.simulation.double_precision) std::printf("neuron state and integration in double precision (simulation.precision)\n");
         if (sim.workers() < sim.threads())
             std::printf("note: %d thread%s asked for, %d used: fewer than %llu neurons per thread gain nothing "
                         "(simulation.min_neurons_per_thread); results are the same\n",

@@ -13,12 +13,13 @@ Statistics (the peers' definitions, over all 4000 neurons of both populations to
 
 Run with Debian's interpreter (numpy, h5py, python3-brian):
   /usr/bin/python3 bench/compare_stats.py [--networks coba cuba] [--seeds 1-10]
-      [--duration 10] [--engram PATH] [--skip-brian]
+      [--duration 10] [--engram PATH] [--skip-brian] [--precision float|double]
 
 Brian2 results are cached as bench/out/brian/<network>_<duration>s_seed<k>.json; with
 --skip-brian Brian2 is not run and the cached results (where present) are used.
 The tables are also written as markdown to bench/out/stats_<network>.md, and the
-per-seed figures to bench/out/stats_<network>.json.
+per-seed figures to bench/out/stats_<network>.json (stats_<network>_double.* with
+--precision double, which runs engram with simulation.precision: double).
 """
 import argparse
 import json
@@ -59,6 +60,8 @@ def parse_args():
     p.add_argument('--engram', default=os.environ.get('ENGRAM', 'build/bin/engram'),
                    help='engram binary (default $ENGRAM or build/bin/engram, relative to the repo root)')
     p.add_argument('--threads', type=int, default=1, help='engram worker threads')
+    p.add_argument('--precision', choices=['float', 'double'], default='float',
+                   help='engram simulation.precision (default float)')
     p.add_argument('--skip-brian', action='store_true',
                    help='do not run Brian2; use the cached results in OUT/brian/ where present')
     p.add_argument('--tolerance', type=float, default=0.03, help='relative tolerance (default 0.03)')
@@ -101,7 +104,7 @@ def run_engram(args, net, seed, tmp):
     yaml = os.path.join(ROOT, 'experiments', f'{net}.yaml')
     h5 = os.path.join(tmp, f'{net}_seed{seed}.h5')
     cmd = [args.engram, 'run', yaml, '-o', h5, '--seed', str(seed), '--threads', str(args.threads),
-           '--set', f'simulation.duration={args.duration:g} s', '-q']
+           '--set', f'simulation.duration={args.duration:g} s', '--set', f'simulation.precision={args.precision}', '-q']
     t0 = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t0
@@ -158,7 +161,8 @@ def msd(xs):
 def report(args, net, eng, bri):
     lines = []
     n_e, n_b = len(eng), len(bri)
-    lines.append(f'## {net.upper()}: engram vs Brian2 cpp_standalone, {args.duration:g} s simulated')
+    prec = ' (engram in double precision)' if args.precision == 'double' else ''
+    lines.append(f'## {net.upper()}: engram vs Brian2 cpp_standalone, {args.duration:g} s simulated{prec}')
     lines.append('')
     lines.append(f'Seeds: engram {n_e} ({eng[0]["seed"]}..{eng[-1]["seed"]}), Brian2 {n_b}'
                  + (f' ({bri[0]["seed"]}..{bri[-1]["seed"]})' if bri else '')
@@ -219,10 +223,11 @@ def main():
             md, verdicts = report(args, net, eng, bri)
             print()
             print(md, flush=True)
-            with open(os.path.join(args.out, f'stats_{net}.md'), 'w') as f:
+            stem = f'stats_{net}' + ('_double' if args.precision == 'double' else '')
+            with open(os.path.join(args.out, f'{stem}.md'), 'w') as f:
                 f.write(md)
-            with open(os.path.join(args.out, f'stats_{net}.json'), 'w') as f:
-                json.dump(dict(network=net, duration_s=args.duration, engram=args.engram,
+            with open(os.path.join(args.out, f'{stem}.json'), 'w') as f:
+                json.dump(dict(network=net, duration_s=args.duration, engram=args.engram, precision=args.precision,
                                tolerance=args.tolerance, summary=verdicts,
                                engram_runs=eng, brian2_runs=bri), f, indent=1)
             all_ok &= all(v.get('pass_', True) for v in verdicts.values())

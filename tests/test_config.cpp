@@ -149,4 +149,25 @@ TEST_CASE("the stored experiment has overrides applied and every default written
     const auto again = parse(ex.resolved_yaml);
     CHECK(again.populations[0].params.at("C_m").values == ex.spec.populations[0].params.at("C_m").values);
     CHECK(again.simulation.seed == 5);
+    CHECK_THAT(ex.resolved_yaml, Contains("precision: float"));
+    const auto dbl = parse_experiment(base, "test.yaml", builtin_models(), {"simulation.precision=double"});
+    CHECK(parse(dbl.resolved_yaml).simulation.double_precision);
+}
+
+TEST_CASE("simulation.precision takes float or double, and double needs a double kernel", "[unit][config]") {
+    CHECK_FALSE(parse(base).simulation.double_precision);
+    CHECK(parse(replace(base, "duration: 100 ms}", "duration: 100 ms, precision: double}")).simulation.double_precision);
+    CHECK_FALSE(parse(base, {"simulation.precision=float"}).simulation.double_precision);
+    REQUIRE_THROWS_WITH(parse(replace(base, "duration: 100 ms}", "duration: 100 ms, precision: quad}")),
+                        Contains("test.yaml:1") && Contains("simulation.precision") && Contains("'float' or 'double', got 'quad'"));
+    // lif_discrete has float kernels only: the error names the population, the model and
+    // the models that do have double kernels
+    const std::string discrete =
+        replace(replace(replace(base, "model: lif_curr_exp", "model: lif_discrete"), "params: {tau_m: 20 ms}", "params: {}"), "10 pA", "1 mV");
+    CHECK_NOTHROW(parse(discrete));
+    REQUIRE_THROWS_WITH(parse(discrete, {"simulation.precision=double"}),
+                        Contains("simulation.precision") && Contains("population 'exc' uses model 'lif_discrete'") &&
+                            Contains("lif_curr_exp, lif_curr_delta, lif_cond_exp"));
+    REQUIRE_THROWS_WITH(parse(replace(discrete, "duration: 100 ms}", "duration: 100 ms, precision: double}")),
+                        Contains("test.yaml:1:") && Contains("which has float kernels only"));
 }

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <map>
+#include <type_traits>
 
 #include "engram/core/rng.hpp"
 #include "engram/neurons/fast_math.hpp"
@@ -23,23 +24,26 @@ double p_current(double dt, double tm, double ts, double C) {
 }
 
 // Reference simulation of a network of one LIF population driven by a Poisson source.
-std::vector<capture::spike> reference(const network_spec& spec, std::vector<float>& v_end) {
+// T: the precision of the neuron state (simulation.precision); the synaptic input of a
+// step is a float sum, as in the engine's ring buffers.
+template <class T>
+std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& v_end) {
     const double dt = spec.simulation.dt;
     const auto& src = spec.populations[0];
     const auto& pop = spec.populations[1];
     const std::string model = pop.model;
     const std::uint32_t n = pop.size;
     const double C = param(pop, "C_m"), tau = param(pop, "tau_m");
-    const float EL = float(param(pop, "E_L")), Vth = float(param(pop, "V_th")), Vr = float(param(pop, "V_reset"));
-    const float Am = float(-std::expm1(-dt / tau)), PmI = float(tau / C * -std::expm1(-dt / tau));
+    const T EL = T(param(pop, "E_L")), Vth = T(param(pop, "V_th")), Vr = T(param(pop, "V_reset"));
+    const T Am = T(-std::expm1(-dt / tau)), PmI = T(tau / C * -std::expm1(-dt / tau));
     const int nref = int(std::llround(param(pop, "t_ref") / dt));
-    std::vector<float> v(n), s1(n, 0.0f), s2(n, 0.0f);
+    std::vector<T> v(n), s1(n, T(0)), s2(n, T(0));
     std::vector<int> ref(n, 0);
     {   // initial v as the engine draws it
         const auto& d = pop.initial.at("v");
         for (std::uint32_t i = 0; i < n; ++i) {
             random_stream rng(spec.simulation.seed, stream_id("init/" + pop.name + "/v"), i);
-            v[i] = float(d.sample(rng));
+            v[i] = T(d.sample(rng));
         }
     }
     // synapses, in the order the engine keeps them
@@ -82,25 +86,25 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<floa
         // neurons
         last_pop.clear();
         for (std::uint32_t i = 0; i < n; ++i) {
-            float vn;
+            T vn;
             if (model == "lif_curr_exp") {
-                const float Pme = float(p_current(dt, tau, param(pop, "tau_syn_ex"), C));
-                const float Pmi = float(p_current(dt, tau, param(pop, "tau_syn_in"), C));
-                vn = v[i] + (Am * (EL - v[i]) + (PmI * float(param(pop, "I_e")) + 0.0f + Pme * s1[i] + Pmi * s2[i]));
-                s1[i] = s1[i] * float(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
-                s2[i] = s2[i] * float(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];
+                const T Pme = T(p_current(dt, tau, param(pop, "tau_syn_ex"), C));
+                const T Pmi = T(p_current(dt, tau, param(pop, "tau_syn_in"), C));
+                vn = v[i] + (Am * (EL - v[i]) + (PmI * T(param(pop, "I_e")) + T(0) + Pme * s1[i] + Pmi * s2[i]));
+                s1[i] = s1[i] * T(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
+                s2[i] = s2[i] * T(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];
                 if (ref[i] > 0) vn = Vr;
             } else if (model == "lif_curr_delta") {
-                vn = v[i] + (Am * (EL - v[i]) + (PmI * float(param(pop, "I_e")) + 0.0f));
-                vn = ref[i] > 0 ? Vr : vn + (in_e[i] + in_i[i]);
+                vn = v[i] + (Am * (EL - v[i]) + (PmI * T(param(pop, "I_e")) + T(0)));
+                vn = ref[i] > 0 ? Vr : vn + T(in_e[i] + in_i[i]);
             } else {  // lif_cond_exp
-                const float gL = float(C / tau);
-                const float g = gL + s1[i] + s2[i];
-                const float drive = gL * EL + float(param(pop, "I_e")) + s1[i] * float(param(pop, "E_ex")) + s2[i] * float(param(pop, "E_in")) + 0.0f;
-                const float vinf = drive / g;
-                vn = vinf + (v[i] - vinf) * vexp(-g * float(dt / C));
-                s1[i] = s1[i] * float(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
-                s2[i] = s2[i] * float(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];
+                const T gL = T(C / tau);
+                const T g = gL + s1[i] + s2[i];
+                const T drive = gL * EL + T(param(pop, "I_e")) + s1[i] * T(param(pop, "E_ex")) + s2[i] * T(param(pop, "E_in")) + T(0);
+                const T vinf = drive / g;
+                vn = vinf + (v[i] - vinf) * vexp(-g * T(dt / C));
+                s1[i] = s1[i] * T(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
+                s2[i] = s2[i] * T(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];
                 if (ref[i] > 0) vn = Vr;
             }
             ref[i] = ref[i] > 0 ? ref[i] - 1 : 0;
@@ -138,18 +142,23 @@ projections:
 
 }  // namespace
 
-TEST_CASE("optimised kernels match a straightforward reference simulation", "[unit][reference]") {
-    const std::vector<std::array<std::string, 4>> cases{
+namespace {
+
+const std::vector<std::array<std::string, 4>> cases{
         {"lif_curr_exp", "tau_m: 10 ms, C_m: 250 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 2 ms, tau_syn_in: 5 ms, I_e: 100 pA",
          "300 pA", "-200 pA"},
         {"lif_curr_delta", "tau_m: 10 ms, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, I_e: 150 pA", "1.5 mV", "-1 mV"},
         {"lif_cond_exp", "tau_m: 15 ms, C_m: 250 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 3 ms, tau_syn_in: 6 ms, I_e: 150 pA",
          "8 nS", "10 nS"}};
+
+template <class T>
+void check_against_reference() {
     for (const auto& c : cases) {
         INFO(c[0]);
-        const auto spec = parse(network(c[0], c[1], c[2], c[3]));
-        std::vector<float> v_ref;
-        const auto expect = reference(spec, v_ref);
+        const auto spec = parse(network(c[0], c[1], c[2], c[3]),
+                                {std::string("simulation.precision=") + (std::is_same_v<T, double> ? "double" : "float")});
+        std::vector<T> v_ref;
+        const auto expect = reference<T>(spec, v_ref);
         REQUIRE(expect.size() > 200);
         std::size_t from_net = 0;
         for (const auto& s : expect) from_net += s.pop == 1;
@@ -161,8 +170,18 @@ TEST_CASE("optimised kernels match a straightforward reference simulation", "[un
             sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &got);
             CHECK(got.spikes == expect);
             // and the membrane potentials to the last bit
-            const float* v = sim.state(1, "v");
-            CHECK(std::vector<float>(v, v + v_ref.size()) == v_ref);
+            const auto v = sim.state(1, "v");
+            CHECK(std::vector<T>(v.begin(), v.end()) == v_ref);
         }
     }
+}
+
+}  // namespace
+
+TEST_CASE("optimised kernels match a straightforward reference simulation", "[unit][reference]") {
+    check_against_reference<float>();
+}
+
+TEST_CASE("with precision: double the kernels match the reference in double, to the last bit", "[unit][reference]") {
+    check_against_reference<double>();
 }

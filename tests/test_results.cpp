@@ -79,6 +79,7 @@ TEST_CASE("the results file has the SONATA layout and opens with the HDF5 tools"
     CHECK(h5::read_attr_double(f, "seed", path) == 7);
     CHECK(h5::read_attr_double(f, "complete", path) == 1);
     CHECK_THAT(h5::read_attr_string(f, "experiment", path), Contains("lif_cond_exp"));
+    CHECK(h5::read_attr_string(f, "precision", path) == "float");
     CHECK_THAT(describe_results(path), Contains("exc") && Contains("complete"));
     std::filesystem::remove_all(dir);
 }

@@ -209,13 +209,19 @@ public:
 
     void read_simulation(const YAML::Node& n, simulation_spec& s) {
         remember("simulation", n);
-        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output"});
+        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output", "precision"});
         if (n["dt"]) s.dt = quantity_of(n["dt"], "simulation.dt", dimension::time);
         if (n["duration"]) s.duration = quantity_of(n["duration"], "simulation.duration", dimension::time);
         if (n["seed"]) s.seed = integer(n["seed"], "simulation.seed");
         if (n["threads"]) s.threads = static_cast<int>(integer(n["threads"], "simulation.threads", "a positive integer"));
         if (n["output"]) s.output = scalar(n["output"], "simulation.output");
         if (n["min_neurons_per_thread"]) s.min_neurons_per_thread = integer(n["min_neurons_per_thread"], "simulation.min_neurons_per_thread");
+        if (n["precision"]) {
+            const std::string p = scalar(n["precision"], "simulation.precision");
+            if (p != "float" && p != "double")
+                fail(n["precision"], "simulation.precision", "precision must be 'float' or 'double', got '" + p + "'");
+            s.double_precision = p == "double";
+        }
     }
 
     void read_populations(const YAML::Node& n, network_spec& spec) {
@@ -837,6 +843,7 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
     root["simulation"]["duration"] = fmt(sim.duration, dimension::time);
     root["simulation"]["seed"] = sim.seed;
     root["simulation"]["threads"] = sim.threads;
+    root["simulation"]["precision"] = sim.double_precision ? "double" : "float";
     for (const auto& p : ex.spec.populations) {
         const model_info& m = models.get(p.model);
         for (const auto& pi : m.params) {
@@ -953,6 +960,13 @@ void validate(const network_spec& spec, const model_registry& models) {
         }
         if (m->check)
             if (const std::string msg = m->check(p); !msg.empty()) throw spec_error(key + ".params", msg);
+        if (sim.double_precision && !m->make_f64 && !m->state.empty()) {
+            std::string f64;
+            for (const auto& n : models.names())
+                if (models.get(n).make_f64) f64 += (f64.empty() ? "" : ", ") + n;
+            throw spec_error("simulation.precision", "population '" + p.name + "' uses model '" + p.model +
+                                                         "', which has float kernels only (double precision: " + f64 + ")");
+        }
         for (const auto& [var, d] : p.initial)
             if (m->state_index(var) < 0) throw spec_error(key + ".initial." + var, "no state variable '" + var + "'");
     }

@@ -198,7 +198,8 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         population_rt p;
         p.info = &models.get(ps.model);
         p.size = ps.size;
-        p.model = p.info->make(ps, dt);
+        // validate() has checked that double precision has a kernel where state needs one
+        p.model = spec.simulation.double_precision && p.info->make_f64 ? p.info->make_f64(ps, dt) : p.info->make(ps, dt);
         for (int par = 0; par < 2; ++par) p.spikes[par].resize(part.n_parts);
         pops.push_back(std::move(p));
         init_state(pops.size() - 1);
@@ -304,13 +305,17 @@ void simulation::impl::init_state(std::size_t pi) {
         if (!si.initial_from.empty()) d.a = ps.params.at(si.initial_from).values.at(0);
         if (auto it = ps.initial.find(si.name); it != ps.initial.end()) d = it->second;
         float* x = p.model->state(v);
+        double* xd = p.model->state_f64(v);
         if (d.is_constant()) {
-            std::fill(x, x + p.size, static_cast<float>(d.a));
+            if (x) std::fill(x, x + p.size, static_cast<float>(d.a));
+            if (xd) std::fill(xd, xd + p.size, d.a);
         } else {
             const u32 st = stream_id("init/" + ps.name + "/" + si.name);
             for (std::uint32_t i = 0; i < p.size; ++i) {
                 random_stream rng(seed, st, i);
-                x[i] = static_cast<float>(d.sample(rng));
+                const double y = d.sample(rng);
+                if (x) x[i] = static_cast<float>(y);
+                if (xd) xd[i] = y;
             }
         }
     }
@@ -479,9 +484,13 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                     if ((n - 1) % rec.interval) continue;
                     sample.resize(rec.vars.size());
                     for (std::size_t v = 0; v < rec.vars.size(); ++v) {
-                        const float* x = m.pops[rec.population].model->state(static_cast<std::size_t>(rec.vars[v]));
+                        auto& model = *m.pops[rec.population].model;
+                        const auto var = static_cast<std::size_t>(rec.vars[v]);
                         sample[v].resize(rec.neurons.size());
-                        for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = x[rec.neurons[i]];
+                        if (const float* x = model.state(var))
+                            for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = x[rec.neurons[i]];
+                        else if (const double* xd = model.state_f64(var))
+                            for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = static_cast<float>(xd[rec.neurons[i]]);
                     }
                     obs->on_sample(n, r, sample);
                 }
@@ -583,11 +592,13 @@ void simulation::reset_state(bool keep_traces) {
     for (auto& part : m.mods)
         for (auto& mod : part) mod->reset();
 }
-const float* simulation::state(std::size_t pop, const std::string& var) const {
+std::vector<double> simulation::state(std::size_t pop, const std::string& var) const {
     const auto& p = impl_->pops.at(pop);
     const int v = p.info->state_index(var);
     if (v < 0) throw spec_error("population '" + impl_->spec.populations[pop].name + "'", "no state variable '" + var + "'");
-    return p.model->state(static_cast<std::size_t>(v));
+    if (const float* x = p.model->state(static_cast<std::size_t>(v))) return {x, x + p.size};
+    if (const double* x = p.model->state_f64(static_cast<std::size_t>(v))) return {x, x + p.size};
+    return {};
 }
 
 }  // namespace engram

@@ -71,6 +71,7 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
     h5::write_attr(m.file, "dt_ms", spec.simulation.dt, m.tmp);
     h5::write_attr(m.file, "duration_ms", spec.simulation.duration, m.tmp);
     h5::write_attr(m.file, "threads", static_cast<std::int64_t>(spec.simulation.threads), m.tmp);
+    h5::write_attr(m.file, "precision", std::string(spec.simulation.double_precision ? "double" : "float"), m.tmp);
     h5::write_attr(m.file, "experiment", experiment_yaml, m.tmp);
     h5::write_attr(m.file, "complete", std::int64_t{0}, m.tmp);
 

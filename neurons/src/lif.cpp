@@ -10,6 +10,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 
 #include "engram/core/errors.hpp"
 #include "engram/neurons/fast_math.hpp"
@@ -39,25 +40,36 @@ std::string check_lif(const population_spec& s) {
     return {};
 }
 
-// State and lowered parameters shared by the three LIF variants.
+// State and lowered parameters shared by the three LIF variants. T is the precision of
+// the state and the arithmetic (float by default, double with simulation.precision:
+// double); the synaptic input of a step arrives as a float sum either way.
+template <class T>
 struct lif_base : population_model {
-    std::vector<float> v;
+    std::vector<T> v;
     std::vector<std::int32_t> ref;  // refractory steps left
-    float E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
+    T E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
     std::int32_t n_ref;
 
     void reset() override { std::fill(ref.begin(), ref.end(), 0); }
 
     lif_base(const population_spec& s, double dt) : v(s.size), ref(s.size, 0) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
-        E_L = static_cast<float>(scalar(s, "E_L"));
-        V_th = static_cast<float>(scalar(s, "V_th"));
-        V_reset = static_cast<float>(scalar(s, "V_reset"));
-        I_e = static_cast<float>(scalar(s, "I_e"));
-        P_mm = static_cast<float>(std::exp(-dt / tau));
-        A_m = static_cast<float>(-std::expm1(-dt / tau));
-        P_mI = static_cast<float>(tau / C * -std::expm1(-dt / tau));  // mV per pA of constant current
+        E_L = static_cast<T>(scalar(s, "E_L"));
+        V_th = static_cast<T>(scalar(s, "V_th"));
+        V_reset = static_cast<T>(scalar(s, "V_reset"));
+        I_e = static_cast<T>(scalar(s, "I_e"));
+        P_mm = static_cast<T>(std::exp(-dt / tau));
+        A_m = static_cast<T>(-std::expm1(-dt / tau));
+        P_mI = static_cast<T>(tau / C * -std::expm1(-dt / tau));  // mV per pA of constant current
         n_ref = static_cast<std::int32_t>(std::llround(scalar(s, "t_ref") / dt));
+    }
+
+    // A state array for state() (float) or state_f64() (double): null in the other.
+    static float* as_f32(std::vector<T>& x) {
+        if constexpr (std::is_same_v<T, float>) return x.data(); else return nullptr;
+    }
+    static double* as_f64(std::vector<T>& x) {
+        if constexpr (std::is_same_v<T, double>) return x.data(); else return nullptr;
     }
 
     // Threshold test. Refractory neurons sit at V_reset < V_th, so v >= V_th alone means
@@ -67,19 +79,19 @@ struct lif_base : population_model {
     // their refractory steps down, so v and ref are swept once per step, not twice.
     template <bool Clamp = false>
     void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        float* __restrict vv = v.data();
+        T* __restrict vv = v.data();
         std::int32_t* __restrict rr = ref.data();
-        const float th = V_th, Vr = V_reset;
+        const T th = V_th, Vr = V_reset;
         const std::int32_t nr = n_ref;
         alignas(64) std::uint8_t flag[256];
         for (std::uint32_t c = b; c < e; c += 256) {
             const std::uint32_t n = std::min<std::uint32_t>(256, e - c);
-            float* __restrict x = vv + c;
+            T* __restrict x = vv + c;
             if constexpr (Clamp) {
                 std::int32_t* __restrict q = rr + c;
                 for (std::uint32_t i = 0; i < n; ++i) {
                     const std::int32_t r = q[i];
-                    const float y = r > 0 ? Vr : x[i];
+                    const T y = r > 0 ? Vr : x[i];
                     x[i] = y;
                     q[i] = r > 0 ? r - 1 : 0;
                     flag[i] = y >= th;
@@ -111,33 +123,38 @@ double p_current(double dt, double tau_m, double tau_s, double C) {
     return tau_m * tau_s / (C * (tau_m - tau_s)) * (std::exp(-dt / tau_m) - std::exp(-dt / tau_s));
 }
 
-struct lif_curr_exp final : lif_base {
-    std::vector<float> I_ex, I_in;
-    float P_ee, P_ii, P_me, P_mi;
-    lif_curr_exp(const population_spec& s, double dt) : lif_base(s, dt), I_ex(s.size), I_in(s.size) {
+template <class T>
+struct lif_curr_exp final : lif_base<T> {
+    using B = lif_base<T>;
+    using B::v, B::ref, B::E_L, B::I_e, B::P_mI, B::A_m;
+    std::vector<T> I_ex, I_in;
+    T P_ee, P_ii, P_me, P_mi;
+    lif_curr_exp(const population_spec& s, double dt) : B(s, dt), I_ex(s.size), I_in(s.size) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
         const double te = scalar(s, "tau_syn_ex"), ti = scalar(s, "tau_syn_in");
-        P_ee = static_cast<float>(std::exp(-dt / te));
-        P_ii = static_cast<float>(std::exp(-dt / ti));
-        P_me = static_cast<float>(p_current(dt, tau, te, C));
-        P_mi = static_cast<float>(p_current(dt, tau, ti, C));
+        P_ee = static_cast<T>(std::exp(-dt / te));
+        P_ii = static_cast<T>(std::exp(-dt / ti));
+        P_me = static_cast<T>(p_current(dt, tau, te, C));
+        P_mi = static_cast<T>(p_current(dt, tau, ti, C));
     }
-    float* state(std::size_t k) override { return k == 0 ? v.data() : k == 1 ? I_ex.data() : I_in.data(); }
+    std::vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? I_ex : I_in; }
+    float* state(std::size_t k) override { return B::as_f32(var(k)); }
+    double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
 
     template <bool Stim>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
-        float* __restrict vv = v.data();
-        float* __restrict ie = I_ex.data();
-        float* __restrict ii = I_in.data();
+        T* __restrict vv = v.data();
+        T* __restrict ie = I_ex.data();
+        T* __restrict ii = I_in.data();
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals (stores through the arrays could otherwise alias them);
         // the refractory hold is in detect's flag pass.
-        const float c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = P_me, Pmi = P_mi, Pe = P_ee, Pi = P_ii;
+        const T c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = P_me, Pmi = P_mi, Pe = P_ee, Pi = P_ii;
         for (std::uint32_t i = b; i < e; ++i) {
-            const float x = Stim ? stim[i] * PmI : 0.0f;
-            const float a = ie[i], c = ii[i];
+            const T x = Stim ? stim[i] * PmI : T(0);
+            const T a = ie[i], c = ii[i];
             vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * a + Pmi * c));
             ie[i] = a * Pe + in_e[i];
             ii[i] = c * Pi + in_i[i];
@@ -147,29 +164,33 @@ struct lif_curr_exp final : lif_base {
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
+        B::template detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
 
-struct lif_curr_delta final : lif_base {
-    lif_curr_delta(const population_spec& s, double dt) : lif_base(s, dt) {}
-    float* state(std::size_t) override { return v.data(); }
+template <class T>
+struct lif_curr_delta final : lif_base<T> {
+    using B = lif_base<T>;
+    using B::v, B::ref, B::E_L, B::I_e, B::P_mI, B::A_m, B::V_reset;
+    lif_curr_delta(const population_spec& s, double dt) : B(s, dt) {}
+    float* state(std::size_t) override { return B::as_f32(v); }
+    double* state_f64(std::size_t) override { return B::as_f64(v); }
 
     template <bool Stim>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
-        float* __restrict vv = v.data();
+        T* __restrict vv = v.data();
         std::int32_t* __restrict rr = ref.data();
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
-        const float c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Vr = V_reset;
+        const T c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Vr = V_reset;
         for (std::uint32_t i = b; i < e; ++i) {
-            const float x = Stim ? stim[i] * PmI : 0.0f;
+            const T x = Stim ? stim[i] * PmI : T(0);
             vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x));
         }
         for (std::uint32_t i = b; i < e; ++i) {
             const bool refr = rr[i] > 0;
-            vv[i] = refr ? Vr : vv[i] + (in_e[i] + in_i[i]);
+            vv[i] = refr ? Vr : vv[i] + T(in_e[i] + in_i[i]);
             rr[i] = refr ? rr[i] - 1 : 0;
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
@@ -177,46 +198,51 @@ struct lif_curr_delta final : lif_base {
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        detect(b, e, spikes);
+        B::detect(b, e, spikes);
     }
 };
 
 // Conductance-based: C dv/dt = g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I.
 // Conductances decay exactly; v is advanced exactly for the conductances frozen over the
 // step (exponential Euler: v relaxes to v_inf with time constant C / g_total).
-struct lif_cond_exp final : lif_base {
-    std::vector<float> g_ex, g_in;
-    float P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
-    lif_cond_exp(const population_spec& s, double dt) : lif_base(s, dt), g_ex(s.size), g_in(s.size) {
+template <class T>
+struct lif_cond_exp final : lif_base<T> {
+    using B = lif_base<T>;
+    using B::v, B::ref, B::E_L, B::I_e;
+    std::vector<T> g_ex, g_in;
+    T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
+    lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
-        P_ee = static_cast<float>(std::exp(-dt / scalar(s, "tau_syn_ex")));
-        P_ii = static_cast<float>(std::exp(-dt / scalar(s, "tau_syn_in")));
-        g_L = static_cast<float>(C / tau);
-        E_ex = static_cast<float>(scalar(s, "E_ex"));
-        E_in = static_cast<float>(scalar(s, "E_in"));
-        dt_over_C = static_cast<float>(dt / C);
+        P_ee = static_cast<T>(std::exp(-dt / scalar(s, "tau_syn_ex")));
+        P_ii = static_cast<T>(std::exp(-dt / scalar(s, "tau_syn_in")));
+        g_L = static_cast<T>(C / tau);
+        E_ex = static_cast<T>(scalar(s, "E_ex"));
+        E_in = static_cast<T>(scalar(s, "E_in"));
+        dt_over_C = static_cast<T>(dt / C);
     }
-    float* state(std::size_t k) override { return k == 0 ? v.data() : k == 1 ? g_ex.data() : g_in.data(); }
+    std::vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
+    float* state(std::size_t k) override { return B::as_f32(var(k)); }
+    double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
 
     template <bool Stim>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
-        float* __restrict vv = v.data();
-        float* __restrict ge = g_ex.data();
-        float* __restrict gi = g_in.data();
+        T* __restrict vv = v.data();
+        T* __restrict ge = g_ex.data();
+        T* __restrict gi = g_in.data();
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals: stores through vv could otherwise alias them.
-        const float gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
-        const float gLEL = g_L * E_L + I_e;
+        const T gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
+        const T gLEL = g_L * E_L + I_e;
         // One pass for v and the conductances; the refractory select lives in detect's
         // flag pass (GCC does not vectorise the division and exp when they share a loop
         // with it).
         for (std::uint32_t i = b; i < e; ++i) {
-            const float a = ge[i], c = gi[i];
-            const float g = gL + a + c;
-            const float drive = gLEL + a * Eex + c * Ein + (Stim ? stim[i] : 0.0f);
-            const float v_inf = drive / g;
+            const T a = ge[i], c = gi[i];
+            const T g = gL + a + c;
+            const T drive = gLEL + a * Eex + c * Ein + (Stim ? T(stim[i]) : T(0));
+            const T v_inf = drive / g;
             vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
             ge[i] = a * Pe + in_e[i];
             gi[i] = c * Pi + in_i[i];
@@ -226,7 +252,7 @@ struct lif_cond_exp final : lif_base {
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
+        B::template detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
 
@@ -246,7 +272,8 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::current, false, "adds the weight to I_ex"},
                        {"in", dimension::current, false, "adds the weight to I_in (give inhibitory weights negative)"}};
         m.accepts_current = true;
-        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_exp>(s, dt); };
+        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_exp<float>>(s, dt); };
+        m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_exp<double>>(s, dt); };
         m.check = check_lif;
         r.add(std::move(m));
     }
@@ -259,7 +286,8 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::voltage, false, "adds the weight to v"},
                        {"in", dimension::voltage, false, "adds the weight to v (give inhibitory weights negative)"}};
         m.accepts_current = true;
-        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_delta>(s, dt); };
+        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_delta<float>>(s, dt); };
+        m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_delta<double>>(s, dt); };
         m.check = check_lif;
         r.add(std::move(m));
     }
@@ -280,7 +308,8 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::conductance, true, "adds the weight to g_ex"},
                        {"in", dimension::conductance, true, "adds the weight to g_in"}};
         m.accepts_current = true;
-        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp>(s, dt); };
+        m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<float>>(s, dt); };
+        m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<double>>(s, dt); };
         m.check = check_lif;
         r.add(std::move(m));
     }

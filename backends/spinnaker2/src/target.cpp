@@ -349,14 +349,14 @@ target_session::impl::impl(const network_map& mm, const model_registry& reg, con
         r.ii.assign(r.n, 0);
         r.ref.assign(r.n, 0);
         if (initial) {
-            const float* v = initial->state(sl.population, "v");
+            const std::vector<double> v = initial->state(sl.population, "v");
             for (std::uint32_t i = 0; i < r.n; ++i) r.v[i] = to_fixed(static_cast<double>(v[sl.begin + i]) - EL);
             if (two) {
                 // the currents' effect on v over one tick: P_me I (exact), (1 - alpha) R I (sPyNNaker's order)
                 const double fe = pm.kind == neuron_kind::lif_curr_exp ? pr.P_me : pr.P_mI;
                 const double fi = pm.kind == neuron_kind::lif_curr_exp ? pr.P_mi : pr.P_mI;
-                const float* e = initial->state(sl.population, "I_ex");
-                const float* in = initial->state(sl.population, "I_in");
+                const std::vector<double> e = initial->state(sl.population, "I_ex");
+                const std::vector<double> in = initial->state(sl.population, "I_in");
                 for (std::uint32_t i = 0; i < r.n; ++i) {
                     r.ie[i] = to_fixed(fe * e[sl.begin + i]);
                     r.ii[i] = to_fixed(fi * in[sl.begin + i]);

@@ -113,8 +113,9 @@ public:
     void reset_state(bool keep_traces = false);
     // Memory held by the connectivity (CSR rows), in bytes.
     std::size_t connectivity_bytes() const;
-    // A state array of a population (size = population size).
-    const float* state(std::size_t pop, const std::string& var) const;
+    // A state variable of a population, one value per neuron (float state converted
+    // exactly to double).
+    std::vector<double> state(std::size_t pop, const std::string& var) const;
     int threads() const;        // what the user asked for
     int workers() const;        // threads actually stepping (fewer for small networks)
     std::size_t parts() const;  // parts of the partition

@@ -60,8 +60,11 @@ public:
     // spiked, in increasing order, to `spikes`.
     virtual void update(const step_context& ctx, std::uint32_t begin, std::uint32_t end,
                         std::vector<std::uint32_t>& spikes) = 0;
-    // The array of state variable `var` (index into model_info::state).
+    // The array of state variable `var` (index into model_info::state): float for models
+    // made by model_info::make, double for those made by make_f64 (simulation.precision:
+    // double). For a variable the model keeps, exactly one of the two is non-null.
     virtual float* state(std::size_t var) = 0;
+    virtual double* state_f64(std::size_t) { return nullptr; }
     // Back to the start, for state the descriptor table does not list (refractory
     // counters, a source's position in its trains); the engine re-initialises the
     // listed state variables itself.
@@ -77,6 +80,9 @@ struct model_info {
     bool is_source = false;        // emits spikes only; cannot be a projection target
     bool accepts_current = false;  // step_current stimuli may target it
     std::function<std::unique_ptr<population_model>(const population_spec&, double dt)> make;
+    // The same model with its state and arithmetic in double (simulation.precision:
+    // double); empty where the model has float kernels only.
+    std::function<std::unique_ptr<population_model>(const population_spec&, double dt)> make_f64;
     // Checks across parameters (e.g. V_reset < V_th); returns an error message or "".
     std::function<std::string(const population_spec&)> check;
 

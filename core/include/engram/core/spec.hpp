@@ -141,6 +141,7 @@ struct simulation_spec {
     std::uint64_t seed = 1;
     int threads = 1;
     std::uint64_t min_neurons_per_thread = 16000;  // below this, parts share a worker
+    bool double_precision = false;  // neuron state and integration in double (precision: double)
     std::string output;       // results file; empty = <experiment stem>.h5
 };
 
