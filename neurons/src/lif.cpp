@@ -12,6 +12,10 @@
 #include <string>
 #include <type_traits>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "engram/core/errors.hpp"
 #include "engram/neurons/fast_math.hpp"
 #include "engram/neurons/models.hpp"
@@ -99,6 +103,22 @@ struct lif_base : population_model {
             } else {
                 for (std::uint32_t i = 0; i < n; ++i) flag[i] = x[i] >= th;
             }
+#if defined(__AVX2__)
+            // 32 flags per load, with the width of the vector stores that wrote them (an
+            // 8-byte load from inside a 32-byte store that is still in flight is not
+            // forwarded and waits for it), and one bit per neuron
+            for (std::uint32_t i = n; i < ((n + 31) & ~31u); ++i) flag[i] = 0;
+            for (std::uint32_t i = 0; i < n; i += 32) {
+                const __m256i f = _mm256_load_si256(reinterpret_cast<const __m256i*>(flag + i));
+                auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), f)));
+                for (; m; m &= m - 1) {
+                    const std::uint32_t k = c + i + static_cast<std::uint32_t>(__builtin_ctz(m));
+                    spikes.push_back(k);
+                    vv[k] = Vr;
+                    rr[k] = nr;
+                }
+            }
+#else
             for (std::uint32_t i = n; i < ((n + 7) & ~7u); ++i) flag[i] = 0;
             for (std::uint32_t i = 0; i < n; i += 8) {
                 std::uint64_t w;
@@ -112,6 +132,7 @@ struct lif_base : population_model {
                     w &= ~(std::uint64_t(0xFF) << (byte * 8));
                 }
             }
+#endif
         }
     }
 };
