@@ -552,6 +552,10 @@ void print_models() {
         for (const auto& r : m.receptors)
             std::printf("  receptor %-9s weight [%s]  %s\n", r.name.c_str(), std::string(internal_unit(r.weight_dim)).c_str(),
                         r.doc.c_str());
+        for (std::size_t i = 0; i < m.integrations.size(); ++i)
+            std::printf("  integration %-17s %s%s\n", m.integrations[i].first.c_str(), i == 0 ? "(default) " : "",
+                        m.integrations[i].second.c_str());
+        if (m.make_f64) std::printf("  precision   float (default), double\n");
     }
     auto param_line = [](const engram::param_info& p) {
         const std::string def = p.default_value ? std::to_string(*p.default_value) : "required";

@@ -53,7 +53,9 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog=__doc__.split('\n', 2)[2])
-    p.add_argument('--networks', nargs='+', default=['coba', 'cuba'])
+    p.add_argument('--networks', nargs='+', default=['coba', 'cuba'],
+                   help='experiments/<name>.yaml; coba, cuba, or coba_euler (COBA with forward Euler, '
+                        "as Brian's script integrates it; compared with the COBA peer)")
     p.add_argument('--seeds', default='1-10',
                    help="N (= 1..N), a range 'A-B' or a list 'A,B,C' (default 1-10)")
     p.add_argument('--duration', type=float, default=10.0, help='biological time in seconds')
@@ -125,11 +127,16 @@ def run_engram(args, net, seed, tmp):
     return st
 
 
+# engram networks whose Brian2 peer is another network's script (same network and scheme)
+PEER_OF = {'coba_euler': 'coba'}
+
+
 def brian_cache_path(args, net, seed):
     return os.path.join(args.out, 'brian', f'{net}_{args.duration:g}s_seed{seed}.json')
 
 
 def run_brian(args, net, seed, work):
+    net = PEER_OF.get(net, net)
     path = brian_cache_path(args, net, seed)
     if args.skip_brian:
         if not os.path.exists(path):

@@ -13,7 +13,8 @@
 #              (Brunel costs ~120x COBA per simulated second in engram, ~140x in Brian2)
 #   THREADS    engram worker threads (default 1)
 #   SEED       seed used for every repetition, so each repeat does the same work (default 1)
-#   NETWORKS   networks to run (default "coba cuba"; experiments/<name>.yaml; also "brunel")
+#   NETWORKS   networks to run (default "coba cuba"; experiments/<name>.yaml; also "brunel", and
+#              "coba_euler": COBA with forward Euler, Brian's scheme, against the same peer)
 #   OUT_DIR    results dir for the JSON summary (default bench/out)
 #   PEERS      Brian2 peer scripts (default ../shared/peers relative to the repo root);
 #              bench/brian2_<net>.py (brunel) is used before $PEERS/brian2_<net>.py
@@ -57,6 +58,7 @@ PEERS="${PEERS:-$root/../shared/peers}"
 bench_setup bench
 # Brian2 peer of a network: bench/brian2_<net>.py, else $PEERS/brian2_<net>.py, else none.
 peer_of() {
+  case "$1" in coba_euler) set -- coba ;; esac  # same network as Brian's script, same scheme
   if [ -f "$here/brian2_$1.py" ]; then echo "$here/brian2_$1.py"
   elif [ -f "$PEERS/brian2_$1.py" ]; then echo "$PEERS/brian2_$1.py"
   fi

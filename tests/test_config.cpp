@@ -171,3 +171,18 @@ TEST_CASE("simulation.precision takes float or double, and double needs a double
     REQUIRE_THROWS_WITH(parse(replace(discrete, "duration: 100 ms}", "duration: 100 ms, precision: double}")),
                         Contains("test.yaml:1:") && Contains("which has float kernels only"));
 }
+
+TEST_CASE("a population's integration scheme is checked against its model", "[unit][config]") {
+    const std::string cond = replace(replace(base, "model: lif_curr_exp", "model: lif_cond_exp"), "10 pA", "1 nS");
+    CHECK(parse(cond).populations[0].integration == "exponential_euler");
+    CHECK(parse(cond, {"populations.exc.integration=euler"}).populations[0].integration == "euler");
+    REQUIRE_THROWS_WITH(parse(replace(cond, "model: lif_cond_exp", "model: lif_cond_exp\n    integration: eulr")),
+                        Contains("test.yaml:6:") && Contains("populations.exc.integration") && Contains("exponential_euler, euler") &&
+                            Contains("did you mean 'euler'"));
+    REQUIRE_THROWS_WITH(parse(base, {"populations.exc.integration=euler"}), Contains("has one integration scheme"));
+    REQUIRE_THROWS_WITH(parse(cond, {"populations.exc.integration=euler", "simulation.dt=3 ms"}),
+                        Contains("forward Euler needs dt below every time constant") && Contains("tau_syn_ex"));
+    // the stored experiment names the scheme, and parses back to it
+    const auto ex = parse_experiment(cond, "test.yaml", builtin_models(), {"populations.exc.integration=euler"});
+    CHECK(parse(ex.resolved_yaml).populations[0].integration == "euler");
+}

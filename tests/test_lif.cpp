@@ -206,3 +206,36 @@ TEST_CASE("with precision: double, v under constant current follows the closed f
         CHECK(worst[0] < 1e-4);
     }
 }
+
+TEST_CASE("integration: euler advances lif_cond_exp by forward Euler", "[unit][lif]") {
+    // No synaptic input: v_n = v_inf + (v_0 - v_inf) (1 - dt/tau_m)^n, the forward-Euler
+    // solution, which differs from the exact one by O(dt) and tends to the same v_inf.
+    const std::string params = "C_m: 250 pF, tau_m: 15 ms, E_L: -70 mV, V_th: 0 mV, V_reset: -70 mV, I_e: 100 pA";
+    std::string y = neuron("lif_cond_exp", params);
+    y.replace(y.find("model: lif_cond_exp"), 19, "model: lif_cond_exp, integration: euler");
+    auto c = run(parse(y));
+    const auto v = c.trace(0, 0, 0);
+    REQUIRE(v.size() == 600);
+    const double v_inf = -70.0 + 100.0 / (250.0 / 15.0);
+    double worst_vs_exact = 0.0;
+    for (std::size_t k = 0; k < v.size(); ++k) {
+        INFO("step " << k);
+        REQUIRE(v[k] == Approx(v_inf + (-70.0 - v_inf) * std::pow(1.0 - dt / 15.0, double(k))).margin(1e-4));
+        worst_vs_exact = std::max(worst_vs_exact, std::fabs(v[k] - (v_inf + (-70.0 - v_inf) * std::exp(-double(k) * dt / 15.0))));
+    }
+    CHECK(worst_vs_exact > 1e-3);  // a different scheme, first order: visibly not the exact solution
+    CHECK(worst_vs_exact < 0.02);
+    // One input spike of 5 nS: g_ex decays by (1 - dt/tau_syn) per step from its arrival.
+    std::string y2 = neuron("lif_cond_exp", "tau_syn_ex: 2 ms", "5 nS");
+    y2.replace(y2.find("model: lif_cond_exp"), 19, "model: lif_cond_exp, integration: euler");
+    auto c2 = run(parse(y2));
+    const auto g = c2.trace(0, 1, 0);
+    std::size_t first = 0;
+    while (first < g.size() && g[first] == 0.0) ++first;
+    REQUIRE(first + 100 < g.size());
+    // the weight on arrival, then one Euler step of decay: 5 (1 - 0.05) = 4.75 (the exact
+    // decay would give 5 e^-0.05 = 4.756)
+    CHECK(g[first] == Approx(5.0).epsilon(1e-6));
+    CHECK(g[first + 1] == Approx(4.75).epsilon(1e-6));
+    for (std::size_t k = first; k < first + 100; ++k) REQUIRE(g[k] == Approx(5.0 * std::pow(1.0 - dt / 2.0, double(k - first))).epsilon(1e-5));
+}

@@ -97,6 +97,14 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
             } else if (model == "lif_curr_delta") {
                 vn = v[i] + (Am * (EL - v[i]) + (PmI * T(param(pop, "I_e")) + T(0)));
                 vn = ref[i] > 0 ? Vr : vn + T(in_e[i] + in_i[i]);
+            } else if (pop.integration == "euler") {  // lif_cond_exp, forward Euler
+                const T gL = T(C / tau);
+                const T g = gL + s1[i] + s2[i];
+                const T drive = gL * EL + T(param(pop, "I_e")) + s1[i] * T(param(pop, "E_ex")) + s2[i] * T(param(pop, "E_in")) + T(0);
+                vn = v[i] + T(dt / C) * (drive - g * v[i]);
+                s1[i] = s1[i] * T(1.0 - dt / param(pop, "tau_syn_ex")) + in_e[i];
+                s2[i] = s2[i] * T(1.0 - dt / param(pop, "tau_syn_in")) + in_i[i];
+                if (ref[i] > 0) vn = Vr;
             } else {  // lif_cond_exp
                 const T gL = T(C / tau);
                 const T g = gL + s1[i] + s2[i];
@@ -121,14 +129,15 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
     return out;
 }
 
-std::string network(const std::string& model, const std::string& params, const std::string& w_ex, const std::string& w_in) {
+std::string network(const std::string& model, const std::string& params, const std::string& w_ex, const std::string& w_in,
+                    const std::string& integration) {
     return R"(
 simulation: {dt: 0.1 ms, duration: 150 ms, seed: 11, min_neurons_per_thread: 1}
 populations:
   drive: {size: 60, model: poisson, params: {rate: 40 Hz}}
   net:
     size: 150
-    model: )" + model + R"(
+    model: )" + model + (integration.empty() ? "" : "\n    integration: " + integration) + R"(
     params: {)" + params + R"(}
     initial: {v: {distribution: uniform, low: -70 mV, high: -52 mV}}
 projections:
@@ -144,18 +153,21 @@ projections:
 
 namespace {
 
-const std::vector<std::array<std::string, 4>> cases{
+// model, parameters, ex weight, in weight, integration scheme ("" = the model's default)
+const std::vector<std::array<std::string, 5>> cases{
         {"lif_curr_exp", "tau_m: 10 ms, C_m: 250 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 2 ms, tau_syn_in: 5 ms, I_e: 100 pA",
-         "300 pA", "-200 pA"},
-        {"lif_curr_delta", "tau_m: 10 ms, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, I_e: 150 pA", "1.5 mV", "-1 mV"},
+         "300 pA", "-200 pA", ""},
+        {"lif_curr_delta", "tau_m: 10 ms, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, I_e: 150 pA", "1.5 mV", "-1 mV", ""},
         {"lif_cond_exp", "tau_m: 15 ms, C_m: 250 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 3 ms, tau_syn_in: 6 ms, I_e: 150 pA",
-         "8 nS", "10 nS"}};
+         "8 nS", "10 nS", ""},
+        {"lif_cond_exp", "tau_m: 15 ms, C_m: 250 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 3 ms, tau_syn_in: 6 ms, I_e: 150 pA",
+         "8 nS", "10 nS", "euler"}};
 
 template <class T>
 void check_against_reference() {
     for (const auto& c : cases) {
-        INFO(c[0]);
-        const auto spec = parse(network(c[0], c[1], c[2], c[3]),
+        INFO(c[0] << " " << c[4]);
+        const auto spec = parse(network(c[0], c[1], c[2], c[3], c[4]),
                                 {std::string("simulation.precision=") + (std::is_same_v<T, double> ? "double" : "float")});
         std::vector<T> v_ref;
         const auto expect = reference<T>(spec, v_ref);

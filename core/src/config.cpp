@@ -234,7 +234,7 @@ public:
             const YAML::Node& v = kv.second;
             remember(key, kv.first);
             if (const std::string msg = name_problem(p.name); !msg.empty()) fail(kv.first, key, msg);
-            check_keys(v, key, {"size", "model", "params", "initial"});
+            check_keys(v, key, {"size", "model", "params", "initial", "integration"});
             if (!v["size"]) fail(v, key, "a population needs 'size'");
             {
                 const std::string s = scalar(v["size"], key + ".size");
@@ -285,6 +285,18 @@ public:
                     const auto& si = m->state[static_cast<std::size_t>(m->state_index(name))];
                     p.initial[name] = dist(iv.second, key + ".initial." + name, si.dim);
                 }
+            }
+            if (!m->integrations.empty()) p.integration = m->integrations.front().first;
+            if (auto in = v["integration"]) {
+                remember(key + ".integration", in);
+                p.integration = scalar(in, key + ".integration");
+                std::vector<std::string> names;
+                for (const auto& [name, doc] : m->integrations) names.push_back(name);
+                if (names.empty())
+                    fail(in, key + ".integration", "model '" + p.model + "' has one integration scheme; remove 'integration'");
+                if (std::find(names.begin(), names.end(), p.integration) == names.end())
+                    fail(in, key + ".integration", "model '" + p.model + "' integrates with one of: " + join(names) + "; got '" + p.integration + "'",
+                         nearest(p.integration, names));
             }
             p.where = {file_, 0, 0, key};
             spec.populations.push_back(std::move(p));
@@ -846,6 +858,7 @@ experiment build(YAML::Node root, const std::string& name, const fs::path& base_
     root["simulation"]["precision"] = sim.double_precision ? "double" : "float";
     for (const auto& p : ex.spec.populations) {
         const model_info& m = models.get(p.model);
+        if (!p.integration.empty()) root["populations"][p.name]["integration"] = p.integration;
         for (const auto& pi : m.params) {
             if (pi.kind == param_kind::spike_trains || root["populations"][p.name]["params"][pi.name]) continue;
             root["populations"][p.name]["params"][pi.name] = fmt(p.params.at(pi.name).values.at(0), pi.dim);
@@ -902,6 +915,14 @@ experiment parse_experiment(const std::string& text, const std::string& name, co
     }
     return build(root, name, fs::current_path(), models, overrides);
 }
+
+namespace {
+std::string fmt_ms(double ms) {
+    std::ostringstream os;
+    os << ms << " ms";
+    return os.str();
+}
+}  // namespace
 
 void validate(const network_spec& spec, const model_registry& models) {
     const auto& sim = spec.simulation;
@@ -960,6 +981,11 @@ void validate(const network_spec& spec, const model_registry& models) {
         }
         if (m->check)
             if (const std::string msg = m->check(p); !msg.empty()) throw spec_error(key + ".params", msg);
+        if (p.integration == "euler")  // forward Euler on a decay exp(-t/tau) is monotone only for dt < tau
+            for (const auto& pi : m->params)
+                if (pi.dim == dimension::time && pi.name.rfind("tau", 0) == 0 && !(sim.dt < p.params.at(pi.name).values.at(0)))
+                    throw spec_error(key + ".integration", "forward Euler needs dt below every time constant: dt " + fmt_ms(sim.dt) +
+                                                               " is not below " + pi.name + " = " + fmt_ms(p.params.at(pi.name).values.at(0)));
         if (sim.double_precision && !m->make_f64 && !m->state.empty()) {
             std::string f64;
             for (const auto& n : models.names())

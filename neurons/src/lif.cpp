@@ -224,18 +224,22 @@ struct lif_curr_delta final : lif_base<T> {
 };
 
 // Conductance-based: C dv/dt = g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I.
-// Conductances decay exactly; v is advanced exactly for the conductances frozen over the
-// step (exponential Euler: v relaxes to v_inf with time constant C / g_total).
+// integration: exponential_euler (default): conductances decay exactly; v is advanced
+// exactly for the conductances frozen over the step (v relaxes to v_inf with time
+// constant C / g_total). integration: euler: forward Euler for v and the conductances
+// alike (the scheme of Brian's COBA benchmark script): no exp and no division per neuron.
 template <class T>
 struct lif_cond_exp final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::ref, B::E_L, B::I_e;
     std::vector<T> g_ex, g_in;
     T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
-    lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size) {
+    bool euler;
+    lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler") {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
-        P_ee = static_cast<T>(std::exp(-dt / scalar(s, "tau_syn_ex")));
-        P_ii = static_cast<T>(std::exp(-dt / scalar(s, "tau_syn_in")));
+        const double te = scalar(s, "tau_syn_ex"), ti = scalar(s, "tau_syn_in");
+        P_ee = static_cast<T>(euler ? 1.0 - dt / te : std::exp(-dt / te));
+        P_ii = static_cast<T>(euler ? 1.0 - dt / ti : std::exp(-dt / ti));
         g_L = static_cast<T>(C / tau);
         E_ex = static_cast<T>(scalar(s, "E_ex"));
         E_in = static_cast<T>(scalar(s, "E_in"));
@@ -245,7 +249,7 @@ struct lif_cond_exp final : lif_base<T> {
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
 
-    template <bool Stim>
+    template <bool Stim, bool Euler>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
         T* __restrict ge = g_ex.data();
@@ -263,8 +267,12 @@ struct lif_cond_exp final : lif_base<T> {
             const T a = ge[i], c = gi[i];
             const T g = gL + a + c;
             const T drive = gLEL + a * Eex + c * Ein + (Stim ? T(stim[i]) : T(0));
-            const T v_inf = drive / g;
-            vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
+            if constexpr (Euler) {
+                vv[i] = vv[i] + dtC * (drive - g * vv[i]);
+            } else {
+                const T v_inf = drive / g;
+                vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
+            }
             ge[i] = a * Pe + in_e[i];
             gi[i] = c * Pi + in_i[i];
             in_e[i] = 0.0f;
@@ -272,7 +280,11 @@ struct lif_cond_exp final : lif_base<T> {
         }
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
-        if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
+        if (euler) {
+            if (ctx.i_stim) integrate<true, true>(ctx, b, e); else integrate<false, true>(ctx, b, e);
+        } else {
+            if (ctx.i_stim) integrate<true, false>(ctx, b, e); else integrate<false, false>(ctx, b, e);
+        }
         B::template detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
@@ -329,6 +341,8 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::conductance, true, "adds the weight to g_ex"},
                        {"in", dimension::conductance, true, "adds the weight to g_in"}};
         m.accepts_current = true;
+        m.integrations = {{"exponential_euler", "conductances decay exactly; v relaxes exactly towards v_inf over the step with the conductances frozen (one exp and one division per neuron and step)"},
+                          {"euler", "forward Euler for v, g_ex and g_in (Brian's COBA benchmark script); first-order, stable while dt is well below tau_syn and C / g"}};
         m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<float>>(s, dt); };
         m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<double>>(s, dt); };
         m.check = check_lif;

@@ -79,6 +79,9 @@ struct model_info {
     std::vector<receptor_info> receptors;
     bool is_source = false;        // emits spikes only; cannot be a projection target
     bool accepts_current = false;  // step_current stimuli may target it
+    // Numerical schemes a population may choose with `integration:` (the first is the
+    // default, with a line of doc each); empty for models with one scheme.
+    std::vector<std::pair<std::string, std::string>> integrations;
     std::function<std::unique_ptr<population_model>(const population_spec&, double dt)> make;
     // The same model with its state and arithmetic in double (simulation.precision:
     // double); empty where the model has float kernels only.

@@ -53,6 +53,7 @@ struct population_spec {
     std::string model;
     std::map<std::string, param_value> params;        // every parameter, defaults filled in
     std::map<std::string, distribution> initial;      // state variable -> initial value
+    std::string integration;  // numerical scheme, one of model_info::integrations ("" = the model's only one)
     source_location where;
 };
 
