@@ -337,3 +337,17 @@ stimuli:
     CHECK(back.find_population("cond")->model == "lif_curr_exp");
     CHECK(back.find_population("noise")->model == "spike_array");
 }
+
+TEST_CASE("NIR export names a forward-Euler population as an approximation", "[unit][nir]") {
+    const auto dir = temp_dir("nir_euler");
+    const auto spec = parse(R"(
+simulation: {dt: 0.1 ms, duration: 10 ms}
+populations:
+  cond: {size: 4, model: lif_cond_exp, integration: euler, params: {t_ref: 0 ms, tau_syn_in: 0.2 ms}}
+)");
+    simulation sim(spec, builtin_models());
+    const auto rep = nir::export_nir(spec, sim, (dir / "e.nir").string());
+    bool named = false;
+    for (const auto& a : rep.approximations) named |= a.find("population 'cond': integration: euler") != std::string::npos;
+    CHECK(named);
+}

@@ -137,6 +137,8 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
                                  " ms; tau_syn_in = " + num(ti) + " ms approximated by scaling inhibitory weights by tau_syn_in/tau_syn_ex (same charge)");
             if (p.model == "lif_cond_exp")
                 approx.push_back("population '" + p.name + "': conductance-based synapses (lif_cond_exp) approximated as currents at the resting potential: ex weights x (E_ex - E_L), in weights x (E_in - E_L)");
+            if (p.integration == "euler")
+                approx.push_back("population '" + p.name + "': integration: euler is a numerical scheme; NIR holds the continuous dynamics only");
             // tau_syn dI/dt = -I + w_in S: w_in = tau_syn makes a weight w a jump of w pA.
             nd.params = {{"tau_syn", full(te * 1e-3)}, {"tau_mem", full(tau_m * 1e-3)}, {"r", full(R)},
                          {"v_leak", full(v_leak)}, {"v_threshold", full(param(p, "V_th"))},
