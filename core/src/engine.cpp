@@ -1,3 +1,4 @@
+#include "engram/core/aligned.hpp"
 #include "engram/core/engine.hpp"
 
 #include <algorithm>
@@ -24,9 +25,15 @@ partition balance_even(const network_spec& spec, std::size_t n_parts) {
     p.n_parts = std::max<std::size_t>(1, n_parts);
     for (const auto& pop : spec.populations) {
         std::vector<neuron_range> r(p.n_parts);
+        // interior boundaries at multiples of 16 neurons: 64 bytes of float state, so no
+        // cache line is written by two parts (the arrays start on a line, aligned.hpp)
+        auto cut = [&](std::size_t k) {
+            if (k == p.n_parts) return pop.size;
+            return static_cast<std::uint32_t>(std::uint64_t(pop.size) * k / p.n_parts) & ~15u;
+        };
         for (std::size_t k = 0; k < p.n_parts; ++k) {
-            r[k].begin = static_cast<std::uint32_t>(std::uint64_t(pop.size) * k / p.n_parts);
-            r[k].end = static_cast<std::uint32_t>(std::uint64_t(pop.size) * (k + 1) / p.n_parts);
+            r[k].begin = cut(k);
+            r[k].end = cut(k + 1);
         }
         p.ranges.push_back(std::move(r));
     }
@@ -48,7 +55,8 @@ struct population_rt {
     std::unique_ptr<population_model> model;
     std::uint32_t size = 0;
     std::uint32_t slots = 1;                  // ring length (max delay in steps)
-    std::vector<std::vector<float>> ring;     // [receptor][slot * size + neuron]
+    std::uint32_t stride = 0;                 // floats per ring slot: size rounded up to 16 (whole cache lines)
+    std::vector<aligned_vector<float>> ring;  // [receptor][slot * size + neuron]
     std::vector<float*> input;                // this step's slot per receptor
     std::vector<float> i_stim;                // empty unless a step current targets it
     std::vector<spike_buffer> spikes[2];      // [step parity][part]
@@ -66,14 +74,14 @@ struct projection_rt {
 // per-synapse delays. No branch, allocation or virtual call per synapse.
 template <bool W, bool D>
 inline void deliver_row(std::uint64_t b, std::uint64_t e, const std::uint32_t* tg, const float* w, float w0,
-                        const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t size,
+                        const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t stride,
                         std::uint32_t base) {
     for (std::uint64_t s = b; s < e; ++s) {
         float* dst = dst0;
         if constexpr (D) {
             std::uint32_t slot = base + d[s];
             if (slot >= slots) slot -= slots;
-            dst = ring + std::size_t(slot) * size;
+            dst = ring + std::size_t(slot) * stride;
         }
         dst[tg[s]] += W ? w[s] : w0;
     }
@@ -85,7 +93,7 @@ inline void deliver_row(std::uint64_t b, std::uint64_t e, const std::uint32_t* t
 // delivered with the weight it found.
 template <bool W, bool D>
 std::uint64_t deliver(const projection_rows& pr, csr_rows& rows, const std::vector<spike_buffer>& spikes, float* ring,
-                      std::uint32_t slots, std::uint32_t size, std::uint32_t base, synapse_rule* rule = nullptr,
+                      std::uint32_t slots, std::uint32_t stride, std::uint32_t base, synapse_rule* rule = nullptr,
                       std::size_t k = 0, std::uint64_t n = 0) {
     std::uint64_t ev = 0;
     const std::uint64_t* rb = rows.row_begin.data();
@@ -94,12 +102,12 @@ std::uint64_t deliver(const projection_rows& pr, csr_rows& rows, const std::vect
     const std::uint16_t* d = rows.delay.data();
     std::uint32_t slot0 = base + pr.delay0;
     if (slot0 >= slots) slot0 -= slots;
-    float* dst0 = ring + std::size_t(slot0) * size;
+    float* dst0 = ring + std::size_t(slot0) * stride;
     for (const auto& part : spikes) {
         for (std::uint32_t i : part.ids) {
             const std::uint64_t b = rb[i], e = rb[i + 1];
             ev += e - b;
-            deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, size, base);
+            deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
             if (rule && b < e) rule->on_pre(k, n, i, w + b, tg + b, e - b);
         }
     }
@@ -250,7 +258,8 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     }
     for (auto& p : pops) {
         p.ring.resize(p.info->receptors.size());
-        for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.size, 0.0f);
+        p.stride = (p.size + 15u) & ~15u;
+        for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.stride, 0.0f);
         p.input.assign(p.ring.size(), nullptr);
     }
 
@@ -394,14 +403,14 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % tgt.slots);
         const auto& spikes = pops[pj.source].spikes[prev];
         if (pj.rule)
-            ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base, pj.rule.get(), k, n)
-                                   : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base, pj.rule.get(), k, n);
+            ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base, pj.rule.get(), k, n)
+                                   : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base, pj.rule.get(), k, n);
         else if (pr.homogeneous_weight)
-            ev += pr.uniform_delay ? deliver<false, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
-                                   : deliver<false, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
+            ev += pr.uniform_delay ? deliver<false, false>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base)
+                                   : deliver<false, true>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base);
         else
-            ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.size, base)
-                                   : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.size, base);
+            ev += pr.uniform_delay ? deliver<true, false>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base)
+                                   : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base);
     }
     events[k].n += ev;
     for (std::size_t j : plastic) {
@@ -496,7 +505,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 }
             }
             for (auto& p : m.pops) {
-                const std::size_t slot = (n % p.slots) * p.size;
+                const std::size_t slot = (n % p.slots) * p.stride;
                 for (std::size_t r = 0; r < p.ring.size(); ++r) p.input[r] = p.ring[r].data() + slot;
             }
             if (!m.team) {

@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #endif
 
+#include "engram/core/aligned.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/neurons/fast_math.hpp"
 #include "engram/neurons/models.hpp"
@@ -49,8 +50,8 @@ std::string check_lif(const population_spec& s) {
 // double); the synaptic input of a step arrives as a float sum either way.
 template <class T>
 struct lif_base : population_model {
-    std::vector<T> v;
-    std::vector<std::int32_t> ref;  // refractory steps left
+    aligned_vector<T> v;
+    aligned_vector<std::int32_t> ref;  // refractory steps left
     T E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
     std::int32_t n_ref;
 
@@ -69,10 +70,10 @@ struct lif_base : population_model {
     }
 
     // A state array for state() (float) or state_f64() (double): null in the other.
-    static float* as_f32(std::vector<T>& x) {
+    static float* as_f32(aligned_vector<T>& x) {
         if constexpr (std::is_same_v<T, float>) return x.data(); else return nullptr;
     }
-    static double* as_f64(std::vector<T>& x) {
+    static double* as_f64(aligned_vector<T>& x) {
         if constexpr (std::is_same_v<T, double>) return x.data(); else return nullptr;
     }
 
@@ -148,7 +149,7 @@ template <class T>
 struct lif_curr_exp final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::ref, B::E_L, B::I_e, B::P_mI, B::A_m;
-    std::vector<T> I_ex, I_in;
+    aligned_vector<T> I_ex, I_in;
     T P_ee, P_ii, P_me, P_mi;
     lif_curr_exp(const population_spec& s, double dt) : B(s, dt), I_ex(s.size), I_in(s.size) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
@@ -158,7 +159,7 @@ struct lif_curr_exp final : lif_base<T> {
         P_me = static_cast<T>(p_current(dt, tau, te, C));
         P_mi = static_cast<T>(p_current(dt, tau, ti, C));
     }
-    std::vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? I_ex : I_in; }
+    aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? I_ex : I_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
 
@@ -232,7 +233,7 @@ template <class T>
 struct lif_cond_exp final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::ref, B::E_L, B::I_e;
-    std::vector<T> g_ex, g_in;
+    aligned_vector<T> g_ex, g_in;
     T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
     bool euler;
     lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler") {
@@ -245,7 +246,7 @@ struct lif_cond_exp final : lif_base<T> {
         E_in = static_cast<T>(scalar(s, "E_in"));
         dt_over_C = static_cast<T>(dt / C);
     }
-    std::vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
+    aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
 
