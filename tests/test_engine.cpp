@@ -81,6 +81,31 @@ TEST_CASE("spikes are bit-identical for any thread count and any partition", "[u
     }
 }
 
+TEST_CASE("parts cover each population in order, split at multiples of 16 neurons", "[unit][engine]") {
+    for (std::uint32_t size : {1u, 15u, 16u, 17u, 150u, 8001u, 32000u}) {
+        network_spec spec;
+        population_spec p;
+        p.name = "p";
+        p.size = size;
+        spec.populations.push_back(p);
+        for (std::size_t parts : {1u, 2u, 3u, 5u}) {
+            INFO(size << " neurons, " << parts << " parts");
+            const auto part = balance_even(spec, parts);
+            REQUIRE(part.ranges.at(0).size() == parts);
+            const auto& r = part.ranges[0];
+            CHECK(r.front().begin == 0);
+            CHECK(r.back().end == size);
+            for (std::size_t k = 0; k < parts; ++k) {
+                CHECK(r[k].begin <= r[k].end);
+                if (k > 0) CHECK(r[k].begin == r[k - 1].end);
+                if (k > 0) CHECK(r[k].begin % 16 == 0);  // no cache line of float state shared by two parts
+                // balanced to within one line of 16 neurons
+                CHECK(r[k].end - r[k].begin <= size / parts + 16);
+            }
+        }
+    }
+}
+
 TEST_CASE("a run can be continued and stopped between steps", "[unit][engine]") {
     const auto spec = parse(small_coba());
     const auto whole = run(spec);
