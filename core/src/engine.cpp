@@ -56,7 +56,7 @@ struct population_rt {
     std::uint32_t size = 0;
     std::uint32_t slots = 1;                  // ring length (max delay in steps)
     std::uint32_t stride = 0;                 // floats per ring slot: size rounded up to 16 (whole cache lines)
-    std::vector<aligned_vector<float>> ring;  // [receptor][slot * size + neuron]
+    std::vector<aligned_vector<float>> ring;  // [receptor][slot * stride + neuron]
     std::vector<float*> input;                // this step's slot per receptor
     std::vector<float> i_stim;                // empty unless a step current targets it
     std::vector<spike_buffer> spikes[2];      // [step parity][part]
