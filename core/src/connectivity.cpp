@@ -301,7 +301,10 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
                          [&](u32 i, u32, float, std::uint16_t) { ++rows.row_begin[std::size_t(i) + 1]; });
         for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] += rows.row_begin[i];
         const std::size_t n = rows.row_begin[n_pre];
-        rows.target.resize(n);
+        // 2-byte targets where the part allows (plastic rules are handed 4-byte targets)
+        const bool compact = !opt.columns && parts[k].end - parts[k].begin <= 65536u;
+        rows.target_base = parts[k].begin;
+        if (compact) rows.target16.resize(n); else rows.target.resize(n);
         if (!r.homogeneous_weight) rows.weight.resize(n);
         if (!r.uniform_delay) rows.delay.resize(n);
         std::vector<std::uint64_t> fill(rows.row_begin.begin(), rows.row_begin.end() - 1);
@@ -309,7 +312,8 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], !r.homogeneous_weight || !r.uniform_delay, opt.pre_pos, opt.post_pos,
                          [&](u32 i, u32 j, float w, std::uint16_t d) {
                              const std::uint64_t pos = fill[i]++;
-                             rows.target[pos] = j;
+                             if (compact) rows.target16[pos] = static_cast<std::uint16_t>(j - rows.target_base);
+                             else rows.target[pos] = j;
                              if (!r.homogeneous_weight) rows.weight[pos] = w;
                              if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
                          });
@@ -340,14 +344,14 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
 
 std::size_t projection_rows::size() const {
     std::size_t n = 0;
-    for (const auto& p : parts) n += p.target.size();
+    for (const auto& p : parts) n += p.synapses();
     return n;
 }
 
 std::size_t projection_rows::bytes() const {
     std::size_t n = 0;
     for (const auto& p : parts)
-        n += p.row_begin.capacity() * sizeof(std::uint64_t) + p.target.capacity() * sizeof(std::uint32_t) +
+        n += p.row_begin.capacity() * sizeof(std::uint64_t) + p.target.capacity() * sizeof(std::uint32_t) + p.target16.capacity() * sizeof(std::uint16_t) +
              p.weight.capacity() * sizeof(float) + p.delay.capacity() * sizeof(std::uint16_t) +
              p.col_begin.capacity() * sizeof(std::uint64_t) + (p.col_syn.capacity() + p.src_block.capacity()) * sizeof(std::uint32_t);
     return n;
@@ -359,7 +363,7 @@ synapse_list projection_rows::to_list() const {
         for (const auto& p : parts)
             for (std::uint64_t s = p.row_begin[i]; s < p.row_begin[i + 1]; ++s) {
                 out.pre.push_back(i);
-                out.post.push_back(p.target[s]);
+                out.post.push_back(p.target_of(s));
                 out.weight.push_back(p.weight.empty() ? weight0 : p.weight[s]);
                 out.delay.push_back(p.delay.empty() ? delay0 : p.delay[s]);
             }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <thread>
+#include <type_traits>
 
 
 #include "engram/core/errors.hpp"
@@ -71,9 +72,11 @@ struct projection_rt {
 };
 
 // One spiking neuron's row [b, e) into the ring buffer: W = per-synapse weights, D =
-// per-synapse delays. No branch, allocation or virtual call per synapse.
-template <bool W, bool D>
-inline void deliver_row(std::uint64_t b, std::uint64_t e, const std::uint32_t* tg, const float* w, float w0,
+// per-synapse delays, Idx = the type of the stored targets (2-byte offsets or 4-byte
+// indices; ring and dst0 are offset to match). No branch, allocation or virtual call per
+// synapse.
+template <bool W, bool D, class Idx>
+inline void deliver_row(std::uint64_t b, std::uint64_t e, const Idx* tg, const float* w, float w0,
                         const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t stride,
                         std::uint32_t base) {
     for (std::uint64_t s = b; s < e; ++s) {
@@ -89,29 +92,50 @@ inline void deliver_row(std::uint64_t b, std::uint64_t e, const std::uint32_t* t
 
 // The rows of the spiking neurons of step n-1 (all parts of the source) into the ring
 // buffer of this part's targets. For a plastic projection (`rule` set; weights per
-// synapse) the rule's presynaptic update follows each row's delivery, so a spike is
-// delivered with the weight it found.
-template <bool W, bool D>
-std::uint64_t deliver(const projection_rows& pr, csr_rows& rows, const std::vector<spike_buffer>& spikes, float* ring,
-                      std::uint32_t slots, std::uint32_t stride, std::uint32_t base, synapse_rule* rule = nullptr,
-                      std::size_t k = 0, std::uint64_t n = 0) {
+// synapse; 4-byte targets) the rule's presynaptic update follows each row's delivery, so
+// a spike is delivered with the weight it found.
+template <bool W, bool D, class Idx>
+std::uint64_t deliver_rows(const projection_rows& pr, csr_rows& rows, const Idx* tg, const std::vector<spike_buffer>& spikes,
+                           float* ring, std::uint32_t slots, std::uint32_t stride, std::uint32_t base,
+                           synapse_rule* rule, std::size_t k, std::uint64_t n) {
     std::uint64_t ev = 0;
     const std::uint64_t* rb = rows.row_begin.data();
-    const std::uint32_t* tg = rows.target.data();
     float* w = rows.weight.data();
     const std::uint16_t* d = rows.delay.data();
     std::uint32_t slot0 = base + pr.delay0;
     if (slot0 >= slots) slot0 -= slots;
     float* dst0 = ring + std::size_t(slot0) * stride;
     for (const auto& part : spikes) {
-        for (std::uint32_t i : part.ids) {
+        const std::uint32_t* ids = part.ids.data();
+        const std::size_t m = part.ids.size();
+        for (std::size_t j = 0; j < m; ++j) {
+            const std::uint32_t i = ids[j];
+            // The rows of successive spikes are far apart (COBA's 320,000 targets do not
+            // all fit in L2 beside the state): ask for the row start two spikes ahead and
+            // the first targets of the next row while this row is delivered.
+            if (j + 2 < m) __builtin_prefetch(rb + ids[j + 2]);
+            if (j + 1 < m) {
+                const char* next = reinterpret_cast<const char*>(tg + rb[ids[j + 1]]);
+                __builtin_prefetch(next);
+                __builtin_prefetch(next + 64);
+            }
             const std::uint64_t b = rb[i], e = rb[i + 1];
             ev += e - b;
             deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
-            if (rule && b < e) rule->on_pre(k, n, i, w + b, tg + b, e - b);
+            if constexpr (std::is_same_v<Idx, std::uint32_t>)
+                if (rule && b < e) rule->on_pre(k, n, i, w + b, tg + b, e - b);
         }
     }
     return ev;
+}
+
+template <bool W, bool D>
+std::uint64_t deliver(const projection_rows& pr, csr_rows& rows, const std::vector<spike_buffer>& spikes, float* ring,
+                      std::uint32_t slots, std::uint32_t stride, std::uint32_t base, synapse_rule* rule = nullptr,
+                      std::size_t k = 0, std::uint64_t n = 0) {
+    if (rows.compact())  // 2-byte offsets from the part's first neuron (never plastic)
+        return deliver_rows<W, D>(pr, rows, rows.target16.data(), spikes, ring + rows.target_base, slots, stride, base, nullptr, k, n);
+    return deliver_rows<W, D>(pr, rows, rows.target.data(), spikes, ring, slots, stride, base, rule, k, n);
 }
 
 struct current_change {

@@ -26,10 +26,15 @@ struct neuron_range {
 };
 
 // Rows for the targets of one part. Weights and delays are stored per synapse only when
-// they vary: a projection with one weight and one delay costs 4 bytes per synapse.
+// they vary. Targets of a static projection whose part spans at most 65,536 neurons are
+// 2-byte offsets from the part's first neuron (target16), otherwise 4-byte indices
+// (target): a static projection with one weight and one delay costs 2 bytes per synapse
+// on such parts, 4 on larger ones.
 struct csr_rows {
     std::vector<std::uint64_t> row_begin;  // n_pre + 1
-    std::vector<std::uint32_t> target;     // index within the target population
+    std::vector<std::uint32_t> target;     // index within the target population; empty when target16 holds them
+    std::vector<std::uint16_t> target16;   // target - target_base
+    std::uint32_t target_base = 0;         // the part's first neuron
     std::vector<float> weight;             // empty: every synapse has projection_rows::weight0
     std::vector<std::uint16_t> delay;      // empty: every synapse has projection_rows::delay0
     // Plastic projections only: the same synapses by target (columns), for updates at
@@ -43,6 +48,11 @@ struct csr_rows {
     std::vector<std::uint32_t> col_syn;
     std::vector<std::uint32_t> src_block;
     unsigned src_shift = 0;
+
+    bool compact() const { return !target16.empty(); }
+    std::uint64_t synapses() const { return target.size() + target16.size(); }
+    // The target (index within the target population) of synapse s.
+    std::uint32_t target_of(std::uint64_t s) const { return target16.empty() ? target[s] : target_base + target16[s]; }
 
     // The source of synapse s (an index into target/weight), for s < row_begin.back().
     std::uint32_t source_of(std::uint64_t s) const {
@@ -74,7 +84,7 @@ std::vector<neuron_positions> place_neurons(const network_spec& spec, std::uint6
 struct build_options {
     int threads = 1;
     bool per_synapse_weights = false;  // store weights per synapse even when all are equal
-    bool columns = false;              // build the post->pre index (plastic projections)
+    bool columns = false;              // build the post->pre index (plastic projections; targets then stay 4 bytes)
     const neuron_positions* pre_pos = nullptr;  // for the distance rule
     const neuron_positions* post_pos = nullptr;
 };
