@@ -29,6 +29,25 @@ TEST_CASE("draws are a pure function of (seed, stream, neuron, counter)", "[unit
     CHECK(uniform_at(1, 2, 3, 4) != uniform_at(1, 2, 3, 5));
 }
 
+TEST_CASE("a stream's draws are the Philox blocks of counters start, start+1, ... in order", "[unit][rng]") {
+    // long streams refill four blocks at a time; the words must be those of single blocks,
+    // across the 2^32 carry of the counter too
+    for (const u64 start : {u64(0), u64(0xfffffffdu)}) {
+        const u64 seed = 0x123456789abcdefULL;
+        const u32 stream = 11, neuron = 0xfffffff0u;
+        random_stream r(seed, stream, neuron, start);
+        for (u64 blk = 0; blk < 23; ++blk) {
+            const u64 ctr = start + blk;
+            const auto want = philox4x32({stream, neuron, static_cast<u32>(ctr), static_cast<u32>(ctr >> 32)},
+                                         {static_cast<u32>(seed), static_cast<u32>(seed >> 32) ^ stream});
+            for (u32 w : want) {
+                INFO("start " << start << " block " << blk);
+                REQUIRE(r.next_u32() == w);
+            }
+        }
+    }
+}
+
 TEST_CASE("uniform, normal and bounded integers have the right moments", "[unit][rng]") {
     random_stream r(1, 1, 1);
     const int n = 200000;

@@ -5,7 +5,12 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstddef>
 #include <string_view>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 namespace engram {
 
@@ -24,6 +29,43 @@ inline std::array<u32, 4> philox4x32(std::array<u32, 4> ctr, std::array<u32, 2> 
         key[1] += W1;
     }
     return ctr;
+}
+
+// Four consecutive blocks at once: counters (counter + l) for lanes l = 0..3 of one key,
+// written out block after block (out[4 * l + w] = word w of block l), the same words as
+// four calls of philox4x32. On AVX2 each 32-bit word sits in a 64-bit lane, so one
+// vpmuludq gives the four 64-bit products of a round.
+inline void philox4x32_x4(u32 stream, u32 neuron, u64 counter, std::array<u32, 2> key, u32* out) {
+    constexpr u32 M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
+    constexpr u32 W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
+#if defined(__AVX2__)
+    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
+    const __m256i m0 = _mm256_set1_epi64x(M0), m1 = _mm256_set1_epi64x(M1);
+    const __m256i k = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(counter)), _mm256_set_epi64x(3, 2, 1, 0));
+    __m256i a = _mm256_set1_epi64x(stream), b = _mm256_set1_epi64x(neuron);
+    __m256i c = _mm256_and_si256(k, lo32), d = _mm256_srli_epi64(k, 32);
+    for (int round = 0; round < 10; ++round) {
+        const __m256i p0 = _mm256_mul_epu32(a, m0), p1 = _mm256_mul_epu32(c, m1);
+        const __m256i k0 = _mm256_set1_epi64x(key[0]), k1 = _mm256_set1_epi64x(key[1]);
+        a = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), b), k0);
+        c = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), d), k1);
+        b = _mm256_and_si256(p1, lo32);
+        d = _mm256_and_si256(p0, lo32);
+        key[0] += W0;
+        key[1] += W1;
+    }
+    // per lane l the 64-bit pairs (a, b) and (c, d), then blocks 0 1 | 2 3
+    const __m256i ab = _mm256_or_si256(a, _mm256_slli_epi64(b, 32)), cd = _mm256_or_si256(c, _mm256_slli_epi64(d, 32));
+    const __m256i even = _mm256_unpacklo_epi64(ab, cd), odd = _mm256_unpackhi_epi64(ab, cd);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(even, odd, 0x20));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_permute2x128_si256(even, odd, 0x31));
+#else
+    for (int l = 0; l < 4; ++l) {
+        const u64 k = counter + static_cast<u64>(l);
+        const auto blk = philox4x32({stream, neuron, static_cast<u32>(k), static_cast<u32>(k >> 32)}, key);
+        for (int w = 0; w < 4; ++w) out[4 * l + w] = blk[static_cast<std::size_t>(w)];
+    }
+#endif
 }
 
 // Stable 32-bit stream id from a name (FNV-1a), so adding a projection does not change
@@ -46,7 +88,7 @@ public:
           stream_(stream), neuron_(neuron), counter_(start) {}
 
     u32 next_u32() {
-        if (pos_ == 4) refill();
+        if (pos_ == end_) refill();
         return block_[pos_++];
     }
     double uniform() { return to_unit(next_u32()); }
@@ -67,18 +109,29 @@ public:
     }
 
 private:
-    void refill() {
-        block_ = philox4x32({stream_, neuron_, static_cast<u32>(counter_),
-                             static_cast<u32>(counter_ >> 32)},
-                            key_);
-        ++counter_;
+    // The first refill makes one block (most streams draw a few numbers); a stream that
+    // comes back for more gets four blocks at a time (long draws: connectivity). The words
+    // are the same either way.
+    [[gnu::noinline]] void refill() {
+        if (!wide_) {
+            const auto b = philox4x32({stream_, neuron_, static_cast<u32>(counter_), static_cast<u32>(counter_ >> 32)}, key_);
+            for (int w = 0; w < 4; ++w) block_[static_cast<std::size_t>(w)] = b[static_cast<std::size_t>(w)];
+            ++counter_;
+            end_ = 4;
+            wide_ = true;
+        } else {
+            philox4x32_x4(stream_, neuron_, counter_, key_, block_.data());
+            counter_ += 4;
+            end_ = 16;
+        }
         pos_ = 0;
     }
     std::array<u32, 2> key_;
     u32 stream_, neuron_;
     u64 counter_;
-    std::array<u32, 4> block_{};
-    int pos_ = 4;
+    std::array<u32, 16> block_{};
+    int pos_ = 0, end_ = 0;
+    bool wide_ = false;
 };
 
 // One uniform number for (seed, stream, neuron, step): the per-step draw of sources.
