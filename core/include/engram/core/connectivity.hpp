@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "engram/core/aligned.hpp"
 #include "engram/core/spec.hpp"
 
 namespace engram {
@@ -31,12 +32,12 @@ struct neuron_range {
 // (target): a static projection with one weight and one delay costs 2 bytes per synapse
 // on such parts, 4 on larger ones.
 struct csr_rows {
-    std::vector<std::uint64_t> row_begin;  // n_pre + 1
-    std::vector<std::uint32_t> target;     // index within the target population; empty when target16 holds them
-    std::vector<std::uint16_t> target16;   // target - target_base
-    std::uint32_t target_base = 0;         // the part's first neuron
-    std::vector<float> weight;             // empty: every synapse has projection_rows::weight0
-    std::vector<std::uint16_t> delay;      // empty: every synapse has projection_rows::delay0
+    aligned_vector<std::uint64_t> row_begin;  // n_pre + 1
+    aligned_vector<std::uint32_t> target;     // index within the target population; empty when target16 holds them
+    aligned_vector<std::uint16_t> target16;   // target - target_base
+    std::uint32_t target_base = 0;            // the part's first neuron
+    aligned_vector<float> weight;             // empty: every synapse has projection_rows::weight0
+    aligned_vector<std::uint16_t> delay;      // empty: every synapse has projection_rows::delay0
     // Plastic projections only: the same synapses by target (columns), for updates at
     // postsynaptic spikes. col_begin has n_post + 1 entries (only the part's own targets
     // have synapses); col_syn is the synapse's index in the rows. A column does not store
@@ -44,9 +45,9 @@ struct csr_rows {
     // them from the rows through a sparse index, src_block[m] = the source of synapse
     // m << src_shift, with blocks about one average row long, so a lookup reads one or
     // two row starts. A plastic synapse costs 12 bytes: target, weight, column entry.
-    std::vector<std::uint64_t> col_begin;
-    std::vector<std::uint32_t> col_syn;
-    std::vector<std::uint32_t> src_block;
+    aligned_vector<std::uint64_t> col_begin;
+    aligned_vector<std::uint32_t> col_syn;
+    aligned_vector<std::uint32_t> src_block;
     unsigned src_shift = 0;
 
     bool compact() const { return !target16.empty(); }
