@@ -36,9 +36,9 @@ inline std::array<u32, 4> philox4x32(std::array<u32, 4> ctr, std::array<u32, 2> 
 // four calls of philox4x32. On AVX2 each 32-bit word sits in a 64-bit lane, so one
 // vpmuludq gives the four 64-bit products of a round.
 inline void philox4x32_x4(u32 stream, u32 neuron, u64 counter, std::array<u32, 2> key, u32* out) {
+#if defined(__AVX2__)
     constexpr u32 M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
     constexpr u32 W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-#if defined(__AVX2__)
     const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
     const __m256i m0 = _mm256_set1_epi64x(M0), m1 = _mm256_set1_epi64x(M1);
     const __m256i k = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(counter)), _mm256_set_epi64x(3, 2, 1, 0));
