@@ -2,8 +2,10 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstdint>
 #include <set>
 
+#include "engram/core/aligned.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/graph.hpp"
 #include "helpers.hpp"
@@ -105,6 +107,20 @@ projections:
     for (const auto& s : a.spikes) beyond = beyond || (s.pop == 1 && s.id > 65535);
     CHECK(beyond);
     CHECK(a.spikes == b.spikes);
+}
+
+TEST_CASE("arrays of 32 MiB and more start on a 2 MiB huge-page boundary, smaller ones on a cache line", "[unit][engine]") {
+    aligned_vector<std::uint16_t> big(std::size_t(16) << 20, 7);  // 32 MiB
+    aligned_vector<float> small(1000, 1.0f);
+    CHECK(reinterpret_cast<std::uintptr_t>(big.data()) % (std::uintptr_t(2) << 20) == 0);
+    CHECK(reinterpret_cast<std::uintptr_t>(small.data()) % 64 == 0);
+    CHECK(big.back() == 7);
+    big.push_back(9);  // grows through allocate/deallocate of the large kind
+    CHECK(big.back() == 9);
+    CHECK(big[123456] == 7);
+    big.clear();
+    big.shrink_to_fit();
+    CHECK(big.capacity() == 0);
 }
 
 TEST_CASE("parts cover each population in order, split at multiples of 16 neurons", "[unit][engine]") {

@@ -110,9 +110,9 @@ std::uint64_t deliver_rows(const projection_rows& pr, csr_rows& rows, const Idx*
         const std::size_t m = part.ids.size();
         for (std::size_t j = 0; j < m; ++j) {
             const std::uint32_t i = ids[j];
-            // The rows of successive spikes are far apart (COBA's 320,000 targets do not
-            // all fit in L2 beside the state): ask for the row start two spikes ahead and
-            // the first targets of the next row while this row is delivered.
+            // The rows of successive spikes are far apart and mostly out of L1: ask for
+            // the row start two spikes ahead and the first targets of the next row while
+            // this row is delivered.
             if (j + 2 < m) __builtin_prefetch(rb + ids[j + 2]);
             if (j + 1 < m) {
                 const char* next = reinterpret_cast<const char*>(tg + rb[ids[j + 1]]);

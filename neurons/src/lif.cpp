@@ -78,10 +78,12 @@ struct lif_base : population_model {
     }
 
     // Threshold test. Refractory neurons sit at V_reset < V_th, so v >= V_th alone means
-    // a spike. Per block of 256 neurons a vectorised pass writes one flag byte per neuron;
-    // the flags are then read back 32 at a time (AVX2) or 8 at a time, so the scalar work
-    // follows the spikes, not the neurons. Clamp: the flag pass first holds refractory neurons at V_reset and counts
-    // their refractory steps down, so v and ref are swept once per step, not twice.
+    // a spike. Float on AVX2: detect_avx2 takes all but the last e - b mod 32 neurons.
+    // Otherwise, per block of 256 neurons a vectorised pass writes one flag byte per
+    // neuron; the flags are then read back 32 at a time (AVX2) or 8 at a time, so the
+    // scalar work follows the spikes, not the neurons. Clamp: the pass first holds
+    // refractory neurons at V_reset and counts their refractory steps down, so v and ref
+    // are swept once per step, not twice.
     template <bool Clamp = false>
     void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
 #if defined(__AVX2__)
