@@ -105,6 +105,37 @@ std::uint64_t deliver_rows(const projection_rows& pr, csr_rows& rows, const Idx*
     std::uint32_t slot0 = base + pr.delay0;
     if (slot0 >= slots) slot0 -= slots;
     float* dst0 = ring + std::size_t(slot0) * stride;
+    if (!rule) {
+        // Static rows in batches: first the bounds of every row of the batch and a
+        // prefetch of its targets (independent loads, so their cache misses overlap), then
+        // the rows. Walked one at a time, each row start is a miss the core waits for.
+        constexpr std::size_t batch = 32;
+        std::uint64_t bounds[2 * batch];
+        for (const auto& part : spikes) {
+            const std::uint32_t* ids = part.ids.data();
+            const std::size_t m = part.ids.size();
+            for (std::size_t j0 = 0; j0 < m; j0 += batch) {
+                const std::size_t c = std::min(batch, m - j0);
+                for (std::size_t j = 0; j < c; ++j) {
+                    const std::uint32_t i = ids[j0 + j];
+                    bounds[2 * j] = rb[i];
+                    bounds[2 * j + 1] = rb[i + 1];
+                }
+                for (std::size_t j = 0; j < c; ++j) {
+                    // the first two lines of the row's targets (a row of COBA is 1-2 lines)
+                    const char* t = reinterpret_cast<const char*>(tg + bounds[2 * j]);
+                    __builtin_prefetch(t);
+                    __builtin_prefetch(t + 64);
+                }
+                for (std::size_t j = 0; j < c; ++j) {
+                    const std::uint64_t b = bounds[2 * j], e = bounds[2 * j + 1];
+                    ev += e - b;
+                    deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
+                }
+            }
+        }
+        return ev;
+    }
     for (const auto& part : spikes) {
         const std::uint32_t* ids = part.ids.data();
         const std::size_t m = part.ids.size();
@@ -500,13 +531,15 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         }
         obs->on_step(s);
     };
-    // With a team, the calling thread records step n-1 after its own parts of step n, while
-    // the other workers finish theirs: the spikes of step n-1 stay untouched until step n+1.
+    // With a team, the first worker to finish its parts of step n records step n-1 while
+    // the others finish theirs (the spikes of step n-1 stay untouched until step n+1).
+    // Observers are called one at a time, in step order, from whichever worker that is.
     std::uint64_t step_n = 0;
+    std::atomic<bool> claimed{false};  // step n-1 is being recorded; reset before each step
     const std::function<void(int)> job = [&](int w) {
         for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
             m.step_part(k, step_n);
-        if (w == 0 && step_n > first) record(step_n - 1);
+        if (step_n > first && !claimed.exchange(true, std::memory_order_relaxed)) record(step_n - 1);
     };
     auto loop = [&] {
         for (std::uint64_t n = first; n <= last; ++n) {
@@ -536,6 +569,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 for (std::size_t k = 0; k < m.part.n_parts; ++k) m.step_part(k, n);
             } else {
                 step_n = n;
+                claimed.store(false, std::memory_order_relaxed);  // published by run()
                 m.team->run(job);
             }
             m.step = n;

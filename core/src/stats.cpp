@@ -4,30 +4,31 @@
 
 namespace engram {
 
-isi_accumulator::isi_accumulator(std::uint32_t n) : last_(n, 0.0), sum_(n, 0.0), sum2_(n, 0.0), count_(n, 0) {}
+isi_accumulator::isi_accumulator(std::uint32_t n) : n_(n) {}
 
 void isi_accumulator::add(std::uint32_t i, double t) {
-    if (count_[i] > 0) {
-        const double isi = t - last_[i];
-        sum_[i] += isi;
-        sum2_[i] += isi * isi;
+    neuron& x = n_[i];
+    if (x.count > 0) {
+        const double isi = t - x.last;
+        x.sum += isi;
+        x.sum2 += isi * isi;
     }
-    last_[i] = t;
-    ++count_[i];
+    x.last = t;
+    ++x.count;
     ++total_;
 }
 
 spike_stats isi_accumulator::finish(double duration_ms) const {
     spike_stats s;
     s.spikes = total_;
-    const auto n = static_cast<double>(count_.size());
+    const auto n = static_cast<double>(n_.size());
     s.mean_rate_hz = n > 0 && duration_ms > 0 ? total_ / (n * duration_ms * 1e-3) : 0.0;
     double cv_sum = 0.0;
-    for (std::size_t i = 0; i < count_.size(); ++i) {
-        if (count_[i] < 2) continue;
-        const double k = count_[i] - 1;
-        const double mean = sum_[i] / k;
-        const double var = std::max(0.0, sum2_[i] / k - mean * mean);
+    for (const neuron& x : n_) {
+        if (x.count < 2) continue;
+        const auto k = static_cast<double>(x.count - 1);
+        const double mean = x.sum / k;
+        const double var = std::max(0.0, x.sum2 / k - mean * mean);
         if (mean > 0) { cv_sum += std::sqrt(var) / mean; ++s.cv_neurons; }
     }
     s.cv_isi = s.cv_neurons ? cv_sum / s.cv_neurons : std::nan("");

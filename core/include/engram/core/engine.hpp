@@ -30,6 +30,9 @@ struct partition {
 partition balance_even(const network_spec& spec, std::size_t n_parts);
 
 // Receives what the engine produced. Called serially, after each step.
+// Calls come one at a time and in step order. With more than one worker they may come
+// from any of the run's threads (whichever finished its share of the step first), so an
+// observer must not depend on thread-local state.
 class observer {
 public:
     virtual ~observer() = default;
