@@ -142,10 +142,8 @@ void results_writer::on_spikes(std::uint64_t step, std::size_t pop, const std::u
     auto& s = impl_->spikes[pop];
     if (!s.recorded) return;
     const double t = static_cast<double>(step) * impl_->dt;
-    for (std::size_t i = 0; i < count; ++i) {
-        s.t.push_back(t);
-        s.n.push_back(ids[i]);
-    }
+    s.t.insert(s.t.end(), count, t);
+    s.n.insert(s.n.end(), ids, ids + count);
     if (s.t.size() >= flush_spikes) impl_->flush_spike(s);
 }
 

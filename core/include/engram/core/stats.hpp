@@ -1,5 +1,6 @@
 #pragma once
 // Firing statistics as used in the benchmarks (same definitions as ../shared/peers).
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -19,11 +20,13 @@ class isi_accumulator {
 public:
     explicit isi_accumulator(std::uint32_t n);
     void add(std::uint32_t neuron, double t_ms);
+    // Several neurons' spikes at one time (their records are fetched together first).
+    void add(const std::uint32_t* neurons, std::size_t count, double t_ms);
     spike_stats finish(double duration_ms) const;
 
 private:
     // One 32-byte record per neuron: a spike touches one cache line, not four.
-    struct neuron {
+    struct alignas(32) neuron {
         double last = 0.0, sum = 0.0, sum2 = 0.0;
         std::uint64_t count = 0;
     };
