@@ -105,56 +105,35 @@ std::uint64_t deliver_rows(const projection_rows& pr, csr_rows& rows, const Idx*
     std::uint32_t slot0 = base + pr.delay0;
     if (slot0 >= slots) slot0 -= slots;
     float* dst0 = ring + std::size_t(slot0) * stride;
-    if (!rule) {
-        // Static rows in batches: first the bounds of every row of the batch and a
-        // prefetch of its targets (independent loads, so their cache misses overlap), then
-        // the rows. Walked one at a time, each row start is a miss the core waits for.
-        constexpr std::size_t batch = 32;
-        std::uint64_t bounds[2 * batch];
-        for (const auto& part : spikes) {
-            const std::uint32_t* ids = part.ids.data();
-            const std::size_t m = part.ids.size();
-            for (std::size_t j0 = 0; j0 < m; j0 += batch) {
-                const std::size_t c = std::min(batch, m - j0);
-                for (std::size_t j = 0; j < c; ++j) {
-                    const std::uint32_t i = ids[j0 + j];
-                    bounds[2 * j] = rb[i];
-                    bounds[2 * j + 1] = rb[i + 1];
-                }
-                for (std::size_t j = 0; j < c; ++j) {
-                    // the first two lines of the row's targets (a row of COBA is 1-2 lines)
-                    const char* t = reinterpret_cast<const char*>(tg + bounds[2 * j]);
-                    __builtin_prefetch(t);
-                    __builtin_prefetch(t + 64);
-                }
-                for (std::size_t j = 0; j < c; ++j) {
-                    const std::uint64_t b = bounds[2 * j], e = bounds[2 * j + 1];
-                    ev += e - b;
-                    deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
-                }
-            }
-        }
-        return ev;
-    }
+    // Rows in batches of spikes: first every row's bounds and a prefetch of its first
+    // targets (and weights): independent loads, so their cache misses overlap. Then the
+    // rows, in order. Walked one at a time, each row start is a miss the core waits for.
+    constexpr std::size_t batch = 32;
+    std::uint64_t bounds[2 * batch];
     for (const auto& part : spikes) {
         const std::uint32_t* ids = part.ids.data();
         const std::size_t m = part.ids.size();
-        for (std::size_t j = 0; j < m; ++j) {
-            const std::uint32_t i = ids[j];
-            // The rows of successive spikes are far apart and mostly out of L1: ask for
-            // the row start two spikes ahead and the first targets of the next row while
-            // this row is delivered.
-            if (j + 2 < m) __builtin_prefetch(rb + ids[j + 2]);
-            if (j + 1 < m) {
-                const char* next = reinterpret_cast<const char*>(tg + rb[ids[j + 1]]);
-                __builtin_prefetch(next);
-                __builtin_prefetch(next + 64);
+        for (std::size_t j0 = 0; j0 < m; j0 += batch) {
+            const std::size_t c = std::min(batch, m - j0);
+            for (std::size_t j = 0; j < c; ++j) {
+                const std::uint32_t i = ids[j0 + j];
+                bounds[2 * j] = rb[i];
+                bounds[2 * j + 1] = rb[i + 1];
             }
-            const std::uint64_t b = rb[i], e = rb[i + 1];
-            ev += e - b;
-            deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
-            if constexpr (std::is_same_v<Idx, std::uint32_t>)
-                if (rule && b < e) rule->on_pre(k, n, i, w + b, tg + b, e - b);
+            for (std::size_t j = 0; j < c; ++j) {
+                // the first two lines of the row's targets (a row of COBA is 1-2 lines)
+                const char* t = reinterpret_cast<const char*>(tg + bounds[2 * j]);
+                __builtin_prefetch(t);
+                __builtin_prefetch(t + 64);
+                if constexpr (W) __builtin_prefetch(w + bounds[2 * j]);
+            }
+            for (std::size_t j = 0; j < c; ++j) {
+                const std::uint64_t b = bounds[2 * j], e = bounds[2 * j + 1];
+                ev += e - b;
+                deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
+                if constexpr (std::is_same_v<Idx, std::uint32_t>)
+                    if (rule && b < e) rule->on_pre(k, n, ids[j0 + j], w + b, tg + b, e - b);
+            }
         }
     }
     return ev;
