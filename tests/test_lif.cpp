@@ -239,3 +239,62 @@ TEST_CASE("integration: euler advances lif_cond_exp by forward Euler", "[unit][l
     CHECK(g[first + 1] == Approx(4.75).epsilon(1e-6));
     for (std::size_t k = first; k < first + 100; ++k) REQUIRE(g[k] == Approx(5.0 * std::pow(1.0 - dt / 2.0, double(k - first))).epsilon(1e-5));
 }
+
+namespace {
+
+// Drives neuron 0 of a one-neuron `model` population step by step from `first`: a large
+// input at the steps in `kicks`; returns the steps at which it spiked.
+std::vector<std::uint64_t> spikes_from(const std::string& model, std::uint64_t first, std::uint64_t steps,
+                                       const std::vector<std::uint64_t>& kicks, const std::vector<std::uint64_t>& jumps = {}) {
+    const auto spec = parse(neuron(model, "C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms"));
+    const model_info& info = builtin_models().get(model);
+    auto pop = info.make(spec.populations[0], dt);
+    pop->state(0)[0] = -70.0f;  // at rest (the engine would set the initial state)
+    const float big = model == "lif_curr_delta" ? 100.0f : model == "lif_cond_exp" ? 5000.0f : 1e5f;
+    std::vector<float> in_e(16, 0.0f), in_i(16, 0.0f);
+    float* inputs[2] = {in_e.data(), in_i.data()};
+    std::vector<std::uint64_t> out;
+    std::vector<std::uint32_t> ids;
+    auto step = [&](std::uint64_t n, bool kick) {
+        step_context ctx;
+        ctx.step = n;
+        ctx.dt = dt;
+        ctx.input = inputs;
+        in_e[0] = kick ? big : 0.0f;
+        ids.clear();
+        pop->update(ctx, 0, 1, ids);
+        if (!ids.empty()) out.push_back(n);
+    };
+    for (std::uint64_t n : jumps) step(n, false);  // idle steps far apart (epoch boundaries)
+    for (std::uint64_t n = first; n < first + steps; ++n)
+        step(n, std::find(kicks.begin(), kicks.end(), n - first) != kicks.end());
+    for (auto& s : out) s -= first;
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("refractoriness is the same across the 2^28-step epochs of the spike record", "[unit][lif]") {
+    // t_ref = 2 ms = 20 steps. Kicked at every step from 0 to 60: a spike at s0 (0 where
+    // the input moves v at once, 1 where it flows through a synaptic current), then held
+    // for 20 steps after each spike - wherever the run is, including across the boundary
+    // at 2^28 where the records move back.
+    const std::uint64_t epoch = std::uint64_t(1) << 28;
+    std::vector<std::uint64_t> every;
+    for (std::uint64_t k = 0; k <= 60; ++k) every.push_back(k);
+    for (const char* model : {"lif_curr_exp", "lif_curr_delta", "lif_cond_exp"}) {
+        INFO(model);
+        const auto near_start = spikes_from(model, 1, 61, every);
+        const std::uint64_t s0 = std::string(model) == "lif_curr_delta" ? 0 : 1;
+        REQUIRE(near_start == std::vector<std::uint64_t>{s0, s0 + 21, s0 + 42});
+        for (std::uint64_t first : {epoch - 30, epoch - 1, epoch, 3 * epoch - 10, (std::uint64_t(1) << 40) - 5}) {
+            INFO("first step " << first);
+            CHECK(spikes_from(model, first, 61, every) == near_start);
+        }
+        // Idle through many epoch boundaries (the records held at "long ago", not
+        // overflowing), then kicked: it fires, is held 20 steps, fires again.
+        std::vector<std::uint64_t> idle;
+        for (std::uint64_t k = 1; k <= 12; ++k) idle.push_back(k * epoch);
+        CHECK(spikes_from(model, 12 * epoch + 1, 30, {0, 3, 21}, idle) == std::vector<std::uint64_t>{s0, s0 + 21});
+    }
+}

@@ -50,14 +50,30 @@ std::string check_lif(const population_spec& s) {
 // double); the synaptic input of a step arrives as a float sum either way.
 template <class T>
 struct lif_base : population_model {
+    // Refractoriness: the step of each neuron's last spike, counted from the start of the
+    // current epoch of 2^28 steps. A neuron is refractory at step m in the n_ref steps
+    // after its spike: while (m - 1) - last < n_ref. Read-only between spikes (a countdown
+    // would be stored back for every neuron and step). At each epoch boundary, update()
+    // moves its neurons' values 2^28 back (held at long_ago), so the int32 differences
+    // never overflow, however long the run.
+    static constexpr std::uint64_t epoch = std::uint64_t(1) << 28;
+    static constexpr std::int32_t long_ago = -(1 << 29);
     aligned_vector<T> v;
-    aligned_vector<std::int32_t> ref;  // refractory steps left
+    aligned_vector<std::int32_t> last;  // step of the last spike, within the epoch
     T E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
     std::int32_t n_ref;
 
-    void reset() override { std::fill(ref.begin(), ref.end(), 0); }
+    void reset() override { std::fill(last.begin(), last.end(), long_ago); }
 
-    lif_base(const population_spec& s, double dt) : v(s.size), ref(s.size, 0) {
+    // Step n within its epoch; at an epoch's first step, [b, e)'s last spikes move back.
+    std::int32_t step_in_epoch(std::uint64_t n, std::uint32_t b, std::uint32_t e) {
+        const auto m = static_cast<std::int32_t>(n & (epoch - 1));
+        if (m == 0)
+            for (std::uint32_t i = b; i < e; ++i) last[i] = std::max(last[i] - static_cast<std::int32_t>(epoch), long_ago);
+        return m;
+    }
+
+    lif_base(const population_spec& s, double dt) : v(s.size), last(s.size, long_ago) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
         E_L = static_cast<T>(scalar(s, "E_L"));
         V_th = static_cast<T>(scalar(s, "V_th"));
@@ -82,31 +98,29 @@ struct lif_base : population_model {
     // Otherwise, per block of 256 neurons a vectorised pass writes one flag byte per
     // neuron; the flags are then read back 32 at a time (AVX2) or 8 at a time, so the
     // scalar work follows the spikes, not the neurons. Clamp: the pass first holds
-    // refractory neurons at V_reset and counts their refractory steps down, so v and ref
-    // are swept once per step, not twice.
+    // refractory neurons at V_reset (refractory from their last spike: read, not
+    // written). m is the step within the epoch (step_in_epoch); a spike records it.
     template <bool Clamp = false>
-    void detect(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+    void detect(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
-            b = detect_avx2<Clamp>(b, e, spikes);
+            b = detect_avx2<Clamp>(m, b, e, spikes);
             if (b == e) return;
         }
 #endif
         T* __restrict vv = v.data();
-        std::int32_t* __restrict rr = ref.data();
+        std::int32_t* __restrict rr = last.data();
         const T th = V_th, Vr = V_reset;
-        const std::int32_t nr = n_ref;
+        const std::int32_t nr = n_ref, m1 = m - 1;
         alignas(64) std::uint8_t flag[256];
         for (std::uint32_t c = b; c < e; c += 256) {
             const std::uint32_t n = std::min<std::uint32_t>(256, e - c);
             T* __restrict x = vv + c;
             if constexpr (Clamp) {
-                std::int32_t* __restrict q = rr + c;
+                const std::int32_t* __restrict q = rr + c;
                 for (std::uint32_t i = 0; i < n; ++i) {
-                    const std::int32_t r = q[i];
-                    const T y = r > 0 ? Vr : x[i];
+                    const T y = m1 - q[i] < nr ? Vr : x[i];
                     x[i] = y;
-                    q[i] = r > 0 ? r - 1 : 0;
                     flag[i] = y >= th;
                 }
             } else {
@@ -119,12 +133,12 @@ struct lif_base : population_model {
             for (std::uint32_t i = n; i < ((n + 31) & ~31u); ++i) flag[i] = 0;
             for (std::uint32_t i = 0; i < n; i += 32) {
                 const __m256i f = _mm256_load_si256(reinterpret_cast<const __m256i*>(flag + i));
-                auto m = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), f)));
-                for (; m; m &= m - 1) {
-                    const std::uint32_t k = c + i + static_cast<std::uint32_t>(__builtin_ctz(m));
+                auto bits = static_cast<std::uint32_t>(_mm256_movemask_epi8(_mm256_sub_epi8(_mm256_setzero_si256(), f)));
+                for (; bits; bits &= bits - 1) {
+                    const std::uint32_t k = c + i + static_cast<std::uint32_t>(__builtin_ctz(bits));
                     spikes.push_back(k);
                     vv[k] = Vr;
-                    rr[k] = nr;
+                    rr[k] = m;
                 }
             }
 #else
@@ -137,7 +151,7 @@ struct lif_base : population_model {
                     const std::uint32_t k = c + i + byte;
                     spikes.push_back(k);
                     vv[k] = Vr;
-                    rr[k] = nr;
+                    rr[k] = m;
                     w &= ~(std::uint64_t(0xFF) << (byte * 8));
                 }
             }
@@ -151,13 +165,12 @@ struct lif_base : population_model {
     // flag pass (v >= V_th is false for NaN, as _CMP_GE_OQ). Returns where it stopped: the
     // last e - b mod 32 neurons are left to the generic pass.
     template <bool Clamp>
-    std::uint32_t detect_avx2(std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+    std::uint32_t detect_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         float* __restrict vv = v.data();
-        std::int32_t* __restrict rr = ref.data();
+        std::int32_t* __restrict rr = last.data();
         const float Vr = V_reset;
-        const std::int32_t nr = n_ref;
         const __m256 th = _mm256_set1_ps(V_th), vreset = _mm256_set1_ps(Vr);
-        const __m256i zero = _mm256_setzero_si256(), one = _mm256_set1_epi32(1);
+        const __m256i nr = _mm256_set1_epi32(n_ref), m1 = _mm256_set1_epi32(m - 1);
         std::uint32_t c = b;
         for (; c + 32 <= e; c += 32) {
             std::uint32_t bits = 0;
@@ -165,11 +178,10 @@ struct lif_base : population_model {
                 float* x = vv + c + 8 * j;
                 __m256 y = _mm256_loadu_ps(x);
                 if constexpr (Clamp) {
-                    auto* q = reinterpret_cast<__m256i*>(rr + c + 8 * j);
-                    const __m256i r = _mm256_loadu_si256(q);
-                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(_mm256_cmpgt_epi32(r, zero)));
+                    const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + c + 8 * j));
+                    const __m256i refractory = _mm256_cmpgt_epi32(nr, _mm256_sub_epi32(m1, l));
+                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(refractory));
                     _mm256_storeu_ps(x, y);
-                    _mm256_storeu_si256(q, _mm256_max_epi32(_mm256_sub_epi32(r, one), zero));
                 }
                 bits |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, th, _CMP_GE_OQ))) << (8 * j);
             }
@@ -177,7 +189,7 @@ struct lif_base : population_model {
                 const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
                 spikes.push_back(k);
                 vv[k] = Vr;
-                rr[k] = nr;
+                rr[k] = m;
             }
         }
         return c;
@@ -195,7 +207,7 @@ double p_current(double dt, double tau_m, double tau_s, double C) {
 template <class T>
 struct lif_curr_exp final : lif_base<T> {
     using B = lif_base<T>;
-    using B::v, B::ref, B::E_L, B::I_e, B::P_mI, B::A_m;
+    using B::v, B::E_L, B::I_e, B::P_mI, B::A_m;
     aligned_vector<T> I_ex, I_in;
     T P_ee, P_ii, P_me, P_mi;
     lif_curr_exp(const population_spec& s, double dt) : B(s, dt), I_ex(s.size), I_in(s.size) {
@@ -232,23 +244,25 @@ struct lif_curr_exp final : lif_base<T> {
         }
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
+        const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
         if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        B::template detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
+        B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
 
 template <class T>
 struct lif_curr_delta final : lif_base<T> {
     using B = lif_base<T>;
-    using B::v, B::ref, B::E_L, B::I_e, B::P_mI, B::A_m, B::V_reset;
+    using B::v, B::last, B::E_L, B::I_e, B::P_mI, B::A_m, B::V_reset;
     lif_curr_delta(const population_spec& s, double dt) : B(s, dt) {}
     float* state(std::size_t) override { return B::as_f32(v); }
     double* state_f64(std::size_t) override { return B::as_f64(v); }
 
     template <bool Stim>
-    void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+    void integrate(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
-        std::int32_t* __restrict rr = ref.data();
+        const std::int32_t* __restrict rr = last.data();
+        const std::int32_t nr = B::n_ref, m1 = m - 1;
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];
         const float* __restrict stim = ctx.i_stim;
@@ -258,16 +272,15 @@ struct lif_curr_delta final : lif_base<T> {
             vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x));
         }
         for (std::uint32_t i = b; i < e; ++i) {
-            const bool refr = rr[i] > 0;
-            vv[i] = refr ? Vr : vv[i] + T(in_e[i] + in_i[i]);
-            rr[i] = refr ? rr[i] - 1 : 0;
+            vv[i] = m1 - rr[i] < nr ? Vr : vv[i] + T(in_e[i] + in_i[i]);
             in_e[i] = 0.0f;
             in_i[i] = 0.0f;
         }
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
-        if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
-        B::detect(b, e, spikes);
+        const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
+        if (ctx.i_stim) integrate<true>(ctx, m, b, e); else integrate<false>(ctx, m, b, e);
+        B::detect(m, b, e, spikes);
     }
 };
 
@@ -279,7 +292,7 @@ struct lif_curr_delta final : lif_base<T> {
 template <class T>
 struct lif_cond_exp final : lif_base<T> {
     using B = lif_base<T>;
-    using B::v, B::ref, B::E_L, B::I_e;
+    using B::v, B::E_L, B::I_e;
     aligned_vector<T> g_ex, g_in;
     T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
     bool euler;
@@ -328,12 +341,13 @@ struct lif_cond_exp final : lif_base<T> {
         }
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
+        const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
         if (euler) {
             if (ctx.i_stim) integrate<true, true>(ctx, b, e); else integrate<false, true>(ctx, b, e);
         } else {
             if (ctx.i_stim) integrate<true, false>(ctx, b, e); else integrate<false, false>(ctx, b, e);
         }
-        B::template detect<true>(b, e, spikes);  // refractory hold, then threshold, in one pass
+        B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
 
