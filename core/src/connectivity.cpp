@@ -297,8 +297,24 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
     auto build_part = [&](std::size_t k) {
         csr_rows& rows = r.parts[k];
         rows.row_begin.assign(std::size_t(n_pre) + 1, 0);
+        // The count pass keeps the synapses of a small part, so that the fill pass need not
+        // draw them again; it can only when the fill pass draws no weights or delays (the
+        // count pass does not). A larger part drops them and draws again.
+        const bool values = !r.homogeneous_weight || !r.uniform_delay;
+        constexpr std::size_t keep_max = std::size_t(1) << 19;  // (source, target) pairs: 4 MiB
+        bool keep = !values;
+        std::vector<std::uint64_t> kept;
         for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false, opt.pre_pos, opt.post_pos,
-                         [&](u32 i, u32, float, std::uint16_t) { ++rows.row_begin[std::size_t(i) + 1]; });
+                         [&](u32 i, u32 j, float, std::uint16_t) {
+                             ++rows.row_begin[std::size_t(i) + 1];
+                             if (!keep) return;
+                             if (kept.size() < keep_max) {
+                                 kept.push_back(std::uint64_t(i) << 32 | j);
+                             } else {
+                                 keep = false;
+                                 kept = {};
+                             }
+                         });
         for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] += rows.row_begin[i];
         const std::size_t n = rows.row_begin[n_pre];
         // 2-byte targets where the part allows (plastic rules are handed 4-byte targets)
@@ -309,14 +325,19 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         if (!r.uniform_delay) rows.delay.resize(n);
         std::vector<std::uint64_t> fill(rows.row_begin.begin(), rows.row_begin.end() - 1);
         std::uint16_t dmax = r.delay0;
-        for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], !r.homogeneous_weight || !r.uniform_delay, opt.pre_pos, opt.post_pos,
-                         [&](u32 i, u32 j, float w, std::uint16_t d) {
-                             const std::uint64_t pos = fill[i]++;
-                             if (compact) rows.target16[pos] = static_cast<std::uint16_t>(j - rows.target_base);
-                             else rows.target[pos] = j;
-                             if (!r.homogeneous_weight) rows.weight[pos] = w;
-                             if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
-                         });
+        auto put = [&](u32 i, u32 j, float w, std::uint16_t d) {
+            const std::uint64_t pos = fill[i]++;
+            if (compact) rows.target16[pos] = static_cast<std::uint16_t>(j - rows.target_base);
+            else rows.target[pos] = j;
+            if (!r.homogeneous_weight) rows.weight[pos] = w;
+            if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
+        };
+        if (keep) {
+            for (const std::uint64_t p : kept) put(static_cast<u32>(p >> 32), static_cast<u32>(p), 0.0f, 0);
+            kept = {};
+        } else {
+            for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], values, opt.pre_pos, opt.post_pos, put);
+        }
         part_max[k] = dmax;
         if (opt.columns) {
             if (n > 0xFFFFFFFFull) throw spec_error("projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
