@@ -295,3 +295,25 @@ TEST_CASE("plastic projections: columns find every synapse's source from the row
         CHECK(per_synapse == Approx(12.0).margin(0.1));
     }
 }
+
+TEST_CASE("parts above and below the cap on kept draws hold the same rows", "[unit][connectors]") {
+    // A part of at most 2^19 synapses fills its rows from the pairs its counting pass
+    // kept; a larger one drops them at the cap and draws again. 300 sources x 2,000
+    // targets x 300 per target = 600,000 synapses in one part (above the cap) and 150,000
+    // in each of four (below it): the same synapses, and those of the sorted list.
+    auto p = proj("fixed_number_pre", false);
+    p.connector.n = 300;
+    const auto one = build_projection(p, 300, 2000, 0.1, 5, {{0, 2000}}, 1);
+    const auto four = build_projection(p, 300, 2000, 0.1, 5, {{0, 512}, {512, 1024}, {1024, 1536}, {1536, 2000}}, 2);
+    REQUIRE(one.homogeneous_weight);
+    REQUIRE(one.size() == 600000u);
+    const auto a = one.to_list(), b = four.to_list();
+    CHECK(a.pre == b.pre);
+    CHECK(a.post == b.post);
+    const auto list = generate_synapses(p, 300, 2000, 0.1, 5);
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> x, y;
+    for (std::size_t k = 0; k < a.size(); ++k) x.push_back({a.pre[k], a.post[k]});
+    for (std::size_t k = 0; k < list.size(); ++k) y.push_back({list.pre[k], list.post[k]});
+    std::sort(y.begin(), y.end());
+    CHECK(x == y);
+}
