@@ -2,8 +2,11 @@
 // Small fixtures shared by the tests.
 #include <filesystem>
 #include <string>
+#include <system_error>
 #include <tuple>
 #include <vector>
+
+#include <unistd.h>
 
 #include "engram/core/config.hpp"
 #include "engram/core/engine.hpp"
@@ -11,11 +14,28 @@
 
 namespace engram::test {
 
-// An empty folder under the system's temporary directory (removed first if present).
+// Folders made by temp_dir, removed when the test process exits.
+struct temp_dirs {
+    std::vector<std::filesystem::path> made;
+    ~temp_dirs() {
+        for (const auto& d : made) {
+            std::error_code ec;
+            std::filesystem::remove_all(d, ec);
+        }
+    }
+};
+inline temp_dirs& made_temp_dirs() {
+    static temp_dirs t;
+    return t;
+}
+
+// An empty folder under the system's temporary directory (removed first if present),
+// one per process: ctest runs test cases in parallel processes that use the same names.
 inline std::filesystem::path temp_dir(const std::string& name) {
-    const auto d = std::filesystem::temp_directory_path() / ("engram_test_" + name);
+    const auto d = std::filesystem::temp_directory_path() / ("engram_test_" + std::to_string(::getpid()) + "_" + name);
     std::filesystem::remove_all(d);
     std::filesystem::create_directories(d);
+    made_temp_dirs().made.push_back(d);
     return d;
 }
 

@@ -59,6 +59,7 @@ struct population_rt {
     std::uint32_t stride = 0;                 // floats per ring slot: size rounded up to 16 (whole cache lines)
     std::vector<aligned_vector<float>> ring;  // [receptor][slot * stride + neuron]
     std::vector<float*> input;                // this step's slot per receptor
+    bool ring_input = true;                   // false: every input is direct (update gets no ring)
     std::vector<float> i_stim;                // empty unless a step current targets it
     std::vector<spike_buffer> spikes[2];      // [step parity][part]
 };
@@ -68,6 +69,7 @@ struct projection_rt {
     int receptor = 0;
     projection_rows rows;
     std::unique_ptr<synapse_rule> rule;  // null: static synapses
+    float* direct = nullptr;  // the target's state array its weights add to after update, or null (ring)
     std::vector<std::vector<std::uint32_t>> col_src;  // per part: scratch for one column's sources
 };
 
@@ -276,7 +278,6 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
                 r.col_src.emplace_back(longest);
             }
         }
-        tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
         projs.push_back(std::move(r));
     }
     mods.resize(part.n_parts);
@@ -290,13 +291,6 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         for (const auto& [pop, w] : ms.sources) src.emplace_back(spec.population_index(pop), w);
         mod_sources.push_back(std::move(src));
     }
-    for (auto& p : pops) {
-        p.ring.resize(p.info->receptors.size());
-        p.stride = (p.size + 15u) & ~15u;
-        for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.stride, 0.0f);
-        p.input.assign(p.ring.size(), nullptr);
-    }
-
     for (const auto& ss : spec.stimuli) {
         stimulus_rt s;
         s.target = spec.population_index(ss.target);
@@ -324,6 +318,35 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             s.stream = stream_id("stimulus/" + ss.name);
         }
         stims.push_back(std::move(s));
+    }
+
+    // Inputs. A static projection with a delay of one step into a receptor the model
+    // takes directly (direct_input: exponential synapses in float) adds its weights to
+    // the state after the target's update in the same step; everything else goes
+    // through ring slots of the target that update() reads and clears. A population
+    // whose inputs are all direct has no ring (update() sees a null input).
+    for (auto& p : pops) p.ring_input = false;
+    for (auto& r : projs) {
+        auto& tgt = pops[r.target];
+        const auto rec = static_cast<std::size_t>(r.receptor);
+        if (!r.rule && r.rows.uniform_delay && r.rows.delay0 == 1) r.direct = tgt.model->direct_input(rec);
+        if (!r.direct) {
+            tgt.ring_input = true;
+            tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
+        }
+    }
+    for (const auto& s : stims)
+        if (s.type == stimulus_rt::kind::poisson_input) pops[s.target].ring_input = true;
+    for (auto& p : pops) {
+        // a model without a direct input for every receptor always gets its ring
+        for (std::size_t r = 0; r < p.info->receptors.size() && !p.ring_input; ++r)
+            if (!p.model->direct_input(r)) p.ring_input = true;
+        p.stride = (p.size + 15u) & ~15u;
+        if (p.ring_input) {
+            p.ring.resize(p.info->receptors.size());
+            for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.stride, 0.0f);
+        }
+        p.input.assign(p.ring.size(), nullptr);
     }
 
     for (const auto& rs : spec.state_recorders) {
@@ -430,6 +453,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     // 1. deliver spikes of step n-1 into this part's targets
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
+        if (pj.direct) continue;  // after the update (3b)
         auto& tgt = pops[pj.target];
         auto& pr = pj.rows;
         auto& rows = pr.parts[k];
@@ -460,13 +484,24 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         ctx.step = n;
         ctx.dt = dt;
         ctx.seed = seed;
-        ctx.input = p.input.data();
+        ctx.input = p.ring_input ? p.input.data() : nullptr;
         ctx.i_stim = p.i_stim.empty() ? nullptr : p.i_stim.data();
         auto& out = p.spikes[cur][k].ids;
         out.clear();
         const neuron_range r = part.ranges[static_cast<std::size_t>(&p - pops.data())][k];
         if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
     }
+    // 3b. spikes of step n-1 with a delay of one step, straight into the targets' state
+    // (the update above has decayed it; the next update reads it)
+    ev = 0;
+    for (auto& pj : projs) {
+        if (!pj.direct) continue;
+        auto& pr = pj.rows;
+        const auto& spikes = pops[pj.source].spikes[prev];
+        ev += pr.homogeneous_weight ? deliver<false, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0)
+                                    : deliver<true, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0);
+    }
+    events[k].n += ev;
     // 4. postsynaptic updates of plastic projections for this part's spikes of step n
     for (std::size_t j : plastic) {
         auto& pj = projs[j];

@@ -221,14 +221,17 @@ struct lif_curr_exp final : lif_base<T> {
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? I_ex : I_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
+    float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? I_ex : I_in); }
 
-    template <bool Stim>
+    // In: ring input this step (ctx.input); without it the synaptic currents only decay
+    // here and the engine adds the step's weights after update().
+    template <bool Stim, bool In>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
         T* __restrict ie = I_ex.data();
         T* __restrict ii = I_in.data();
-        float* __restrict in_e = ctx.input[0];
-        float* __restrict in_i = ctx.input[1];
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals (stores through the arrays could otherwise alias them);
         // the refractory hold is in detect's flag pass.
@@ -237,15 +240,24 @@ struct lif_curr_exp final : lif_base<T> {
             const T x = Stim ? stim[i] * PmI : T(0);
             const T a = ie[i], c = ii[i];
             vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * a + Pmi * c));
-            ie[i] = a * Pe + in_e[i];
-            ii[i] = c * Pi + in_i[i];
-            in_e[i] = 0.0f;
-            in_i[i] = 0.0f;
+            if constexpr (In) {
+                ie[i] = a * Pe + in_e[i];
+                ii[i] = c * Pi + in_i[i];
+                in_e[i] = 0.0f;
+                in_i[i] = 0.0f;
+            } else {
+                ie[i] = a * Pe;
+                ii[i] = c * Pi;
+            }
         }
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
-        if (ctx.i_stim) integrate<true>(ctx, b, e); else integrate<false>(ctx, b, e);
+        if (ctx.input) {
+            if (ctx.i_stim) integrate<true, true>(ctx, b, e); else integrate<false, true>(ctx, b, e);
+        } else {
+            if (ctx.i_stim) integrate<true, false>(ctx, b, e); else integrate<false, false>(ctx, b, e);
+        }
         B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
     }
 };
@@ -309,14 +321,16 @@ struct lif_cond_exp final : lif_base<T> {
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
+    float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? g_ex : g_in); }
 
-    template <bool Stim, bool Euler>
+    // In: ring input this step, as in lif_curr_exp.
+    template <bool Stim, bool Euler, bool In>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
         T* __restrict ge = g_ex.data();
         T* __restrict gi = g_in.data();
-        float* __restrict in_e = ctx.input[0];
-        float* __restrict in_i = ctx.input[1];
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals: stores through vv could otherwise alias them.
         const T gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
@@ -334,18 +348,27 @@ struct lif_cond_exp final : lif_base<T> {
                 const T v_inf = drive / g;
                 vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
             }
-            ge[i] = a * Pe + in_e[i];
-            gi[i] = c * Pi + in_i[i];
-            in_e[i] = 0.0f;
-            in_i[i] = 0.0f;
+            if constexpr (In) {
+                ge[i] = a * Pe + in_e[i];
+                gi[i] = c * Pi + in_i[i];
+                in_e[i] = 0.0f;
+                in_i[i] = 0.0f;
+            } else {
+                ge[i] = a * Pe;
+                gi[i] = c * Pi;
+            }
         }
+    }
+    template <bool Stim, bool Euler>
+    void integrate_from(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+        if (ctx.input) integrate<Stim, Euler, true>(ctx, b, e); else integrate<Stim, Euler, false>(ctx, b, e);
     }
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
         if (euler) {
-            if (ctx.i_stim) integrate<true, true>(ctx, b, e); else integrate<false, true>(ctx, b, e);
+            if (ctx.i_stim) integrate_from<true, true>(ctx, b, e); else integrate_from<false, true>(ctx, b, e);
         } else {
-            if (ctx.i_stim) integrate<true, false>(ctx, b, e); else integrate<false, false>(ctx, b, e);
+            if (ctx.i_stim) integrate_from<true, false>(ctx, b, e); else integrate_from<false, false>(ctx, b, e);
         }
         B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
     }

@@ -7,6 +7,9 @@
 //   2. stimulate  step currents and Poisson inputs of step n for part k's neurons
 //   3. integrate  each population's update over part k's neurons: read and clear slot n,
 //                 advance the state exactly, detect threshold crossings -> spikes of step n
+//   3b. deliver   spikes of step n-1 of static one-step projections into exponential
+//                 synapses -> straight into the synaptic variable the update just decayed
+//                 (population_model::direct_input; they skip the ring of step 1)
 // then, serially: 4. record spikes of step n and (before step n+1) sampled state.
 // Spikes of step n therefore reach their targets at step n + d (d >= 1 step).
 #include <atomic>

@@ -44,12 +44,15 @@ struct receptor_info {
 };
 
 // What one update call sees. Inputs are this step's ring-buffer slot per receptor,
-// indexed by neuron within the population; the model reads and clears them.
+// indexed by neuron within the population; the model reads and clears them. `input` is
+// null when the model takes every receptor's input directly (direct_input) and nothing
+// of this run goes through the ring: no projection with a longer delay, no plastic one,
+// no Poisson stimulus on the population.
 struct step_context {
     std::uint64_t step = 0;  // this update advances the state from (step-1)*dt to step*dt
     double dt = 0.1;
     std::uint64_t seed = 0;
-    float* const* input = nullptr;    // [receptor][neuron]
+    float* const* input = nullptr;    // [receptor][neuron], or null (above)
     const float* i_stim = nullptr;    // injected current per neuron (pA), may be null
 };
 
@@ -65,6 +68,14 @@ public:
     // double). For a variable the model keeps, exactly one of the two is non-null.
     virtual float* state(std::size_t var) = 0;
     virtual double* state_f64(std::size_t) { return nullptr; }
+    // For a receptor whose input is a jump of one float state variable after the step's
+    // decay (x_n = P x_(n-1) + sum of weights: exponential synapses), that variable's
+    // array. The engine then adds the weights of static synapses with a delay of one
+    // step to it right after update() (the same step, the same value up to the order
+    // of the float additions) instead of through a ring slot that update() would read
+    // and clear. Null (the default): always through the ring. A model that returns
+    // non-null for every receptor must accept a null step_context::input.
+    virtual float* direct_input(std::size_t /*receptor*/) { return nullptr; }
     // Back to the start, for state the descriptor table does not list (refractory
     // counters, a source's position in its trains); the engine re-initialises the
     // listed state variables itself.
