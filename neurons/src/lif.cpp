@@ -194,6 +194,43 @@ struct lif_base : population_model {
         }
         return c;
     }
+
+    // Integration and threshold test in one pass (float, AVX2), for the kernels that have
+    // one: step(i) advances neurons [i, i+8), stores their synaptic state and returns
+    // their new v; then, as in detect_avx2, the refractory hold, v's store and the
+    // threshold compare, on registers. Against integrate-then-detect this saves a load
+    // and a store of v per 8 neurons and the second loop; step must do in the same
+    // order the operations that integrate's vectorised loop does (fused multiply-adds
+    // included), so that the spikes stay those of the reference kernel
+    // (tests/test_reference.cpp). Returns where it stopped: the last e - b mod 32 neurons
+    // are left to integrate and detect.
+    template <class Step>
+    std::uint32_t fused_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
+        float* __restrict vv = v.data();
+        std::int32_t* __restrict rr = last.data();
+        const float Vr = V_reset;
+        const __m256 th = _mm256_set1_ps(V_th), vreset = _mm256_set1_ps(Vr);
+        const __m256i nr = _mm256_set1_epi32(n_ref), m1 = _mm256_set1_epi32(m - 1);
+        std::uint32_t c = b;
+        for (; c + 32 <= e; c += 32) {
+            std::uint32_t bits = 0;
+            for (unsigned j = 0; j < 4; ++j) {
+                const std::uint32_t i = c + 8 * j;
+                const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + i));
+                const __m256i refractory = _mm256_cmpgt_epi32(nr, _mm256_sub_epi32(m1, l));
+                const __m256 y = _mm256_blendv_ps(step(i), vreset, _mm256_castsi256_ps(refractory));
+                _mm256_storeu_ps(vv + i, y);
+                bits |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, th, _CMP_GE_OQ))) << (8 * j);
+            }
+            for (; bits; bits &= bits - 1) {
+                const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
+                spikes.push_back(k);
+                vv[k] = Vr;
+                rr[k] = m;
+            }
+        }
+        return c;
+    }
 #endif
 };
 
@@ -251,8 +288,45 @@ struct lif_curr_exp final : lif_base<T> {
             }
         }
     }
+#if defined(__AVX2__)
+    // integrate<false, In> and detect in one pass (lif_base::fused_avx2)
+    template <bool In>
+    std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        float* __restrict vv = v.data();
+        float* __restrict ie = I_ex.data();
+        float* __restrict ii = I_in.data();
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
+        const __m256 c0 = _mm256_set1_ps(P_mI * I_e + 0.0f), Am = _mm256_set1_ps(A_m), EL = _mm256_set1_ps(E_L);
+        const __m256 Pme = _mm256_set1_ps(P_me), Pmi = _mm256_set1_ps(P_mi), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
+        return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
+            const __m256 a = _mm256_loadu_ps(ie + i), c = _mm256_loadu_ps(ii + i), x = _mm256_loadu_ps(vv + i);
+            // v + (A_m (E_L - v) + (c0 + P_me a + P_mi c))
+            const __m256 s = _mm256_fmadd_ps(c, Pmi, _mm256_fmadd_ps(a, Pme, c0));
+            const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_sub_ps(EL, x), Am, s), x);
+            if constexpr (In) {
+                _mm256_storeu_ps(ie + i, _mm256_fmadd_ps(a, Pe, _mm256_loadu_ps(in_e + i)));
+                _mm256_storeu_ps(ii + i, _mm256_fmadd_ps(c, Pi, _mm256_loadu_ps(in_i + i)));
+                _mm256_storeu_ps(in_e + i, _mm256_setzero_ps());
+                _mm256_storeu_ps(in_i + i, _mm256_setzero_ps());
+            } else {
+                _mm256_storeu_ps(ie + i, _mm256_mul_ps(a, Pe));
+                _mm256_storeu_ps(ii + i, _mm256_mul_ps(c, Pi));
+            }
+            return y;
+        });
+    }
+#endif
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
+#if defined(__AVX2__)
+        if constexpr (std::is_same_v<T, float>) {
+            if (!ctx.i_stim) {
+                b = ctx.input ? fused<true>(ctx, m, b, e, spikes) : fused<false>(ctx, m, b, e, spikes);
+                if (b == e) return;
+            }
+        }
+#endif
         if (ctx.input) {
             if (ctx.i_stim) integrate<true, true>(ctx, b, e); else integrate<false, true>(ctx, b, e);
         } else {
@@ -363,8 +437,46 @@ struct lif_cond_exp final : lif_base<T> {
     void integrate_from(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         if (ctx.input) integrate<Stim, Euler, true>(ctx, b, e); else integrate<Stim, Euler, false>(ctx, b, e);
     }
+#if defined(__AVX2__)
+    // integrate<false, true (forward Euler), In> and detect in one pass (lif_base::fused_avx2)
+    template <bool In>
+    std::uint32_t fused_euler(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        float* __restrict vv = v.data();
+        float* __restrict ge = g_ex.data();
+        float* __restrict gi = g_in.data();
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
+        const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(g_L * E_L + I_e), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
+        const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii), zero = _mm256_setzero_ps();
+        return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
+            const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
+            // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in + 0
+            const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
+            const __m256 drive = _mm256_add_ps(_mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL)), zero);
+            const __m256 y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
+            if constexpr (In) {
+                _mm256_storeu_ps(ge + i, _mm256_fmadd_ps(a, Pe, _mm256_loadu_ps(in_e + i)));
+                _mm256_storeu_ps(gi + i, _mm256_fmadd_ps(c, Pi, _mm256_loadu_ps(in_i + i)));
+                _mm256_storeu_ps(in_e + i, zero);
+                _mm256_storeu_ps(in_i + i, zero);
+            } else {
+                _mm256_storeu_ps(ge + i, _mm256_mul_ps(a, Pe));
+                _mm256_storeu_ps(gi + i, _mm256_mul_ps(c, Pi));
+            }
+            return y;
+        });
+    }
+#endif
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
+#if defined(__AVX2__)
+        if constexpr (std::is_same_v<T, float>) {
+            if (euler && !ctx.i_stim) {
+                b = ctx.input ? fused_euler<true>(ctx, m, b, e, spikes) : fused_euler<false>(ctx, m, b, e, spikes);
+                if (b == e) return;
+            }
+        }
+#endif
         if (euler) {
             if (ctx.i_stim) integrate_from<true, true>(ctx, b, e); else integrate_from<false, true>(ctx, b, e);
         } else {
