@@ -179,10 +179,10 @@ TEST_CASE("a projection with one weight and one delay stores 2 bytes per synapse
     for (auto j : b.post) beyond = beyond || j > 65535;
     CHECK(beyond);
 
-    // plastic projections (columns) keep 4-byte targets: rules are handed them
+    // plastic projections (columns) too: rules are handed the offsets and the base
     build_options opt;
     opt.columns = true;
-    CHECK_FALSE(build_projection(p, 300, 2000, 0.1, 1, {{0, 2000}}, opt).parts[0].compact());
+    CHECK(build_projection(p, 300, 2000, 0.1, 1, {{0, 2000}}, opt).parts[0].compact());
 }
 
 TEST_CASE("from_list reads inline lists, CSV files and HDF5 files", "[unit][connectors]") {
@@ -247,20 +247,20 @@ TEST_CASE("fixed_number_pre rows with a constant weight equal the sorted draws, 
     }
 }
 
-TEST_CASE("plastic projections: columns find every synapse's source from the rows; 12 bytes per synapse",
+TEST_CASE("plastic projections: columns find every synapse's source from the rows; 10 or 12 bytes per synapse",
           "[unit][connectors]") {
     build_options opt;
     opt.columns = opt.per_synapse_weights = true;
     auto check = [](const projection_rows& r, std::uint32_t n_pre) {
         for (const auto& part : r.parts) {
-            REQUIRE(part.col_syn.size() == part.target.size());
+            REQUIRE(part.col_syn.size() == part.synapses());
             // every synapse is in its target's column exactly once, and source_of gives its row
-            std::vector<int> seen(part.target.size(), 0);
+            std::vector<int> seen(part.synapses(), 0);
             for (std::size_t j = 0; j + 1 < part.col_begin.size(); ++j)
                 for (std::uint64_t c = part.col_begin[j]; c < part.col_begin[j + 1]; ++c) {
                     const std::uint32_t s = part.col_syn[c];
                     ++seen[s];
-                    CHECK(part.target[s] == j);
+                    CHECK(part.target_of(s) == j);
                     const std::uint32_t i = part.source_of(s);
                     REQUIRE(i < n_pre);
                     CHECK(part.row_begin[i] <= s);
@@ -287,12 +287,20 @@ TEST_CASE("plastic projections: columns find every synapse's source from the row
         check(build_projection(p, 2000, 50, 0.1, 1, {{0, 20}, {20, 50}}, opt), 2000);
     }
     SECTION("storage: target, weight and column entry per synapse") {
+        // a part of at most 65,536 neurons stores 2-byte targets (10 bytes), a larger one
+        // 4-byte targets (12 bytes)
         auto p = proj("fixed_number_pre");
         p.connector.n = 200;
         const auto r = build_projection(p, 4000, 2000, 0.1, 2, {{0, 2000}}, opt);
+        REQUIRE(r.parts[0].compact());
         const std::size_t per_neuron = (4001 + 2001) * sizeof(std::uint64_t);
-        const double per_synapse = double(r.bytes() - per_neuron) / double(r.size());
-        CHECK(per_synapse == Approx(12.0).margin(0.1));
+        CHECK(double(r.bytes() - per_neuron) / double(r.size()) == Approx(10.0).margin(0.1));
+        p.connector.n = 20;
+        const auto big = build_projection(p, 4000, 70000, 0.1, 2, {{0, 70000}}, opt);
+        REQUIRE_FALSE(big.parts[0].compact());
+        const std::size_t big_per_neuron = (4001 + 70001) * sizeof(std::uint64_t);
+        CHECK(double(big.bytes() - big_per_neuron) / double(big.size()) == Approx(12.0).margin(0.1));
+        check(big, 4000);
     }
 }
 

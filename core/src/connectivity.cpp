@@ -318,7 +318,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] += rows.row_begin[i];
         const std::size_t n = rows.row_begin[n_pre];
         // 2-byte targets where the part allows (plastic rules are handed 4-byte targets)
-        const bool compact = !opt.columns && parts[k].end - parts[k].begin <= 65536u;
+        const bool compact = parts[k].end - parts[k].begin <= 65536u;
         rows.target_base = parts[k].begin;
         if (compact) rows.target16.resize(n); else rows.target.resize(n);
         if (!r.homogeneous_weight) rows.weight.resize(n);
@@ -342,13 +342,13 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         if (opt.columns) {
             if (n > 0xFFFFFFFFull) throw spec_error("projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
             rows.col_begin.assign(std::size_t(n_post) + 1, 0);
-            for (std::size_t s = 0; s < n; ++s) ++rows.col_begin[std::size_t(rows.target[s]) + 1];
+            for (std::size_t s = 0; s < n; ++s) ++rows.col_begin[std::size_t(rows.target_of(s)) + 1];
             for (u32 j = 0; j < n_post; ++j) rows.col_begin[j + 1] += rows.col_begin[j];
             rows.col_syn.resize(n);
             std::vector<std::uint64_t> at(rows.col_begin.begin(), rows.col_begin.end() - 1);
             for (u32 i = 0; i < n_pre; ++i)  // by source, so each column is ordered by source
                 for (std::uint64_t s = rows.row_begin[i]; s < rows.row_begin[i + 1]; ++s)
-                    rows.col_syn[at[rows.target[s]]++] = static_cast<u32>(s);
+                    rows.col_syn[at[rows.target_of(s)]++] = static_cast<u32>(s);
             build_source_index(rows, n_pre);
         }
     };

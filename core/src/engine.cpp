@@ -133,8 +133,12 @@ std::uint64_t deliver_rows(const projection_rows& pr, csr_rows& rows, const Idx*
                 const std::uint64_t b = bounds[2 * j], e = bounds[2 * j + 1];
                 ev += e - b;
                 deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
-                if constexpr (std::is_same_v<Idx, std::uint32_t>)
-                    if (rule && b < e) rule->on_pre(k, n, ids[j0 + j], w + b, tg + b, e - b);
+                if (rule && b < e) {
+                    row_targets t;
+                    if constexpr (std::is_same_v<Idx, std::uint32_t>) t.index = tg + b;
+                    else t.offset = tg + b, t.base = rows.target_base;
+                    rule->on_pre(k, n, ids[j0 + j], w + b, t, e - b);
+                }
             }
         }
     }
@@ -145,8 +149,8 @@ template <bool W, bool D>
 std::uint64_t deliver(const projection_rows& pr, csr_rows& rows, const std::vector<spike_buffer>& spikes, float* ring,
                       std::uint32_t slots, std::uint32_t stride, std::uint32_t base, synapse_rule* rule = nullptr,
                       std::size_t k = 0, std::uint64_t n = 0) {
-    if (rows.compact())  // 2-byte offsets from the part's first neuron (never plastic)
-        return deliver_rows<W, D>(pr, rows, rows.target16.data(), spikes, ring + rows.target_base, slots, stride, base, nullptr, k, n);
+    if (rows.compact())  // 2-byte offsets from the part's first neuron
+        return deliver_rows<W, D>(pr, rows, rows.target16.data(), spikes, ring + rows.target_base, slots, stride, base, rule, k, n);
     return deliver_rows<W, D>(pr, rows, rows.target.data(), spikes, ring, slots, stride, base, rule, k, n);
 }
 
@@ -643,7 +647,7 @@ void simulation::set_weights(std::size_t j, const std::vector<float>& w) {
     if (w.size() != r.size())
         throw spec_error("projections." + name, "set_weights: " + std::to_string(w.size()) + " weights for " + std::to_string(r.size()) + " synapses");
     for (const auto& p : r.parts)
-        if (p.weight.empty() && !p.target.empty())
+        if (p.weight.empty() && p.synapses() > 0)
             throw spec_error("projections." + name, "set_weights: the projection stores one shared weight (only plastic or per-synapse-weight projections can be changed)");
     std::size_t at = 0;
     for (std::uint32_t i = 0; i < r.n_pre; ++i)

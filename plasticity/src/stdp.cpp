@@ -83,15 +83,21 @@ public:
         }
     }
 
-    void on_pre(std::size_t k, std::uint64_t n, std::uint32_t pre, float* w, const std::uint32_t* tgt, std::size_t count) override {
+    void on_pre(std::size_t k, std::uint64_t n, std::uint32_t pre, float* w, row_targets tgt, std::size_t count) override {
+        if (tgt.index) pre_update(k, n, w, count, tgt.index, 0u);
+        else pre_update(k, n, w, count, tgt.offset, tgt.base);
+        pre_[k].spike(pre, n - 1);
+    }
+    // Idx: 4-byte target indices (base 0) or 2-byte offsets from base
+    template <class Idx>
+    void pre_update(std::size_t k, std::uint64_t n, float* w, std::size_t count, const Idx* tgt, std::uint32_t base) {
         const std::uint64_t s = n - 1;  // the presynaptic spike's step
         const auto& a = amps_[k];
         const lazy_trace& y = post_;
         if (!inhibitory_)
-            update<-1>(w, count, a.minus_pre, [&](std::size_t c) { return y.at(tgt[c], s); }, [](std::size_t c) { return c; });
+            update<-1>(w, count, a.minus_pre, [&](std::size_t c) { return y.at(base + tgt[c], s); }, [](std::size_t c) { return c; });
         else
-            update<+1>(w, count, a.plus, [&](std::size_t c) { return y.at(tgt[c], s); }, [](std::size_t c) { return c; });
-        pre_[k].spike(pre, s);
+            update<+1>(w, count, a.plus, [&](std::size_t c) { return y.at(base + tgt[c], s); }, [](std::size_t c) { return c; });
     }
 
     void post_traces(std::size_t, std::uint64_t n, const std::uint32_t* post, std::size_t count) override {

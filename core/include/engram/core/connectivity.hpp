@@ -27,10 +27,10 @@ struct neuron_range {
 };
 
 // Rows for the targets of one part. Weights and delays are stored per synapse only when
-// they vary. Targets of a static projection whose part spans at most 65,536 neurons are
-// 2-byte offsets from the part's first neuron (target16), otherwise 4-byte indices
-// (target): a static projection with one weight and one delay costs 2 bytes per synapse
-// on such parts, 4 on larger ones.
+// they vary. Targets on a part that spans at most 65,536 neurons are 2-byte offsets from
+// the part's first neuron (target16), otherwise 4-byte indices (target): a static
+// projection with one weight and one delay costs 2 bytes per synapse on such parts, 4 on
+// larger ones.
 struct csr_rows {
     aligned_vector<std::uint64_t> row_begin;  // n_pre + 1
     aligned_vector<std::uint32_t> target;     // index within the target population; empty when target16 holds them
@@ -44,7 +44,8 @@ struct csr_rows {
     // the sources (that would be 4 more bytes per plastic synapse): source_of() finds
     // them from the rows through a sparse index, src_block[m] = the source of synapse
     // m << src_shift, with blocks about one average row long, so a lookup reads one or
-    // two row starts. A plastic synapse costs 12 bytes: target, weight, column entry.
+    // two row starts. A plastic synapse costs 10 bytes on a part of at most 65,536
+    // neurons (2-byte target, weight, column entry), 12 on larger ones.
     aligned_vector<std::uint64_t> col_begin;
     aligned_vector<std::uint32_t> col_syn;
     aligned_vector<std::uint32_t> src_block;

@@ -26,6 +26,16 @@
 
 namespace engram {
 
+// The targets of one row of a plastic projection: 4-byte indices within the target
+// population, or (rows of parts of at most 65,536 neurons) 2-byte offsets from the part's
+// first neuron.
+struct row_targets {
+    const std::uint32_t* index = nullptr;  // null: offset + base
+    const std::uint16_t* offset = nullptr;
+    std::uint32_t base = 0;
+    std::uint32_t operator[](std::size_t c) const { return index ? index[c] : base + offset[c]; }
+};
+
 class synapse_rule {
 public:
     virtual ~synapse_rule() = default;
@@ -34,7 +44,7 @@ public:
     virtual void begin_step(std::size_t /*part*/, std::uint64_t /*n*/, const double* /*mods_before*/,
                             const double* /*mods_after*/) {}
     virtual void on_pre(std::size_t part, std::uint64_t n, std::uint32_t pre, float* weight,
-                        const std::uint32_t* target, std::size_t count) = 0;
+                        row_targets target, std::size_t count) = 0;
     virtual void post_traces(std::size_t part, std::uint64_t n, const std::uint32_t* post, std::size_t count) = 0;
     // weight is the part's weight array; syn[i] indexes it, pre[i] is that synapse's source.
     virtual void on_post(std::size_t part, std::uint64_t n, std::uint32_t post, float* weight,
