@@ -192,6 +192,22 @@ projections:
     CHECK(st.synaptic_events == 3 * 5);
 }
 
+TEST_CASE("set_weights: a projection that stores one shared weight cannot be changed", "[unit][engine]") {
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 10 ms}
+populations:
+  src: {size: 3, model: spike_array, params: {spike_times: [[1 ms], [], []]}}
+  tgt: {size: 5, model: lif_curr_exp}
+projections:
+  shared: {source: src, target: tgt, weight: 1 pA, connector: all_to_all}
+  drawn: {source: src, target: tgt, weight: {distribution: uniform, low: 1 pA, high: 2 pA}, connector: all_to_all}
+)";
+    simulation sim(parse(y), builtin_models());
+    CHECK_THROWS_WITH(sim.set_weights(0, std::vector<float>(15, 2.0f)), Catch::Matchers::Contains("one shared weight"));
+    sim.set_weights(1, std::vector<float>(15, 3.0f));
+    CHECK(sim.weights(1) == std::vector<float>(15, 3.0f));
+}
+
 TEST_CASE("the population graph is a Boost.Graph with one edge per projection", "[unit][graph]") {
     const auto spec = parse(small_coba());
     const auto g = make_graph(spec);
