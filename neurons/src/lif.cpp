@@ -166,33 +166,8 @@ struct lif_base : population_model {
     // last e - b mod 32 neurons are left to the generic pass.
     template <bool Clamp>
     std::uint32_t detect_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        float* __restrict vv = v.data();
-        std::int32_t* __restrict rr = last.data();
-        const float Vr = V_reset;
-        const __m256 th = _mm256_set1_ps(V_th), vreset = _mm256_set1_ps(Vr);
-        const __m256i nr = _mm256_set1_epi32(n_ref), m1 = _mm256_set1_epi32(m - 1);
-        std::uint32_t c = b;
-        for (; c + 32 <= e; c += 32) {
-            std::uint32_t bits = 0;
-            for (unsigned j = 0; j < 4; ++j) {
-                float* x = vv + c + 8 * j;
-                __m256 y = _mm256_loadu_ps(x);
-                if constexpr (Clamp) {
-                    const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + c + 8 * j));
-                    const __m256i refractory = _mm256_cmpgt_epi32(nr, _mm256_sub_epi32(m1, l));
-                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(refractory));
-                    _mm256_storeu_ps(x, y);
-                }
-                bits |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, th, _CMP_GE_OQ))) << (8 * j);
-            }
-            for (; bits; bits &= bits - 1) {
-                const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
-                spikes.push_back(k);
-                vv[k] = Vr;
-                rr[k] = m;
-            }
-        }
-        return c;
+        const float* vv = v.data();
+        return threshold_avx2<Clamp>(m, b, e, spikes, [vv](std::uint32_t i) { return _mm256_loadu_ps(vv + i); });
     }
 
     // Integration and threshold test in one pass (float, AVX2), for the kernels that have
@@ -206,8 +181,15 @@ struct lif_base : population_model {
     // are left to integrate and detect.
     template <class Step>
     std::uint32_t fused_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
-        float* __restrict vv = v.data();
-        std::int32_t* __restrict rr = last.data();
+        return threshold_avx2<true>(m, b, e, spikes, step);
+    }
+
+    // Both of the above: v of neurons [i, i+8) from vof(i); Hold: the refractory hold,
+    // and v stored back.
+    template <bool Hold, class V>
+    std::uint32_t threshold_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, V&& vof) {
+        float* vv = v.data();  // not restrict: vof may read v through its own pointer
+        std::int32_t* rr = last.data();
         const float Vr = V_reset;
         const __m256 th = _mm256_set1_ps(V_th), vreset = _mm256_set1_ps(Vr);
         const __m256i nr = _mm256_set1_epi32(n_ref), m1 = _mm256_set1_epi32(m - 1);
@@ -216,10 +198,13 @@ struct lif_base : population_model {
             std::uint32_t bits = 0;
             for (unsigned j = 0; j < 4; ++j) {
                 const std::uint32_t i = c + 8 * j;
-                const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + i));
-                const __m256i refractory = _mm256_cmpgt_epi32(nr, _mm256_sub_epi32(m1, l));
-                const __m256 y = _mm256_blendv_ps(step(i), vreset, _mm256_castsi256_ps(refractory));
-                _mm256_storeu_ps(vv + i, y);
+                __m256 y = vof(i);
+                if constexpr (Hold) {
+                    const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + i));
+                    const __m256i refractory = _mm256_cmpgt_epi32(nr, _mm256_sub_epi32(m1, l));
+                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(refractory));
+                    _mm256_storeu_ps(vv + i, y);
+                }
                 bits |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, th, _CMP_GE_OQ))) << (8 * j);
             }
             for (; bits; bits &= bits - 1) {
@@ -233,6 +218,24 @@ struct lif_base : population_model {
     }
 #endif
 };
+
+#if defined(__AVX2__)
+// The fused kernels' two exponential synapses of neurons [i, i+8), values a and c: decayed
+// by Pa and Pc and stored to x and y; In: this step's ring input added (one fused
+// multiply-add, as the two-pass loops do) and its slots cleared.
+template <bool In>
+inline void store_synapses(std::uint32_t i, __m256 a, __m256 c, __m256 Pa, __m256 Pc, float* x, float* y, float* in_x, float* in_y) {
+    if constexpr (In) {
+        _mm256_storeu_ps(x + i, _mm256_fmadd_ps(a, Pa, _mm256_loadu_ps(in_x + i)));
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(c, Pc, _mm256_loadu_ps(in_y + i)));
+        _mm256_storeu_ps(in_x + i, _mm256_setzero_ps());
+        _mm256_storeu_ps(in_y + i, _mm256_setzero_ps());
+    } else {
+        _mm256_storeu_ps(x + i, _mm256_mul_ps(a, Pa));
+        _mm256_storeu_ps(y + i, _mm256_mul_ps(c, Pc));
+    }
+}
+#endif
 
 // Propagator of an exponentially decaying current (time constant tau_s) onto v over dt:
 // the solution of dv/dt = -(v-E_L)/tau_m + I/C with I(t) = I0 exp(-t/tau_s).
@@ -292,7 +295,7 @@ struct lif_curr_exp final : lif_base<T> {
     // integrate<false, In> and detect in one pass (lif_base::fused_avx2)
     template <bool In>
     std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        float* __restrict vv = v.data();
+        const float* vv = v.data();  // read here, written by fused_avx2
         float* __restrict ie = I_ex.data();
         float* __restrict ii = I_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
@@ -304,15 +307,7 @@ struct lif_curr_exp final : lif_base<T> {
             // v + (A_m (E_L - v) + (c0 + P_me a + P_mi c))
             const __m256 s = _mm256_fmadd_ps(c, Pmi, _mm256_fmadd_ps(a, Pme, c0));
             const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_sub_ps(EL, x), Am, s), x);
-            if constexpr (In) {
-                _mm256_storeu_ps(ie + i, _mm256_fmadd_ps(a, Pe, _mm256_loadu_ps(in_e + i)));
-                _mm256_storeu_ps(ii + i, _mm256_fmadd_ps(c, Pi, _mm256_loadu_ps(in_i + i)));
-                _mm256_storeu_ps(in_e + i, _mm256_setzero_ps());
-                _mm256_storeu_ps(in_i + i, _mm256_setzero_ps());
-            } else {
-                _mm256_storeu_ps(ie + i, _mm256_mul_ps(a, Pe));
-                _mm256_storeu_ps(ii + i, _mm256_mul_ps(c, Pi));
-            }
+            store_synapses<In>(i, a, c, Pe, Pi, ie, ii, in_e, in_i);
             return y;
         });
     }
@@ -441,7 +436,7 @@ struct lif_cond_exp final : lif_base<T> {
     // integrate<false, true (forward Euler), In> and detect in one pass (lif_base::fused_avx2)
     template <bool In>
     std::uint32_t fused_euler(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        float* __restrict vv = v.data();
+        const float* vv = v.data();  // read here, written by fused_avx2
         float* __restrict ge = g_ex.data();
         float* __restrict gi = g_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
@@ -454,15 +449,7 @@ struct lif_cond_exp final : lif_base<T> {
             const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
             const __m256 drive = _mm256_add_ps(_mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL)), zero);
             const __m256 y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
-            if constexpr (In) {
-                _mm256_storeu_ps(ge + i, _mm256_fmadd_ps(a, Pe, _mm256_loadu_ps(in_e + i)));
-                _mm256_storeu_ps(gi + i, _mm256_fmadd_ps(c, Pi, _mm256_loadu_ps(in_i + i)));
-                _mm256_storeu_ps(in_e + i, zero);
-                _mm256_storeu_ps(in_i + i, zero);
-            } else {
-                _mm256_storeu_ps(ge + i, _mm256_mul_ps(a, Pe));
-                _mm256_storeu_ps(gi + i, _mm256_mul_ps(c, Pi));
-            }
+            store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
             return y;
         });
     }
