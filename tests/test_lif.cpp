@@ -187,6 +187,27 @@ TEST_CASE("the vectorisable exp is accurate to a few float ulps", "[unit][lif]")
     CHECK(engram::vexp(-200.0f) < 1e-37f);
 }
 
+// phi1(z) = (e^z - 1) / z against expm1 in long double over the polynomial's range
+template <class T>
+double phi1_worst_error() {
+    double worst = 0;
+    for (long double z = 2 * engram::phi1_centre; z <= -1e-6L; z += 1.0L / 16384) {
+        const long double exact = std::expm1(z) / z;
+        const T got = engram::phi1_poly(static_cast<T>(z - engram::phi1_centre), engram::phi1_scaled<T>(1.0));
+        worst = std::max(worst, static_cast<double>(std::fabs((static_cast<long double>(got) - exact) / exact)));
+    }
+    return worst;
+}
+
+TEST_CASE("the phi1 polynomial of exponential Euler is exact to the precision's rounding", "[unit][lif]") {
+    CHECK(phi1_worst_error<float>() < 1.2e-7);   // about one float ulp
+    CHECK(phi1_worst_error<double>() < 5e-16);   // a few double ulps
+    CHECK(engram::phi1_poly(-engram::phi1_centre, engram::phi1_scaled<double>(1.0)) == Approx(1.0).epsilon(1e-15));  // phi1(0) = 1
+    CHECK(engram::phi1_coefficients<double>()[0] == Approx(std::expm1(engram::phi1_centre) / engram::phi1_centre).epsilon(1e-15));
+    // the scale multiplies every coefficient (dt / C in the LIF kernel)
+    CHECK(engram::phi1_scaled<float>(0.5)[3] == static_cast<float>(0.5 * engram::phi1_coefficients<float>()[3]));
+}
+
 TEST_CASE("the double vexp is accurate to a few double ulps", "[unit][lif]") {
     double worst = 0;
     for (double x = -700.0; x <= 700.0; x += 0.0137) {

@@ -6,6 +6,7 @@
 //   threshold is tested. While refractory, v is held at V_reset and inputs to v (delta
 //   synapses) are dropped; synaptic currents/conductances keep evolving.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -368,14 +369,17 @@ struct lif_curr_delta final : lif_base<T> {
 // Conductance-based: C dv/dt = g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I.
 // integration: exponential_euler (default): conductances decay exactly; v is advanced
 // exactly for the conductances frozen over the step (v relaxes to v_inf with time
-// constant C / g_total). integration: euler: forward Euler for v and the conductances
-// alike (the scheme of Brian's COBA benchmark script): no exp and no division per neuron.
+// constant C / g_total): v + (drive - g v) dt/C phi1(-g dt/C), with phi1(z) = (e^z - 1)/z
+// a polynomial (fast_math.hpp) where g dt/C <= 3/4, and exp and a division beyond.
+// integration: euler: forward Euler for v and the conductances alike (the scheme of
+// Brian's COBA benchmark script).
 template <class T>
 struct lif_cond_exp final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::E_L, B::I_e;
     aligned_vector<T> g_ex, g_in;
     T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
+    std::array<T, phi1_degree<T> + 1> phi1_q;  // dt/C phi1 as a polynomial (exponential Euler)
     bool euler;
     lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler") {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
@@ -386,14 +390,27 @@ struct lif_cond_exp final : lif_base<T> {
         E_ex = static_cast<T>(scalar(s, "E_ex"));
         E_in = static_cast<T>(scalar(s, "E_in"));
         dt_over_C = static_cast<T>(dt / C);
+        phi1_q = phi1_scaled<T>(dt / C);
     }
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? g_ex : g_in); }
 
+    // How integrate advances v: forward Euler; exponential Euler with phi1 as a
+    // polynomial (every neuron of the block in its range); exponential Euler choosing per
+    // neuron between the polynomial and exp (exp_step).
+    enum class scheme { euler, exp_poly, exp_any };
+
+    // Exponential Euler where the polynomial for phi1 does not reach (t outside
+    // [-phi1_radius, phi1_radius]): v relaxes to v_inf = drive / g by exp(-g dt/C).
+    static T exp_step(T x, T g, T drive, T dtC) {
+        const T v_inf = drive / g;
+        return v_inf + (x - v_inf) * vexp(-g * dtC);
+    }
+
     // In: ring input this step, as in lif_curr_exp.
-    template <bool Stim, bool Euler, bool In>
+    template <bool Stim, scheme S, bool In>
     void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
         T* __restrict ge = g_ex.data();
@@ -403,19 +420,25 @@ struct lif_cond_exp final : lif_base<T> {
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals: stores through vv could otherwise alias them.
         const T gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
-        const T gLEL = g_L * E_L + I_e;
+        const T gLEL = fmadd(g_L, E_L, I_e);
+        const T mdtC = -dt_over_C, mc = T(-phi1_centre), r = T(phi1_radius);
+        const auto q = phi1_q;
         // One pass for v and the conductances; the refractory select lives in detect's
         // flag pass (GCC does not vectorise the division and exp when they share a loop
         // with it).
         for (std::uint32_t i = b; i < e; ++i) {
             const T a = ge[i], c = gi[i];
             const T g = gL + a + c;
-            const T drive = gLEL + a * Eex + c * Ein + (Stim ? T(stim[i]) : T(0));
-            if constexpr (Euler) {
+            T drive = gLEL + a * Eex + c * Ein;
+            if constexpr (Stim) drive += T(stim[i]);
+            if constexpr (S == scheme::euler) {
                 vv[i] = vv[i] + dtC * (drive - g * vv[i]);
             } else {
-                const T v_inf = drive / g;
-                vv[i] = v_inf + (vv[i] - v_inf) * vexp(-g * dtC);
+                // v + (drive - g v) dt/C phi1(-g dt/C), phi1 about its centre
+                const T t = fmadd(g, mdtC, mc);
+                const T y = fmadd(fmadd(-g, vv[i], drive), phi1_poly(t, q), vv[i]);
+                if constexpr (S == scheme::exp_poly) vv[i] = y;
+                else vv[i] = std::fabs(t) <= r ? y : exp_step(vv[i], g, drive, dtC);
             }
             if constexpr (In) {
                 ge[i] = a * Pe + in_e[i];
@@ -428,9 +451,29 @@ struct lif_cond_exp final : lif_base<T> {
             }
         }
     }
+    // Exponential Euler, per block of 64 neurons: the polynomial alone where it reaches
+    // every neuron of the block (checked first, on conductances just loaded into L1),
+    // the per-neuron choice where it does not.
+    template <bool Stim, bool In>
+    void integrate_exp(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+        const T* __restrict ge = g_ex.data();
+        const T* __restrict gi = g_in.data();
+        const T gL = g_L, mdtC = -dt_over_C, mc = T(-phi1_centre), r = T(phi1_radius);
+        for (std::uint32_t c0 = b; c0 < e; c0 += 64) {
+            const std::uint32_t c1 = std::min<std::uint32_t>(c0 + 64, e);
+            int outside = 0;
+            for (std::uint32_t i = c0; i < c1; ++i) outside |= !(std::fabs(fmadd(gL + ge[i] + gi[i], mdtC, mc)) <= r);
+            if (outside) integrate<Stim, scheme::exp_any, In>(ctx, c0, c1);
+            else integrate<Stim, scheme::exp_poly, In>(ctx, c0, c1);
+        }
+    }
     template <bool Stim, bool Euler>
     void integrate_from(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
-        if (ctx.input) integrate<Stim, Euler, true>(ctx, b, e); else integrate<Stim, Euler, false>(ctx, b, e);
+        if constexpr (Euler) {
+            if (ctx.input) integrate<Stim, scheme::euler, true>(ctx, b, e); else integrate<Stim, scheme::euler, false>(ctx, b, e);
+        } else {
+            if (ctx.input) integrate_exp<Stim, true>(ctx, b, e); else integrate_exp<Stim, false>(ctx, b, e);
+        }
     }
 #if defined(__AVX2__)
     // integrate<false, true (forward Euler), In> and detect in one pass (lif_base::fused_avx2)
@@ -441,14 +484,56 @@ struct lif_cond_exp final : lif_base<T> {
         float* __restrict gi = g_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(g_L * E_L + I_e), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
-        const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii), zero = _mm256_setzero_ps();
+        const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
+        const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
         return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
             const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
-            // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in + 0
+            // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
             const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
-            const __m256 drive = _mm256_add_ps(_mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL)), zero);
+            const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
             const __m256 y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
+            store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
+            return y;
+        });
+    }
+    // integrate<false, exponential Euler, In> and detect in one pass. Per 8 neurons the
+    // polynomial for phi1, or where t leaves its range in any lane, exp_step for those
+    // lanes (as integrate's per-neuron choice).
+    template <bool In>
+    std::uint32_t fused_exp(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        const float* vv = v.data();  // read here, written by fused_avx2
+        float* __restrict ge = g_ex.data();
+        float* __restrict gi = g_in.data();
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
+        const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
+        const __m256 Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
+        const __m256 mdtC = _mm256_set1_ps(-dt_over_C), mc = _mm256_set1_ps(float(-phi1_centre)), r = _mm256_set1_ps(float(phi1_radius));
+        const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+        constexpr int n = phi1_degree<float>;
+        __m256 q[n + 1];
+        for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_q[j]);
+        const float dtC_s = dt_over_C;
+        return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
+            const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
+            const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
+            const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
+            const __m256 t = _mm256_fmadd_ps(g, mdtC, mc);
+            __m256 p = q[n];
+            for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, t, q[j]);
+            __m256 y = _mm256_fmadd_ps(_mm256_fnmadd_ps(g, x, drive), p, x);
+            const __m256 inside = _mm256_cmp_ps(_mm256_and_ps(t, abs_mask), r, _CMP_LE_OQ);
+            if (_mm256_movemask_ps(inside) != 0xff) [[unlikely]] {
+                alignas(32) float ys[8], xs[8], gs[8], ds[8], in[8];
+                _mm256_store_ps(ys, y);
+                _mm256_store_ps(xs, x);
+                _mm256_store_ps(gs, g);
+                _mm256_store_ps(ds, drive);
+                _mm256_store_ps(in, inside);
+                for (int k = 0; k < 8; ++k)
+                    if (std::bit_cast<std::uint32_t>(in[k]) == 0) ys[k] = exp_step(xs[k], gs[k], ds[k], dtC_s);
+                y = _mm256_load_ps(ys);
+            }
             store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
             return y;
         });
@@ -458,8 +543,9 @@ struct lif_cond_exp final : lif_base<T> {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
-            if (euler && !ctx.i_stim) {
-                b = ctx.input ? fused_euler<true>(ctx, m, b, e, spikes) : fused_euler<false>(ctx, m, b, e, spikes);
+            if (!ctx.i_stim) {
+                if (euler) b = ctx.input ? fused_euler<true>(ctx, m, b, e, spikes) : fused_euler<false>(ctx, m, b, e, spikes);
+                else b = ctx.input ? fused_exp<true>(ctx, m, b, e, spikes) : fused_exp<false>(ctx, m, b, e, spikes);
                 if (b == e) return;
             }
         }
@@ -525,7 +611,7 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::conductance, true, "adds the weight to g_ex"},
                        {"in", dimension::conductance, true, "adds the weight to g_in"}};
         m.accepts_current = true;
-        m.integrations = {{"exponential_euler", "conductances decay exactly; v relaxes exactly towards v_inf over the step with the conductances frozen (one exp and one division per neuron and step)"},
+        m.integrations = {{"exponential_euler", "conductances decay exactly; v relaxes exactly towards v_inf over the step with the conductances frozen (a polynomial for (e^z - 1)/z while g dt / C <= 3/4, exp beyond)"},
                           {"euler", "forward Euler for v, g_ex and g_in (Brian's COBA benchmark script); first-order, stable while dt is well below tau_syn and C / g"}};
         m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<float>>(s, dt); };
         m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<double>>(s, dt); };

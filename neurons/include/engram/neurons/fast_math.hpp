@@ -2,9 +2,11 @@
 // exp that the compiler vectorises (no libm call): range reduction to x = k ln2 + r,
 // |r| <= ln2/2, then a Taylor polynomial. float: degree 6, relative error < 2e-7 over
 // [-87, 88]. double: degree 13, relative error < 1e-15 over [-708, 709].
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace engram {
 
@@ -53,6 +55,91 @@ inline double vexp(double x) {
     p = p * r + 1.0;
     const std::int64_t e = (ki + 1023) << 52;
     return p * std::bit_cast<double>(e);
+}
+
+// a * b + c, rounded once on targets with fused multiply-add and twice elsewhere, whatever
+// the compiler's contraction choices: for values that optimised kernels and reference
+// code must compute alike (GCC vectorises it).
+template <class T>
+inline T fmadd(T a, T b, T c) {
+#if defined(__FMA__)
+    return std::fma(a, b, c);
+#else
+    return a * b + c;
+#endif
+}
+
+// phi1(z) = (e^z - 1) / z, the factor of an exponential-Euler step: for dv/dt = f(v)
+// with f linear in v of slope -k, the exact step over dt is v + dt f(v) phi1(-k dt). No
+// exp and no division: a polynomial in t = z - phi1_centre, valid for |t| <= phi1_radius
+// (z in [-3/4, 0]: effective time constants down to 4/3 dt, which covers COBA's
+// inhibitory bursts; outside, callers use exp).
+// - Double: the Taylor series of phi1 about the centre, to degree 13. phi1's k-th
+//   derivative is the integral of s^k e^(s z) over s in [0, 1], at most 1/(k+1), so the
+//   series cut after degree N is off by at most r^(N+1) / (N+2)!: 8.5e-19 here.
+// - Float: the series to degree 7 (1.0e-9), then its t^7 and t^6 terms replaced by their
+//   best lower-degree approximations on [-r, r] (Chebyshev economisation: t^n less
+//   r^n T_n(t/r) / 2^(n-1)), adding at most |a_7| r^7 / 64 + |a_6| r^6 / 32 = 1.8e-8:
+//   degree 5, below half a float ulp of phi1 >= 0.71.
+inline constexpr double phi1_centre = -0.375;
+inline constexpr double phi1_radius = 0.375;
+template <class T>
+inline constexpr int phi1_degree = std::is_same_v<T, float> ? 5 : 13;
+
+// Coefficient j of the series about c: sum over k >= j of C(k, j) c^(k-j) / (k+1)!
+// (phi1(z) = sum over k of z^k / (k+1)!, each z^k expanded about c).
+constexpr double phi1_taylor(int j, double c = phi1_centre) {
+    double sum = 0.0;
+    for (int k = j; k < j + 40; ++k) {
+        double term = 1.0;  // C(k, j) c^(k-j) / (k+1)!
+        for (int i = 1; i <= k + 1; ++i) term /= i;
+        for (int i = 0; i < j; ++i) term *= static_cast<double>(k - i) / (j - i);
+        for (int i = 0; i < k - j; ++i) term *= c;
+        sum += term;
+    }
+    return sum;
+}
+
+// The polynomial's coefficients (of t^0 ... t^N), in double.
+template <class T>
+constexpr std::array<double, phi1_degree<T> + 1> phi1_coefficients() {
+    constexpr int n = phi1_degree<T>;
+    std::array<double, n + 3> a{};
+    for (int j = 0; j < n + 3; ++j) a[j] = phi1_taylor(j);
+    if constexpr (std::is_same_v<T, float>) {
+        const double r2 = phi1_radius * phi1_radius, r4 = r2 * r2, r6 = r4 * r2;
+        // t^7 ~ (112 r^2 t^5 - 56 r^4 t^3 + 7 r^6 t) / 64, from T_7(x) = 64x^7 - 112x^5 + 56x^3 - 7x
+        a[5] += a[7] * 112.0 * r2 / 64.0;
+        a[3] -= a[7] * 56.0 * r4 / 64.0;
+        a[1] += a[7] * 7.0 * r6 / 64.0;
+        // t^6 ~ (48 r^2 t^4 - 18 r^4 t^2 + r^6) / 32, from T_6(x) = 32x^6 - 48x^4 + 18x^2 - 1
+        a[4] += a[6] * 48.0 * r2 / 32.0;
+        a[2] -= a[6] * 18.0 * r4 / 32.0;
+        a[0] += a[6] * r6 / 32.0;
+    }
+    std::array<double, n + 1> out{};
+    for (int j = 0; j <= n; ++j) out[j] = a[j];
+    return out;
+}
+
+// The coefficients times a scale s (a step's dt / C, so that the polynomial gives
+// dt/C phi1 at once), rounded to T.
+template <class T>
+std::array<T, phi1_degree<T> + 1> phi1_scaled(double s) {
+    constexpr auto a = phi1_coefficients<T>();
+    std::array<T, phi1_degree<T> + 1> q{};
+    for (std::size_t j = 0; j < q.size(); ++j) q[j] = static_cast<T>(s * a[j]);
+    return q;
+}
+
+// The polynomial with coefficients q (phi1_scaled) at t = z - phi1_centre, |t| <=
+// phi1_radius, by Horner's rule (one fused multiply-add per degree where the target has
+// them).
+template <class T>
+inline T phi1_poly(T t, const std::array<T, phi1_degree<T> + 1>& q) {
+    T p = q[phi1_degree<T>];
+    for (int j = phi1_degree<T> - 1; j >= 0; --j) p = fmadd(p, t, q[j]);
+    return p;
 }
 
 }  // namespace engram
