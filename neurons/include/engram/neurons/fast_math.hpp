@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
+#include <utility>
 
 namespace engram {
 
@@ -135,11 +136,17 @@ std::array<T, phi1_degree<T> + 1> phi1_scaled(double s) {
 // The polynomial with coefficients q (phi1_scaled) at t = z - phi1_centre, |t| <=
 // phi1_radius, by Horner's rule (one fused multiply-add per degree where the target has
 // them).
+// Written out by a fold, not a loop: GCC does not unroll the degree-13 loop inside a
+// loop it vectorises, and then leaves the outer loop scalar.
+template <class T, std::size_t... J>
+inline T phi1_horner(T t, const std::array<T, sizeof...(J) + 1>& q, std::index_sequence<J...>) {
+    T p = q[sizeof...(J)];
+    ((p = fmadd(p, t, q[sizeof...(J) - 1 - J])), ...);
+    return p;
+}
 template <class T>
 inline T phi1_poly(T t, const std::array<T, phi1_degree<T> + 1>& q) {
-    T p = q[phi1_degree<T>];
-    for (int j = phi1_degree<T> - 1; j >= 0; --j) p = fmadd(p, t, q[j]);
-    return p;
+    return phi1_horner(t, q, std::make_index_sequence<phi1_degree<T>>{});
 }
 
 }  // namespace engram
