@@ -3,8 +3,12 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <cstdlib>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "engram/core/hdf5.hpp"
 #include "engram/core/results.hpp"
@@ -112,4 +116,68 @@ TEST_CASE("an interrupted run leaves a readable file with what was recorded so f
 
 TEST_CASE("a results file that cannot be opened is an io_error naming it", "[unit][results]") {
     REQUIRE_THROWS_WITH(describe_results("/nonexistent/x.h5"), Contains("/nonexistent/x.h5"));
+}
+
+TEST_CASE("spikes cross the writer's blocks in order: one call larger than a block, many small ones", "[unit][results]") {
+    const auto dir = temp_dir("results_blocks");
+    const std::string path = (dir / "blocks.h5").string();
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    const std::uint32_t n_exc = ex.spec.populations[0].size;
+    std::vector<double> t_expect;
+    std::vector<std::uint64_t> id_expect;
+    {
+        results_writer w(path, ex.spec, ex.resolved_yaml);
+        std::vector<std::uint32_t> ids;
+        // 3,000 steps of 40 spikes (120,000: about two blocks of 65,536), then one call of
+        // 150,000 spikes: a block boundary inside a call, and more than a block in one call
+        for (std::uint64_t step = 1; step <= 3001; ++step) {
+            const std::size_t k = step <= 3000 ? 40 : 150000;
+            ids.resize(k);
+            for (std::size_t i = 0; i < k; ++i) ids[i] = static_cast<std::uint32_t>((step * 7 + i) % n_exc);
+            w.on_spikes(step, 0, ids.data(), ids.size());
+            for (auto id : ids) { t_expect.push_back(step * 0.1); id_expect.push_back(id); }
+        }
+        w.close(true, 300.1, 1.0);
+    }
+    auto f = h5::open_file(path);
+    const auto t = h5::read_vector<double>(f, "spikes/exc/timestamps", path);
+    const auto ids = h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", path);
+    REQUIRE(t.size() == t_expect.size());
+    CHECK(ids == id_expect);
+    std::size_t off = 0;
+    for (std::size_t i = 0; i < t.size(); ++i) off += std::fabs(t[i] - t_expect[i]) > 1e-9;
+    CHECK(off == 0);
+}
+
+TEST_CASE("a process that dies mid-run leaves PATH.tmp readable, with the spikes up to its last flush", "[unit][results]") {
+    const auto dir = temp_dir("results_crash");
+    const std::string path = (dir / "crash.h5").string();
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the child runs 17,000 steps (flushes at step 16,384 = 2^14) and dies
+        simulation sim(ex.spec, builtin_models());
+        results_writer w(path, ex.spec, ex.resolved_yaml);
+        sim.run(17000, &w);
+        std::_Exit(0);  // no destructor, no close: as a crash
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK_FALSE(std::filesystem::exists(path));
+    REQUIRE(std::filesystem::exists(path + ".tmp"));
+    // the same run here: the file holds exactly its spikes of steps 1..16,384
+    simulation sim(ex.spec, builtin_models());
+    capture c;
+    sim.run(17000, &c);
+    std::vector<std::uint64_t> id_expect;
+    for (const auto& s : c.spikes)
+        if (s.pop == 0 && s.step <= 16384) id_expect.push_back(s.id);
+    REQUIRE(id_expect.size() > 20);
+    auto f = h5::open_file(path + ".tmp");
+    CHECK(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", path) == id_expect);
+    const auto t = h5::read_vector<double>(f, "spikes/exc/timestamps", path);
+    REQUIRE_FALSE(t.empty());
+    CHECK(t.back() <= 1638.4 + 1e-9);
+    CHECK(h5::read_attr_double(f, "complete", path) == 0);
 }
