@@ -181,3 +181,36 @@ TEST_CASE("a process that dies mid-run leaves PATH.tmp readable, with the spikes
     CHECK(t.back() <= 1638.4 + 1e-9);
     CHECK(h5::read_attr_double(f, "complete", path) == 0);
 }
+
+TEST_CASE("writing in the background gives the same file, spikes and state", "[unit][results]") {
+    const auto dir = temp_dir("results_background");
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    auto write = [&](const std::string& name, bool background, int threads) {
+        const std::string path = (dir / name).string();
+        simulation sim(ex.spec, builtin_models(), threads);
+        results_writer w(path, ex.spec, ex.resolved_yaml);
+        if (background) w.write_in_background();
+        // more than a block of spikes, and every 2^14 steps all buffers, in 40,000 steps
+        sim.run(40000, &w);
+        w.add_table("extra", {{"x", std::vector<double>{1.0, 2.0}, "ms"}});
+        w.close(true, 4000.0, 1.0);
+        return path;
+    };
+    const auto a = write("sync.h5", false, 1), b = write("background.h5", true, 1), c = write("background2.h5", true, 2);
+    auto fa = h5::open_file(a);
+    const auto t = h5::read_vector<double>(fa, "spikes/exc/timestamps", a);
+    REQUIRE(t.size() > 65536);  // more than one block
+    const auto v = h5::read_vector<float>(fa, "report/exc/v/data", a);
+    REQUIRE(v.size() == 3 * 8000);
+    for (const auto& other : {b, c}) {
+        INFO(other);
+        auto f = h5::open_file(other);
+        CHECK(h5::read_vector<double>(f, "spikes/exc/timestamps", other) == t);
+        CHECK(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", other) == h5::read_vector<std::uint64_t>(fa, "spikes/exc/node_ids", a));
+        CHECK(h5::read_vector<double>(f, "spikes/inh/timestamps", other) == h5::read_vector<double>(fa, "spikes/inh/timestamps", a));
+        CHECK(h5::read_vector<float>(f, "report/exc/v/data", other) == v);
+        CHECK(h5::read_vector<float>(f, "report/exc/g_ex/data", other) == h5::read_vector<float>(fa, "report/exc/g_ex/data", a));
+        CHECK(h5::read_vector<double>(f, "extra/x", other) == std::vector<double>{1.0, 2.0});
+        CHECK(h5::read_attr_double(f, "complete", other) == 1);
+    }
+}

@@ -1,6 +1,11 @@
 #include "engram/core/results.hpp"
 
 #include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -37,20 +42,136 @@ struct results_writer::impl {
     std::vector<std::vector<std::string>> time_datasets;  // mapping/time per recorder variable
     bool closed = false;
 
+    // Writing in the background (write_in_background): full buffers go, as tasks, to one
+    // thread that makes the HDF5 calls, and emptied buffers come back through a pool, so
+    // the run's thread only fills memory. While that thread runs, no other thread calls
+    // HDF5: close and add_table first wait until it is idle (drain). Its first error is
+    // rethrown to the run's thread at the next flush, or at close.
+    std::thread io;
+    std::mutex mu;
+    std::condition_variable has_task, idle;
+    std::deque<std::function<void()>> tasks;
+    bool busy = false, stopping = false;
+    std::exception_ptr failed;
+    std::vector<std::vector<double>> pool_d;
+    std::vector<std::vector<std::uint64_t>> pool_u;
+    std::vector<std::vector<float>> pool_f;
+
+    ~impl() { stop_io(); }
+    void io_loop() {
+        std::unique_lock<std::mutex> lk(mu);
+        while (true) {
+            has_task.wait(lk, [&] { return stopping || !tasks.empty(); });
+            if (tasks.empty()) return;  // stopping, nothing left
+            auto task = std::move(tasks.front());
+            tasks.pop_front();
+            busy = true;
+            const bool skip = failed != nullptr;  // after an error, later writes are dropped
+            lk.unlock();
+            try {
+                if (!skip) task();
+            } catch (...) {
+                lk.lock();
+                if (!failed) failed = std::current_exception();
+                lk.unlock();
+            }
+            lk.lock();
+            busy = false;
+            if (tasks.empty()) idle.notify_all();
+        }
+    }
+    void rethrow_locked() {
+        if (failed) {
+            auto e = failed;
+            failed = nullptr;
+            std::rethrow_exception(e);
+        }
+    }
+    void submit(std::function<void()> f) {
+        {
+            std::lock_guard<std::mutex> g(mu);
+            rethrow_locked();
+            tasks.push_back(std::move(f));
+        }
+        has_task.notify_one();
+    }
+    void drain() {
+        if (!io.joinable()) return;
+        std::unique_lock<std::mutex> lk(mu);
+        idle.wait(lk, [&] { return tasks.empty() && !busy; });
+        rethrow_locked();
+    }
+    void stop_io() {
+        if (!io.joinable()) return;
+        {
+            std::lock_guard<std::mutex> g(mu);
+            stopping = true;
+        }
+        has_task.notify_one();
+        io.join();
+    }
+    // An empty buffer from the pool (or a new one), reserved for a block.
+    template <class T>
+    std::vector<T> take(std::vector<std::vector<T>>& pool, std::size_t reserve) {
+        std::vector<T> v;
+        {
+            std::lock_guard<std::mutex> g(mu);
+            if (!pool.empty()) {
+                v = std::move(pool.back());
+                pool.pop_back();
+            }
+        }
+        v.reserve(reserve);
+        return v;
+    }
+    template <class T>
+    void give_back(std::vector<std::vector<T>>& pool, std::vector<T>&& v) {
+        v.clear();
+        std::lock_guard<std::mutex> g(mu);
+        pool.push_back(std::move(v));
+    }
+
     void flush_spike(spike_stream& s) {
-        h5::append(s.times, H5T_NATIVE_DOUBLE, s.t.data(), s.t.size(), 0, tmp);
-        h5::append(s.ids, H5T_NATIVE_UINT64, s.n.data(), s.n.size(), 0, tmp);
-        s.t.clear();
-        s.n.clear();
+        if (s.t.empty()) return;
+        if (!io.joinable()) {
+            h5::append(s.times, H5T_NATIVE_DOUBLE, s.t.data(), s.t.size(), 0, tmp);
+            h5::append(s.ids, H5T_NATIVE_UINT64, s.n.data(), s.n.size(), 0, tmp);
+            s.t.clear();
+            s.n.clear();
+            return;
+        }
+        submit([this, &s, t = std::move(s.t), n = std::move(s.n)]() mutable {
+            h5::append(s.times, H5T_NATIVE_DOUBLE, t.data(), t.size(), 0, tmp);
+            h5::append(s.ids, H5T_NATIVE_UINT64, n.data(), n.size(), 0, tmp);
+            give_back(pool_d, std::move(t));
+            give_back(pool_u, std::move(n));
+        });
+        s.t = take(pool_d, flush_spikes);
+        s.n = take(pool_u, flush_spikes);
     }
     void flush_var(var_stream& v) {
-        if (v.cols) h5::append(v.data, H5T_NATIVE_FLOAT, v.buf.data(), v.buf.size() / v.cols, v.cols, tmp);
-        v.buf.clear();
+        if (v.buf.empty() || !v.cols) {
+            v.buf.clear();
+            return;
+        }
+        if (!io.joinable()) {
+            h5::append(v.data, H5T_NATIVE_FLOAT, v.buf.data(), v.buf.size() / v.cols, v.cols, tmp);
+            v.buf.clear();
+            return;
+        }
+        submit([this, &v, b = std::move(v.buf)]() mutable {
+            h5::append(v.data, H5T_NATIVE_FLOAT, b.data(), b.size() / v.cols, v.cols, tmp);
+            give_back(pool_f, std::move(b));
+        });
+        v.buf = take(pool_f, flush_values);
     }
     void flush_all() {
         for (auto& s : spikes) if (s.recorded) flush_spike(s);
         for (auto& r : reports) for (auto& v : r) flush_var(v);
-        if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
+        auto h5flush = [this] {
+            if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
+        };
+        if (io.joinable()) submit(h5flush); else h5flush();
     }
 };
 
@@ -164,6 +285,8 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
     if (m.closed) return;
     m.closed = true;
     m.flush_all();
+    m.drain();
+    m.stop_io();
     if (simulated_ms >= 0)  // mapping/time = [start, stop, step]: stop is where the run ended
         for (const auto& rec : m.time_datasets)
             for (const auto& path : rec) {
@@ -185,6 +308,7 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
 void results_writer::add_table(const std::string& name, const std::vector<column>& columns) {
     auto& m = *impl_;
     if (m.closed) throw io_error(m.path, "write table '" + name + "' to", "the file is already closed");
+    m.drain();
     auto g = h5::exists(m.file, name) ? h5::open_group(m.file, name, m.tmp) : h5::create_group(m.file, name, m.tmp);
     for (const auto& c : columns) {
         std::visit([&](const auto& v) { h5::write_vector(g, c.name, v, m.tmp); }, c.values);
@@ -196,6 +320,12 @@ void results_writer::add_table(const std::string& name, const std::vector<column
 }
 
 const std::string& results_writer::path() const { return impl_->path; }
+
+void results_writer::write_in_background() {
+    auto& m = *impl_;
+    if (m.io.joinable() || m.closed) return;
+    m.io = std::thread([&m] { m.io_loop(); });
+}
 
 std::string describe_results(const std::string& path) {
     auto f = h5::open_file(path);
