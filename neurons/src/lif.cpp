@@ -476,9 +476,12 @@ struct lif_cond_exp final : lif_base<T> {
         }
     }
 #if defined(__AVX2__)
-    // integrate<false, true (forward Euler), In> and detect in one pass (lif_base::fused_avx2)
-    template <bool In>
-    std::uint32_t fused_euler(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+    // integrate<false, scheme, In> and detect in one pass (lif_base::fused_avx2). Exp:
+    // exponential Euler, per 8 neurons the polynomial for phi1, or where z leaves its
+    // range in any lane, exp_step for those lanes (integrate's per-neuron choice).
+    // Otherwise forward Euler.
+    template <bool In, bool Exp>
+    std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         const float* vv = v.data();  // read here, written by fused_avx2
         float* __restrict ge = g_ex.data();
         float* __restrict gi = g_in.data();
@@ -486,28 +489,6 @@ struct lif_cond_exp final : lif_base<T> {
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
         const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
-        return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
-            const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
-            // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
-            const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
-            const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
-            const __m256 y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
-            store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
-            return y;
-        });
-    }
-    // integrate<false, exponential Euler, In> and detect in one pass. Per 8 neurons the
-    // polynomial for phi1, or where t leaves its range in any lane, exp_step for those
-    // lanes (as integrate's per-neuron choice).
-    template <bool In>
-    std::uint32_t fused_exp(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        const float* vv = v.data();  // read here, written by fused_avx2
-        float* __restrict ge = g_ex.data();
-        float* __restrict gi = g_in.data();
-        float* __restrict in_e = In ? ctx.input[0] : nullptr;
-        float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
-        const __m256 Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
         const __m256 mdtC = _mm256_set1_ps(-dt_over_C), mc = _mm256_set1_ps(float(-phi1_centre)), r = _mm256_set1_ps(float(phi1_radius));
         const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
         constexpr int n = phi1_degree<float>;
@@ -516,23 +497,29 @@ struct lif_cond_exp final : lif_base<T> {
         const float dtC_s = dt_over_C;
         return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
             const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
+            // g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
             const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
             const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
-            const __m256 t = _mm256_fmadd_ps(g, mdtC, mc);
-            __m256 p = q[n];
-            for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, t, q[j]);
-            __m256 y = _mm256_fmadd_ps(_mm256_fnmadd_ps(g, x, drive), p, x);
-            const __m256 inside = _mm256_cmp_ps(_mm256_and_ps(t, abs_mask), r, _CMP_LE_OQ);
-            if (_mm256_movemask_ps(inside) != 0xff) [[unlikely]] {
-                alignas(32) float ys[8], xs[8], gs[8], ds[8], in[8];
-                _mm256_store_ps(ys, y);
-                _mm256_store_ps(xs, x);
-                _mm256_store_ps(gs, g);
-                _mm256_store_ps(ds, drive);
-                _mm256_store_ps(in, inside);
-                for (int k = 0; k < 8; ++k)
-                    if (std::bit_cast<std::uint32_t>(in[k]) == 0) ys[k] = exp_step(xs[k], gs[k], ds[k], dtC_s);
-                y = _mm256_load_ps(ys);
+            __m256 y;
+            if constexpr (Exp) {  // v + (drive - g v) dt/C phi1(z), z = -g dt/C
+                const __m256 t = _mm256_fmadd_ps(g, mdtC, mc);
+                __m256 p = q[n];
+                for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, t, q[j]);
+                y = _mm256_fmadd_ps(_mm256_fnmadd_ps(g, x, drive), p, x);
+                const __m256 inside = _mm256_cmp_ps(_mm256_and_ps(t, abs_mask), r, _CMP_LE_OQ);
+                if (_mm256_movemask_ps(inside) != 0xff) [[unlikely]] {
+                    alignas(32) float ys[8], xs[8], gs[8], ds[8], in[8];
+                    _mm256_store_ps(ys, y);
+                    _mm256_store_ps(xs, x);
+                    _mm256_store_ps(gs, g);
+                    _mm256_store_ps(ds, drive);
+                    _mm256_store_ps(in, inside);
+                    for (int k = 0; k < 8; ++k)
+                        if (std::bit_cast<std::uint32_t>(in[k]) == 0) ys[k] = exp_step(xs[k], gs[k], ds[k], dtC_s);
+                    y = _mm256_load_ps(ys);
+                }
+            } else {  // v + dt/C (drive - g v)
+                y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
             }
             store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
             return y;
@@ -544,8 +531,8 @@ struct lif_cond_exp final : lif_base<T> {
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
             if (!ctx.i_stim) {
-                if (euler) b = ctx.input ? fused_euler<true>(ctx, m, b, e, spikes) : fused_euler<false>(ctx, m, b, e, spikes);
-                else b = ctx.input ? fused_exp<true>(ctx, m, b, e, spikes) : fused_exp<false>(ctx, m, b, e, spikes);
+                if (euler) b = ctx.input ? fused<true, false>(ctx, m, b, e, spikes) : fused<false, false>(ctx, m, b, e, spikes);
+                else b = ctx.input ? fused<true, true>(ctx, m, b, e, spikes) : fused<false, true>(ctx, m, b, e, spikes);
                 if (b == e) return;
             }
         }
