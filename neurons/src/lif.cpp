@@ -168,7 +168,7 @@ struct lif_base : population_model {
     template <bool Clamp>
     std::uint32_t detect_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         const float* vv = v.data();
-        return threshold_avx2<Clamp>(m, b, e, spikes, [vv](std::uint32_t i) { return _mm256_loadu_ps(vv + i); });
+        return threshold_avx2<Clamp>(m, b, e, spikes, [vv](std::size_t i) { return _mm256_loadu_ps(vv + i); });
     }
 
     // Integration and threshold test in one pass (float, AVX2), for the kernels that have
@@ -186,24 +186,28 @@ struct lif_base : population_model {
     }
 
     // Both of the above: v of neurons [i, i+8) from vof(i); Hold: the refractory hold,
-    // and v stored back.
+    // and v stored back. Refractory while (m - 1) - last < n_ref, tested as last >
+    // m - 1 - n_ref (one compare; neither side overflows, see step_in_epoch). The four
+    // threshold masks of 32 neurons are packed to bytes (two packs, lane by lane), put in
+    // neuron order by one permute and read by one movemask: spikes in ascending order.
     template <bool Hold, class V>
     std::uint32_t threshold_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, V&& vof) {
         float* vv = v.data();  // not restrict: vof may read v through its own pointer
         std::int32_t* rr = last.data();
         const float Vr = V_reset;
         const __m256 th = _mm256_set1_ps(V_th), vreset = _mm256_set1_ps(Vr);
-        const __m256i nr = _mm256_set1_epi32(n_ref), m1 = _mm256_set1_epi32(m - 1);
+        const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
+        const __m256i since = _mm256_set1_epi32(static_cast<std::int32_t>(held_after));
         std::uint32_t c = b;
         for (; c + 32 <= e; c += 32) {
             std::uint32_t bits = 0;
+#pragma GCC unroll 4
             for (unsigned j = 0; j < 4; ++j) {
-                const std::uint32_t i = c + 8 * j;
+                const std::size_t i = std::size_t(c) + 8 * j;  // 64-bit: addresses fold into displacements
                 __m256 y = vof(i);
                 if constexpr (Hold) {
                     const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + i));
-                    const __m256i refractory = _mm256_cmpgt_epi32(nr, _mm256_sub_epi32(m1, l));
-                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(refractory));
+                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(_mm256_cmpgt_epi32(l, since)));
                     _mm256_storeu_ps(vv + i, y);
                 }
                 bits |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, th, _CMP_GE_OQ))) << (8 * j);
@@ -225,7 +229,7 @@ struct lif_base : population_model {
 // by Pa and Pc and stored to x and y; In: this step's ring input added (one fused
 // multiply-add, as the two-pass loops do) and its slots cleared.
 template <bool In>
-inline void store_synapses(std::uint32_t i, __m256 a, __m256 c, __m256 Pa, __m256 Pc, float* x, float* y, float* in_x, float* in_y) {
+inline void store_synapses(std::size_t i, __m256 a, __m256 c, __m256 Pa, __m256 Pc, float* x, float* y, float* in_x, float* in_y) {
     if constexpr (In) {
         _mm256_storeu_ps(x + i, _mm256_fmadd_ps(a, Pa, _mm256_loadu_ps(in_x + i)));
         _mm256_storeu_ps(y + i, _mm256_fmadd_ps(c, Pc, _mm256_loadu_ps(in_y + i)));
@@ -303,7 +307,7 @@ struct lif_curr_exp final : lif_base<T> {
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const __m256 c0 = _mm256_set1_ps(P_mI * I_e + 0.0f), Am = _mm256_set1_ps(A_m), EL = _mm256_set1_ps(E_L);
         const __m256 Pme = _mm256_set1_ps(P_me), Pmi = _mm256_set1_ps(P_mi), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
-        return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
+        return B::fused_avx2(m, b, e, spikes, [&](std::size_t i) {
             const __m256 a = _mm256_loadu_ps(ie + i), c = _mm256_loadu_ps(ii + i), x = _mm256_loadu_ps(vv + i);
             // v + (A_m (E_L - v) + (c0 + P_me a + P_mi c))
             const __m256 s = _mm256_fmadd_ps(c, Pmi, _mm256_fmadd_ps(a, Pme, c0));
@@ -495,7 +499,7 @@ struct lif_cond_exp final : lif_base<T> {
         __m256 q[n + 1];
         for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_q[j]);
         const float dtC_s = dt_over_C;
-        return B::fused_avx2(m, b, e, spikes, [&](std::uint32_t i) {
+        return B::fused_avx2(m, b, e, spikes, [&](std::size_t i) {
             const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
             // g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
             const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
