@@ -191,21 +191,35 @@ TEST_CASE("the vectorisable exp is accurate to a few float ulps", "[unit][lif]")
 template <class T>
 double phi1_worst_error() {
     double worst = 0;
-    for (long double z = 2 * engram::phi1_centre; z <= -1e-6L; z += 1.0L / 16384) {
+    const auto q = engram::phi1_rounded<T>();
+    for (long double z = engram::phi1_z_min; z <= -1e-6L; z += 1.0L / 16384) {
         const long double exact = std::expm1(z) / z;
-        const T got = engram::phi1_poly(static_cast<T>(z - engram::phi1_centre), engram::phi1_scaled<T>(1.0));
+        const T got = engram::phi1_poly(static_cast<T>(z), q);
         worst = std::max(worst, static_cast<double>(std::fabs((static_cast<long double>(got) - exact) / exact)));
     }
     return worst;
 }
 
 TEST_CASE("the phi1 polynomial of exponential Euler is exact to the precision's rounding", "[unit][lif]") {
-    CHECK(phi1_worst_error<float>() < 1.2e-7);   // about one float ulp
+    CHECK(phi1_worst_error<float>() < 1.5e-7);   // about one float ulp (2^-24 / 0.7 = 8.5e-8)
     CHECK(phi1_worst_error<double>() < 5e-16);   // a few double ulps
-    CHECK(engram::phi1_poly(-engram::phi1_centre, engram::phi1_scaled<double>(1.0)) == Approx(1.0).epsilon(1e-15));  // phi1(0) = 1
-    CHECK(engram::phi1_coefficients<double>()[0] == Approx(std::expm1(engram::phi1_centre) / engram::phi1_centre).epsilon(1e-15));
-    // the scale multiplies every coefficient (dt / C in the LIF kernel)
-    CHECK(engram::phi1_scaled<float>(0.5)[3] == static_cast<float>(0.5 * engram::phi1_coefficients<float>()[3]));
+    // the expansion in z keeps phi1(0) = 1 and phi1'(0) = 1/2 (the economisation moves
+    // the float coefficients by at most 1.8e-8)
+    CHECK(engram::phi1_coefficients<double>()[0] == Approx(1.0).epsilon(1e-15));
+    CHECK(engram::phi1_coefficients<double>()[1] == Approx(0.5).epsilon(1e-14));
+    CHECK(engram::phi1_coefficients<float>()[0] == Approx(1.0).epsilon(3e-8));
+    CHECK(engram::phi1_poly(-0.75, engram::phi1_rounded<double>()) == Approx(-std::expm1(-0.75) / 0.75).epsilon(1e-15));
+    // its range, by the bits of z: [-3/4, -0]; +0, positive z, below -3/4 and NaN outside
+    CHECK(engram::phi1_reaches(-0.75f));
+    CHECK(engram::phi1_reaches(-0.0f));
+    CHECK(engram::phi1_reaches(-1e-30f));
+    CHECK(engram::phi1_reaches(-0.3));
+    CHECK_FALSE(engram::phi1_reaches(std::nextafter(-0.75f, -1.0f)));
+    CHECK_FALSE(engram::phi1_reaches(std::nextafter(-0.75, -1.0)));
+    CHECK_FALSE(engram::phi1_reaches(0.0f));
+    CHECK_FALSE(engram::phi1_reaches(0.25f));
+    CHECK_FALSE(engram::phi1_reaches(-std::numeric_limits<float>::quiet_NaN()));
+    CHECK_FALSE(engram::phi1_reaches(std::numeric_limits<double>::quiet_NaN()));
 }
 
 TEST_CASE("the double vexp is accurate to a few double ulps", "[unit][lif]") {

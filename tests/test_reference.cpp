@@ -121,18 +121,19 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
                 s2[i] = s2[i] * T(1.0 - dt / param(pop, "tau_syn_in")) + in_i[i];
                 if (ref[i] > 0) vn = Vr;
             } else {  // lif_cond_exp
-                const T gL = T(C / tau);
-                const T g = gL + s1[i] + s2[i];
-                const T drive = fmadd(gL, EL, T(param(pop, "I_e"))) + s1[i] * T(param(pop, "E_ex")) + s2[i] * T(param(pop, "E_in"));
-                // exponential Euler: v + (drive - g v) dt/C phi1(-g dt/C), dt/C phi1 as a
-                // polynomial about its centre where it reaches, else by exp
-                const T t = fmadd(g, T(-dt / C), T(-phi1_centre));
-                if (std::fabs(t) <= T(phi1_radius)) {
-                    vn = fmadd(fmadd(-g, v[i], drive), phi1_poly(t, phi1_scaled<T>(dt / C)), v[i]);
+                // exponential Euler: v + (d + z v) phi1(z), z = -g dt/C, d = dt/C drive
+                // (constants scaled by dt/C, then rounded); phi1 as a polynomial in z
+                // where it reaches, else by exp
+                const T mdtC = T(-dt / C);
+                const T z = fmadd(s2[i], mdtC, fmadd(s1[i], mdtC, T(-dt / tau)));
+                const T d = fmadd(s2[i], T(dt / C * param(pop, "E_in")),
+                                  fmadd(s1[i], T(dt / C * param(pop, "E_ex")), T(dt / C * (C / tau * param(pop, "E_L") + param(pop, "I_e")))));
+                if (phi1_reaches(z)) {
+                    vn = fmadd(fmadd(z, v[i], d), phi1_poly(z, phi1_rounded<T>()), v[i]);
                 } else {
                     ++exp_fallbacks;
-                    const T vinf = drive / g;
-                    vn = vinf + (v[i] - vinf) * vexp(-g * T(dt / C));
+                    const T vinf = -d / z;
+                    vn = vinf + (v[i] - vinf) * vexp(z);
                 }
                 s1[i] = s1[i] * T(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
                 s2[i] = s2[i] * T(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];

@@ -373,8 +373,10 @@ struct lif_curr_delta final : lif_base<T> {
 // Conductance-based: C dv/dt = g_L (E_L - v) + g_ex (E_ex - v) + g_in (E_in - v) + I.
 // integration: exponential_euler (default): conductances decay exactly; v is advanced
 // exactly for the conductances frozen over the step (v relaxes to v_inf with time
-// constant C / g_total): v + (drive - g v) dt/C phi1(-g dt/C), with phi1(z) = (e^z - 1)/z
-// a polynomial (fast_math.hpp) where g dt/C <= 3/4, and exp and a division beyond.
+// constant C / g_total): v + (drive - g v) dt/C phi1(z), z = -g dt/C, with phi1(z) =
+// (e^z - 1)/z a polynomial (fast_math.hpp) where z >= -3/4, and exp and a division
+// beyond. Computed as v + (d + z v) phi1(z) with d = dt/C drive: z and d come from the
+// conductances by two fused multiply-adds each, with constants scaled by dt/C.
 // integration: euler: forward Euler for v and the conductances alike (the scheme of
 // Brian's COBA benchmark script).
 template <class T>
@@ -383,7 +385,9 @@ struct lif_cond_exp final : lif_base<T> {
     using B::v, B::E_L, B::I_e;
     aligned_vector<T> g_ex, g_in;
     T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
-    std::array<T, phi1_degree<T> + 1> phi1_q;  // dt/C phi1 as a polynomial (exponential Euler)
+    // exponential Euler: z = z_L - dt/C (g_ex + g_in), d = d_0 + dt/C (g_ex E_ex + g_in E_in)
+    T z_L, d_0, dE_ex, dE_in;
+    std::array<T, phi1_degree<T> + 1> phi1_q;  // phi1 as a polynomial in z
     bool euler;
     lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler") {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
@@ -394,7 +398,11 @@ struct lif_cond_exp final : lif_base<T> {
         E_ex = static_cast<T>(scalar(s, "E_ex"));
         E_in = static_cast<T>(scalar(s, "E_in"));
         dt_over_C = static_cast<T>(dt / C);
-        phi1_q = phi1_scaled<T>(dt / C);
+        z_L = static_cast<T>(-dt / tau);
+        d_0 = static_cast<T>(dt / C * (C / tau * scalar(s, "E_L") + scalar(s, "I_e")));
+        dE_ex = static_cast<T>(dt / C * scalar(s, "E_ex"));
+        dE_in = static_cast<T>(dt / C * scalar(s, "E_in"));
+        phi1_q = phi1_rounded<T>();
     }
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
@@ -406,11 +414,12 @@ struct lif_cond_exp final : lif_base<T> {
     // neuron between the polynomial and exp (exp_step).
     enum class scheme { euler, exp_poly, exp_any };
 
-    // Exponential Euler where the polynomial for phi1 does not reach (t outside
-    // [-phi1_radius, phi1_radius]): v relaxes to v_inf = drive / g by exp(-g dt/C).
-    static T exp_step(T x, T g, T drive, T dtC) {
-        const T v_inf = drive / g;
-        return v_inf + (x - v_inf) * vexp(-g * dtC);
+    // Exponential Euler where the polynomial for phi1 does not reach (z < -3/4, or z >= 0
+    // with negative conductances): v relaxes to v_inf = drive / g = -d / z by exp(z).
+    static T exp_step(T x, T z, T d) {
+        if (z == T(0)) return x + d;  // no leak at all: phi1(0) = 1
+        const T v_inf = -d / z;
+        return v_inf + (x - v_inf) * vexp(z);
     }
 
     // In: ring input this step, as in lif_curr_exp.
@@ -425,24 +434,27 @@ struct lif_cond_exp final : lif_base<T> {
         // Members copied to locals: stores through vv could otherwise alias them.
         const T gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
         const T gLEL = fmadd(g_L, E_L, I_e);
-        const T mdtC = -dt_over_C, mc = T(-phi1_centre), r = T(phi1_radius);
+        const T mdtC = -dt_over_C, zL = z_L, d0 = d_0, dEex = dE_ex, dEin = dE_in;
         const auto q = phi1_q;
         // One pass for v and the conductances; the refractory select lives in detect's
         // flag pass (GCC does not vectorise the division and exp when they share a loop
         // with it).
         for (std::uint32_t i = b; i < e; ++i) {
             const T a = ge[i], c = gi[i];
-            const T g = gL + a + c;
-            T drive = gLEL + a * Eex + c * Ein;
-            if constexpr (Stim) drive += T(stim[i]);
             if constexpr (S == scheme::euler) {
+                const T g = gL + a + c;
+                T drive = gLEL + a * Eex + c * Ein;
+                if constexpr (Stim) drive += T(stim[i]);
                 vv[i] = vv[i] + dtC * (drive - g * vv[i]);
             } else {
-                // v + (drive - g v) dt/C phi1(-g dt/C), phi1 about its centre
-                const T t = fmadd(g, mdtC, mc);
-                const T y = fmadd(fmadd(-g, vv[i], drive), phi1_poly(t, q), vv[i]);
+                // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
+                const T z = fmadd(c, mdtC, fmadd(a, mdtC, zL));
+                T d = fmadd(c, dEin, fmadd(a, dEex, d0));
+                if constexpr (Stim) d = fmadd(T(stim[i]), dtC, d);
+                const T x = vv[i];
+                const T y = fmadd(fmadd(z, x, d), phi1_poly(z, q), x);
                 if constexpr (S == scheme::exp_poly) vv[i] = y;
-                else vv[i] = std::fabs(t) <= r ? y : exp_step(vv[i], g, drive, dtC);
+                else vv[i] = phi1_reaches(z) ? y : exp_step(x, z, d);
             }
             if constexpr (In) {
                 ge[i] = a * Pe + in_e[i];
@@ -462,11 +474,11 @@ struct lif_cond_exp final : lif_base<T> {
     void integrate_exp(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         const T* __restrict ge = g_ex.data();
         const T* __restrict gi = g_in.data();
-        const T gL = g_L, mdtC = -dt_over_C, mc = T(-phi1_centre), r = T(phi1_radius);
+        const T mdtC = -dt_over_C, zL = z_L;
         for (std::uint32_t c0 = b; c0 < e; c0 += 64) {
             const std::uint32_t c1 = std::min<std::uint32_t>(c0 + 64, e);
             int outside = 0;
-            for (std::uint32_t i = c0; i < c1; ++i) outside |= !(std::fabs(fmadd(gL + ge[i] + gi[i], mdtC, mc)) <= r);
+            for (std::uint32_t i = c0; i < c1; ++i) outside |= !phi1_reaches(fmadd(gi[i], mdtC, fmadd(ge[i], mdtC, zL)));
             if (outside) integrate<Stim, scheme::exp_any, In>(ctx, c0, c1);
             else integrate<Stim, scheme::exp_poly, In>(ctx, c0, c1);
         }
@@ -493,36 +505,37 @@ struct lif_cond_exp final : lif_base<T> {
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
         const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
-        const __m256 mdtC = _mm256_set1_ps(-dt_over_C), mc = _mm256_set1_ps(float(-phi1_centre)), r = _mm256_set1_ps(float(phi1_radius));
-        const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+        const __m256 mdtC = _mm256_set1_ps(-dt_over_C), zL = _mm256_set1_ps(z_L), d0 = _mm256_set1_ps(d_0);
+        const __m256 dEex = _mm256_set1_ps(dE_ex), dEin = _mm256_set1_ps(dE_in);
+        const __m256i z_min = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min)));  // phi1_reaches
         constexpr int n = phi1_degree<float>;
         __m256 q[n + 1];
         for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_q[j]);
-        const float dtC_s = dt_over_C;
         return B::fused_avx2(m, b, e, spikes, [&](std::size_t i) {
             const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
-            // g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
-            const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
-            const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
             __m256 y;
-            if constexpr (Exp) {  // v + (drive - g v) dt/C phi1(z), z = -g dt/C
-                const __m256 t = _mm256_fmadd_ps(g, mdtC, mc);
+            if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
+                const __m256 z = _mm256_fmadd_ps(c, mdtC, _mm256_fmadd_ps(a, mdtC, zL));
+                const __m256 d = _mm256_fmadd_ps(c, dEin, _mm256_fmadd_ps(a, dEex, d0));
                 __m256 p = q[n];
-                for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, t, q[j]);
-                y = _mm256_fmadd_ps(_mm256_fnmadd_ps(g, x, drive), p, x);
-                const __m256 inside = _mm256_cmp_ps(_mm256_and_ps(t, abs_mask), r, _CMP_LE_OQ);
-                if (_mm256_movemask_ps(inside) != 0xff) [[unlikely]] {
-                    alignas(32) float ys[8], xs[8], gs[8], ds[8], in[8];
+                for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, z, q[j]);
+                y = _mm256_fmadd_ps(_mm256_fmadd_ps(z, x, d), p, x);
+                const __m256i outside = _mm256_cmpgt_epi32(_mm256_castps_si256(z), z_min);
+                if (!_mm256_testz_si256(outside, outside)) [[unlikely]] {
+                    alignas(32) float ys[8], xs[8], zs[8], ds[8];
+                    alignas(32) std::int32_t out[8];
                     _mm256_store_ps(ys, y);
                     _mm256_store_ps(xs, x);
-                    _mm256_store_ps(gs, g);
-                    _mm256_store_ps(ds, drive);
-                    _mm256_store_ps(in, inside);
+                    _mm256_store_ps(zs, z);
+                    _mm256_store_ps(ds, d);
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(out), outside);
                     for (int k = 0; k < 8; ++k)
-                        if (std::bit_cast<std::uint32_t>(in[k]) == 0) ys[k] = exp_step(xs[k], gs[k], ds[k], dtC_s);
+                        if (out[k]) ys[k] = exp_step(xs[k], zs[k], ds[k]);
                     y = _mm256_load_ps(ys);
                 }
-            } else {  // v + dt/C (drive - g v)
+            } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
+                const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
+                const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
                 y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
             }
             store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
