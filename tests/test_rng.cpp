@@ -90,3 +90,23 @@ TEST_CASE("Poisson counts have mean and variance lambda on both algorithm branch
         CHECK(var == Approx(lambda).epsilon(0.03).margin(0.002));
     }
 }
+
+// unit_log: within 1.5 ulp of the exact log (long double reference) over
+// to_unit's whole range, at its ends, and on both sides of the sqrt(2) split.
+TEST_CASE("unit_log is within 1.5 ulp of log over to_unit's values", "[unit][rng]") {
+    double worst = 0.0;
+    auto check = [&](double u) {
+        const long double exact = std::log(static_cast<long double>(u));
+        const double got = engram::unit_log(u);
+        const double ulp = std::nextafter(std::fabs(static_cast<double>(exact)), 1e300) - std::fabs(static_cast<double>(exact));
+        worst = std::max(worst, static_cast<double>(std::fabs(static_cast<long double>(got) - exact)) / ulp);
+    };
+    engram::random_stream rng(7, 3, 0);
+    for (int k = 0; k < 200000; ++k) check(rng.uniform());
+    for (std::uint32_t x : {0u, 1u, 2u, 1000u, 0x7FFFFFFFu, 0xB504F333u, 0xB504F334u, 0xFFFFFFFEu, 0xFFFFFFFFu}) check(engram::to_unit(x));
+    const double r = 0.70710678118654752;  // 1/sqrt(2), the split
+    for (double u : {r, std::nextafter(r, 0.0), std::nextafter(r, 1.0), 0.5, 0.25, 1.0}) check(u);
+    CHECK(worst < 1.5);
+    CHECK(engram::unit_log(1.0) == 0.0);
+    CHECK(engram::unit_log(0.5) == std::log(0.5));
+}

@@ -134,14 +134,22 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
                     if (!(no_self && i == j)) put(ov, i, j);
                 continue;
             }
-            // Geometric skipping: the gap to the next connected source is geometric.
+            // Geometric skipping: the gap to the next connected source is geometric,
+            // 1 + floor(log(u) / log(1 - p)), one draw per gap. Gaps in batches of 8, so
+            // that their logs vectorise (unit_log); draws past the row's end are unused.
             random_stream rng(seed, conn_stream, j);
             double i = -1.0;
-            while (true) {
-                i += 1.0 + std::floor(std::log(rng.uniform()) * inv_log_q);
-                if (i >= n_pre) break;
-                const u32 ii = static_cast<u32>(i);
-                if (!(no_self && ii == j)) put(ov, ii, j);
+            constexpr int batch = 8;
+            double gap[batch];
+            for (bool more = true; more;) {
+                for (int b = 0; b < batch; ++b) gap[b] = rng.uniform();
+                for (int b = 0; b < batch; ++b) gap[b] = unit_log(gap[b]) * inv_log_q;
+                for (int b = 0; b < batch; ++b) {
+                    i += 1.0 + std::floor(gap[b]);  // (GCC vectorises floor only without trapping math)
+                    if (i >= n_pre) { more = false; break; }
+                    const u32 ii = static_cast<u32>(i);
+                    if (!(no_self && ii == j)) put(ov, ii, j);
+                }
             }
         }
     } else if (c.rule == "distance") {

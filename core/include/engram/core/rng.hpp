@@ -4,6 +4,7 @@
 // do not depend on thread count or on the order in which neurons are visited.
 #include <array>
 #include <cmath>
+#include <bit>
 #include <cstdint>
 #include <cstddef>
 #include <string_view>
@@ -78,6 +79,36 @@ constexpr u32 stream_id(std::string_view name) {
 
 // Uniform in [0,1) with 32 random bits.
 inline double to_unit(u32 x) { return (x + 0.5) * (1.0 / 4294967296.0); }
+
+// Natural log of a positive normal double (to_unit's values), within 1.5 ulp, in
+// plain arithmetic that GCC vectorises (std::log is a libm call per value; the geometric
+// skips of fixed_probability take one log per synapse). u = m 2^e with m in
+// [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| <= 0.172: the odd
+// series of atanh to s^21 (next term 3e-18 relative); e ln 2 with ln 2 split so that e
+// times its high part is exact.
+inline double unit_log(double u) {
+    const auto bits = std::bit_cast<std::uint64_t>(u);
+    // m in [1, 2), halved where above sqrt(2), and the exponent, all on the bits (GCC
+    // keeps a branch around conditional float arithmetic, which may trap); the exponent
+    // becomes a double without an integer conversion: (2^52 + k) - 2^52
+    const std::uint64_t frac = bits & 0x000FFFFFFFFFFFFFull;
+    const std::uint64_t high = static_cast<std::int64_t>(frac) > 0x6A09E667F3BCDll ? 1 : 0;  // signed: AVX2 compares so
+    const double m = std::bit_cast<double>(frac | (0x3FF0000000000000ull - (high << 52)));
+    const double e = std::bit_cast<double>(((bits >> 52) + high) | 0x4330000000000000ull) - (4503599627370496.0 + 1023.0);
+    const double s = (m - 1.0) / (m + 1.0), w = s * s;
+    double r = 1.0 / 21;
+    r = r * w + 1.0 / 19;
+    r = r * w + 1.0 / 17;
+    r = r * w + 1.0 / 15;
+    r = r * w + 1.0 / 13;
+    r = r * w + 1.0 / 11;
+    r = r * w + 1.0 / 9;
+    r = r * w + 1.0 / 7;
+    r = r * w + 1.0 / 5;
+    r = r * w + 1.0 / 3;
+    const double ln2_hi = 6.93147180369123816490e-01, ln2_lo = 1.90821492927058770002e-10;
+    return e * ln2_hi + (e * ln2_lo + (2.0 * s + 2.0 * s * (w * r)));
+}
 
 // A sequence of draws for one (seed, stream, neuron); `counter` selects the block, so
 // draw k of neuron i is the same whoever asks for it.
