@@ -312,6 +312,10 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         constexpr std::size_t keep_max = std::size_t(1) << 19;  // (source, target) pairs: 4 MiB
         bool keep = !values;
         std::vector<std::uint64_t> kept;
+        if (keep && c.rule == "fixed_probability") {  // room for the expected count and 4 sd more
+            const double mean = c.p * n_pre * (std::min(parts[k].end, n_post) - std::min(parts[k].begin, n_post));
+            kept.reserve(static_cast<std::size_t>(std::min<double>(keep_max, mean + 4.0 * std::sqrt(mean) + 64.0)));
+        }
         for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false, opt.pre_pos, opt.post_pos,
                          [&](u32 i, u32 j, float, std::uint16_t) {
                              ++rows.row_begin[std::size_t(i) + 1];
