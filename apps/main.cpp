@@ -340,7 +340,7 @@ int run_command(run_args a) {
             std::printf("note: %d thread%s asked for, %d used: fewer than %llu neurons per thread gain nothing "
                         "(simulation.min_neurons_per_thread); results are the same\n",
                         sim.threads(), sim.threads() == 1 ? "" : "s", sim.workers(),
-                        static_cast<unsigned long long>(spec.simulation.min_neurons_per_thread));
+                        static_cast<unsigned long long>(sim.min_neurons_per_worker()));
     }
 
     results_writer writer(out, spec, ex.resolved_yaml, &registry);

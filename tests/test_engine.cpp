@@ -3,11 +3,15 @@
 
 #include <atomic>
 #include <cstdint>
+#include <algorithm>
+#include <mutex>
 #include <set>
+#include <tuple>
 
 #include "engram/core/aligned.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/graph.hpp"
+#include "engram/core/stats.hpp"
 #include "helpers.hpp"
 
 using namespace engram;
@@ -79,6 +83,134 @@ TEST_CASE("spikes are bit-identical for any thread count and any partition", "[u
             capture c;
             sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &c);
             CHECK(c.spikes == one.spikes);
+        }
+    }
+}
+
+// COBA with every input direct (one-step delays, a step current, no Poisson input): the
+// engine runs its workers up to a step apart instead of meeting every step.
+std::string direct_coba() {
+    std::string y = small_coba(323, 81, "150 ms");
+    const auto at = y.find("  ie: {");
+    y = y.substr(0, at) + "  ie: {source: inh, target: exc, receptor: in, weight: 67 nS, connector: {rule: fixed_probability, p: 0.1}}\n"
+        + y.substr(y.find("  ii: {"));
+    y = y.substr(0, y.find("stimuli:")) + "stimuli:\n  kick: {type: step_current, target: exc, times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]}\n";
+    return y;
+}
+
+TEST_CASE("workers a step apart (every input direct) give the same spikes for any thread count and partition", "[unit][engine]") {
+    const auto spec = parse(direct_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation ref(spec, builtin_models(), 1, 1);
+    capture one;
+    const auto st1 = ref.run(steps, &one);
+    REQUIRE(one.spikes.size() > 200);
+    for (int threads : {2, 3}) {
+        for (std::size_t parts : {0, 2, 3, 5}) {
+            INFO(threads << " threads, " << parts << " parts");
+            simulation sim(spec, builtin_models(), threads, parts);
+            REQUIRE(sim.workers() >= 2);  // at most the machine's cores
+            capture c;
+            const auto st = sim.run(steps, &c);
+            CHECK(c.spikes == one.spikes);
+            CHECK(st.synaptic_events == st1.synaptic_events);
+            CHECK(sim.current_step() == steps);
+        }
+    }
+    // the run's firing statistics, taken per part by the workers, are those of one thread
+    std::vector<spike_stats> stats[2];
+    for (int threads : {1, 2}) {
+        simulation sim(spec, builtin_models(), threads);
+        spike_summary summary(spec);
+        sim.run(steps, &summary);
+        for (std::size_t p = 0; p < 2; ++p) stats[threads - 1].push_back(summary.stats(p, spec.simulation.duration));
+    }
+    for (std::size_t p = 0; p < 2; ++p) {
+        CHECK(stats[0][p].spikes > 0);
+        CHECK(stats[1][p].spikes == stats[0][p].spikes);
+        CHECK(stats[1][p].mean_rate_hz == stats[0][p].mean_rate_hz);
+        CHECK(stats[1][p].cv_isi == stats[0][p].cv_isi);
+    }
+    // continued in two runs, as one
+    simulation sim(spec, builtin_models(), 2);
+    capture c;
+    sim.run(333, &c);
+    sim.run(steps - 333, &c);
+    CHECK(c.spikes == one.spikes);
+}
+
+TEST_CASE("workers a step apart stop together, with every step up to the stop recorded", "[unit][engine]") {
+    const auto spec = parse(direct_coba());
+    const auto whole = run(spec);
+    struct stopper : capture {
+        std::atomic<bool>* flag;
+        std::uint64_t stopped_at = 0, last_step = 0;
+        void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
+            capture::on_spikes(step, pop, ids, n);
+            if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
+        }
+        void on_step(std::uint64_t step) override { CHECK(step == last_step + 1); last_step = step; }
+    };
+    std::atomic<bool> stop{false};
+    stopper s;
+    s.flag = &stop;
+    simulation sim(spec, builtin_models(), 2);
+    REQUIRE(sim.workers() == 2);
+    const auto st = sim.run(1400, &s, &stop);
+    CHECK(st.interrupted);
+    REQUIRE(s.stopped_at >= 500);
+    // the stop is read by worker 0 at the start of a step, while the observer may lag a
+    // few steps behind the updates
+    CHECK(st.steps_done >= s.stopped_at);
+    CHECK(st.steps_done <= s.stopped_at + 4);
+    CHECK(sim.current_step() == st.steps_done);
+    CHECK(s.last_step == st.steps_done);
+    std::vector<capture::spike> head;
+    for (const auto& x : whole.spikes)
+        if (x.step <= st.steps_done) head.push_back(x);
+    CHECK(s.spikes == head);
+}
+
+TEST_CASE("an observer that throws ends a run of workers a step apart with its error", "[unit][engine]") {
+    const auto spec = parse(direct_coba());
+    struct failing : observer {
+        void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+        void on_step(std::uint64_t step) override {
+            if (step == 300) throw std::runtime_error("disk full at step 300");
+        }
+    };
+    for (int threads : {2, 3}) {
+        simulation sim(spec, builtin_models(), threads);
+        failing f;
+        CHECK_THROWS_WITH(sim.run(1000, &f), "disk full at step 300");
+    }
+}
+
+TEST_CASE("an observer that takes spikes per part gets each part's spikes once, from the workers", "[unit][engine]") {
+    struct per_part : capture {
+        std::mutex mu;
+        std::vector<capture::spike> parts;
+        bool takes_part_spikes() const override { return true; }
+        void on_part_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
+            std::lock_guard<std::mutex> lock(mu);
+            for (std::size_t i = 0; i < n; ++i) parts.push_back({step, pop, ids[i]});
+        }
+    };
+    // both loops: workers a step apart (direct inputs) and meeting every step (ring delays)
+    for (const std::string& y : {direct_coba(), small_coba()}) {
+        const auto spec = parse(y);
+        for (int threads : {1, 2}) {
+            simulation sim(spec, builtin_models(), threads, 3);
+            per_part o;
+            observer_list list;
+            list.add(&o);
+            sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &list);
+            REQUIRE(o.spikes.size() > 100);
+            auto sorted = o.parts;
+            std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+                return std::tie(a.step, a.pop, a.id) < std::tie(b.step, b.pop, b.id);
+            });
+            CHECK(sorted == o.spikes);
         }
     }
 }

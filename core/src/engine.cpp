@@ -61,7 +61,7 @@ struct population_rt {
     std::vector<float*> input;                // this step's slot per receptor
     bool ring_input = true;                   // false: every input is direct (update gets no ring)
     std::vector<float> i_stim;                // empty unless a step current targets it
-    std::vector<spike_buffer> spikes[2];      // [step parity][part]
+    std::vector<spike_buffer> spikes[3];      // [step % 3][part] (3: a pipelined worker may be a step ahead)
 };
 
 struct projection_rt {
@@ -208,6 +208,12 @@ struct simulation::impl {
 
     void build(const model_registry& models, std::size_t parts, const simulation::build_progress& building);
     void step_part(std::size_t k, std::uint64_t n);
+    void update_part(std::size_t k, std::uint64_t n);
+    void deliver_direct(std::size_t k, std::uint64_t n);
+    bool pipelined() const;
+    bool direct_inputs_only() const;
+    observer* part_obs = nullptr;  // the run's observer where it takes spikes per part
+    std::uint64_t min_per_worker = 16000;
     void apply_stimuli(std::size_t k, std::uint64_t n);
     void init_state(std::size_t pop);
 };
@@ -227,31 +233,36 @@ simulation::simulation(const network_spec& spec, const model_registry& models, i
 simulation::~simulation() = default;
 
 void simulation::impl::build(const model_registry& models, std::size_t parts, const simulation::build_progress& building) {
-    // Workers: at most the requested threads and the machine's cores. A step of a small
-    // network is a few microseconds: below about 16,000 neurons per worker the cross-core
-    // handshake of each step costs more than the split saves (measured on COBA,
-    // docs/performance.md), so such networks use fewer workers. The partition has one
-    // part per worker unless the caller pins it; worker w runs parts w, w+W, ...
-    // Results do not depend on either number.
+    // Workers: at most the requested threads and the machine's cores, and at most one per
+    // simulation.min_neurons_per_thread neurons. A step of a small network is a few
+    // microseconds. Where workers meet at a barrier every step, below about 16,000
+    // neurons per worker the cross-core handshake costs more than the split saves; where
+    // every input is direct, workers run up to a step apart (run()'s pipelined loop) and 1,000
+    // neurons per worker already gain (measured on COBA, docs/performance.md). Unset
+    // (0), the threshold is the one that applies. The partition has one part per worker
+    // unless the caller pins it; worker w runs parts w, w+W, ... Results do not depend
+    // on either number.
     std::uint64_t neurons = 0;
-    for (const auto& p : spec.populations) neurons += p.size;
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / std::max<std::uint64_t>(1, spec.simulation.min_neurons_per_thread)));
-    workers = std::min({threads, cores, useful});
-    if (workers > 1) team = std::make_unique<spin_team>(workers);
-    part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
-    events.assign(part.n_parts, event_counter{});
-
     for (const auto& ps : spec.populations) {
+        neurons += ps.size;
         population_rt p;
         p.info = &models.get(ps.model);
         p.size = ps.size;
         // validate() has checked that double precision has a kernel where state needs one
         p.model = spec.simulation.double_precision && p.info->make_f64 ? p.info->make_f64(ps, dt) : p.info->make(ps, dt);
-        for (int par = 0; par < 2; ++par) p.spikes[par].resize(part.n_parts);
         pops.push_back(std::move(p));
         init_state(pops.size() - 1);
     }
+    min_per_worker = spec.simulation.min_neurons_per_thread ? spec.simulation.min_neurons_per_thread
+                                                            : direct_inputs_only() ? 1000 : 16000;
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / min_per_worker));
+    workers = std::min({threads, cores, useful});
+    if (workers > 1) team = std::make_unique<spin_team>(workers);
+    part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
+    events.assign(part.n_parts, event_counter{});
+    for (auto& p : pops)
+        for (auto& par : p.spikes) par.resize(part.n_parts);
     const auto positions = spec.layouts.empty() ? std::vector<neuron_positions>(spec.populations.size())
                                                 : place_neurons(spec, seed);
     std::vector<std::string> mod_names;
@@ -437,8 +448,73 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
     }
 }
 
+// Steps 2 and 3 of step n for part k: stimuli, then integrate and detect (the part's
+// spikes of step n into spikes[n % 3][k]).
+void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
+    if (!stims.empty()) apply_stimuli(k, n);
+    const int cur = static_cast<int>(n % 3);
+    for (auto& p : pops) {
+        step_context ctx;
+        ctx.step = n;
+        ctx.dt = dt;
+        ctx.seed = seed;
+        ctx.input = p.ring_input ? p.input.data() : nullptr;
+        ctx.i_stim = p.i_stim.empty() ? nullptr : p.i_stim.data();
+        auto& out = p.spikes[cur][k].ids;
+        out.clear();
+        const auto pi = static_cast<std::size_t>(&p - pops.data());
+        const neuron_range r = part.ranges[pi][k];
+        if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
+        if (part_obs && !out.empty()) part_obs->on_part_spikes(n, pi, out.data(), out.size());
+    }
+}
+
+// Step 3b of step n for part k: spikes of step n-1 with a delay of one step, straight
+// into the targets' state (the update of step n has decayed it; the next update reads it).
+void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
+    const int prev = static_cast<int>((n - 1) % 3);
+    std::uint64_t ev = 0;
+    for (auto& pj : projs) {
+        if (!pj.direct) continue;
+        auto& pr = pj.rows;
+        const auto& spikes = pops[pj.source].spikes[prev];
+        ev += pr.homogeneous_weight ? deliver<false, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0)
+                                    : deliver<true, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0);
+    }
+    events[k].n += ev;
+}
+
+// Whether workers may run a step apart (run()'s pipelined loop): every input is direct (no ring
+// slot is read in the step its spike is delivered, none is shared), and nothing reads
+// all parts at once within a step (modulators, plastic rules, state samples).
+bool simulation::impl::pipelined() const {
+    if (!team || !mod_sources.empty() || !plastic.empty() || !recs.empty()) return false;
+    for (const auto& p : pops)
+        if (p.ring_input) return false;
+    for (const auto& pj : projs)
+        if (!pj.direct) return false;
+    return true;
+}
+
+// Before the connectivity is built: whether every input will be direct and nothing
+// will read all parts within a step, as pipelined() then finds (it decides; this only
+// picks the worker count).
+bool simulation::impl::direct_inputs_only() const {
+    if (!spec.modulators.empty() || !spec.state_recorders.empty()) return false;
+    for (const auto& ss : spec.stimuli)
+        if (ss.type != "step_current") return false;
+    for (const auto& p : pops)
+        for (std::size_t r = 0; r < p.info->receptors.size(); ++r)
+            if (!p.model->direct_input(r)) return false;
+    for (const auto& pj : spec.projections) {
+        if (pj.plasticity.plastic() || !pj.delay.is_constant() || !pj.connector.delay.empty()) return false;
+        if (std::max(1.0, std::round(pj.delay.a / dt)) != 1.0) return false;
+    }
+    return true;
+}
+
 void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
-    const int prev = static_cast<int>((n - 1) & 1);
+    const int prev = static_cast<int>((n - 1) % 3);
     // 0. modulators take in the spikes of step n-1 (each part its own copy)
     if (!mod_sources.empty()) {
         for (std::size_t m = 0; m < mod_sources.size(); ++m) {
@@ -479,34 +555,10 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         const auto& post = pops[projs[j].target].spikes[prev][k].ids;
         projs[j].rule->post_traces(k, n, post.data(), post.size());
     }
-    // 2. stimuli of step n
-    if (!stims.empty()) apply_stimuli(k, n);
-    // 3. integrate and detect
-    const int cur = static_cast<int>(n & 1);
-    for (auto& p : pops) {
-        step_context ctx;
-        ctx.step = n;
-        ctx.dt = dt;
-        ctx.seed = seed;
-        ctx.input = p.ring_input ? p.input.data() : nullptr;
-        ctx.i_stim = p.i_stim.empty() ? nullptr : p.i_stim.data();
-        auto& out = p.spikes[cur][k].ids;
-        out.clear();
-        const neuron_range r = part.ranges[static_cast<std::size_t>(&p - pops.data())][k];
-        if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
-    }
-    // 3b. spikes of step n-1 with a delay of one step, straight into the targets' state
-    // (the update above has decayed it; the next update reads it)
-    ev = 0;
-    for (auto& pj : projs) {
-        if (!pj.direct) continue;
-        auto& pr = pj.rows;
-        const auto& spikes = pops[pj.source].spikes[prev];
-        ev += pr.homogeneous_weight ? deliver<false, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0)
-                                    : deliver<true, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0);
-    }
-    events[k].n += ev;
+    update_part(k, n);
+    deliver_direct(k, n);
     // 4. postsynaptic updates of plastic projections for this part's spikes of step n
+    const int cur = static_cast<int>(n % 3);
     for (std::size_t j : plastic) {
         auto& pj = projs[j];
         auto& rows = pj.rows.parts[k];
@@ -532,11 +584,16 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     std::vector<std::vector<float>> sample;
     std::vector<std::uint32_t> merged;
     const std::uint64_t report_every = std::max<std::uint64_t>(1, steps / 1000);
+    m.part_obs = obs && obs->takes_part_spikes() ? obs : nullptr;
+    struct clear_part_obs {
+        observer*& p;
+        ~clear_part_obs() { p = nullptr; }
+    } clear{m.part_obs};
 
     // 4a. spikes of step s to the observers (serially, one call per population)
     auto record = [&](std::uint64_t s) {
         if (!obs) return;
-        const int par = static_cast<int>(s & 1);
+        const int par = static_cast<int>(s % 3);
         for (std::size_t p = 0; p < m.pops.size(); ++p) {
             const auto& parts = m.pops[p].spikes[par];
             if (parts.size() == 1) {
@@ -600,11 +657,96 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             }
         }
     };
-    {
-        const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
-        loop();
+    // Pipelined (every input direct, nothing that reads all parts within a step): one
+    // team job for the whole run, and no barrier. Worker w's step n: update its parts;
+    // once every worker has updated step n-1, deliver step n-1's spikes into its parts.
+    // Its update of step n waits only until every worker has delivered step n-2 and step
+    // n-3 is recorded (spikes[n % 3] is then free), so a worker runs up to a step ahead
+    // and a slower part or a recording does not stall the other worker every step. The
+    // operations on each part are those of the step-by-step loop, in the same order: the
+    // same spikes. Spikes go to the observers in step order, by whichever worker would
+    // otherwise wait. Worker 0 reports progress and reads the stop flag; it lets the
+    // others start step n+1 when it starts step n, and a stop it reads there ends every
+    // worker after step n.
+    struct alignas(64) step_counter {
+        std::atomic<std::uint64_t> v{0};
+    };
+    struct aborted {};
+    auto pipelined_loop = [&] {
+        const int W = m.team->size();
+        std::vector<step_counter> updated(static_cast<std::size_t>(W)), delivered(static_cast<std::size_t>(W));
+        for (int w = 0; w < W; ++w) updated[static_cast<std::size_t>(w)].v = delivered[static_cast<std::size_t>(w)].v = first - 1;
+        alignas(64) std::atomic<std::uint64_t> recorded{first - 1};
+        alignas(64) std::atomic<std::uint64_t> allowed{first}, final_step{last};
+        alignas(64) std::atomic<bool> recording{false}, abort{false};
+        auto least = [](const std::vector<step_counter>& c) {
+            std::uint64_t x = ~std::uint64_t(0);
+            for (const auto& e : c) x = std::min(x, e.v.load(std::memory_order_acquire));
+            return x;
+        };
+        // records every step that all workers have updated, unless another worker is at it
+        auto try_record = [&] {
+            if (!obs || recording.load(std::memory_order_relaxed)) return;
+            const std::uint64_t upto = least(updated);
+            if (recorded.load(std::memory_order_relaxed) >= upto || recording.exchange(true, std::memory_order_acquire)) return;
+            for (std::uint64_t s = recorded.load(std::memory_order_relaxed) + 1; s <= upto; ++s) {
+                record(s);
+                recorded.store(s, std::memory_order_release);
+            }
+            recording.store(false, std::memory_order_release);
+        };
+        auto wait_until = [&](auto&& ready) {
+            for (unsigned spins = 0; !ready(); ++spins) {
+                if (abort.load(std::memory_order_relaxed)) throw aborted{};
+                try_record();
+                if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
+            }
+        };
+        const std::function<void(int)> pipe_job = [&](int w) {
+            const auto W_ = static_cast<std::size_t>(W);
+            try {
+                for (std::uint64_t n = first;; ++n) {
+                    if (final_step.load(std::memory_order_acquire) < n) break;
+                    if (w == 0) {
+                        if (n > first && progress && (n - 1 - first) % report_every == 0) progress(double(n - first) / double(steps));
+                        // step n may already have started elsewhere: a stop ends the run after it
+                        if (stop && stop->load(std::memory_order_relaxed)) final_step.store(std::min(n, last), std::memory_order_release);
+                        else allowed.store(n + 1, std::memory_order_release);
+                    }
+                    wait_until([&] { return allowed.load(std::memory_order_acquire) >= n || final_step.load(std::memory_order_acquire) < n; });
+                    if (final_step.load(std::memory_order_acquire) < n) break;
+                    wait_until([&] { return least(delivered) + 2 >= n && (!obs || recorded.load(std::memory_order_acquire) + 3 >= n); });
+                    for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.update_part(k, n);
+                    updated[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
+                    wait_until([&] { return least(updated) + 1 >= n; });
+                    for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.deliver_direct(k, n);
+                    delivered[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
+                }
+            } catch (const aborted&) {
+                return;  // another worker failed; the team rethrows its error
+            } catch (...) {
+                abort.store(true, std::memory_order_relaxed);
+                throw;
+            }
+        };
+        m.team->run(pipe_job);
+        const std::uint64_t end = final_step.load();
+        for (std::uint64_t s = recorded.load() + 1; s <= end; ++s) record(s);
+        m.step = end;
+        st.steps_done = end + 1 - first;
+        st.interrupted = end < last;
+        if (progress) progress(double(st.steps_done) / double(steps));
+    };
+    if (m.pipelined() && steps > 0) {
+        const flush_denormals ftz;
+        pipelined_loop();
+    } else {
+        {
+            const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
+            loop();
+        }
+        if (m.team && st.steps_done > 0) record(m.step);
     }
-    if (m.team && st.steps_done > 0) record(m.step);
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
     st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (auto& e : m.events) { st.synaptic_events += e.n; e.n = 0; }
@@ -617,6 +759,7 @@ const network_spec& simulation::spec() const { return impl_->spec; }
 int simulation::threads() const { return impl_->threads; }
 std::size_t simulation::parts() const { return impl_->part.n_parts; }
 int simulation::workers() const { return impl_->workers; }
+std::uint64_t simulation::min_neurons_per_worker() const { return impl_->min_per_worker; }
 double simulation::build_seconds() const { return impl_->build_seconds; }
 std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).rows.size(); }
 std::size_t simulation::synapse_count() const {

@@ -15,7 +15,6 @@ void isi_accumulator::add(std::uint32_t i, double t) {
     }
     x.last = t;
     ++x.count;
-    ++total_;
 }
 
 void isi_accumulator::add(const std::uint32_t* ids, std::size_t count, double t) {
@@ -27,9 +26,9 @@ void isi_accumulator::add(const std::uint32_t* ids, std::size_t count, double t)
 
 spike_stats isi_accumulator::finish(double duration_ms) const {
     spike_stats s;
-    s.spikes = total_;
+    for (const neuron& x : n_) s.spikes += x.count;
     const auto n = static_cast<double>(n_.size());
-    s.mean_rate_hz = n > 0 && duration_ms > 0 ? total_ / (n * duration_ms * 1e-3) : 0.0;
+    s.mean_rate_hz = n > 0 && duration_ms > 0 ? static_cast<double>(s.spikes) / (n * duration_ms * 1e-3) : 0.0;
     double cv_sum = 0.0;
     for (const neuron& x : n_) {
         if (x.count < 2) continue;
@@ -50,7 +49,7 @@ spike_summary::spike_summary(const network_spec& spec) : dt_(spec.simulation.dt)
     for (const auto& p : spec.populations) acc_.emplace_back(p.size);
 }
 
-void spike_summary::on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) {
+void spike_summary::on_part_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) {
     const double t = static_cast<double>(step) * dt_;
     acc_[pop].add(ids, count, t);
 }

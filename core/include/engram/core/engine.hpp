@@ -48,6 +48,15 @@ public:
                            const std::vector<std::vector<float>>& /*values*/) {}
     // End of step `step`, after its spikes were passed on.
     virtual void on_step(std::uint64_t /*step*/) {}
+    // Spikes of step `step` of one part of population `pop` (ascending), from the worker
+    // that computed them, right after its update, for an observer whose
+    // takes_part_spikes() is true. Unlike the calls above these are not serial: calls
+    // for different parts may run at the same time, and a worker may be a step ahead of
+    // another, so such an observer may only touch data of the neurons it is given (each
+    // neuron's spikes still come in step order). It still gets on_spikes as well.
+    virtual bool takes_part_spikes() const { return false; }
+    virtual void on_part_spikes(std::uint64_t /*step*/, std::size_t /*pop*/, const std::uint32_t* /*ids*/,
+                                std::size_t /*count*/) {}
 };
 
 // Passes everything on to several observers, in order.
@@ -62,6 +71,15 @@ public:
     }
     void on_step(std::uint64_t step) override {
         for (auto* o : list_) o->on_step(step);
+    }
+    bool takes_part_spikes() const override {
+        for (auto* o : list_)
+            if (o->takes_part_spikes()) return true;
+        return false;
+    }
+    void on_part_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override {
+        for (auto* o : list_)
+            if (o->takes_part_spikes()) o->on_part_spikes(step, pop, ids, count);
     }
 
 private:
@@ -124,6 +142,7 @@ public:
     std::vector<double> state(std::size_t pop, const std::string& var) const;
     int threads() const;        // what the user asked for
     int workers() const;        // threads actually stepping (fewer for small networks)
+    std::uint64_t min_neurons_per_worker() const;  // the threshold that applied (simulation.min_neurons_per_thread, or its automatic value)
     std::size_t parts() const;  // parts of the partition
     double build_seconds() const;
 

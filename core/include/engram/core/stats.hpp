@@ -31,14 +31,18 @@ private:
         std::uint64_t count = 0;
     };
     std::vector<neuron> n_;
-    std::uint64_t total_ = 0;
 };
 
-// Per-population firing statistics of a run, as an engine observer.
+// Per-population firing statistics of a run, as an engine observer. It takes the spikes
+// per part, from the workers (observer::on_part_spikes): each touches only its own
+// neurons' records, so the records are updated in parallel and stay in the cache of
+// the core that owns them.
 class spike_summary : public observer {
 public:
     spike_summary(const network_spec& spec);
-    void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override;
+    void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+    bool takes_part_spikes() const override { return true; }
+    void on_part_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override;
     spike_stats stats(std::size_t pop, double duration_ms) const { return acc_[pop].finish(duration_ms); }
 
 private:
