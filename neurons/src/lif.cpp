@@ -507,7 +507,9 @@ struct lif_cond_exp final : lif_base<T> {
         const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
         const __m256 mdtC = _mm256_set1_ps(-dt_over_C), zL = _mm256_set1_ps(z_L), d0 = _mm256_set1_ps(d_0);
         const __m256 dEex = _mm256_set1_ps(dE_ex), dEin = _mm256_set1_ps(dE_in);
-        const __m256i z_min = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min)));  // phi1_reaches
+        // phi1_reaches: z's bits <= -3/4's, as -3/4's + 1 > z's (one compare; GCC makes the
+        // other sense a min and an equality)
+        const __m256i z_bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min)) + 1);
         constexpr int n = phi1_degree<float>;
         __m256 q[n + 1];
         for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_q[j]);
@@ -520,17 +522,17 @@ struct lif_cond_exp final : lif_base<T> {
                 __m256 p = q[n];
                 for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, z, q[j]);
                 y = _mm256_fmadd_ps(_mm256_fmadd_ps(z, x, d), p, x);
-                const __m256i outside = _mm256_cmpgt_epi32(_mm256_castps_si256(z), z_min);
-                if (!_mm256_testz_si256(outside, outside)) [[unlikely]] {
+                const __m256i inside = _mm256_cmpgt_epi32(z_bound, _mm256_castps_si256(z));
+                if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) != 0xff) [[unlikely]] {
                     alignas(32) float ys[8], xs[8], zs[8], ds[8];
-                    alignas(32) std::int32_t out[8];
+                    alignas(32) std::int32_t in[8];
                     _mm256_store_ps(ys, y);
                     _mm256_store_ps(xs, x);
                     _mm256_store_ps(zs, z);
                     _mm256_store_ps(ds, d);
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(out), outside);
+                    _mm256_store_si256(reinterpret_cast<__m256i*>(in), inside);
                     for (int k = 0; k < 8; ++k)
-                        if (out[k]) ys[k] = exp_step(xs[k], zs[k], ds[k]);
+                        if (!in[k]) ys[k] = exp_step(xs[k], zs[k], ds[k]);
                     y = _mm256_load_ps(ys);
                 }
             } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
