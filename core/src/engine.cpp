@@ -81,6 +81,7 @@ template <bool W, bool D, class Idx>
 inline void deliver_row(std::uint64_t b, std::uint64_t e, const Idx* tg, const float* w, float w0,
                         const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t stride,
                         std::uint32_t base) {
+#pragma GCC unroll 4
     for (std::uint64_t s = b; s < e; ++s) {
         float* dst = dst0;
         if constexpr (D) {
