@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "engram/core/aligned.hpp"
@@ -89,8 +90,8 @@ TEST_CASE("spikes are bit-identical for any thread count and any partition", "[u
 
 // COBA with every input direct (one-step delays, a step current, no Poisson input): the
 // engine runs its workers up to a step apart instead of meeting every step.
-std::string direct_coba() {
-    std::string y = small_coba(323, 81, "150 ms");
+std::string direct_coba(int n_exc = 323, int n_inh = 81) {
+    std::string y = small_coba(n_exc, n_inh, "150 ms");
     const auto at = y.find("  ie: {");
     y = y.substr(0, at) + "  ie: {source: inh, target: exc, receptor: in, weight: 67 nS, connector: {rule: fixed_probability, p: 0.1}}\n"
         + y.substr(y.find("  ii: {"));
@@ -137,6 +138,31 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     sim.run(333, &c);
     sim.run(steps - 333, &c);
     CHECK(c.spikes == one.spikes);
+}
+
+TEST_CASE("unset, min_neurons_per_thread is 1,000 neurons per worker where every input is direct and 16,000 otherwise", "[unit][engine]") {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const std::vector<std::string> unset{"simulation.min_neurons_per_thread=0"};
+    struct expect { std::string yaml; std::uint64_t threshold; int workers; };
+    const std::vector<expect> cases{
+        {direct_coba(1600, 400), 1000, std::min(2, cores)},  // 2,000 neurons, all direct: 2 workers
+        {direct_coba(1600, 399), 1000, 1},                   // 1,999: one
+        {small_coba(3200, 800), 16000, 1},                   // ring delays and Poisson input: one below 16,000 per worker
+    };
+    for (const auto& c : cases) {
+        const auto spec = parse(c.yaml, unset);
+        REQUIRE(spec.simulation.min_neurons_per_thread == 0);
+        simulation sim(spec, builtin_models(), 4);
+        INFO(spec.populations[0].size + spec.populations[1].size << " neurons");
+        CHECK(sim.min_neurons_per_worker() == c.threshold);
+        CHECK(sim.workers() == c.workers);
+        CHECK(sim.threads() == 4);
+    }
+    // set, it applies as given
+    const auto spec = parse(small_coba(3200, 800), {"simulation.min_neurons_per_thread=2000"});
+    simulation sim(spec, builtin_models(), 2);
+    CHECK(sim.min_neurons_per_worker() == 2000);
+    CHECK(sim.workers() == std::min(2, cores));
 }
 
 TEST_CASE("workers a step apart stop together, with every step up to the stop recorded", "[unit][engine]") {
