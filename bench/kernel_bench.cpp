@@ -3,9 +3,12 @@
 // kernels on a noisy machine: the figure is the minimum over trials of the time per
 // neuron and step, which noise from other processes can only raise.
 //
-// Usage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double]
+// Usage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double] [--direct]
 //   experiment  default experiments/coba.yaml
 //   --double    the double-precision kernels (simulation.precision: double)
+//   --direct    inputs added straight into the synaptic state after each update, as the
+//               engine delivers one-step static projections (coba.yaml); default: into
+//               the input buffers the kernel takes in (the ring's path)
 //   --steps     steps per trial (default 20000 = 2 s of dt 0.1 ms)
 //   --trials    trials (default 9)
 //   --rate      firing rate of every source neuron (Hz, default 20): with the in-degree
@@ -49,7 +52,7 @@ struct pop_rt {
 };
 
 [[noreturn]] void usage(const char* why) {
-    std::fprintf(stderr, "kernel_bench: %s\nusage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double]\n", why);
+    std::fprintf(stderr, "kernel_bench: %s\nusage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double] [--direct]\n", why);
     std::exit(2);
 }
 
@@ -60,7 +63,7 @@ int main(int argc, char** argv) {
     std::uint64_t steps = 20000;
     int trials = 9;
     double rate = 20.0;
-    bool f64 = false;
+    bool f64 = false, direct = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         auto next = [&]() -> std::string {
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
         else if (a == "--trials") trials = std::stoi(next());
         else if (a == "--rate") rate = std::stod(next());
         else if (a == "--double") f64 = true;
+        else if (a == "--direct") direct = true;
         else if (a == "-h" || a == "--help") usage("help");
         else if (!a.empty() && a[0] == '-') usage(("unknown option " + a).c_str());
         else path = a;
@@ -90,7 +94,11 @@ int main(int argc, char** argv) {
             if (f64 && !info.make_f64) usage(("model " + ps.model + " has no double-precision kernel").c_str());
             p.model = f64 ? info.make_f64(ps, dt) : info.make(ps, dt);
             p.input.assign(info.receptors.size(), std::vector<float>(ps.size, 0.0f));
-            for (auto& in : p.input) p.input_ptr.push_back(in.data());
+            for (std::size_t r = 0; r < p.input.size(); ++r) {
+                float* into = direct ? p.model->direct_input(r) : p.input[r].data();
+                if (!into) usage(("--direct: receptor " + info.receptors[r].name + " of " + ps.model + " takes no direct input").c_str());
+                p.input_ptr.push_back(into);
+            }
             // initial state as the experiment draws it
             for (const auto& [var, d] : ps.initial) {
                 const int k = info.state_index(var);
@@ -143,18 +151,22 @@ int main(int argc, char** argv) {
                 step_context ctx;
                 ctx.dt = dt;
                 ctx.seed = spec.simulation.seed;
-                ctx.input = p.input_ptr.data();
+                ctx.input = direct ? nullptr : p.input_ptr.data();
                 std::uint64_t spikes = 0;
                 const auto t0 = std::chrono::steady_clock::now();
                 for (std::uint64_t s = 1; s <= steps; ++s) {
                     const auto& ev = p.events[s & 255];
-                    for (std::size_t r = 0; r < ev.size(); ++r) {
-                        float* in = p.input_ptr[r];
-                        for (const auto& e : ev[r]) in[e.neuron] += e.weight;
-                    }
+                    auto add_inputs = [&] {
+                        for (std::size_t r = 0; r < ev.size(); ++r) {
+                            float* in = p.input_ptr[r];
+                            for (const auto& e : ev[r]) in[e.neuron] += e.weight;
+                        }
+                    };
+                    if (!direct) add_inputs();  // taken in by this update
                     ctx.step = s;
                     out.clear();
                     p.model->update(ctx, 0, p.spec->size, out);
+                    if (direct) add_inputs();  // onto the state, after the update
                     spikes += out.size();
                 }
                 const double sec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -164,8 +176,8 @@ int main(int argc, char** argv) {
             }
             total_ns.push_back(all);
         }
-        std::printf("%s: %llu steps x %d trials, inputs at %.1f Hz per source neuron, %s precision\n", path.c_str(),
-                    static_cast<unsigned long long>(steps), trials, rate, f64 ? "double" : "float");
+        std::printf("%s: %llu steps x %d trials, inputs at %.1f Hz per source neuron, %s precision, %s\n", path.c_str(),
+                    static_cast<unsigned long long>(steps), trials, rate, f64 ? "double" : "float", direct ? "direct" : "through input buffers");
         std::printf("%-12s %-16s %8s %14s %14s %10s\n", "population", "model", "neurons", "ns/neuron min", "ns/neuron med", "rate Hz");
         for (auto& p : pops) {
             std::sort(p.ns.begin(), p.ns.end());

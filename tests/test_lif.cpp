@@ -187,12 +187,12 @@ TEST_CASE("the vectorisable exp is accurate to a few float ulps", "[unit][lif]")
     CHECK(engram::vexp(-200.0f) < 1e-37f);
 }
 
-// phi1(z) = (e^z - 1) / z against expm1 in long double over the polynomial's range
-template <class T>
+// phi1(z) = (e^z - 1) / z against expm1 in long double over a polynomial's range
+template <class T, bool Near>
 double phi1_worst_error() {
     double worst = 0;
-    const auto q = engram::phi1_rounded<T>();
-    for (long double z = engram::phi1_z_min; z <= -1e-6L; z += 1.0L / 16384) {
+    const auto q = engram::phi1_rounded<T, Near>();
+    for (long double z = engram::phi1_z_min<Near>; z <= -1e-6L; z += 1.0L / 16384) {
         const long double exact = std::expm1(z) / z;
         const T got = engram::phi1_poly(static_cast<T>(z), q);
         worst = std::max(worst, static_cast<double>(std::fabs((static_cast<long double>(got) - exact) / exact)));
@@ -200,16 +200,29 @@ double phi1_worst_error() {
     return worst;
 }
 
-TEST_CASE("the phi1 polynomial of exponential Euler is exact to the precision's rounding", "[unit][lif]") {
-    CHECK(phi1_worst_error<float>() < 1.5e-7);   // about one float ulp (2^-24 / 0.7 = 8.5e-8)
-    CHECK(phi1_worst_error<double>() < 5e-16);   // a few double ulps
+TEST_CASE("the phi1 polynomials of exponential Euler are exact to the precision's rounding", "[unit][lif]") {
+    // about one float ulp (2^-24 / 0.7 = 8.5e-8) and a few double ulps, on both ranges
+    CHECK(phi1_worst_error<float, false>() < 1.5e-7);
+    CHECK(phi1_worst_error<float, true>() < 1.5e-7);
+    CHECK(phi1_worst_error<double, false>() < 5e-16);
+    CHECK(phi1_worst_error<double, true>() < 5e-16);
+    // the near range is half the wide one, and its polynomial one degree lower in float
+    CHECK(engram::phi1_z_min<true> == -0.375);
+    CHECK(engram::phi1_z_min<false> == -0.75);
+    CHECK(engram::phi1_degree<float, true> + 1 == engram::phi1_degree<float, false>);
     // the expansion in z keeps phi1(0) = 1 and phi1'(0) = 1/2 (the economisation moves
-    // the float coefficients by at most 1.8e-8)
+    // the float coefficients by a few 1e-8)
     CHECK(engram::phi1_coefficients<double>()[0] == Approx(1.0).epsilon(1e-15));
     CHECK(engram::phi1_coefficients<double>()[1] == Approx(0.5).epsilon(1e-14));
+    CHECK(engram::phi1_coefficients<double, true>()[0] == Approx(1.0).epsilon(1e-15));
+    CHECK(engram::phi1_coefficients<double, true>()[1] == Approx(0.5).epsilon(1e-14));
     CHECK(engram::phi1_coefficients<float>()[0] == Approx(1.0).epsilon(3e-8));
+    CHECK(engram::phi1_coefficients<float, true>()[0] == Approx(1.0).epsilon(3e-8));
+    CHECK(engram::phi1_coefficients<float, true>()[1] == Approx(0.5).epsilon(1e-5));
     CHECK(engram::phi1_poly(-0.75, engram::phi1_rounded<double>()) == Approx(-std::expm1(-0.75) / 0.75).epsilon(1e-15));
-    // its range, by the bits of z: [-3/4, -0]; +0, positive z, below -3/4 and NaN outside
+    CHECK(engram::phi1_poly(-0.375, engram::phi1_rounded<double, true>()) == Approx(-std::expm1(-0.375) / 0.375).epsilon(1e-15));
+    // the ranges, by the bits of z: [-3/4, -0] and [-3/8, -0]; +0, positive z, below the
+    // range and NaN outside
     CHECK(engram::phi1_reaches(-0.75f));
     CHECK(engram::phi1_reaches(-0.0f));
     CHECK(engram::phi1_reaches(-1e-30f));
@@ -220,6 +233,14 @@ TEST_CASE("the phi1 polynomial of exponential Euler is exact to the precision's 
     CHECK_FALSE(engram::phi1_reaches(0.25f));
     CHECK_FALSE(engram::phi1_reaches(-std::numeric_limits<float>::quiet_NaN()));
     CHECK_FALSE(engram::phi1_reaches(std::numeric_limits<double>::quiet_NaN()));
+    CHECK(engram::phi1_reaches<true>(-0.375f));
+    CHECK(engram::phi1_reaches<true>(-0.375));
+    CHECK(engram::phi1_reaches<true>(-0.0f));
+    CHECK_FALSE(engram::phi1_reaches<true>(std::nextafter(-0.375f, -1.0f)));
+    CHECK_FALSE(engram::phi1_reaches<true>(std::nextafter(-0.375, -1.0)));
+    CHECK_FALSE(engram::phi1_reaches<true>(-0.5f));
+    CHECK_FALSE(engram::phi1_reaches<true>(0.0f));
+    CHECK_FALSE(engram::phi1_reaches<true>(std::numeric_limits<float>::quiet_NaN()));
 }
 
 TEST_CASE("the double vexp is accurate to a few double ulps", "[unit][lif]") {

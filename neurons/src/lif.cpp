@@ -374,9 +374,10 @@ struct lif_curr_delta final : lif_base<T> {
 // integration: exponential_euler (default): conductances decay exactly; v is advanced
 // exactly for the conductances frozen over the step (v relaxes to v_inf with time
 // constant C / g_total): v + (drive - g v) dt/C phi1(z), z = -g dt/C, with phi1(z) =
-// (e^z - 1)/z a polynomial (fast_math.hpp) where z >= -3/4, and exp and a division
-// beyond. Computed as v + (d + z v) phi1(z) with d = dt/C drive: z and d come from the
-// conductances by two fused multiply-adds each, with constants scaled by dt/C.
+// (e^z - 1)/z one of two polynomials (fast_math.hpp: degree 4 in float where z >= -3/8,
+// degree 5 where z >= -3/4), and exp and a division beyond. Computed as
+// v + (d + z v) phi1(z) with d = dt/C drive: z = z_L - dt/C (g_ex + g_in) by an add and a
+// fused multiply-add, d by two fused multiply-adds, with constants scaled by dt/C.
 // integration: euler: forward Euler for v and the conductances alike (the scheme of
 // Brian's COBA benchmark script).
 template <class T>
@@ -387,7 +388,8 @@ struct lif_cond_exp final : lif_base<T> {
     T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
     // exponential Euler: z = z_L - dt/C (g_ex + g_in), d = d_0 + dt/C (g_ex E_ex + g_in E_in)
     T z_L, d_0, dE_ex, dE_in;
-    std::array<T, phi1_degree<T> + 1> phi1_q;  // phi1 as a polynomial in z
+    std::array<T, phi1_degree<T, true> + 1> phi1_qn;  // phi1 as a polynomial in z, near range
+    std::array<T, phi1_degree<T> + 1> phi1_qw;        // and wide range
     bool euler;
     lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler") {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
@@ -402,19 +404,21 @@ struct lif_cond_exp final : lif_base<T> {
         d_0 = static_cast<T>(dt / C * (C / tau * scalar(s, "E_L") + scalar(s, "I_e")));
         dE_ex = static_cast<T>(dt / C * scalar(s, "E_ex"));
         dE_in = static_cast<T>(dt / C * scalar(s, "E_in"));
-        phi1_q = phi1_rounded<T>();
+        phi1_qn = phi1_rounded<T, true>();
+        phi1_qw = phi1_rounded<T>();
     }
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? g_ex : g_in); }
 
-    // How integrate advances v: forward Euler; exponential Euler with phi1 as a
-    // polynomial (every neuron of the block in its range); exponential Euler choosing per
-    // neuron between the polynomial and exp (exp_step).
-    enum class scheme { euler, exp_poly, exp_any };
+    // How integrate advances v: forward Euler; exponential Euler with phi1 from the near
+    // polynomial (every neuron of the block in its range), choosing per neuron between the
+    // two polynomials (every neuron in the wide range), or between them and exp
+    // (exp_step). The choice per neuron is the same in all three.
+    enum class scheme { euler, exp_near, exp_poly, exp_any };
 
-    // Exponential Euler where the polynomial for phi1 does not reach (z < -3/4, or z >= 0
+    // Exponential Euler where neither polynomial for phi1 reaches (z < -3/4, or z >= 0
     // with negative conductances): v relaxes to v_inf = drive / g = -d / z by exp(z).
     static T exp_step(T x, T z, T d) {
         if (z == T(0)) return x + d;  // no leak at all: phi1(0) = 1
@@ -435,7 +439,8 @@ struct lif_cond_exp final : lif_base<T> {
         const T gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
         const T gLEL = fmadd(g_L, E_L, I_e);
         const T mdtC = -dt_over_C, zL = z_L, d0 = d_0, dEex = dE_ex, dEin = dE_in;
-        const auto q = phi1_q;
+        const auto qn = phi1_qn;
+        const auto qw = phi1_qw;
         // One pass for v and the conductances; the refractory select lives in detect's
         // flag pass (GCC does not vectorise the division and exp when they share a loop
         // with it).
@@ -448,13 +453,13 @@ struct lif_cond_exp final : lif_base<T> {
                 vv[i] = vv[i] + dtC * (drive - g * vv[i]);
             } else {
                 // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
-                const T z = fmadd(c, mdtC, fmadd(a, mdtC, zL));
+                const T z = fmadd(a + c, mdtC, zL);
                 T d = fmadd(c, dEin, fmadd(a, dEex, d0));
                 if constexpr (Stim) d = fmadd(T(stim[i]), dtC, d);
                 const T x = vv[i];
-                const T y = fmadd(fmadd(z, x, d), phi1_poly(z, q), x);
-                if constexpr (S == scheme::exp_poly) vv[i] = y;
-                else vv[i] = phi1_reaches(z) ? y : exp_step(x, z, d);
+                if constexpr (S == scheme::exp_near) vv[i] = fmadd(fmadd(z, x, d), phi1_poly(z, qn), x);
+                else if constexpr (S == scheme::exp_poly) vv[i] = phi1_step(x, z, d, qn, qw);
+                else vv[i] = phi1_reaches(z) ? phi1_step(x, z, d, qn, qw) : exp_step(x, z, d);
             }
             if constexpr (In) {
                 ge[i] = a * Pe + in_e[i];
@@ -467,9 +472,10 @@ struct lif_cond_exp final : lif_base<T> {
             }
         }
     }
-    // Exponential Euler, per block of 64 neurons: the polynomial alone where it reaches
-    // every neuron of the block (checked first, on conductances just loaded into L1),
-    // the per-neuron choice where it does not.
+    // Exponential Euler, per block of 64 neurons: the near polynomial alone where it
+    // reaches every neuron of the block (checked first, on conductances just loaded into
+    // L1), the choice per neuron between the polynomials where the wide one reaches every
+    // neuron, the choice that includes exp otherwise.
     template <bool Stim, bool In>
     void integrate_exp(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
         const T* __restrict ge = g_ex.data();
@@ -477,10 +483,15 @@ struct lif_cond_exp final : lif_base<T> {
         const T mdtC = -dt_over_C, zL = z_L;
         for (std::uint32_t c0 = b; c0 < e; c0 += 64) {
             const std::uint32_t c1 = std::min<std::uint32_t>(c0 + 64, e);
-            int outside = 0;
-            for (std::uint32_t i = c0; i < c1; ++i) outside |= !phi1_reaches(fmadd(gi[i], mdtC, fmadd(ge[i], mdtC, zL)));
+            int outside_near = 0, outside = 0;
+            for (std::uint32_t i = c0; i < c1; ++i) {
+                const T z = fmadd(ge[i] + gi[i], mdtC, zL);
+                outside_near |= !phi1_reaches<true>(z);
+                outside |= !phi1_reaches(z);
+            }
             if (outside) integrate<Stim, scheme::exp_any, In>(ctx, c0, c1);
-            else integrate<Stim, scheme::exp_poly, In>(ctx, c0, c1);
+            else if (outside_near) integrate<Stim, scheme::exp_poly, In>(ctx, c0, c1);
+            else integrate<Stim, scheme::exp_near, In>(ctx, c0, c1);
         }
     }
     template <bool Stim, bool Euler>
@@ -492,12 +503,37 @@ struct lif_cond_exp final : lif_base<T> {
         }
     }
 #if defined(__AVX2__)
+    // The lanes of 8 neurons that the near polynomial does not reach (near: the lanes it
+    // does; w = d + z x; y: the near step): the wide polynomial where it reaches, exp_step
+    // beyond. Out of line: in COBA 1 % of the blocks of 8 come here.
+    [[gnu::noinline]] __m256 beyond_near(__m256 x, __m256 z, __m256 d, __m256 w, __m256 y, __m256i near, __m256i wide_bound) const {
+        constexpr int n = phi1_degree<float>;
+        __m256 p = _mm256_set1_ps(phi1_qw[n]);
+        for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(phi1_qw[j]));
+        y = _mm256_blendv_ps(_mm256_fmadd_ps(w, p, x), y, _mm256_castsi256_ps(near));
+        const __m256i inside = _mm256_cmpgt_epi32(wide_bound, _mm256_castps_si256(z));
+        if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) != 0xff) {
+            alignas(32) float ys[8], xs[8], zs[8], ds[8];
+            alignas(32) std::int32_t in[8];
+            _mm256_store_ps(ys, y);
+            _mm256_store_ps(xs, x);
+            _mm256_store_ps(zs, z);
+            _mm256_store_ps(ds, d);
+            _mm256_store_si256(reinterpret_cast<__m256i*>(in), inside);
+            for (int k = 0; k < 8; ++k)
+                if (!in[k]) ys[k] = exp_step(xs[k], zs[k], ds[k]);
+            y = _mm256_load_ps(ys);
+        }
+        return y;
+    }
+
     // integrate<false, scheme, In> and detect in one pass (lif_base::fused_avx2). Exp:
-    // exponential Euler, per 8 neurons the polynomial for phi1, or where z leaves its
-    // range in any lane, exp_step for those lanes (integrate's per-neuron choice).
-    // Otherwise forward Euler.
+    // exponential Euler, per 8 neurons the near polynomial for phi1; where z leaves its
+    // range in any lane, the wide one for those lanes, and where z leaves that too,
+    // exp_step (integrate's choice per neuron). Otherwise forward Euler.
     template <bool In, bool Exp>
     std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        static_assert(std::is_same_v<T, float>);
         const float* vv = v.data();  // read here, written by fused_avx2
         float* __restrict ge = g_ex.data();
         float* __restrict gi = g_in.data();
@@ -507,34 +543,27 @@ struct lif_cond_exp final : lif_base<T> {
         const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
         const __m256 mdtC = _mm256_set1_ps(-dt_over_C), zL = _mm256_set1_ps(z_L), d0 = _mm256_set1_ps(d_0);
         const __m256 dEex = _mm256_set1_ps(dE_ex), dEin = _mm256_set1_ps(dE_in);
-        // phi1_reaches: z's bits <= -3/4's, as -3/4's + 1 > z's (one compare; GCC makes the
-        // other sense a min and an equality)
-        const __m256i z_bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min)) + 1);
-        constexpr int n = phi1_degree<float>;
+        // phi1_reaches: z's bits <= z_min's, as z_min's + 1 > z's (one compare; GCC makes
+        // the other sense a min and an equality)
+        const __m256i near_bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min<true>)) + 1);
+        const __m256i wide_bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min<false>)) + 1);
+        constexpr int n = phi1_degree<float, true>;
         __m256 q[n + 1];
-        for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_q[j]);
+        for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_qn[j]);
         return B::fused_avx2(m, b, e, spikes, [&](std::size_t i) {
             const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
             __m256 y;
             if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
-                const __m256 z = _mm256_fmadd_ps(c, mdtC, _mm256_fmadd_ps(a, mdtC, zL));
+                // z = z_L - dt/C (g_ex + g_in): the add runs beside the multiply-adds
+                const __m256 z = _mm256_fmadd_ps(_mm256_add_ps(a, c), mdtC, zL);
                 const __m256 d = _mm256_fmadd_ps(c, dEin, _mm256_fmadd_ps(a, dEex, d0));
                 __m256 p = q[n];
                 for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, z, q[j]);
-                y = _mm256_fmadd_ps(_mm256_fmadd_ps(z, x, d), p, x);
-                const __m256i inside = _mm256_cmpgt_epi32(z_bound, _mm256_castps_si256(z));
-                if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) != 0xff) [[unlikely]] {
-                    alignas(32) float ys[8], xs[8], zs[8], ds[8];
-                    alignas(32) std::int32_t in[8];
-                    _mm256_store_ps(ys, y);
-                    _mm256_store_ps(xs, x);
-                    _mm256_store_ps(zs, z);
-                    _mm256_store_ps(ds, d);
-                    _mm256_store_si256(reinterpret_cast<__m256i*>(in), inside);
-                    for (int k = 0; k < 8; ++k)
-                        if (!in[k]) ys[k] = exp_step(xs[k], zs[k], ds[k]);
-                    y = _mm256_load_ps(ys);
-                }
+                const __m256 w = _mm256_fmadd_ps(z, x, d);
+                y = _mm256_fmadd_ps(w, p, x);
+                const __m256i near = _mm256_cmpgt_epi32(near_bound, _mm256_castps_si256(z));
+                if (_mm256_movemask_ps(_mm256_castsi256_ps(near)) != 0xff) [[unlikely]]
+                    y = beyond_near(x, z, d, w, y, near, wide_bound);
             } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
                 const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
                 const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));

@@ -72,29 +72,37 @@ inline T fmadd(T a, T b, T c) {
 
 // phi1(z) = (e^z - 1) / z, the factor of an exponential-Euler step: for dv/dt = f(v)
 // with f linear in v of slope -k, the exact step over dt is v + dt f(v) phi1(-k dt). No
-// exp and no division: a polynomial in z, valid for z in [phi1_z_min, 0] (effective time
-// constants down to 4/3 dt, which covers COBA's inhibitory bursts; outside, callers use
-// exp). It is built about the range's centre c = -3/8, where its series converges
-// fastest, then expanded in powers of z, so that a kernel evaluates it at z itself.
-// - Double: the Taylor series of phi1 about c, to degree 13. phi1's k-th derivative is
-//   the integral of s^k e^(s z) over s in [0, 1], at most 1/(k+1), so the series cut
-//   after degree N is off by at most r^(N+1) / (N+2)! (r = 3/8): 8.5e-19 here.
-// - Float: the series to degree 7 (1.0e-9), then its t^7 and t^6 terms (t = z - c)
-//   replaced by their best lower-degree approximations on [-r, r] (Chebyshev
-//   economisation: t^n less r^n T_n(t/r) / 2^(n-1)), adding at most |a_7| r^7 / 64 +
-//   |a_6| r^6 / 32 = 1.8e-8: degree 5, below half a float ulp of phi1 >= 0.71.
+// exp and no division: polynomials in z on two ranges, chosen per neuron and step:
+// - near, z in [-3/8, 0]: effective time constants down to 8/3 dt. In COBA 99.9 % of
+//   neuron-steps, and every neuron of 99 % of the blocks of 8 a vector kernel takes.
+// - wide, z in [-3/4, 0] (down to 4/3 dt), which covers COBA's inhibitory bursts;
+// - outside both, callers use exp.
+// Each is built about its range's centre c, where its series converges fastest, then
+// expanded in powers of z, so that a kernel evaluates it at z itself.
+// - Double: the Taylor series of phi1 about c. phi1's k-th derivative is the integral of
+//   s^k e^(s z) over s in [0, 1], at most 1/(k+1), so the series cut after degree N is
+//   off by at most r^(N+1) / (N+2)! (r the radius): wide degree 13, 8.5e-19; near degree
+//   10, 2.1e-17.
+// - Float: the series to degree N + 2, then its two top terms (t = z - c) replaced by
+//   their best lower-degree approximations on [-r, r] (Chebyshev economisation: t^k less
+//   r^k T_k(t/r) / 2^(k-1)), adding at most |a_k| r^k / 2^(k-1) each: wide degree 5,
+//   1.8e-8; near degree 4, 2.1e-8. Both below half a float ulp of phi1 >= 0.71.
 // Expanded in z, the terms alternate in sign on the range; Horner's rule then loses a
 // little more than about c, still about one ulp (tests/test_lif.cpp).
-inline constexpr double phi1_centre = -0.375;
-inline constexpr double phi1_radius = 0.375;
-inline constexpr double phi1_z_min = phi1_centre - phi1_radius;  // -3/4, exact in float
-template <class T>
-inline constexpr int phi1_degree = std::is_same_v<T, float> ? 5 : 13;
+// The near polynomial saves one fused multiply-add per neuron in float (three in double).
+template <bool Near = false>
+inline constexpr double phi1_centre = Near ? -0.1875 : -0.375;
+template <bool Near = false>
+inline constexpr double phi1_radius = -phi1_centre<Near>;
+template <bool Near = false>
+inline constexpr double phi1_z_min = 2.0 * phi1_centre<Near>;  // -3/4 and -3/8, exact in float
+template <class T, bool Near = false>
+inline constexpr int phi1_degree = std::is_same_v<T, float> ? (Near ? 4 : 5) : (Near ? 10 : 13);
 
 // Coefficient j of the series about c: sum over k >= j of C(k, j) c^(k-j) / (k+1)!
 // (phi1(z) = sum over k of z^k / (k+1)!, each z^k expanded about c).
 // Long double here and below: the expansion in z must not add double roundings of its own.
-constexpr long double phi1_taylor(int j, long double c = phi1_centre) {
+constexpr long double phi1_taylor(int j, long double c) {
     long double sum = 0.0L;
     for (int k = j; k < j + 40; ++k) {
         long double term = 1.0L;  // C(k, j) c^(k-j) / (k+1)!
@@ -106,22 +114,44 @@ constexpr long double phi1_taylor(int j, long double c = phi1_centre) {
     return sum;
 }
 
+// Coefficients of the Chebyshev polynomial T_k (of x^0 ... x^k).
+template <int K>
+constexpr std::array<long double, K + 1> chebyshev() {
+    std::array<long double, K + 1> prev{}, cur{};  // T_{k-1}, T_k
+    prev[0] = 1.0L;
+    if constexpr (K == 0) return prev;
+    cur[1] = 1.0L;
+    for (int k = 1; k < K; ++k) {  // T_{k+1} = 2x T_k - T_{k-1}
+        std::array<long double, K + 1> next{};
+        for (int j = 0; j <= k; ++j) next[j + 1] += 2.0L * cur[j];
+        for (int j = 0; j <= k; ++j) next[j] -= prev[j];
+        prev = cur;
+        cur = next;
+    }
+    return cur;
+}
+
 // The polynomial's coefficients about c (of t^0 ... t^N, t = z - c).
-template <class T>
-constexpr std::array<long double, phi1_degree<T> + 1> phi1_centred() {
-    constexpr int n = phi1_degree<T>;
+template <class T, bool Near = false>
+constexpr std::array<long double, phi1_degree<T, Near> + 1> phi1_centred() {
+    constexpr int n = phi1_degree<T, Near>;
+    constexpr long double r = phi1_radius<Near>;
     std::array<long double, n + 3> a{};
-    for (int j = 0; j < n + 3; ++j) a[j] = phi1_taylor(j);
+    for (int j = 0; j < n + 3; ++j) a[j] = phi1_taylor(j, phi1_centre<Near>);
     if constexpr (std::is_same_v<T, float>) {
-        const long double r2 = phi1_radius * phi1_radius, r4 = r2 * r2, r6 = r4 * r2;
-        // t^7 ~ (112 r^2 t^5 - 56 r^4 t^3 + 7 r^6 t) / 64, from T_7(x) = 64x^7 - 112x^5 + 56x^3 - 7x
-        a[5] += a[7] * 112.0 * r2 / 64.0;
-        a[3] -= a[7] * 56.0 * r4 / 64.0;
-        a[1] += a[7] * 7.0 * r6 / 64.0;
-        // t^6 ~ (48 r^2 t^4 - 18 r^4 t^2 + r^6) / 32, from T_6(x) = 32x^6 - 48x^4 + 18x^2 - 1
-        a[4] += a[6] * 48.0 * r2 / 32.0;
-        a[2] -= a[6] * 18.0 * r4 / 32.0;
-        a[0] += a[6] * r6 / 32.0;
+        // t^k ~ t^k - r^k T_k(t/r) / 2^(k-1), for k = N + 2 then N + 1 (T_k has only
+        // powers of k's parity, so the first leaves a_(N+1) alone)
+        auto economise = [&a, r](const auto& cheb, int k) {
+            const long double lead = cheb[static_cast<std::size_t>(k)];  // 2^(k-1)
+            for (int j = k - 2; j >= 0; j -= 2) {
+                long double rkj = 1.0L;  // t^j in r^k T_k(t/r): cheb[j] r^(k-j)
+                for (int i = 0; i < k - j; ++i) rkj *= r;
+                a[static_cast<std::size_t>(j)] -= a[static_cast<std::size_t>(k)] * cheb[static_cast<std::size_t>(j)] * rkj / lead;
+            }
+            a[static_cast<std::size_t>(k)] = 0.0L;
+        };
+        economise(chebyshev<n + 2>(), n + 2);
+        economise(chebyshev<n + 1>(), n + 1);
     }
     std::array<long double, n + 1> out{};
     for (int j = 0; j <= n; ++j) out[j] = a[j];
@@ -130,17 +160,17 @@ constexpr std::array<long double, phi1_degree<T> + 1> phi1_centred() {
 
 // The same polynomial in powers of z (of z^0 ... z^N): t^j = (z - c)^j = sum over k <= j
 // of C(j, k) z^k (-c)^(j-k).
-template <class T>
-constexpr std::array<double, phi1_degree<T> + 1> phi1_coefficients() {
-    constexpr int n = phi1_degree<T>;
-    constexpr auto a = phi1_centred<T>();
+template <class T, bool Near = false>
+constexpr std::array<double, phi1_degree<T, Near> + 1> phi1_coefficients() {
+    constexpr int n = phi1_degree<T, Near>;
+    constexpr auto a = phi1_centred<T, Near>();
     std::array<long double, n + 1> b{};
     for (int j = 0; j <= n; ++j) {
         long double binom = 1.0L, power = 1.0L;  // C(j, k) and (-c)^(j-k), from k = j down
         for (int k = j; k >= 0; --k) {
             b[k] += a[j] * binom * power;
             binom = binom * k / (j - k + 1);
-            power *= -phi1_centre;
+            power *= -phi1_centre<Near>;
         }
     }
     std::array<double, n + 1> out{};
@@ -149,10 +179,10 @@ constexpr std::array<double, phi1_degree<T> + 1> phi1_coefficients() {
 }
 
 // The coefficients rounded to T, for phi1_poly.
-template <class T>
-std::array<T, phi1_degree<T> + 1> phi1_rounded() {
-    constexpr auto b = phi1_coefficients<T>();
-    std::array<T, phi1_degree<T> + 1> q{};
+template <class T, bool Near = false>
+std::array<T, phi1_degree<T, Near> + 1> phi1_rounded() {
+    constexpr auto b = phi1_coefficients<T, Near>();
+    std::array<T, phi1_degree<T, Near> + 1> q{};
     for (std::size_t j = 0; j < q.size(); ++j) q[j] = static_cast<T>(b[j]);
     return q;
 }
@@ -167,18 +197,26 @@ inline T phi1_horner(T z, const std::array<T, sizeof...(J) + 1>& q, std::index_s
     ((p = fmadd(p, z, q[sizeof...(J) - 1 - J])), ...);
     return p;
 }
-template <class T>
-inline T phi1_poly(T z, const std::array<T, phi1_degree<T> + 1>& q) {
-    return phi1_horner(z, q, std::make_index_sequence<phi1_degree<T>>{});
+template <class T, std::size_t N>
+inline T phi1_poly(T z, const std::array<T, N>& q) {
+    return phi1_horner(z, q, std::make_index_sequence<N - 1>{});
 }
 
-// Whether phi1_poly reaches z: z in [phi1_z_min, -0], tested on z's bits read as a
-// signed integer (the non-positive floats from -0 to -3/4 are exactly the integers up to
-// -3/4's; +0, positive z and NaN fall outside). One integer compare, the same in scalar
-// code and in vector kernels.
-template <class T>
+// Whether the polynomial of a range reaches z: z in [phi1_z_min, -0], tested on z's bits
+// read as a signed integer (the non-positive floats from -0 to z_min are exactly the
+// integers up to z_min's; +0, positive z and NaN fall outside). One integer compare, the
+// same in scalar code and in vector kernels.
+template <bool Near = false, class T>
 inline bool phi1_reaches(T z) {
     using I = std::conditional_t<std::is_same_v<T, float>, std::int32_t, std::int64_t>;
-    return std::bit_cast<I>(z) <= std::bit_cast<I>(static_cast<T>(phi1_z_min));
+    return std::bit_cast<I>(z) <= std::bit_cast<I>(static_cast<T>(phi1_z_min<Near>));
+}
+
+// v + (d + z v) phi1(z) with phi1 from the near polynomial qn where it reaches z, else
+// from the wide one qw (the caller has checked that one of them does).
+template <class T, std::size_t Nn, std::size_t Nw>
+inline T phi1_step(T v, T z, T d, const std::array<T, Nn>& qn, const std::array<T, Nw>& qw) {
+    const T p = phi1_reaches<true>(z) ? phi1_poly(z, qn) : phi1_poly(z, qw);
+    return fmadd(fmadd(z, v, d), p, v);
 }
 }  // namespace engram
