@@ -666,9 +666,10 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     // and a slower part or a recording does not stall the other worker every step. The
     // operations on each part are those of the step-by-step loop, in the same order: the
     // same spikes. Spikes go to the observers in step order, by whichever worker would
-    // otherwise wait. Worker 0 reports progress and reads the stop flag; it lets the
-    // others start step n+1 when it starts step n, and a stop it reads there ends every
-    // worker after step n.
+    // otherwise wait. Worker 0 reports progress and reads the stop flag. No worker can
+    // start step n+2 before worker 0 has delivered step n (its update of n+2 waits for
+    // that), so a stop worker 0 reads at the start of step n ends every worker after step
+    // n+1, with no handshake per step.
     struct alignas(64) step_counter {
         std::atomic<std::uint64_t> v{0};
     };
@@ -678,7 +679,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         std::vector<step_counter> updated(static_cast<std::size_t>(W)), delivered(static_cast<std::size_t>(W));
         for (int w = 0; w < W; ++w) updated[static_cast<std::size_t>(w)].v = delivered[static_cast<std::size_t>(w)].v = first - 1;
         alignas(64) std::atomic<std::uint64_t> recorded{first - 1};
-        alignas(64) std::atomic<std::uint64_t> allowed{first}, final_step{last};
+        alignas(64) std::atomic<std::uint64_t> final_step{last};
         alignas(64) std::atomic<bool> recording{false}, abort{false};
         auto least = [](const std::vector<step_counter>& c) {
             std::uint64_t x = ~std::uint64_t(0);
@@ -705,16 +706,17 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         };
         const std::function<void(int)> pipe_job = [&](int w) {
             const auto W_ = static_cast<std::size_t>(W);
+            bool stopping = false;
             try {
                 for (std::uint64_t n = first;; ++n) {
-                    if (final_step.load(std::memory_order_acquire) < n) break;
-                    if (w == 0) {
+                    if (w == 0 && !stopping) {
                         if (n > first && progress && (n - 1 - first) % report_every == 0) progress(double(n - first) / double(steps));
-                        // step n may already have started elsewhere: a stop ends the run after it
-                        if (stop && stop->load(std::memory_order_relaxed)) final_step.store(std::min(n, last), std::memory_order_release);
-                        else allowed.store(n + 1, std::memory_order_release);
+                        // step n+1 may already have started elsewhere: a stop ends the run after it
+                        if (stop && stop->load(std::memory_order_relaxed)) {
+                            stopping = true;
+                            final_step.store(std::min(n + 1, last), std::memory_order_release);
+                        }
                     }
-                    wait_until([&] { return allowed.load(std::memory_order_acquire) >= n || final_step.load(std::memory_order_acquire) < n; });
                     if (final_step.load(std::memory_order_acquire) < n) break;
                     wait_until([&] { return least(delivered) + 2 >= n && (!obs || recorded.load(std::memory_order_acquire) + 3 >= n); });
                     for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.update_part(k, n);
