@@ -707,6 +707,19 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         const std::function<void(int)> pipe_job = [&](int w) {
             const auto W_ = static_cast<std::size_t>(W);
             bool stopping = false;
+            // The counters only grow: what this worker last read of them stands until it
+            // no longer suffices, and only then is read again (each read of a line another
+            // core has written since is a transfer between cores).
+            std::uint64_t seen_updated = first - 1, seen_delivered = first - 1, seen_recorded = first - 1;
+            auto delivered_and_recorded = [&](std::uint64_t n) {  // every worker delivered n-2, and step n-3 recorded
+                if (seen_delivered + 2 < n) seen_delivered = least(delivered);
+                if (obs && seen_recorded + 3 < n) seen_recorded = recorded.load(std::memory_order_acquire);
+                return seen_delivered + 2 >= n && (!obs || seen_recorded + 3 >= n);
+            };
+            auto all_updated = [&](std::uint64_t n) {  // every worker updated n-1
+                if (seen_updated + 1 < n) seen_updated = least(updated);
+                return seen_updated + 1 >= n;
+            };
             try {
                 for (std::uint64_t n = first;; ++n) {
                     if (w == 0 && !stopping) {
@@ -718,10 +731,10 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         }
                     }
                     if (final_step.load(std::memory_order_acquire) < n) break;
-                    wait_until([&] { return least(delivered) + 2 >= n && (!obs || recorded.load(std::memory_order_acquire) + 3 >= n); });
+                    wait_until([&] { return delivered_and_recorded(n); });
                     for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.update_part(k, n);
                     updated[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
-                    wait_until([&] { return least(updated) + 1 >= n; });
+                    wait_until([&] { return all_updated(n); });
                     for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.deliver_direct(k, n);
                     delivered[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
                 }
