@@ -196,6 +196,16 @@ TEST_CASE("workers a step apart stop together, with every step up to the stop re
     for (const auto& x : whole.spikes)
         if (x.step <= st.steps_done) head.push_back(x);
     CHECK(s.spikes == head);
+    // continued to the end, as one run: no worker ran a step the others did not
+    stop = false;
+    capture rest;
+    sim.run(1400 - st.steps_done, &rest);
+    auto all = s.spikes;
+    all.insert(all.end(), rest.spikes.begin(), rest.spikes.end());
+    std::vector<capture::spike> upto;
+    for (const auto& x : whole.spikes)
+        if (x.step <= 1400) upto.push_back(x);
+    CHECK(all == upto);
 }
 
 TEST_CASE("an observer that throws ends a run of workers a step apart with its error", "[unit][engine]") {

@@ -666,10 +666,13 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     // and a slower part or a recording does not stall the other worker every step. The
     // operations on each part are those of the step-by-step loop, in the same order: the
     // same spikes. Spikes go to the observers in step order, by whichever worker would
-    // otherwise wait. Worker 0 reports progress and reads the stop flag. No worker can
-    // start step n+2 before worker 0 has delivered step n (its update of n+2 waits for
-    // that), so a stop worker 0 reads at the start of step n ends every worker after step
-    // n+1, with no handshake per step.
+    // otherwise wait. Worker 0 reports progress and reads the stop flag, at the start of
+    // a step and before publishing "updated" for it. A worker reaches the start of step
+    // n+2 only through its wait in step n+1 for every worker to have updated step n, so
+    // it sees a final step that worker 0 stored at the start of step n (release before
+    // that "updated n", acquired by the wait): a stop read there ends every worker after
+    // step n+1, with no handshake per step. (Reordering that check and that wait would
+    // break this.)
     struct alignas(64) step_counter {
         std::atomic<std::uint64_t> v{0};
     };
