@@ -190,8 +190,27 @@ TEST_CASE("writing in the background gives the same file, spikes and state", "[u
         simulation sim(ex.spec, builtin_models(), threads);
         results_writer w(path, ex.spec, ex.resolved_yaml);
         if (background) w.write_in_background();
-        // more than a block of spikes, and every 2^14 steps all buffers, in 40,000 steps
-        sim.run(40000, &w);
+        // many chunks of spikes, and every 2^14 steps all buffers (which leaves the
+        // file off a chunk boundary), in 40,000 steps
+        capture c;
+        observer_list both;
+        both.add(&w);
+        both.add(&c);
+        sim.run(40000, &both);
+        if (!background) {
+            std::vector<double> t_expect;
+            std::vector<std::uint64_t> id_expect;
+            for (const auto& sp : c.spikes)
+                if (sp.pop == 0) {
+                    t_expect.push_back(static_cast<double>(sp.step) * ex.spec.simulation.dt);
+                    id_expect.push_back(sp.id);
+                }
+            w.close(true, 4000.0, 1.0);
+            auto f = h5::open_file(path);
+            CHECK(h5::read_vector<double>(f, "spikes/exc/timestamps", path) == t_expect);
+            CHECK(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", path) == id_expect);
+            return path;
+        }
         w.add_table("extra", {{"x", std::vector<double>{1.0, 2.0}, "ms"}});
         w.close(true, 4000.0, 1.0);
         return path;
@@ -199,7 +218,7 @@ TEST_CASE("writing in the background gives the same file, spikes and state", "[u
     const auto a = write("sync.h5", false, 1), b = write("background.h5", true, 1), c = write("background2.h5", true, 2);
     auto fa = h5::open_file(a);
     const auto t = h5::read_vector<double>(fa, "spikes/exc/timestamps", a);
-    REQUIRE(t.size() > 65536);  // more than one block
+    REQUIRE(t.size() > 8 * 8192);  // many chunks
     const auto v = h5::read_vector<float>(fa, "report/exc/v/data", a);
     REQUIRE(v.size() == 3 * 8000);
     for (const auto& other : {b, c}) {
@@ -213,4 +232,50 @@ TEST_CASE("writing in the background gives the same file, spikes and state", "[u
         CHECK(h5::read_vector<double>(f, "extra/x", other) == std::vector<double>{1.0, 2.0});
         CHECK(h5::read_attr_double(f, "complete", other) == 1);
     }
+}
+
+TEST_CASE("appends to a chunked dataset write whole chunks as they are and the rest through HDF5", "[unit][results]") {
+    const auto dir = temp_dir("results_chunked");
+    const std::string path = (dir / "c.h5").string();
+    auto f = h5::create_file(path);
+    auto d = h5::create_extendable(f, "t", H5T_IEEE_F64LE, 0, path);  // chunks of 8192
+    auto u = h5::create_extendable(f, "u", H5T_STD_U32BE, 0, path);   // stored unlike memory
+    const std::size_t chunk = h5::chunk_length(d, path);
+    REQUIRE(chunk == 8192);
+    CHECK(h5::stored_as_in_memory(d, H5T_NATIVE_DOUBLE));
+    CHECK_FALSE(h5::stored_as_in_memory(u, H5T_NATIVE_UINT32));
+    CHECK_FALSE(h5::stored_as_in_memory(d, H5T_NATIVE_FLOAT));
+    std::vector<double> all;
+    std::vector<std::uint32_t> all_u;
+    // from a boundary, off it, whole chunks after a partial one, several at once, empty
+    for (const std::size_t n : {8192UL, 3UL, 8189UL + 2 * 8192UL + 5UL, 0UL, 8187UL, 1UL, 3 * 8192UL}) {
+        std::vector<double> v(n);
+        std::vector<std::uint32_t> w(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            v[i] = 0.1 * static_cast<double>(all.size() + i);
+            w[i] = static_cast<std::uint32_t>(all.size() + i) * 2654435761u;
+        }
+        h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), n, sizeof(double), chunk, true, path);
+        h5::append_chunked(u, H5T_NATIVE_UINT32, w.data(), n, sizeof(std::uint32_t), chunk, false, path);
+        all.insert(all.end(), v.begin(), v.end());
+        all_u.insert(all_u.end(), w.begin(), w.end());
+    }
+    CHECK(all.size() % chunk != 0);
+    d.reset();
+    u.reset();
+    f.reset();
+    auto r = h5::open_file(path);
+    CHECK(h5::read_vector<double>(r, "t", path) == all);
+    CHECK(h5::read_vector<std::uint32_t>(r, "u", path) == all_u);
+    CHECK(r.valid());
+}
+
+TEST_CASE("the chunk length of a dataset that is not chunked is an error naming the file", "[unit][results]") {
+    const auto dir = temp_dir("results_chunked");
+    const std::string path = (dir / "contiguous.h5").string();
+    auto f = h5::create_file(path);
+    h5::write_vector(f, "x", std::vector<double>{1.0, 2.0}, path);
+    auto d = h5::open_dataset(f, "x", path);
+    CHECK_THROWS_WITH(h5::chunk_length(d, path), Catch::Contains("contiguous.h5") &&
+                                                   Catch::Contains("chunked"));
 }

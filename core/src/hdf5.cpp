@@ -83,6 +83,42 @@ void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std:
         throw io_error(file, "write", "dataset write failed (disk full?)");
 }
 
+std::size_t chunk_length(hid_t dset, const std::string& file) {
+    handle plist(H5Dget_create_plist(dset), H5Pclose);
+    hsize_t chunk = 0;
+    if (!plist.valid() || H5Pget_layout(plist) != H5D_CHUNKED || H5Pget_chunk(plist, 1, &chunk) != 1 || chunk == 0)
+        throw io_error(file, "write", "a 1-D chunked dataset was expected");
+    return static_cast<std::size_t>(chunk);
+}
+
+bool stored_as_in_memory(hid_t dset, hid_t mem_type) {
+    handle ftype(H5Dget_type(dset), H5Tclose);
+    return ftype.valid() && H5Tequal(ftype, mem_type) > 0;
+}
+
+void append_chunked(hid_t dset, hid_t mem_type, const void* data, std::size_t n, std::size_t elem_bytes,
+                    std::size_t chunk, bool raw, const std::string& file) {
+    if (n == 0) return;
+    handle fspace(H5Dget_space(dset), H5Sclose);
+    hsize_t at = 0;
+    H5Sget_simple_extent_dims(fspace, &at, nullptr);
+    // up to the next chunk boundary, then whole chunks, then the rest
+    const std::size_t head = std::min<std::size_t>(n, (chunk - at % chunk) % chunk);
+    const std::size_t whole = raw ? (n - head) / chunk * chunk : 0;
+    const auto* bytes = static_cast<const unsigned char*>(data);
+    if (head) append(dset, mem_type, bytes, head, 0, file);
+    if (whole) {
+        const hsize_t start = at + head, end = start + whole;
+        if (H5Dset_extent(dset, &end) < 0) throw io_error(file, "write", "cannot extend a dataset");
+        for (std::size_t c = 0; c < whole; c += chunk) {
+            const hsize_t offset = start + c;
+            if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, &offset, chunk * elem_bytes, bytes + (head + c) * elem_bytes) < 0)
+                throw io_error(file, "write", "dataset write failed (disk full?)");
+        }
+    }
+    if (const std::size_t rest = n - head - whole) append(dset, mem_type, bytes + (head + whole) * elem_bytes, rest, 0, file);
+}
+
 template <class T>
 void write_vector(hid_t loc, const std::string& name, const std::vector<T>& v, const std::string& file) {
     hsize_t n = v.size();

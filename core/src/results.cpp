@@ -18,7 +18,11 @@
 namespace engram {
 
 namespace {
-constexpr std::size_t flush_spikes = 1 << 16;  // buffered spikes per population
+// Spikes are buffered per population and written a chunk of the dataset at a time
+// (8192 values: 64 KiB of times and 64 KiB of ids, which stay in cache while they fill).
+// A full chunk goes to the file as it is, past HDF5's chunk cache: the cheapest write
+// there is, which matters where the run's own threads write (every core stepping).
+constexpr std::size_t spike_chunk = 8192;
 constexpr std::size_t flush_values = 1 << 18;  // buffered state values per variable
 }  // namespace
 
@@ -28,9 +32,13 @@ struct results_writer::impl {
     h5::handle file;
     struct spike_stream {
         bool recorded = false;
+        bool raw = false;  // the datasets store doubles and uint64 as in memory
         h5::handle times, ids;
         std::vector<double> t;
         std::vector<std::uint64_t> n;
+        std::uint64_t rows = 0;  // spikes written, or handed to the writing thread
+        // buffered spikes at which the file would reach the next chunk boundary
+        std::size_t due() const { return spike_chunk - static_cast<std::size_t>(rows % spike_chunk); }
     };
     struct var_stream {
         h5::handle data;
@@ -131,23 +139,40 @@ struct results_writer::impl {
         pool.push_back(std::move(v));
     }
 
-    void flush_spike(spike_stream& s) {
-        if (s.t.empty()) return;
+    void write_spikes(spike_stream& s, const double* t, const std::uint64_t* n, std::size_t count) {
+        h5::append_chunked(s.times, H5T_NATIVE_DOUBLE, t, count, sizeof(double), spike_chunk, s.raw, tmp);
+        h5::append_chunked(s.ids, H5T_NATIVE_UINT64, n, count, sizeof(std::uint64_t), spike_chunk, s.raw, tmp);
+    }
+    // Writes the buffered spikes up to the last chunk boundary they reach, or all of
+    // them (`all`: the periodic flush and close); the rest stays buffered.
+    void flush_spike(spike_stream& s, bool all) {
+        std::size_t w = s.t.size();
+        if (!all) {
+            const std::size_t due = s.due();
+            if (w < due) return;
+            w = due + (w - due) / spike_chunk * spike_chunk;
+        }
+        if (w == 0) return;
+        s.rows += w;
         if (!io.joinable()) {
-            h5::append(s.times, H5T_NATIVE_DOUBLE, s.t.data(), s.t.size(), 0, tmp);
-            h5::append(s.ids, H5T_NATIVE_UINT64, s.n.data(), s.n.size(), 0, tmp);
-            s.t.clear();
-            s.n.clear();
+            write_spikes(s, s.t.data(), s.n.data(), w);
+            s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));
+            s.n.erase(s.n.begin(), s.n.begin() + static_cast<std::ptrdiff_t>(w));
             return;
         }
-        submit([this, &s, t = std::move(s.t), n = std::move(s.n)]() mutable {
-            h5::append(s.times, H5T_NATIVE_DOUBLE, t.data(), t.size(), 0, tmp);
-            h5::append(s.ids, H5T_NATIVE_UINT64, n.data(), n.size(), 0, tmp);
+        auto t = take(pool_d, 2 * spike_chunk);
+        auto n = take(pool_u, 2 * spike_chunk);
+        t.assign(s.t.begin() + static_cast<std::ptrdiff_t>(w), s.t.end());
+        n.assign(s.n.begin() + static_cast<std::ptrdiff_t>(w), s.n.end());
+        std::swap(t, s.t);
+        std::swap(n, s.n);
+        t.resize(w);
+        n.resize(w);
+        submit([this, &s, t = std::move(t), n = std::move(n)]() mutable {
+            write_spikes(s, t.data(), n.data(), t.size());
             give_back(pool_d, std::move(t));
             give_back(pool_u, std::move(n));
         });
-        s.t = take(pool_d, flush_spikes);
-        s.n = take(pool_u, flush_spikes);
     }
     void flush_var(var_stream& v) {
         if (v.buf.empty() || !v.cols) {
@@ -166,7 +191,7 @@ struct results_writer::impl {
         v.buf = take(pool_f, flush_values);
     }
     void flush_all() {
-        for (auto& s : spikes) if (s.recorded) flush_spike(s);
+        for (auto& s : spikes) if (s.recorded) flush_spike(s, true);
         for (auto& r : reports) for (auto& v : r) flush_var(v);
         auto h5flush = [this] {
             if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
@@ -209,6 +234,11 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
         s.times = h5::create_extendable(g, "timestamps", H5T_IEEE_F64LE, 0, m.tmp);
         h5::write_attr(s.times, "units", std::string("ms"), m.tmp);
         s.ids = h5::create_extendable(g, "node_ids", H5T_STD_U64LE, 0, m.tmp);
+        if (h5::chunk_length(s.times, m.tmp) != spike_chunk || h5::chunk_length(s.ids, m.tmp) != spike_chunk)
+            throw io_error(m.tmp, "create", "spike datasets with chunks of " + std::to_string(spike_chunk) + " values");
+        s.raw = h5::stored_as_in_memory(s.times, H5T_NATIVE_DOUBLE) && h5::stored_as_in_memory(s.ids, H5T_NATIVE_UINT64);
+        s.t.reserve(2 * spike_chunk);
+        s.n.reserve(2 * spike_chunk);
     }
 
     if (!spec.state_recorders.empty()) {
@@ -265,7 +295,7 @@ void results_writer::on_spikes(std::uint64_t step, std::size_t pop, const std::u
     const double t = static_cast<double>(step) * impl_->dt;
     s.t.insert(s.t.end(), count, t);
     s.n.insert(s.n.end(), ids, ids + count);
-    if (s.t.size() >= flush_spikes) impl_->flush_spike(s);
+    if (s.t.size() >= s.due()) impl_->flush_spike(s, false);
 }
 
 void results_writer::on_sample(std::uint64_t, std::size_t rec, const std::vector<std::vector<float>>& values) {

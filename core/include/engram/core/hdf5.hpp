@@ -44,6 +44,17 @@ handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::si
                          const std::string& file);
 void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std::size_t cols,
             const std::string& file);
+// Length of a 1-D chunked dataset's chunks.
+std::size_t chunk_length(hid_t dset, const std::string& file);
+// Whether values of `mem_type` are stored in `dset` byte for byte as they are in memory
+// (the file type is the memory type), so chunks may be written as they are.
+bool stored_as_in_memory(hid_t dset, hid_t mem_type);
+// Appends n values to a 1-D extendable dataset whose chunks hold `chunk` values. Values
+// that fill whole chunks, from a chunk boundary on, go to the file as they are
+// (H5Dwrite_chunk: no copy into HDF5's chunk cache, no conversion) when `raw` (see
+// stored_as_in_memory); a partial chunk at either end goes through H5Dwrite.
+void append_chunked(hid_t dset, hid_t mem_type, const void* data, std::size_t n, std::size_t elem_bytes,
+                    std::size_t chunk, bool raw, const std::string& file);
 
 template <class T> hid_t type_of();
 template <> inline hid_t type_of<double>() { return H5T_NATIVE_DOUBLE; }
