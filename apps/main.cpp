@@ -30,7 +30,7 @@
 #include "engram/spinnaker2/spinnaker2.hpp"
 #include "engram/viz/live.hpp"
 #include "engram/viz/plot.hpp"
-#include "engram/viz/render.hpp"
+#include "engram/viz/display.hpp"
 
 namespace {
 
@@ -283,8 +283,8 @@ int spinnaker2_run(const run_args& a, const engram::experiment& ex, app_models& 
 
 int run_command(run_args a) {
     using namespace engram;
-    // A window needs a display: say so before anything is loaded, built or run.
-    if (a.live) viz::require_display("engram run --live");
+    // A window needs a display and the viewer module: say so before anything is built or run.
+    if (a.live) viz::require_viewer("engram run --live");
     if (!a.live && (!a.live_opt.screenshot.empty() || a.live_opt.close_at_end || !a.live_size.empty()))
         throw error("--screenshot, --live-close and --live-size need --live");
     if (!a.live_size.empty()) parse_size("--live-size", a.live_size, a.live_opt.width, a.live_opt.height);

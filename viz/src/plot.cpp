@@ -1,7 +1,5 @@
 #include "engram/viz/plot.hpp"
 
-#include <SFML/Graphics.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -9,7 +7,9 @@
 
 #include "engram/core/errors.hpp"
 #include "engram/core/hdf5.hpp"
-#include "engram/viz/render.hpp"
+#include "engram/viz/display.hpp"
+#include "engram/viz/figures.hpp"
+#include "module_api.hpp"
 
 namespace engram::viz {
 
@@ -34,22 +34,6 @@ void check_range(const std::string& file, double t0, double t1) {
     if (!(t1 > t0))
         throw error(file + ": empty time range [" + std::to_string(t0) + ", " + std::to_string(t1) +
                     "] ms (check --from and --to)");
-}
-
-sf::RenderTexture& offscreen(unsigned w, unsigned h) {
-    require_display("engram plot (offscreen OpenGL rendering)");
-    label_font();
-    static sf::RenderTexture& rt = *new sf::RenderTexture;  // never destroyed (see label_font)
-    // SFML reports unsupported context settings (vertical sync) on sf::err(); keep that
-    // for the error message only.
-    std::ostringstream sfml_log;
-    auto* old = sf::err().rdbuf(sfml_log.rdbuf());
-    const bool ok = rt.getSize() == sf::Vector2u(w, h) || rt.create(w, h);
-    sf::err().rdbuf(old);
-    if (!ok)
-        throw error(sfml_log.str() + "cannot create a " + std::to_string(w) + "x" + std::to_string(h) +
-                    " offscreen render texture (OpenGL unavailable? under Xvfb, install libgl1-mesa-dri)");
-    return rt;
 }
 
 }  // namespace
@@ -162,11 +146,9 @@ std::string plot_results(const std::string& file, const plot_options& opt) {
             fig.values.push_back(std::move(v));
         }
         fig.title = stem + ": " + pop + "/" + var + (fig.units.empty() ? "" : " (" + fig.units + ")");
-        auto& rt = offscreen(opt.width, opt.height);
-        draw_state_figure(rt, fig);
-        rt.display();
         const std::string out = opt.out.empty() ? beside(stem + "_" + pop + "_" + var + ".png") : opt.out;
-        save_png(rt.getTexture().copyToImage(), out);
+        require_display("engram plot (offscreen OpenGL rendering)");
+        detail::viewer_module().state_png(fig, opt.width, opt.height, out);
         return out;
     }
 
@@ -190,11 +172,9 @@ std::string plot_results(const std::string& file, const plot_options& opt) {
     fig.title = stem + ": " + std::to_string(n_spikes) + " spikes, " + tick_label(data.t0, 0.1) + " - " +
                 tick_label(data.t1, 0.1) + " ms";
     fig.status = "rate bin " + tick_label(bin, bin) + " ms";
-    auto& rt = offscreen(opt.width, opt.height);
-    draw_raster_figure(rt, fig);
-    rt.display();
     const std::string out = opt.out.empty() ? beside(stem + ".png") : opt.out;
-    save_png(rt.getTexture().copyToImage(), out);
+    require_display("engram plot (offscreen OpenGL rendering)");
+    detail::viewer_module().raster_png(fig, opt.width, opt.height, out);
     return out;
 }
 

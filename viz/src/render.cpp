@@ -70,19 +70,6 @@ double column_rate(const rate_trace& tr, double ta, double tb) {
 
 }  // namespace
 
-bool display_available() {
-    const char* x = std::getenv("DISPLAY");
-    const char* w = std::getenv("WAYLAND_DISPLAY");
-    return (x && *x) || (w && *w);
-}
-
-void require_display(const std::string& what) {
-    if (display_available()) return;
-    throw error(what +
-                " needs a display, and neither DISPLAY nor WAYLAND_DISPLAY is set; on a machine without one, "
-                "run it under a virtual X server: xvfb-run -a engram ... (package xvfb; docs/visualisation.md)");
-}
-
 const sf::Font& label_font() {
     // Never destroyed: SFML needs a GL context to free glyph textures, and none is left
     // during static destruction.

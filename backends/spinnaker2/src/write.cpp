@@ -1,6 +1,5 @@
 // Writing MAPDIR: map.json, rows.h5, report.txt, chip_load.png, network_s2.py
 // (docs/spinnaker2.md, "The map directory").
-#include <SFML/Graphics/Image.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -14,6 +13,7 @@
 #include <tuple>
 
 #include "engram/core/hdf5.hpp"
+#include "engram/core/png.hpp"
 #include "engram/spinnaker2/spinnaker2.hpp"
 
 namespace engram::s2 {
@@ -491,7 +491,11 @@ constexpr int chip_margin = 8;
 constexpr int margin = 10;
 constexpr int legend_h = 30;                  // legend bar (12 px) below the grid
 
-sf::Color ramp(double t) {
+struct colour {
+    std::uint8_t r, g, b;
+};
+
+colour ramp(double t) {
     // Dark blue -> teal -> green -> yellow (a viridis-like ramp), then red above 1.
     if (!(t >= 0)) t = 0;
     if (t > 1.0) return {220, 30, 30};
@@ -499,7 +503,7 @@ sf::Color ramp(double t) {
     const double x = t * 4.0;
     const int i = std::min(3, static_cast<int>(x));
     const double f = x - i;
-    auto c = [&](int k) { return static_cast<sf::Uint8>(std::lround(stops[i][k] + f * (stops[i + 1][k] - stops[i][k]))); };
+    auto c = [&](int k) { return static_cast<std::uint8_t>(std::lround(stops[i][k] + f * (stops[i + 1][k] - stops[i][k]))); };
     return {c(0), c(1), c(2)};
 }
 }  // namespace png
@@ -521,12 +525,11 @@ void write_png(const network_map& m, const std::filesystem::path& path) {
     const int nx = mc.chips.empty() ? 1 : max_x - min_x + 1, ny = mc.chips.empty() ? 1 : max_y - min_y + 1;
     const unsigned width = static_cast<unsigned>(2 * margin + nx * chip_w);
     const unsigned height = static_cast<unsigned>(2 * margin + ny * chip_h + legend_h);
-    sf::Image img;
-    img.create(width, height, sf::Color(250, 250, 250));
-    auto fill = [&](int x0, int y0, int w, int h, sf::Color c) {
+    rgb_image img(width, height, 250, 250, 250);
+    auto fill = [&](int x0, int y0, int w, int h, colour c) {
         for (int y = std::max(0, y0); y < std::min<int>(static_cast<int>(height), y0 + h); ++y)
             for (int x = std::max(0, x0); x < std::min<int>(static_cast<int>(width), x0 + w); ++x)
-                img.setPixel(static_cast<unsigned>(x), static_cast<unsigned>(y), c);
+                img.set(static_cast<unsigned>(x), static_cast<unsigned>(y), c.r, c.g, c.b);
     };
     // PE -> slice
     std::vector<std::vector<int>> slice_at(mc.chips.size(), std::vector<int>(static_cast<std::size_t>(mc.pes_per_chip), -1));
@@ -539,14 +542,14 @@ void write_png(const network_map& m, const std::filesystem::path& path) {
         const auto& c = mc.chips[ci];
         // North up: chip row y is drawn from the bottom.
         const int cx = margin + (c.x - min_x) * chip_w, cy = margin + (max_y - c.y) * chip_h;
-        fill(cx + 1, cy + 1, chip_w - 2, chip_h - 2, sf::Color(40, 40, 40));
+        fill(cx + 1, cy + 1, chip_w - 2, chip_h - 2, colour{40, 40, 40});
         for (int p = 0; p < mc.pes_per_chip; ++p) {
             const auto q = qpe_position(p);
             const int qx = cx + chip_margin / 2 + (q[0] - 1) * qpe_pitch + 1;
             const int qy = cy + chip_margin / 2 + (q[1] - 1) * qpe_pitch + 1;
             const int px = qx + (p % 2) * (pe_px + 1), py = qy + ((p / 2) % 2) * (pe_px + 1);
             const int si = slice_at[ci][static_cast<std::size_t>(p)];
-            const sf::Color col = si < 0 ? sf::Color(90, 90, 90) : ramp(pe_load(m, m.slices[static_cast<std::size_t>(si)]));
+            const colour col = si < 0 ? colour{90, 90, 90} : ramp(pe_load(m, m.slices[static_cast<std::size_t>(si)]));
             fill(px, py, pe_px, pe_px, col);
         }
     }
@@ -554,9 +557,9 @@ void write_png(const network_map& m, const std::filesystem::path& path) {
     const int lx = margin, ly = margin + ny * chip_h + 10;
     const int lw = std::max(40, std::min(256, static_cast<int>(width) - 2 * margin - 2 * pe_px - 6));
     for (int x = 0; x < lw; ++x) fill(lx + x, ly, 1, 12, ramp(static_cast<double>(x) / (lw - 1)));
-    for (int k = 0; k <= 4; ++k) fill(lx + k * (lw - 1) / 4, ly + 12, 1, 4, sf::Color(0, 0, 0));
-    fill(lx + lw + 6, ly, 2 * pe_px, 12, sf::Color(90, 90, 90));
-    if (!img.saveToFile(path.string())) throw io_error(path.string(), "write", "cannot save the PNG");
+    for (int k = 0; k <= 4; ++k) fill(lx + k * (lw - 1) / 4, ly + 12, 1, 4, colour{0, 0, 0});
+    fill(lx + lw + 6, ly, 2 * pe_px, 12, colour{90, 90, 90});
+    write_png(img, path.string());
 }
 
 // ---------------------------------------------------------------------------------------
