@@ -2,15 +2,20 @@
 // command-line tools, complete after an interruption.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <cstdlib>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "engram/core/hdf5.hpp"
+#include "engram/core/png.hpp"
 #include "engram/core/results.hpp"
 #include "helpers.hpp"
 
@@ -278,4 +283,56 @@ TEST_CASE("the chunk length of a dataset that is not chunked is an error naming 
     auto d = h5::open_dataset(f, "x", path);
     CHECK_THROWS_WITH(h5::chunk_length(d, path), Catch::Contains("contiguous.h5") &&
                                                    Catch::Contains("chunked"));
+}
+
+TEST_CASE("write_png: a valid PNG whose pixels decode back, and clear errors", "[unit][results]") {
+    const auto dir = temp_dir("png");
+    rgb_image img(5, 3, 250, 250, 250);
+    img.set(0, 0, 255, 0, 0);
+    img.set(4, 2, 1, 2, 3);
+    img.set(2, 1, 0, 128, 255);
+    const std::string path = (dir / "x.png").string();
+    write_png(img, path);
+    // decode it independently: signature, chunks with their CRCs, IHDR, inflated IDAT
+    std::ifstream in(path, std::ios::binary);
+    std::vector<unsigned char> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    REQUIRE(b.size() > 8);
+    CHECK(std::equal(b.begin(), b.begin() + 8, std::vector<unsigned char>{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}.begin()));
+    auto u32 = [&](std::size_t at) { return std::uint32_t(b[at]) << 24 | std::uint32_t(b[at + 1]) << 16 | std::uint32_t(b[at + 2]) << 8 | b[at + 3]; };
+    std::vector<std::string> types;
+    std::vector<unsigned char> idat;
+    std::size_t at = 8;
+    while (at + 12 <= b.size()) {
+        const std::uint32_t n = u32(at);
+        const std::string type(b.begin() + static_cast<std::ptrdiff_t>(at + 4), b.begin() + static_cast<std::ptrdiff_t>(at + 8));
+        REQUIRE(at + 12 + n <= b.size());
+        CHECK(u32(at + 8 + n) == crc32(0L, &b[at + 4], n + 4));
+        if (type == "IHDR") {
+            CHECK(u32(at + 8) == 5);
+            CHECK(u32(at + 12) == 3);
+            CHECK(b[at + 16] == 8);  // bit depth
+            CHECK(b[at + 17] == 2);  // RGB
+        }
+        if (type == "IDAT") idat.insert(idat.end(), &b[at + 8], &b[at + 8] + n);
+        types.push_back(type);
+        at += 12 + n;
+    }
+    CHECK(at == b.size());
+    CHECK(types == std::vector<std::string>{"IHDR", "IDAT", "IEND"});
+    std::vector<unsigned char> raw(3 * (1 + 5 * 3));
+    uLongf rn = raw.size();
+    REQUIRE(uncompress(raw.data(), &rn, idat.data(), idat.size()) == Z_OK);
+    REQUIRE(rn == raw.size());
+    for (unsigned y = 0; y < 3; ++y) {
+        CHECK(raw[y * 16] == 0);  // filter: none
+        for (unsigned x = 0; x < 5; ++x)
+            for (unsigned c = 0; c < 3; ++c) CHECK(raw[y * 16 + 1 + x * 3 + c] == img.pixels[(y * 5 + x) * 3 + c]);
+    }
+    CHECK(raw[1] == 255);
+    CHECK(raw[2 * 16 + 1 + 4 * 3 + 2] == 3);
+    CHECK_THROWS_WITH(write_png(img, (dir / "no_such_dir" / "x.png").string()), Catch::Contains("no_such_dir"));
+    CHECK_THROWS_WITH(write_png(rgb_image{}, path), Catch::Contains("empty image"));
+    rgb_image bad(2, 2, 0, 0, 0);
+    bad.pixels.pop_back();
+    CHECK_THROWS_WITH(write_png(bad, path), Catch::Contains("do not match"));
 }

@@ -359,6 +359,30 @@ TEST_CASE("live: without a display, --live fails at once, before anything is bui
     REQUIRE_FALSE(std::filesystem::exists(dir / "n.h5"));
 }
 
+TEST_CASE("live: a viewer module that cannot be loaded is reported before anything is built", "[viz][unit]") {
+    const auto dir = test::temp_dir("viz_nomodule");
+    std::ofstream(dir / "n.yaml") << known_spikes;
+    std::ofstream(dir / "not_a_module.so") << "not an ELF file";
+    for (const auto& module : std::vector<std::string>{(dir / "missing.so").string(), (dir / "not_a_module.so").string()}) {
+        INFO(module);
+        // a display is named (nothing connects to it before the module is loaded)
+        const int rc = run("env DISPLAY=:65000 ENGRAM_VIZ_MODULE=" + module + " " + std::string(ENGRAM_BINARY) + " run " +
+                           (dir / "n.yaml").string() + " -o " + (dir / "n.h5").string() + " --live 2> " +
+                           (dir / "err.txt").string() + " > " + (dir / "out.txt").string());
+        REQUIRE(rc == 2);
+        const auto err = slurp(dir / "err.txt");
+        CHECK_THAT(err, Catch::Contains("viewer module") && Catch::Contains(module) && Catch::Contains("install-deps"));
+        CHECK(slurp(dir / "out.txt").empty());
+        CHECK_FALSE(std::filesystem::exists(dir / "n.h5"));
+    }
+    // engram plot checks the file before it loads the module
+    const int rc = run("env DISPLAY=:65000 ENGRAM_VIZ_MODULE=" + (dir / "missing.so").string() + " " +
+                       std::string(ENGRAM_BINARY) + " plot " + (dir / "absent.h5").string() + " 2> " +
+                       (dir / "err.txt").string());
+    REQUIRE(rc != 0);
+    CHECK_THAT(slurp(dir / "err.txt"), Catch::Contains("absent.h5") && !Catch::Contains("viewer module"));
+}
+
 TEST_CASE("plot: errors name the file and what is wrong", "[viz][unit]") {
     const auto dir = test::temp_dir("viz_plot_errors");
     std::ofstream(dir / "k.yaml") << known_spikes;
