@@ -345,8 +345,11 @@ int run_command(run_args a) {
 
     results_writer writer(out, spec, ex.resolved_yaml, &registry);
     // A core that no worker uses writes the file meanwhile; with every core stepping, a
-    // writing thread would only take turns with a worker, so the workers write.
-    if (static_cast<unsigned>(sim.workers()) < std::max(1u, std::thread::hardware_concurrency())) writer.write_in_background();
+    // writing thread would only take turns with a worker, so the workers write. Not with
+    // data set input: its readers may call HDF5 during the run (SHD, SSC), and HDF5 is
+    // not thread-safe.
+    if (!input && static_cast<unsigned>(sim.workers()) < std::max(1u, std::thread::hardware_concurrency()))
+        writer.write_in_background();
     spike_summary summary(spec);
     observer_list obs;
     obs.add(&writer);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "engram/core/errors.hpp"
 #include "engram/core/hdf5.hpp"
 #include "engram/core/png.hpp"
 #include "engram/core/results.hpp"
@@ -123,7 +124,7 @@ TEST_CASE("a results file that cannot be opened is an io_error naming it", "[uni
     REQUIRE_THROWS_WITH(describe_results("/nonexistent/x.h5"), Contains("/nonexistent/x.h5"));
 }
 
-TEST_CASE("spikes cross the writer's blocks in order: one call larger than a block, many small ones", "[unit][results]") {
+TEST_CASE("spikes cross the writer's chunks in order: one call of many chunks, many small ones", "[unit][results]") {
     const auto dir = temp_dir("results_blocks");
     const std::string path = (dir / "blocks.h5").string();
     const auto ex = parse_experiment(net, "net.yaml", builtin_models());
@@ -133,8 +134,8 @@ TEST_CASE("spikes cross the writer's blocks in order: one call larger than a blo
     {
         results_writer w(path, ex.spec, ex.resolved_yaml);
         std::vector<std::uint32_t> ids;
-        // 3,000 steps of 40 spikes (120,000: about two blocks of 65,536), then one call of
-        // 150,000 spikes: a block boundary inside a call, and more than a block in one call
+        // 3,000 steps of 40 spikes (120,000: 14 chunks of 8,192 and a part), then one call
+        // of 150,000 spikes: chunk boundaries inside a call, and many chunks in one call
         for (std::uint64_t step = 1; step <= 3001; ++step) {
             const std::size_t k = step <= 3000 ? 40 : 150000;
             ids.resize(k);
@@ -232,6 +233,7 @@ TEST_CASE("writing in the background gives the same file, spikes and state", "[u
         CHECK(h5::read_vector<double>(f, "spikes/exc/timestamps", other) == t);
         CHECK(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", other) == h5::read_vector<std::uint64_t>(fa, "spikes/exc/node_ids", a));
         CHECK(h5::read_vector<double>(f, "spikes/inh/timestamps", other) == h5::read_vector<double>(fa, "spikes/inh/timestamps", a));
+        CHECK(h5::read_vector<std::uint64_t>(f, "spikes/inh/node_ids", other) == h5::read_vector<std::uint64_t>(fa, "spikes/inh/node_ids", a));
         CHECK(h5::read_vector<float>(f, "report/exc/v/data", other) == v);
         CHECK(h5::read_vector<float>(f, "report/exc/g_ex/data", other) == h5::read_vector<float>(fa, "report/exc/g_ex/data", a));
         CHECK(h5::read_vector<double>(f, "extra/x", other) == std::vector<double>{1.0, 2.0});
@@ -273,6 +275,34 @@ TEST_CASE("appends to a chunked dataset write whole chunks as they are and the r
     CHECK(h5::read_vector<double>(r, "t", path) == all);
     CHECK(h5::read_vector<std::uint32_t>(r, "u", path) == all_u);
     CHECK(r.valid());
+}
+
+TEST_CASE("a failed append leaves the dataset as it was", "[unit][results]") {
+    const auto dir = temp_dir("results_chunked");
+    const std::string path = (dir / "failed.h5").string();
+    auto f = h5::create_file(path);
+    auto d = h5::create_extendable(f, "t", H5T_IEEE_F64LE, 0, path);
+    const std::vector<double> v(10000, 1.5);
+    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), 3, sizeof(double), 8192, true, path);
+    REQUIRE(h5::length(d) == 3);
+    // values HDF5 cannot convert to the file's doubles: the write fails after the extent grew
+    h5::handle str(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(str, 8);
+    h5::silence_errors();
+    CHECK_THROWS_AS(h5::append(d, str, v.data(), 9000, 0, path), engram::io_error);
+    CHECK(h5::length(d) == 3);
+    CHECK_THROWS_AS(h5::append_chunked(d, str, v.data(), 9000, 8, 8192, false, path), engram::io_error);
+    CHECK(h5::length(d) == 3);
+    CHECK_THROWS_WITH(h5::append_chunked(d, H5T_NATIVE_FLOAT, v.data(), 10, sizeof(double), 8192, true, path),
+                      Catch::Contains("value size"));
+    CHECK(h5::length(d) == 3);
+    // and it still takes writes after that, whole chunks included
+    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), 9000, sizeof(double), 8192, true, path);
+    CHECK(h5::length(d) == 9003);
+    d.reset();
+    f.reset();
+    auto r = h5::open_file(path);
+    CHECK(h5::read_vector<double>(r, "t", path) == std::vector<double>(9003, 1.5));
 }
 
 TEST_CASE("the chunk length of a dataset that is not chunked is an error naming the file", "[unit][results]") {

@@ -66,21 +66,55 @@ handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::si
             H5Dclose};
 }
 
+std::size_t length(hid_t dset) {
+    handle space(H5Dget_space(dset), H5Sclose);
+    hsize_t cur[2] = {0, 0};
+    H5Sget_simple_extent_dims(space, cur, nullptr);
+    return static_cast<std::size_t>(cur[0]);
+}
+
+void truncate(hid_t dset, std::size_t rows, const std::string& file) {
+    handle space(H5Dget_space(dset), H5Sclose);
+    hsize_t cur[2] = {0, 0};
+    const int rank = H5Sget_simple_extent_dims(space, cur, nullptr);
+    cur[0] = rows;
+    if (rank < 1 || H5Dset_extent(dset, cur) < 0) throw io_error(file, "write", "cannot shrink a dataset back");
+}
+
+namespace {
+
+// Runs `write`, which extends the dataset and fills what it added; if it throws, the
+// dataset's extent is put back (what was added would read as zeros) and it rethrows.
+template <class F>
+void restoring_extent(hid_t dset, const std::string& file, F&& write) {
+    const std::size_t before = length(dset);
+    try {
+        write();
+    } catch (...) {
+        try { truncate(dset, before, file); } catch (...) {}
+        throw;
+    }
+}
+
+}  // namespace
+
 void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std::size_t cols,
             const std::string& file) {
     if (rows == 0) return;
-    const int rank = cols == 0 ? 1 : 2;
-    handle fspace(H5Dget_space(dset), H5Sclose);
-    hsize_t cur[2] = {0, 0};
-    H5Sget_simple_extent_dims(fspace, cur, nullptr);
-    hsize_t next[2] = {cur[0] + rows, cols};
-    if (H5Dset_extent(dset, next) < 0) throw io_error(file, "write", "cannot extend a dataset");
-    handle fs(H5Dget_space(dset), H5Sclose);
-    hsize_t start[2] = {cur[0], 0}, count[2] = {rows, cols};
-    H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr);
-    handle ms(H5Screate_simple(rank, count, nullptr), H5Sclose);
-    if (H5Dwrite(dset, mem_type, ms, fs, H5P_DEFAULT, data) < 0)
-        throw io_error(file, "write", "dataset write failed (disk full?)");
+    restoring_extent(dset, file, [&] {
+        const int rank = cols == 0 ? 1 : 2;
+        handle fspace(H5Dget_space(dset), H5Sclose);
+        hsize_t cur[2] = {0, 0};
+        H5Sget_simple_extent_dims(fspace, cur, nullptr);
+        hsize_t next[2] = {cur[0] + rows, cols};
+        if (H5Dset_extent(dset, next) < 0) throw io_error(file, "write", "cannot extend a dataset");
+        handle fs(H5Dget_space(dset), H5Sclose);
+        hsize_t start[2] = {cur[0], 0}, count[2] = {rows, cols};
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, nullptr, count, nullptr);
+        handle ms(H5Screate_simple(rank, count, nullptr), H5Sclose);
+        if (H5Dwrite(dset, mem_type, ms, fs, H5P_DEFAULT, data) < 0)
+            throw io_error(file, "write", "dataset write failed (disk full?)");
+    });
 }
 
 std::size_t chunk_length(hid_t dset, const std::string& file) {
@@ -93,30 +127,32 @@ std::size_t chunk_length(hid_t dset, const std::string& file) {
 
 bool stored_as_in_memory(hid_t dset, hid_t mem_type) {
     handle ftype(H5Dget_type(dset), H5Tclose);
-    return ftype.valid() && H5Tequal(ftype, mem_type) > 0;
+    handle plist(H5Dget_create_plist(dset), H5Pclose);
+    return ftype.valid() && plist.valid() && H5Tequal(ftype, mem_type) > 0 && H5Pget_nfilters(plist) == 0;
 }
 
 void append_chunked(hid_t dset, hid_t mem_type, const void* data, std::size_t n, std::size_t elem_bytes,
                     std::size_t chunk, bool raw, const std::string& file) {
     if (n == 0) return;
-    handle fspace(H5Dget_space(dset), H5Sclose);
-    hsize_t at = 0;
-    H5Sget_simple_extent_dims(fspace, &at, nullptr);
-    // up to the next chunk boundary, then whole chunks, then the rest
-    const std::size_t head = std::min<std::size_t>(n, (chunk - at % chunk) % chunk);
-    const std::size_t whole = raw ? (n - head) / chunk * chunk : 0;
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    if (head) append(dset, mem_type, bytes, head, 0, file);
-    if (whole) {
-        const hsize_t start = at + head, end = start + whole;
-        if (H5Dset_extent(dset, &end) < 0) throw io_error(file, "write", "cannot extend a dataset");
-        for (std::size_t c = 0; c < whole; c += chunk) {
-            const hsize_t offset = start + c;
-            if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, &offset, chunk * elem_bytes, bytes + (head + c) * elem_bytes) < 0)
-                throw io_error(file, "write", "dataset write failed (disk full?)");
+    if (elem_bytes != H5Tget_size(mem_type)) throw io_error(file, "write", "value size does not match its type");
+    restoring_extent(dset, file, [&] {
+        const std::size_t at = length(dset);
+        // up to the next chunk boundary, then whole chunks, then the rest
+        const std::size_t head = std::min<std::size_t>(n, (chunk - at % chunk) % chunk);
+        const std::size_t whole = raw ? (n - head) / chunk * chunk : 0;
+        const auto* bytes = static_cast<const unsigned char*>(data);
+        if (head) append(dset, mem_type, bytes, head, 0, file);
+        if (whole) {
+            const hsize_t start = at + head, end = start + whole;
+            if (H5Dset_extent(dset, &end) < 0) throw io_error(file, "write", "cannot extend a dataset");
+            for (std::size_t c = 0; c < whole; c += chunk) {
+                const hsize_t offset = start + c;
+                if (H5Dwrite_chunk(dset, H5P_DEFAULT, 0, &offset, chunk * elem_bytes, bytes + (head + c) * elem_bytes) < 0)
+                    throw io_error(file, "write", "dataset write failed (disk full?)");
+            }
         }
-    }
-    if (const std::size_t rest = n - head - whole) append(dset, mem_type, bytes + (head + whole) * elem_bytes, rest, 0, file);
+        if (const std::size_t rest = n - head - whole) append(dset, mem_type, bytes + (head + whole) * elem_bytes, rest, 0, file);
+    });
 }
 
 template <class T>

@@ -54,12 +54,13 @@ struct results_writer::impl {
     // thread that makes the HDF5 calls, and emptied buffers come back through a pool, so
     // the run's thread only fills memory. While that thread runs, no other thread calls
     // HDF5: close and add_table first wait until it is idle (drain). Its first error is
-    // rethrown to the run's thread at the next flush, or at close.
+    // rethrown to the run's thread at the next flush, or at close, and every write after
+    // it is dropped, so that the file holds what came before the error and no holes.
     std::thread io;
     std::mutex mu;
     std::condition_variable has_task, idle;
     std::deque<std::function<void()>> tasks;
-    bool busy = false, stopping = false;
+    bool busy = false, stopping = false, broken = false;
     std::exception_ptr failed;
     std::vector<std::vector<double>> pool_d;
     std::vector<std::vector<std::uint64_t>> pool_u;
@@ -74,13 +75,14 @@ struct results_writer::impl {
             auto task = std::move(tasks.front());
             tasks.pop_front();
             busy = true;
-            const bool skip = failed != nullptr;  // after an error, later writes are dropped
+            const bool skip = broken;  // after an error, later writes are dropped
             lk.unlock();
             try {
                 if (!skip) task();
             } catch (...) {
                 lk.lock();
-                if (!failed) failed = std::current_exception();
+                if (!broken) failed = std::current_exception();
+                broken = true;
                 lk.unlock();
             }
             lk.lock();
@@ -139,9 +141,16 @@ struct results_writer::impl {
         pool.push_back(std::move(v));
     }
 
+    // Both datasets or neither: a failed write leaves them as they were.
     void write_spikes(spike_stream& s, const double* t, const std::uint64_t* n, std::size_t count) {
+        const std::size_t before = h5::length(s.times);
         h5::append_chunked(s.times, H5T_NATIVE_DOUBLE, t, count, sizeof(double), spike_chunk, s.raw, tmp);
-        h5::append_chunked(s.ids, H5T_NATIVE_UINT64, n, count, sizeof(std::uint64_t), spike_chunk, s.raw, tmp);
+        try {
+            h5::append_chunked(s.ids, H5T_NATIVE_UINT64, n, count, sizeof(std::uint64_t), spike_chunk, s.raw, tmp);
+        } catch (...) {
+            try { h5::truncate(s.times, before, tmp); } catch (...) {}
+            throw;
+        }
     }
     // Writes the buffered spikes up to the last chunk boundary they reach, or all of
     // them (`all`: the periodic flush and close); the rest stays buffered.
@@ -153,13 +162,14 @@ struct results_writer::impl {
             w = due + (w - due) / spike_chunk * spike_chunk;
         }
         if (w == 0) return;
-        s.rows += w;
         if (!io.joinable()) {
-            write_spikes(s, s.t.data(), s.n.data(), w);
+            write_spikes(s, s.t.data(), s.n.data(), w);  // on failure the spikes stay buffered
+            s.rows += w;
             s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));
             s.n.erase(s.n.begin(), s.n.begin() + static_cast<std::ptrdiff_t>(w));
             return;
         }
+        s.rows += w;
         auto t = take(pool_d, 2 * spike_chunk);
         auto n = take(pool_u, 2 * spike_chunk);
         t.assign(s.t.begin() + static_cast<std::ptrdiff_t>(w), s.t.end());

@@ -22,7 +22,11 @@ namespace {
 // Where the module may be: $ENGRAM_VIZ_MODULE if set (only there); else beside the
 // running program, then in the build's own output folder.
 std::vector<std::string> module_candidates() {
-    if (const char* env = std::getenv("ENGRAM_VIZ_MODULE"); env && *env) return {env};
+    if (const char* env = std::getenv("ENGRAM_VIZ_MODULE"); env && *env) {
+        std::error_code ec;  // a name without a slash would send dlopen to the library path
+        const auto abs = std::filesystem::absolute(env, ec);
+        return {ec ? std::string(env) : abs.string()};
+    }
     std::vector<std::string> out;
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
@@ -35,8 +39,9 @@ std::vector<std::string> module_candidates() {
 const module_api& load() {
     std::string why;
     for (const auto& path : module_candidates()) {
-        if (!std::filesystem::exists(path)) {
-            why += "\n  " + path + ": no such file";
+        std::error_code ec;
+        if (!std::filesystem::exists(path, ec)) {
+            why += "\n  " + path + ": " + (ec ? ec.message() : std::string("no such file"));
             continue;
         }
         void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -45,20 +50,21 @@ const module_api& load() {
             why += "\n  " + path + ": " + (e ? e : "cannot be loaded");
             continue;
         }
+        // the key first, then the entry point: nothing of another build is called
+        const auto* key = static_cast<const char*>(dlsym(lib, "engram_viz_build_key"));
         using entry_fn = const module_api* (*)();
         auto entry = reinterpret_cast<entry_fn>(dlsym(lib, "engram_viz_module"));
-        const module_api* api = entry ? entry() : nullptr;
-        if (!api) {
-            why += "\n  " + path + ": not an engram viewer module (no engram_viz_module)";
+        if (!key || !entry) {
+            why += "\n  " + path + ": not an engram viewer module";
             dlclose(lib);
             continue;
         }
-        if (std::strcmp(api->build_key, ENGRAM_BUILD_KEY) != 0) {
+        if (std::strcmp(key, ENGRAM_BUILD_KEY) != 0) {
             why += "\n  " + path + ": from another build of engram (rebuild, or set ENGRAM_VIZ_MODULE)";
             dlclose(lib);
             continue;
         }
-        return *api;  // kept loaded for the life of the process
+        return *entry();  // kept loaded for the life of the process
     }
     throw error("the viewer module (" + std::string(ENGRAM_VIZ_MODULE_NAME) +
                 ", which draws with SFML) cannot be loaded; tried:" + why +

@@ -23,7 +23,6 @@ time_axis live_time(double now_ms, double window_ms, int width);
 namespace detail {
 
 struct module_api {
-    const char* build_key;  // ENGRAM_BUILD_KEY of the module's build
     live_stats (*live_window)(const network_spec&, live_feed&, const live_options&, std::atomic<bool>&,
                               const std::function<bool()>&, const std::function<void()>&);
     // Draw a figure offscreen at width x height and save it as PNG at `out`.
@@ -38,5 +37,7 @@ const module_api& viewer_module();
 }  // namespace detail
 }  // namespace engram::viz
 
-// The module's one entry point.
+// What the module exports: its build's key (checked before anything of it is called),
+// and its entry point.
+extern "C" const char engram_viz_build_key[];
 extern "C" const engram::viz::detail::module_api* engram_viz_module();

@@ -44,10 +44,12 @@ void state_png(const state_figure& fig, unsigned width, unsigned height, const s
     save_png(rt.getTexture().copyToImage(), out);
 }
 
-const detail::module_api api{ENGRAM_BUILD_KEY, &live_window, &raster_png, &state_png};
+const detail::module_api api{&live_window, &raster_png, &state_png};
 
 }  // namespace
 }  // namespace engram::viz
+
+extern "C" __attribute__((visibility("default"))) const char engram_viz_build_key[] = ENGRAM_BUILD_KEY;
 
 extern "C" __attribute__((visibility("default"))) const engram::viz::detail::module_api* engram_viz_module() {
     return &engram::viz::api;

@@ -559,7 +559,7 @@ void write_png(const network_map& m, const std::filesystem::path& path) {
     for (int x = 0; x < lw; ++x) fill(lx + x, ly, 1, 12, ramp(static_cast<double>(x) / (lw - 1)));
     for (int k = 0; k <= 4; ++k) fill(lx + k * (lw - 1) / 4, ly + 12, 1, 4, colour{0, 0, 0});
     fill(lx + lw + 6, ly, 2 * pe_px, 12, colour{90, 90, 90});
-    write_png(img, path.string());
+    engram::write_png(img, path.string());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -42,17 +42,22 @@ handle open_dataset(hid_t loc, const std::string& name, const std::string& file)
 // Extendable datasets written in appends: 1-D of n values, or 2-D of rows of `cols`.
 handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
                          const std::string& file);
+// A write that fails leaves the dataset as it was (its extent restored) and throws.
 void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std::size_t cols,
             const std::string& file);
+// Rows (values of a 1-D dataset) a dataset holds, and shrinking it back to `rows`.
+std::size_t length(hid_t dset);
+void truncate(hid_t dset, std::size_t rows, const std::string& file);
 // Length of a 1-D chunked dataset's chunks.
 std::size_t chunk_length(hid_t dset, const std::string& file);
-// Whether values of `mem_type` are stored in `dset` byte for byte as they are in memory
-// (the file type is the memory type), so chunks may be written as they are.
+// Whether chunks of `dset` may be written as `mem_type` values are in memory: the file
+// type is the memory type, and no filter (compression, shuffle) applies to its chunks.
 bool stored_as_in_memory(hid_t dset, hid_t mem_type);
-// Appends n values to a 1-D extendable dataset whose chunks hold `chunk` values. Values
-// that fill whole chunks, from a chunk boundary on, go to the file as they are
-// (H5Dwrite_chunk: no copy into HDF5's chunk cache, no conversion) when `raw` (see
-// stored_as_in_memory); a partial chunk at either end goes through H5Dwrite.
+// Appends n values of `elem_bytes` each to a 1-D extendable dataset whose chunks hold
+// `chunk` values. Values that fill whole chunks, from a chunk boundary on, go to the file
+// as they are (H5Dwrite_chunk: no copy into HDF5's chunk cache, no conversion) when `raw`
+// (see stored_as_in_memory); a partial chunk at either end goes through H5Dwrite. A write
+// that fails leaves the dataset as it was and throws.
 void append_chunked(hid_t dset, hid_t mem_type, const void* data, std::size_t n, std::size_t elem_bytes,
                     std::size_t chunk, bool raw, const std::string& file);
 
