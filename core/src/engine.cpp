@@ -487,11 +487,12 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
 
 // Whether workers may run a step apart (run()'s pipelined loop): every input is direct (no ring
 // slot is read in the step its spike is delivered, none is shared), and nothing reads
-// all parts at once within a step (modulators, plastic rules, state samples).
+// all parts at once within a step (modulators, plastic rules, state samples, a model
+// whose update reads data shared by all parts: model_info::shared_step_data).
 bool simulation::impl::pipelined() const {
     if (!team || !mod_sources.empty() || !plastic.empty() || !recs.empty()) return false;
     for (const auto& p : pops)
-        if (p.ring_input) return false;
+        if (p.ring_input || p.info->shared_step_data) return false;
     for (const auto& pj : projs)
         if (!pj.direct) return false;
     return true;
@@ -502,6 +503,8 @@ bool simulation::impl::pipelined() const {
 // picks the worker count).
 bool simulation::impl::direct_inputs_only() const {
     if (!spec.modulators.empty() || !spec.state_recorders.empty()) return false;
+    for (const auto& p : pops)
+        if (p.info->shared_step_data) return false;
     for (const auto& ss : spec.stimuli)
         if (ss.type != "step_current") return false;
     for (const auto& p : pops)
@@ -777,6 +780,7 @@ double simulation::dt() const { return impl_->dt; }
 const network_spec& simulation::spec() const { return impl_->spec; }
 int simulation::threads() const { return impl_->threads; }
 std::size_t simulation::parts() const { return impl_->part.n_parts; }
+bool simulation::pipelined() const { return impl_->pipelined(); }
 int simulation::workers() const { return impl_->workers; }
 std::uint64_t simulation::min_neurons_per_worker() const { return impl_->min_per_worker; }
 double simulation::build_seconds() const { return impl_->build_seconds; }

@@ -535,6 +535,7 @@ void register_dataset_models(model_registry& r, std::shared_ptr<input_streams> s
     m.name = "dataset_stream";
     m.doc = "Spike source fed by the experiment's `input` section (a data set, sample after sample); size = the encoding's channels";
     m.is_source = true;
+    m.shared_step_data = true;  // the sample that every part reads is replaced at the next window
     m.make = [streams](const population_spec& s, double dt) -> std::unique_ptr<population_model> {
         auto in = streams ? streams->find(s.name) : nullptr;
         if (!in) throw spec_error("populations." + s.name + ".model", "population '" + s.name + "' (dataset_stream) is not fed by an `input` section (input.population)");

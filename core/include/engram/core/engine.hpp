@@ -144,6 +144,11 @@ public:
     int workers() const;        // threads actually stepping (fewer for small networks)
     std::uint64_t min_neurons_per_worker() const;  // the threshold that applied (simulation.min_neurons_per_thread, or its automatic value)
     std::size_t parts() const;  // parts of the partition
+    // Whether run() lets the workers run up to a step apart, with no barrier per step:
+    // more than one worker, every input a one-step static projection into an exponential
+    // synapse, and nothing that reads all parts within a step (modulators, plastic rules,
+    // state recorders, a model with shared_step_data).
+    bool pipelined() const;
     double build_seconds() const;
 
 private:

@@ -90,6 +90,10 @@ struct model_info {
     std::vector<receptor_info> receptors;
     bool is_source = false;        // emits spikes only; cannot be a projection target
     bool accepts_current = false;  // step_current stimuli may target it
+    // update() of step n reads data that all parts share and that step n+1 may replace
+    // (a data set's current sample): the workers then meet after every step instead of
+    // running up to a step apart (simulation::pipelined).
+    bool shared_step_data = false;
     // Numerical schemes a population may choose with `integration:` (the first is the
     // default, with a line of doc each); empty for models with one scheme.
     std::vector<std::pair<std::string, std::string>> integrations;
