@@ -1,6 +1,7 @@
 // The results file: SONATA spike layout, state reports, attributes, readable by the HDF5
 // command-line tools, complete after an interruption.
 #include <catch2/catch.hpp>
+#include <cstring>
 
 #include <algorithm>
 #include <atomic>
@@ -275,6 +276,58 @@ TEST_CASE("appends to a chunked dataset write whole chunks as they are and the r
     CHECK(h5::read_vector<double>(r, "t", path) == all);
     CHECK(h5::read_vector<std::uint32_t>(r, "u", path) == all_u);
     CHECK(r.valid());
+}
+
+TEST_CASE("whole chunks appended raw reach the file byte for byte, the rest converted", "[unit][results]") {
+    // A big-endian dataset written as if it stored native doubles: what went through
+    // H5Dwrite_chunk comes back byte-swapped, what went through H5Dwrite comes back right.
+    // (The writer only asks for raw writes where stored_as_in_memory holds; this shows that
+    // whole chunks take the direct path and partial ones do not.)
+    const auto dir = temp_dir("results_chunked");
+    const std::string path = (dir / "raw.h5").string();
+    auto f = h5::create_file(path);
+    auto d = h5::create_extendable(f, "t", H5T_IEEE_F64BE, 0, path);
+    const std::size_t chunk = h5::chunk_length(d, path);
+    std::vector<double> v(chunk + 5);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = 1.0 + static_cast<double>(i);
+    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), v.size(), sizeof(double), chunk, true, path);
+    d.reset();
+    f.reset();
+    auto r = h5::open_file(path);
+    const auto back = h5::read_vector<double>(r, "t", path);
+    REQUIRE(back.size() == v.size());
+    auto swapped = [](double x) {
+        unsigned char b[sizeof(double)];
+        std::memcpy(b, &x, sizeof b);
+        std::reverse(b, b + sizeof b);
+        std::memcpy(&x, b, sizeof b);
+        return x;
+    };
+    std::size_t raw = 0, converted = 0;
+    for (std::size_t i = 0; i < chunk; ++i) raw += back[i] == swapped(v[i]);
+    for (std::size_t i = chunk; i < v.size(); ++i) converted += back[i] == v[i];
+    CHECK(raw == chunk);
+    CHECK(converted == 5);
+}
+
+TEST_CASE("the results file's spike datasets take whole chunks as they are in memory", "[unit][results]") {
+    const auto dir = temp_dir("results_chunked");
+    const std::string path = (dir / "spikes.h5").string();
+    const auto spec = parse("populations:\n  a: {size: 4, model: lif_curr_exp}\n");
+    {
+        results_writer w(path, spec, "");
+        const std::uint32_t ids[] = {0, 3};
+        w.on_spikes(1, 0, ids, 2);
+        w.close(true, 0.1, 0.0);
+    }
+    auto r = h5::open_file(path);
+    h5::handle times(H5Dopen2(r, "/spikes/a/timestamps", H5P_DEFAULT), H5Dclose);
+    h5::handle ids(H5Dopen2(r, "/spikes/a/node_ids", H5P_DEFAULT), H5Dclose);
+    REQUIRE(times.valid());
+    REQUIRE(ids.valid());
+    CHECK(h5::stored_as_in_memory(times, H5T_NATIVE_DOUBLE));
+    CHECK(h5::stored_as_in_memory(ids, H5T_NATIVE_UINT64));
+    CHECK(h5::chunk_length(times, path) == 8192);
 }
 
 TEST_CASE("a failed append leaves the dataset as it was", "[unit][results]") {
