@@ -10,6 +10,13 @@
 # simulation.min_neurons_per_thread=1: by default a network this small runs its 2 parts on
 # 1 worker (engram's "note:" line), and forcing a second worker shows what that would cost.
 #
+# "coba_large 1t x2" runs two 1-thread processes of coba_large at the same time, each on
+# its own core: what two cores give when nothing is shared between them but the machine
+# (its last-level cache, memory bandwidth, and on a virtual machine the host). Its "speed-up"
+# column is 2 x the 1-thread loop time / the mean loop time of the two: the most a 2-thread
+# run could reach on this machine if its work split perfectly and cost nothing to
+# coordinate (the ceiling that coba_large 2t is measured against).
+#
 # Prints per configuration the medians of run-loop seconds per simulated second, whole
 # process seconds per simulated second and synaptic events per second, the number of
 # worker threads engram actually used, and the speed-up over 1 thread (ratio of median
@@ -44,6 +51,7 @@ configs=(
   "coba 2t forced|coba|$COBA_DURATION|2|simulation.min_neurons_per_thread=1"
   "coba_large 1t|coba_large|$LARGE_DURATION|1|"
   "coba_large 2t|coba_large|$LARGE_DURATION|2|"
+  "coba_large 1t x2|coba_large|$LARGE_DURATION|1|"
 )
 
 echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s"
@@ -59,11 +67,25 @@ for ((r = 1; r <= REPEATS; r++)); do
           --set simulation.duration="$dur s")
     [ -n "$extra" ] && args+=(--set "$extra")
     t0=$EPOCHREALTIME
-    "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }
+    if [[ "$label" == *x2 ]]; then  # a second process beside it, the same run into another file
+      twin=("${args[@]}")
+      twin[3]="$tmp/$tag.twin.h5"
+      "$ENGRAM" "${twin[@]}" > "$log.twin" 2>&1 &
+      twin_pid=$!
+      "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }
+      wait "$twin_pid" || { echo "engram failed ($label, second process):" >&2; cat "$log.twin" >&2; exit 1; }
+    else
+      "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }
+    fi
     t1=$EPOCHREALTIME
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
     sim_ms=$(sed -n 's/^simulated \([0-9.]*\) ms in .*/\1/p' "$log")
     loop=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log")
+    if [[ "$label" == *x2 ]]; then  # the mean of the two processes' loops
+      loop2=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log.twin")
+      [ -n "$loop2" ] || { echo "threads.sh: could not parse the second process's output:" >&2; cat "$log.twin" >&2; exit 1; }
+      [ -n "$loop" ] && loop=$(awk -v a="$loop" -v b="$loop2" 'BEGIN { printf "%.4f", (a + b) / 2 }')
+    fi
     events=$(sed -n 's/^synaptic events: \([0-9,]*\) .*/\1/p' "$log" | tr -d ,)
     # "note: 2 threads asked for, 1 used: ..." appears only when fewer workers than threads
     workers=$(sed -n 's/^note: [0-9]* threads\{0,1\} asked for, \([0-9]*\) used.*/\1/p' "$log")
@@ -101,6 +123,8 @@ for label, c in cfg.items():
     c['loop_s_min_max'] = [min(x['loop_s'] for x in rs), max(x['loop_s'] for x in rs)]
     base = cfg[f"{c['experiment']} 1t"]
     c['speedup_vs_1t'] = base['loop_s_per_sim_s'] / c['loop_s_per_sim_s']
+    if label.endswith('x2'):  # two processes: the machine's ceiling for two workers
+        c['speedup_vs_1t'] *= 2
 
 
 def spikes(path):
@@ -131,6 +155,7 @@ for exp in dict.fromkeys(c['experiment'] for c in cfg.values()):
         ok_all &= all(same)
 
 print('Medians over repeats; loop = engram run loop, s per simulated second; speed-up = 1t loop / loop')
+print('(1t x2: two 1-thread processes at once, loop = their mean; speed-up = 2 x 1t loop / loop, the ceiling for 2 threads)')
 hdr = (f"{'configuration':16} {'workers':>7} {'loop s/sim s':>12} {'whole s/sim s':>13} "
        f"{'syn ev/s':>10} {'speed-up':>8}  spikes identical to 1t")
 print(hdr)
