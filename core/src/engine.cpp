@@ -238,8 +238,10 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     // simulation.min_neurons_per_thread neurons. A step of a small network is a few
     // microseconds. Where workers meet at a barrier every step, below about 16,000
     // neurons per worker the cross-core handshake costs more than the split saves; where
-    // every input is direct, workers run up to a step apart (run()'s pipelined loop) and 1,000
-    // neurons per worker already gain (measured on COBA, docs/performance.md). Unset
+    // every input is direct, workers run up to a step apart (run()'s pipelined loop) and
+    // 4,000 neurons per worker gain: two workers ran COBA scaled to 8,000 neurons 1.19 x
+    // faster, COBA itself (4,000) and 6,000 neurons no faster on average and up to 1.6 x
+    // slower in short runs (docs/performance.md, ninth session). Unset
     // (0), the threshold is the one that applies. The partition has one part per worker
     // unless the caller pins it; worker w runs parts w, w+W, ... Results do not depend
     // on either number.
@@ -255,7 +257,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         init_state(pops.size() - 1);
     }
     min_per_worker = spec.simulation.min_neurons_per_thread ? spec.simulation.min_neurons_per_thread
-                                                            : direct_inputs_only() ? 1000 : 16000;
+                                                            : direct_inputs_only() ? 4000 : 16000;
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / min_per_worker));
     workers = std::min({threads, cores, useful});

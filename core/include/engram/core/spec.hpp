@@ -141,7 +141,7 @@ struct simulation_spec {
     double duration = 1000.0; // ms
     std::uint64_t seed = 1;
     int threads = 1;
-    std::uint64_t min_neurons_per_thread = 0;  // below this, parts share a worker; 0: automatic (16,000, or 1,000 where every input is direct)
+    std::uint64_t min_neurons_per_thread = 0;  // below this, parts share a worker; 0: automatic (16,000, or 4,000 where every input is direct)
     bool double_precision = false;  // neuron state and integration in double (precision: double)
     std::string output;       // results file; empty = <experiment stem>.h5
 };
