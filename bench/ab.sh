@@ -18,11 +18,16 @@
 #
 # Every run of a pair writes its own results file; the spikes of B and A are compared
 # exactly (h5py) in each pair unless B_ARGS or A_ARGS is set, since options such as
-# record.spikes change the file on purpose. Exit status 1 if any pair's spikes differ.
+# record.spikes change the file on purpose (COMPARE=1 compares them anyway, e.g. for
+# --threads 1 against --threads 2). Exit status 1 if any pair's spikes differ or a run
+# fails, 2 for a bad argument.
 #
 # Environment:
-#   A, B            engram binaries (default build/bin/engram for both)
-#   A_ARGS, B_ARGS  extra options for one side only (word-split; default empty)
+#   A, B            engram binaries (default build/bin/engram for both; relative paths are
+#                   taken from the repository root, EXPERIMENT from the current folder)
+#   A_ARGS, B_ARGS  extra options for one side only (split at spaces; default empty)
+#   COMPARE         1: compare spikes even with A_ARGS/B_ARGS; 0: never (default: 1
+#                   without them, 0 with them)
 #   PAIRS           number of pairs (default 9)
 #   OUT_DIR         where ab.json goes (default bench/out)
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
@@ -45,12 +50,18 @@ B="${B:-build/bin/engram}"
 case "$A" in /*) ;; *) A="$root/$A" ;; esac
 case "$B" in /*) ;; *) B="$root/$B" ;; esac
 [ -x "$A" ] || { echo "ab.sh: binary A not found: $A" >&2; exit 1; }
+[ -x "$B" ] || { echo "ab.sh: binary B not found: $B" >&2; exit 1; }
 ENGRAM="$B"
 bench_setup ab
 read -r -a a_args <<< "${A_ARGS:-}"
 read -r -a b_args <<< "${B_ARGS:-}"
 compare=1
 [ -n "${A_ARGS:-}${B_ARGS:-}" ] && compare=0
+case "${COMPARE:-}" in
+  "") ;;
+  0|1) compare="$COMPARE" ;;
+  *) echo "ab.sh: COMPARE must be 0 or 1, got '$COMPARE'" >&2; exit 2 ;;
+esac
 
 echo "A: $A ${A_ARGS:-}"
 echo "B: $B ${B_ARGS:-}"

@@ -10,12 +10,13 @@
 # simulation.min_neurons_per_thread=1: by default a network this small runs its 2 parts on
 # 1 worker (engram's "note:" line), and forcing a second worker shows what that would cost.
 #
-# "coba_large 1t x2" runs two 1-thread processes of coba_large at the same time, each on
-# its own core: what two cores give when nothing is shared between them but the machine
-# (its last-level cache, memory bandwidth, and on a virtual machine the host). Its "speed-up"
-# column is 2 x the 1-thread loop time / the mean loop time of the two: the most a 2-thread
-# run could reach on this machine if its work split perfectly and cost nothing to
-# coordinate (the ceiling that coba_large 2t is measured against).
+# "coba_large 1t x2" runs two 1-thread processes of coba_large at the same time: what two
+# cores give when nothing is shared between them but the machine (its last-level cache,
+# memory bandwidth, and on a virtual machine the host). Its "speed-up" column is 2 x the
+# 1-thread loop time / the mean loop time of the two: about what a 2-thread run could
+# reach on this machine if its work split perfectly and cost nothing to coordinate (the
+# ceiling that coba_large 2t is read against). An estimate, not a strict bound: the
+# processes are not pinned, and each also has its background HDF5 writer thread.
 #
 # Prints per configuration the medians of run-loop seconds per simulated second, whole
 # process seconds per simulated second and synaptic events per second, the number of
@@ -72,7 +73,8 @@ for ((r = 1; r <= REPEATS; r++)); do
       twin[3]="$tmp/$tag.twin.h5"
       "$ENGRAM" "${twin[@]}" > "$log.twin" 2>&1 &
       twin_pid=$!
-      "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }
+      "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2
+                                                kill "$twin_pid" 2>/dev/null; wait "$twin_pid" 2>/dev/null; exit 1; }
       wait "$twin_pid" || { echo "engram failed ($label, second process):" >&2; cat "$log.twin" >&2; exit 1; }
     else
       "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }

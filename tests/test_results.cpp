@@ -310,7 +310,8 @@ TEST_CASE("whole chunks appended raw reach the file byte for byte, the rest conv
     CHECK(converted == 5);
 }
 
-TEST_CASE("the results file's spike datasets take whole chunks as they are in memory", "[unit][results]") {
+TEST_CASE("the results file's spike datasets are stored as in memory, unfiltered, in chunks of 8,192", "[unit][results]") {
+    // what the writer's direct chunk path needs (results.cpp asks stored_as_in_memory)
     const auto dir = temp_dir("results_chunked");
     const std::string path = (dir / "spikes.h5").string();
     const auto spec = parse("populations:\n  a: {size: 4, model: lif_curr_exp}\n");
