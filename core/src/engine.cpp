@@ -505,13 +505,13 @@ bool simulation::impl::pipelined() const {
 // picks the worker count).
 bool simulation::impl::direct_inputs_only() const {
     if (!spec.modulators.empty() || !spec.state_recorders.empty()) return false;
-    for (const auto& p : pops)
-        if (p.info->shared_step_data) return false;
     for (const auto& ss : spec.stimuli)
         if (ss.type != "step_current") return false;
-    for (const auto& p : pops)
+    for (const auto& p : pops) {
+        if (p.info->shared_step_data) return false;
         for (std::size_t r = 0; r < p.info->receptors.size(); ++r)
             if (!p.model->direct_input(r)) return false;
+    }
     for (const auto& pj : spec.projections) {
         if (pj.plasticity.plastic() || !pj.delay.is_constant() || !pj.connector.delay.empty()) return false;
         if (std::max(1.0, std::round(pj.delay.a / dt)) != 1.0) return false;
