@@ -4,11 +4,14 @@
 // neuron and step, which noise from other processes can only raise.
 //
 // Usage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double] [--direct]
+//                     [--vector-bits 0|256|512]
 //   experiment  default experiments/coba.yaml
 //   --double    the double-precision kernels (simulation.precision: double)
 //   --direct    inputs added straight into the synaptic state after each update, as the
 //               engine delivers one-step static projections (coba.yaml); default: into
 //               the input buffers the kernel takes in (the ring's path)
+//   --vector-bits  cap the width of the hand-written kernels (limit_kernel_vector_bits;
+//               default: the widest compiled, printed in the header)
 //   --steps     steps per trial (default 20000 = 2 s of dt 0.1 ms)
 //   --trials    trials (default 9)
 //   --rate      firing rate of every source neuron (Hz, default 20): with the in-degree
@@ -52,7 +55,7 @@ struct pop_rt {
 };
 
 [[noreturn]] void usage(const char* why) {
-    std::fprintf(stderr, "kernel_bench: %s\nusage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double] [--direct]\n", why);
+    std::fprintf(stderr, "kernel_bench: %s\nusage: kernel_bench [experiment.yaml] [--steps N] [--trials N] [--rate HZ] [--double] [--direct] [--vector-bits 0|256|512]\n", why);
     std::exit(2);
 }
 
@@ -75,6 +78,9 @@ int main(int argc, char** argv) {
         else if (a == "--rate") rate = std::stod(next());
         else if (a == "--double") f64 = true;
         else if (a == "--direct") direct = true;
+        else if (a == "--vector-bits") {
+            try { engram::limit_kernel_vector_bits(std::stoi(next())); } catch (const std::exception& ex) { usage(ex.what()); }
+        }
         else if (a == "-h" || a == "--help") usage("help");
         else if (!a.empty() && a[0] == '-') usage(("unknown option " + a).c_str());
         else path = a;
@@ -176,8 +182,9 @@ int main(int argc, char** argv) {
             }
             total_ns.push_back(all);
         }
-        std::printf("%s: %llu steps x %d trials, inputs at %.1f Hz per source neuron, %s precision, %s\n", path.c_str(),
-                    static_cast<unsigned long long>(steps), trials, rate, f64 ? "double" : "float", direct ? "direct" : "through input buffers");
+        std::printf("%s: %llu steps x %d trials, inputs at %.1f Hz per source neuron, %s precision, %s, kernels up to %d-bit vectors\n",
+                    path.c_str(), static_cast<unsigned long long>(steps), trials, rate, f64 ? "double" : "float",
+                    direct ? "direct" : "through input buffers", engram::kernel_vector_bits());
         std::printf("%-12s %-16s %8s %14s %14s %10s\n", "population", "model", "neurons", "ns/neuron min", "ns/neuron med", "rate Hz");
         for (auto& p : pops) {
             std::sort(p.ns.begin(), p.ns.end());

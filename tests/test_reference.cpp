@@ -10,9 +10,12 @@
 #include <cmath>
 #include <map>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "engram/core/rng.hpp"
 #include "engram/neurons/fast_math.hpp"
+#include "engram/neurons/models.hpp"
 #include "helpers.hpp"
 
 using namespace engram;
@@ -229,8 +232,20 @@ void check_case(const std::array<std::string, 5>& c, const std::array<std::strin
     std::size_t from_net = 0;
     for (const auto& s : expect) from_net += s.pop == 1;
     CHECK(from_net > 50);
-    for (int threads : {1, 3}) {
-        INFO(threads << " threads");
+    // 1 and 3 threads with the widest hand-written kernels this build has; in float, 1
+    // thread again with each narrower width (AVX-512, AVX2, none), all to the last bit
+    const int widest = kernel_vector_bits();
+    std::vector<std::pair<int, int>> runs{{1, widest}, {3, widest}};
+    if constexpr (std::is_same_v<T, float>)
+        for (int bits : {256, 0})
+            if (bits < widest) runs.emplace_back(1, bits);
+    for (const auto& [threads, bits] : runs) {
+        INFO(threads << " threads, kernels up to " << bits << "-bit vectors");
+        limit_kernel_vector_bits(bits);
+        struct restore {
+            int bits;
+            ~restore() { limit_kernel_vector_bits(bits); }
+        } restore_width{widest};
         simulation sim(spec, builtin_models(), threads, threads == 1 ? 0 : 4);
         capture got;
         sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &got);
@@ -251,6 +266,17 @@ void check_against_reference() {
 
 TEST_CASE("optimised kernels match a straightforward reference simulation", "[unit][reference]") {
     check_against_reference<float>();
+}
+
+TEST_CASE("limit_kernel_vector_bits takes 0, 256 or 512 and caps kernel_vector_bits", "[unit][reference]") {
+    const int widest = kernel_vector_bits();
+    CHECK((widest == 0 || widest == 256 || widest == 512));
+    CHECK_THROWS_WITH(limit_kernel_vector_bits(128), Catch::Contains("0, 256 or 512") && Catch::Contains("128"));
+    limit_kernel_vector_bits(0);
+    CHECK(kernel_vector_bits() == 0);
+    limit_kernel_vector_bits(512);  // no wider than what was compiled
+    CHECK(kernel_vector_bits() == widest);
+    limit_kernel_vector_bits(widest);
 }
 
 TEST_CASE("with precision: double the kernels match the reference in double, to the last bit", "[unit][reference]") {

@@ -16,6 +16,12 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
+#include <atomic>
+
+// AVX-512 kernels where the build machine has the foundation and DQ subsets (-march=native).
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#define ENGRAM_AVX512 1
+#endif
 
 #include "engram/core/aligned.hpp"
 #include "engram/core/errors.hpp"
@@ -24,6 +30,19 @@
 
 namespace engram {
 namespace {
+
+// kernel_vector_bits: 512 where compiled for AVX-512, else 256 with AVX2, else 0.
+constexpr int widest_kernel_bits =
+#if defined(ENGRAM_AVX512)
+    512;
+#elif defined(__AVX2__)
+    256;
+#else
+    0;
+#endif
+std::atomic<int> kernel_bits_limit{widest_kernel_bits};
+
+bool kernels_up_to(int bits) { return kernel_bits_limit.load(std::memory_order_relaxed) >= bits; }
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
@@ -105,8 +124,10 @@ struct lif_base : population_model {
     void detect(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
-            b = detect_avx2<Clamp>(m, b, e, spikes);
-            if (b == e) return;
+            if (kernels_up_to(256)) {
+                b = detect_avx2<Clamp>(m, b, e, spikes);
+                if (b == e) return;
+            }
         }
 #endif
         T* __restrict vv = v.data();
@@ -184,6 +205,41 @@ struct lif_base : population_model {
     std::uint32_t fused_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
         return threshold_avx2<true>(m, b, e, spikes, step);
     }
+#if defined(ENGRAM_AVX512)
+    // fused_avx2 with 16 neurons per vector: step(i) advances neurons [i, i+16) and
+    // returns their new v. The same blocks of 32 neurons, the same operations per lane
+    // (so the same results to the last bit), half the instructions; the masks come out of
+    // the compares as mask registers, no movemask. Returns where it stopped, as above.
+    template <class Step>
+    std::uint32_t fused_avx512(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
+        float* vv = v.data();
+        std::int32_t* rr = last.data();
+        const float Vr = V_reset;
+        const __m512 th = _mm512_set1_ps(V_th), vreset = _mm512_set1_ps(Vr);
+        const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
+        const __m512i since = _mm512_set1_epi32(static_cast<std::int32_t>(held_after));
+        std::uint32_t c = b;
+        for (; c + 32 <= e; c += 32) {
+            std::uint32_t bits = 0;
+#pragma GCC unroll 2
+            for (unsigned j = 0; j < 2; ++j) {
+                const std::size_t i = std::size_t(c) + 16 * j;
+                __m512 y = step(i);
+                const __m512i l = _mm512_loadu_si512(rr + i);
+                y = _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(l, since), y, vreset);
+                _mm512_storeu_ps(vv + i, y);
+                bits |= static_cast<std::uint32_t>(_mm512_cmp_ps_mask(y, th, _CMP_GE_OQ)) << (16 * j);
+            }
+            for (; bits; bits &= bits - 1) {
+                const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
+                spikes.push_back(k);
+                vv[k] = Vr;
+                rr[k] = m;
+            }
+        }
+        return c;
+    }
+#endif
 
     // Both of the above: v of neurons [i, i+8) from vof(i); Hold: the refractory hold,
     // and v stored back. Refractory while (m - 1) - last < n_ref, tested as last >
@@ -238,6 +294,21 @@ inline void store_synapses(std::size_t i, __m256 a, __m256 c, __m256 Pa, __m256 
     } else {
         _mm256_storeu_ps(x + i, _mm256_mul_ps(a, Pa));
         _mm256_storeu_ps(y + i, _mm256_mul_ps(c, Pc));
+    }
+}
+#endif
+#if defined(ENGRAM_AVX512)
+// store_synapses for neurons [i, i+16).
+template <bool In>
+inline void store_synapses(std::size_t i, __m512 a, __m512 c, __m512 Pa, __m512 Pc, float* x, float* y, float* in_x, float* in_y) {
+    if constexpr (In) {
+        _mm512_storeu_ps(x + i, _mm512_fmadd_ps(a, Pa, _mm512_loadu_ps(in_x + i)));
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(c, Pc, _mm512_loadu_ps(in_y + i)));
+        _mm512_storeu_ps(in_x + i, _mm512_setzero_ps());
+        _mm512_storeu_ps(in_y + i, _mm512_setzero_ps());
+    } else {
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(a, Pa));
+        _mm512_storeu_ps(y + i, _mm512_mul_ps(c, Pc));
     }
 }
 #endif
@@ -317,11 +388,35 @@ struct lif_curr_exp final : lif_base<T> {
         });
     }
 #endif
+#if defined(ENGRAM_AVX512)
+    // fused with 16 neurons per vector (lif_base::fused_avx512)
+    template <bool In>
+    std::uint32_t fused512(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        const float* vv = v.data();
+        float* __restrict ie = I_ex.data();
+        float* __restrict ii = I_in.data();
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
+        const __m512 c0 = _mm512_set1_ps(P_mI * I_e + 0.0f), Am = _mm512_set1_ps(A_m), EL = _mm512_set1_ps(E_L);
+        const __m512 Pme = _mm512_set1_ps(P_me), Pmi = _mm512_set1_ps(P_mi), Pe = _mm512_set1_ps(P_ee), Pi = _mm512_set1_ps(P_ii);
+        return B::fused_avx512(m, b, e, spikes, [&](std::size_t i) {
+            const __m512 a = _mm512_loadu_ps(ie + i), c = _mm512_loadu_ps(ii + i), x = _mm512_loadu_ps(vv + i);
+            const __m512 s = _mm512_fmadd_ps(c, Pmi, _mm512_fmadd_ps(a, Pme, c0));
+            const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_sub_ps(EL, x), Am, s), x);
+            store_synapses<In>(i, a, c, Pe, Pi, ie, ii, in_e, in_i);
+            return y;
+        });
+    }
+#endif
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
-            if (!ctx.i_stim) {
+            if (!ctx.i_stim && kernels_up_to(256)) {
+#if defined(ENGRAM_AVX512)
+                if (kernels_up_to(512)) b = ctx.input ? fused512<true>(ctx, m, b, e, spikes) : fused512<false>(ctx, m, b, e, spikes);
+                else
+#endif
                 b = ctx.input ? fused<true>(ctx, m, b, e, spikes) : fused<false>(ctx, m, b, e, spikes);
                 if (b == e) return;
             }
@@ -574,11 +669,75 @@ struct lif_cond_exp final : lif_base<T> {
         });
     }
 #endif
+#if defined(ENGRAM_AVX512)
+    // beyond_near for 16 lanes: each half of 8 that the near polynomial does not reach
+    // goes through the AVX2 path, so every lane gets the same operations as there.
+    [[gnu::noinline]] __m512 beyond_near(__m512 x, __m512 z, __m512 d, __m512 w, __m512 y, __m256i near_bound, __m256i wide_bound) const {
+        __m256 h[2];
+        for (int k = 0; k < 2; ++k) {
+            const __m256 xk = k ? _mm512_extractf32x8_ps(x, 1) : _mm512_extractf32x8_ps(x, 0);
+            const __m256 zk = k ? _mm512_extractf32x8_ps(z, 1) : _mm512_extractf32x8_ps(z, 0);
+            const __m256 dk = k ? _mm512_extractf32x8_ps(d, 1) : _mm512_extractf32x8_ps(d, 0);
+            const __m256 wk = k ? _mm512_extractf32x8_ps(w, 1) : _mm512_extractf32x8_ps(w, 0);
+            const __m256 yk = k ? _mm512_extractf32x8_ps(y, 1) : _mm512_extractf32x8_ps(y, 0);
+            const __m256i near = _mm256_cmpgt_epi32(near_bound, _mm256_castps_si256(zk));
+            h[k] = _mm256_movemask_ps(_mm256_castsi256_ps(near)) == 0xff ? yk : beyond_near(xk, zk, dk, wk, yk, near, wide_bound);
+        }
+        return _mm512_insertf32x8(_mm512_castps256_ps512(h[0]), h[1], 1);
+    }
+
+    // fused with 16 neurons per vector (lif_base::fused_avx512): the same operations per
+    // lane as fused, so the same results to the last bit.
+    template <bool In, bool Exp>
+    std::uint32_t fused512(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        const float* vv = v.data();
+        float* __restrict ge = g_ex.data();
+        float* __restrict gi = g_in.data();
+        float* __restrict in_e = In ? ctx.input[0] : nullptr;
+        float* __restrict in_i = In ? ctx.input[1] : nullptr;
+        const __m512 gL = _mm512_set1_ps(g_L), gLEL = _mm512_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm512_set1_ps(E_ex), Ein = _mm512_set1_ps(E_in);
+        const __m512 dtC = _mm512_set1_ps(dt_over_C), Pe = _mm512_set1_ps(P_ee), Pi = _mm512_set1_ps(P_ii);
+        const __m512 mdtC = _mm512_set1_ps(-dt_over_C), zL = _mm512_set1_ps(z_L), d0 = _mm512_set1_ps(d_0);
+        const __m512 dEex = _mm512_set1_ps(dE_ex), dEin = _mm512_set1_ps(dE_in);
+        const std::int32_t near_bits = std::bit_cast<std::int32_t>(float(phi1_z_min<true>)) + 1;
+        const std::int32_t wide_bits = std::bit_cast<std::int32_t>(float(phi1_z_min<false>)) + 1;
+        const __m512i near_bound = _mm512_set1_epi32(near_bits);
+        constexpr int n = phi1_degree<float, true>;
+        __m512 q[n + 1];
+        for (int j = 0; j <= n; ++j) q[j] = _mm512_set1_ps(phi1_qn[j]);
+        return B::fused_avx512(m, b, e, spikes, [&](std::size_t i) {
+            const __m512 a = _mm512_loadu_ps(ge + i), c = _mm512_loadu_ps(gi + i), x = _mm512_loadu_ps(vv + i);
+            __m512 y;
+            if constexpr (Exp) {
+                const __m512 z = _mm512_fmadd_ps(_mm512_add_ps(a, c), mdtC, zL);
+                const __m512 d = _mm512_fmadd_ps(c, dEin, _mm512_fmadd_ps(a, dEex, d0));
+                __m512 p = q[n];
+                for (int j = n - 1; j >= 0; --j) p = _mm512_fmadd_ps(p, z, q[j]);
+                const __m512 w = _mm512_fmadd_ps(z, x, d);
+                y = _mm512_fmadd_ps(w, p, x);
+                if (_mm512_cmpgt_epi32_mask(near_bound, _mm512_castps_si512(z)) != 0xffff) [[unlikely]]
+                    y = beyond_near(x, z, d, w, y, _mm256_set1_epi32(near_bits), _mm256_set1_epi32(wide_bits));
+            } else {
+                const __m512 g = _mm512_add_ps(_mm512_add_ps(a, gL), c);
+                const __m512 drive = _mm512_fmadd_ps(c, Ein, _mm512_fmadd_ps(a, Eex, gLEL));
+                y = _mm512_fmadd_ps(dtC, _mm512_fnmadd_ps(g, x, drive), x);
+            }
+            store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
+            return y;
+        });
+    }
+#endif
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
-            if (!ctx.i_stim) {
+            if (!ctx.i_stim && kernels_up_to(256)) {
+#if defined(ENGRAM_AVX512)
+                if (kernels_up_to(512)) {
+                    if (euler) b = ctx.input ? fused512<true, false>(ctx, m, b, e, spikes) : fused512<false, false>(ctx, m, b, e, spikes);
+                    else b = ctx.input ? fused512<true, true>(ctx, m, b, e, spikes) : fused512<false, true>(ctx, m, b, e, spikes);
+                } else
+#endif
                 if (euler) b = ctx.input ? fused<true, false>(ctx, m, b, e, spikes) : fused<false, false>(ctx, m, b, e, spikes);
                 else b = ctx.input ? fused<true, true>(ctx, m, b, e, spikes) : fused<false, true>(ctx, m, b, e, spikes);
                 if (b == e) return;
@@ -595,6 +754,13 @@ struct lif_cond_exp final : lif_base<T> {
 };
 
 }  // namespace
+
+int kernel_vector_bits() { return std::min(kernel_bits_limit.load(std::memory_order_relaxed), widest_kernel_bits); }
+
+void limit_kernel_vector_bits(int bits) {
+    if (bits != 0 && bits != 256 && bits != 512) throw error("limit_kernel_vector_bits: the width must be 0, 256 or 512 bits, not " + std::to_string(bits));
+    kernel_bits_limit.store(bits, std::memory_order_relaxed);
+}
 
 void register_lif_models(model_registry& r) {
     {
