@@ -604,7 +604,14 @@ int ca3_command(const std::string& file, const std::string& out_opt, const std::
 
 int main(int argc, char** argv) {
     CLI::App app{"engram: an event-driven simulator for spiking neural networks"};
-    app.set_version_flag("--version", std::string(engram::version_string));
+    {
+        // the version, and which hand-written float kernels this build runs (models.hpp)
+        const int bits = engram::kernel_vector_bits();
+        app.set_version_flag("--version", std::string(engram::version_string) + "\nfloat LIF kernels: " +
+                                              (bits == 512 ? "AVX-512, 16 neurons per vector"
+                                               : bits == 256 ? "AVX2, 8 neurons per vector"
+                                                             : "the compiler's vectorised loops"));
+    }
     app.require_subcommand(1);
 
     run_args ra;

@@ -37,6 +37,9 @@ bench_setup() {
   trap 'rm -rf "$tmp"' EXIT
   runs="$tmp/runs.tsv"
   : > "$runs"
-  echo "engram: $ENGRAM"
-  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "engram: $ENGRAM ($("$ENGRAM" --version 2>/dev/null | sed -n 's/^float LIF kernels: //p'))"
+  local simd=AVX2
+  grep -qw avx512f /proc/cpuinfo && simd=AVX-512
+  grep -qw avx2 /proc/cpuinfo || simd="no AVX2"
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //') ($simd), load $(cut -d' ' -f1-3 /proc/loadavg)"
 }

@@ -215,7 +215,15 @@ meta = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, repeats=in
             nproc=os.cpu_count(), platform=platform.platform())
 try:
     meta['cpu'] = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+    flags = next(l.split(':', 1)[1].split() for l in open('/proc/cpuinfo') if l.startswith('flags'))
+    meta['cpu_simd'] = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'neither AVX2 nor AVX-512'
 except (OSError, StopIteration):
+    pass
+try:  # which hand-written kernels the binary runs: the second line of engram --version
+    import subprocess
+    ver = subprocess.run([engram, '--version'], capture_output=True, text=True, check=True).stdout
+    meta['engram_kernels'] = next(l.split(':', 1)[1].strip() for l in ver.splitlines() if l.startswith('float LIF kernels'))
+except (OSError, subprocess.CalledProcessError, StopIteration):
     pass
 with open(out_path, 'w') as f:
     json.dump(dict(meta=meta, networks=summary), f, indent=1)
