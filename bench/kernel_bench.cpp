@@ -79,7 +79,9 @@ int main(int argc, char** argv) {
         else if (a == "--double") f64 = true;
         else if (a == "--direct") direct = true;
         else if (a == "--vector-bits") {
-            try { engram::limit_kernel_vector_bits(std::stoi(next())); } catch (const std::exception& ex) { usage(ex.what()); }
+            const std::string x = next();
+            if (x != "0" && x != "256" && x != "512") usage(("--vector-bits takes 0, 256 or 512, not '" + x + "'").c_str());
+            engram::limit_kernel_vector_bits(std::stoi(x));
         }
         else if (a == "-h" || a == "--help") usage("help");
         else if (!a.empty() && a[0] == '-') usage(("unknown option " + a).c_str());
@@ -182,9 +184,10 @@ int main(int argc, char** argv) {
             }
             total_ns.push_back(all);
         }
-        std::printf("%s: %llu steps x %d trials, inputs at %.1f Hz per source neuron, %s precision, %s, kernels up to %d-bit vectors\n",
-                    path.c_str(), static_cast<unsigned long long>(steps), trials, rate, f64 ? "double" : "float",
-                    direct ? "direct" : "through input buffers", engram::kernel_vector_bits());
+        const std::string kernels = f64 ? "the compiler's loops (double)" : "kernels up to " + std::to_string(engram::kernel_vector_bits()) + "-bit vectors";
+        std::printf("%s: %llu steps x %d trials, inputs at %.1f Hz per source neuron, %s precision, %s, %s\n", path.c_str(),
+                    static_cast<unsigned long long>(steps), trials, rate, f64 ? "double" : "float",
+                    direct ? "direct" : "through input buffers", kernels.c_str());
         std::printf("%-12s %-16s %8s %14s %14s %10s\n", "population", "model", "neurons", "ns/neuron min", "ns/neuron med", "rate Hz");
         for (auto& p : pops) {
             std::sort(p.ns.begin(), p.ns.end());

@@ -134,7 +134,7 @@ done
 
 echo
 "$PYTHON" - "$runs" "$OUT_DIR/bench.json" "$ENGRAM" "$REPEATS" "$SEED" "$THREADS" <<'EOF'
-import json, os, platform, statistics as st, sys, time
+import json, os, platform, statistics as st, subprocess, sys, time
 runs_path, out_path, engram, repeats, seed, threads = sys.argv[1:7]
 rows = [l.rstrip('\n').split('\t') for l in open(runs_path) if l.strip()]
 data = {}
@@ -215,12 +215,14 @@ meta = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, repeats=in
             nproc=os.cpu_count(), platform=platform.platform())
 try:
     meta['cpu'] = next(l.split(':', 1)[1].strip() for l in open('/proc/cpuinfo') if l.startswith('model name'))
+except (OSError, StopIteration):
+    pass
+try:
     flags = next(l.split(':', 1)[1].split() for l in open('/proc/cpuinfo') if l.startswith('flags'))
-    meta['cpu_simd'] = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'neither AVX2 nor AVX-512'
+    meta['cpu_simd'] = 'AVX-512' if 'avx512f' in flags else 'AVX2' if 'avx2' in flags else 'no AVX2'
 except (OSError, StopIteration):
     pass
 try:  # which hand-written kernels the binary runs: the second line of engram --version
-    import subprocess
     ver = subprocess.run([engram, '--version'], capture_output=True, text=True, check=True).stdout
     meta['engram_kernels'] = next(l.split(':', 1)[1].strip() for l in ver.splitlines() if l.startswith('float LIF kernels'))
 except (OSError, subprocess.CalledProcessError, StopIteration):

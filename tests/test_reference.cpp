@@ -6,6 +6,7 @@
 // projection and source (model.hpp, direct_input); the reference does the same.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -233,7 +234,8 @@ void check_case(const std::array<std::string, 5>& c, const std::array<std::strin
     for (const auto& s : expect) from_net += s.pop == 1;
     CHECK(from_net > 50);
     // 1 and 3 threads with the widest hand-written kernels this build has; in float, 1
-    // thread again with each narrower width (AVX-512, AVX2, none), all to the last bit
+    // thread again with each narrower width below it (256: AVX2; 0: the compiler's loops
+    // alone), all to the last bit
     const int widest = kernel_vector_bits();
     std::vector<std::pair<int, int>> runs{{1, widest}, {3, widest}};
     if constexpr (std::is_same_v<T, float>)
@@ -269,14 +271,25 @@ TEST_CASE("optimised kernels match a straightforward reference simulation", "[un
 }
 
 TEST_CASE("limit_kernel_vector_bits takes 0, 256 or 512 and caps kernel_vector_bits", "[unit][reference]") {
-    const int widest = kernel_vector_bits();
-    CHECK((widest == 0 || widest == 256 || widest == 512));
+    const int before = kernel_vector_bits();
+    struct restore {
+        int bits;
+        ~restore() { limit_kernel_vector_bits(bits); }
+    } restore_width{before};
+    limit_kernel_vector_bits(512);  // no wider than what was compiled
+    const int compiled = kernel_vector_bits();
+    CHECK((compiled == 0 || compiled == 256 || compiled == 512));
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+    CHECK(compiled == 512);
+#elif defined(__AVX2__)
+    CHECK(compiled == 256);
+#endif
     CHECK_THROWS_WITH(limit_kernel_vector_bits(128), Catch::Contains("0, 256 or 512") && Catch::Contains("128"));
+    CHECK(kernel_vector_bits() == compiled);  // a rejected width changes nothing
+    limit_kernel_vector_bits(256);
+    CHECK(kernel_vector_bits() == std::min(256, compiled));
     limit_kernel_vector_bits(0);
     CHECK(kernel_vector_bits() == 0);
-    limit_kernel_vector_bits(512);  // no wider than what was compiled
-    CHECK(kernel_vector_bits() == widest);
-    limit_kernel_vector_bits(widest);
 }
 
 TEST_CASE("with precision: double the kernels match the reference in double, to the last bit", "[unit][reference]") {

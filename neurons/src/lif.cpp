@@ -6,6 +6,7 @@
 //   threshold is tested. While refractory, v is held at V_reset and inputs to v (delta
 //   synapses) are dropped; synaptic currents/conductances keep evolving.
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -16,9 +17,10 @@
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
-#include <atomic>
 
-// AVX-512 kernels where the build machine has the foundation and DQ subsets (-march=native).
+// AVX-512 kernels where the build machine has the foundation subset and DQ
+// (-march=native): DQ for the moves between 512-bit vectors and their 256-bit halves
+// (_mm512_extractf32x8_ps, _mm512_insertf32x8) in lif_cond_exp's rare path.
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
 #define ENGRAM_AVX512 1
 #endif
@@ -43,6 +45,68 @@ constexpr int widest_kernel_bits =
 std::atomic<int> kernel_bits_limit{widest_kernel_bits};
 
 bool kernels_up_to(int bits) { return kernel_bits_limit.load(std::memory_order_relaxed) >= bits; }
+
+#if defined(__AVX2__)
+// The vector widths of the hand-written float kernels and the operations they use, so
+// that each kernel is written once: vec8 (AVX2) and vec16 (AVX-512). Each operation is
+// the same per lane at both widths, so a kernel gives the same results at either.
+struct vec8 {
+    using f = __m256;
+    using i = __m256i;
+    static constexpr unsigned lanes = 8;
+    static f load(const float* p) { return _mm256_loadu_ps(p); }
+    static i load(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static void store(float* p, f x) { _mm256_storeu_ps(p, x); }
+    static f set(float x) { return _mm256_set1_ps(x); }
+    static i set(std::int32_t x) { return _mm256_set1_epi32(x); }
+    static f zero() { return _mm256_setzero_ps(); }
+    static f add(f a, f b) { return _mm256_add_ps(a, b); }
+    static f sub(f a, f b) { return _mm256_sub_ps(a, b); }
+    static f mul(f a, f b) { return _mm256_mul_ps(a, b); }
+    static f fmadd(f a, f b, f c) { return _mm256_fmadd_ps(a, b, c); }
+    static f fnmadd(f a, f b, f c) { return _mm256_fnmadd_ps(a, b, c); }
+    // r in the lanes where a > b (as int32), x in the others
+    static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_ps(x, r, _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b))); }
+    // one bit per lane, lane 0 lowest: x >= y (false for NaN)
+    static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_GE_OQ))); }
+    // every lane's bits, as int32, below bound
+    static bool all_below(i bound, f x) {
+        return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bound, _mm256_castps_si256(x)))) == 0xff;
+    }
+};
+#endif
+#if defined(ENGRAM_AVX512)
+// vec8's operations on 16 lanes; the compares give mask registers.
+struct vec16 {
+    using f = __m512;
+    using i = __m512i;
+    static constexpr unsigned lanes = 16;
+    static f load(const float* p) { return _mm512_loadu_ps(p); }
+    static i load(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+    static void store(float* p, f x) { _mm512_storeu_ps(p, x); }
+    static f set(float x) { return _mm512_set1_ps(x); }
+    static i set(std::int32_t x) { return _mm512_set1_epi32(x); }
+    static f zero() { return _mm512_setzero_ps(); }
+    static f add(f a, f b) { return _mm512_add_ps(a, b); }
+    static f sub(f a, f b) { return _mm512_sub_ps(a, b); }
+    static f mul(f a, f b) { return _mm512_mul_ps(a, b); }
+    static f fmadd(f a, f b, f c) { return _mm512_fmadd_ps(a, b, c); }
+    static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_ps(a, b, c); }
+    static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(a, b), x, r); }
+    static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_ps_mask(x, y, _CMP_GE_OQ)); }
+    static bool all_below(i bound, f x) { return _mm512_cmpgt_epi32_mask(bound, _mm512_castps_si512(x)) == 0xffff; }
+};
+#endif
+#if defined(__AVX2__)
+// kern(V{}) with the widest vector type that kernel_vector_bits allows (at least AVX2).
+template <class Kern>
+std::uint32_t at_widest(Kern&& kern) {
+#if defined(ENGRAM_AVX512)
+    if (kernels_up_to(512)) return kern(vec16{});
+#endif
+    return kern(vec8{});
+}
+#endif
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
@@ -189,84 +253,48 @@ struct lif_base : population_model {
     template <bool Clamp>
     std::uint32_t detect_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         const float* vv = v.data();
-        return threshold_avx2<Clamp>(m, b, e, spikes, [vv](std::size_t i) { return _mm256_loadu_ps(vv + i); });
+        return threshold_pass<vec8, Clamp>(m, b, e, spikes, [vv](std::size_t i) { return vec8::load(vv + i); });
     }
 
-    // Integration and threshold test in one pass (float, AVX2), for the kernels that have
-    // one: step(i) advances neurons [i, i+8), stores their synaptic state and returns
-    // their new v; then, as in detect_avx2, the refractory hold, v's store and the
-    // threshold compare, on registers. Against integrate-then-detect this saves a load
-    // and a store of v per 8 neurons and the second loop; step must do in the same
-    // order the operations that integrate's vectorised loop does (fused multiply-adds
-    // included), so that the spikes stay those of the reference kernel
-    // (tests/test_reference.cpp). Returns where it stopped: the last e - b mod 32 neurons
-    // are left to integrate and detect.
-    template <class Step>
-    std::uint32_t fused_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
-        return threshold_avx2<true>(m, b, e, spikes, step);
+    // Integration and threshold test in one pass (float; V: vec8 or vec16), for the
+    // kernels that have one: step(i) advances neurons [i, i + V::lanes), stores their
+    // synaptic state and returns their new v; then, as in detect_avx2, the refractory
+    // hold, v's store and the threshold compare, on registers. Against
+    // integrate-then-detect this saves a load and a store of v per vector and the second
+    // loop; step must do in the same order the operations that integrate's vectorised
+    // loop does (fused multiply-adds included), so that the spikes stay those of the
+    // reference kernel (tests/test_reference.cpp). Returns where it stopped: the last
+    // e - b mod 32 neurons are left to integrate and detect.
+    template <class V, class Step>
+    std::uint32_t fused_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
+        return threshold_pass<V, true>(m, b, e, spikes, step);
     }
-#if defined(ENGRAM_AVX512)
-    // fused_avx2 with 16 neurons per vector: step(i) advances neurons [i, i+16) and
-    // returns their new v. The same blocks of 32 neurons, the same operations per lane
-    // (so the same results to the last bit), half the instructions; the masks come out of
-    // the compares as mask registers, no movemask. Returns where it stopped, as above.
-    template <class Step>
-    std::uint32_t fused_avx512(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
-        float* vv = v.data();
-        std::int32_t* rr = last.data();
-        const float Vr = V_reset;
-        const __m512 th = _mm512_set1_ps(V_th), vreset = _mm512_set1_ps(Vr);
-        const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
-        const __m512i since = _mm512_set1_epi32(static_cast<std::int32_t>(held_after));
-        std::uint32_t c = b;
-        for (; c + 32 <= e; c += 32) {
-            std::uint32_t bits = 0;
-#pragma GCC unroll 2
-            for (unsigned j = 0; j < 2; ++j) {
-                const std::size_t i = std::size_t(c) + 16 * j;
-                __m512 y = step(i);
-                const __m512i l = _mm512_loadu_si512(rr + i);
-                y = _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(l, since), y, vreset);
-                _mm512_storeu_ps(vv + i, y);
-                bits |= static_cast<std::uint32_t>(_mm512_cmp_ps_mask(y, th, _CMP_GE_OQ)) << (16 * j);
-            }
-            for (; bits; bits &= bits - 1) {
-                const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
-                spikes.push_back(k);
-                vv[k] = Vr;
-                rr[k] = m;
-            }
-        }
-        return c;
-    }
-#endif
 
-    // Both of the above: v of neurons [i, i+8) from vof(i); Hold: the refractory hold,
-    // and v stored back. Refractory while (m - 1) - last < n_ref, tested as last >
-    // m - 1 - n_ref (one compare; neither side overflows, see step_in_epoch). The four
-    // threshold masks of 32 neurons are packed to bytes (two packs, lane by lane), put in
-    // neuron order by one permute and read by one movemask: spikes in ascending order.
-    template <bool Hold, class V>
-    std::uint32_t threshold_avx2(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, V&& vof) {
+    // Both of the above: v of neurons [i, i + V::lanes) from vof(i); Hold: the refractory
+    // hold, and v stored back. Refractory while (m - 1) - last < n_ref, tested as last >
+    // m - 1 - n_ref (one compare; neither side overflows, see step_in_epoch). Per block of
+    // 32 neurons the compares' lane bits make one word, neuron by neuron: spikes come out
+    // in ascending order, and the scalar work follows the spikes.
+    template <class V, bool Hold, class Vof>
+    std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof) {
         float* vv = v.data();  // not restrict: vof may read v through its own pointer
         std::int32_t* rr = last.data();
         const float Vr = V_reset;
-        const __m256 th = _mm256_set1_ps(V_th), vreset = _mm256_set1_ps(Vr);
+        const typename V::f th = V::set(float(V_th)), vreset = V::set(Vr);
         const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
-        const __m256i since = _mm256_set1_epi32(static_cast<std::int32_t>(held_after));
+        const typename V::i since = V::set(static_cast<std::int32_t>(held_after));
         std::uint32_t c = b;
         for (; c + 32 <= e; c += 32) {
             std::uint32_t bits = 0;
 #pragma GCC unroll 4
-            for (unsigned j = 0; j < 4; ++j) {
-                const std::size_t i = std::size_t(c) + 8 * j;  // 64-bit: addresses fold into displacements
-                __m256 y = vof(i);
+            for (unsigned j = 0; j < 32 / V::lanes; ++j) {
+                const std::size_t i = std::size_t(c) + V::lanes * j;  // 64-bit: addresses fold into displacements
+                typename V::f y = vof(i);
                 if constexpr (Hold) {
-                    const __m256i l = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rr + i));
-                    y = _mm256_blendv_ps(y, vreset, _mm256_castsi256_ps(_mm256_cmpgt_epi32(l, since)));
-                    _mm256_storeu_ps(vv + i, y);
+                    y = V::select_gt(V::load(rr + i), since, vreset, y);
+                    V::store(vv + i, y);
                 }
-                bits |= static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(y, th, _CMP_GE_OQ))) << (8 * j);
+                bits |= V::ge_bits(y, th) << (V::lanes * j);
             }
             for (; bits; bits &= bits - 1) {
                 const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
@@ -281,34 +309,20 @@ struct lif_base : population_model {
 };
 
 #if defined(__AVX2__)
-// The fused kernels' two exponential synapses of neurons [i, i+8), values a and c: decayed
-// by Pa and Pc and stored to x and y; In: this step's ring input added (one fused
-// multiply-add, as the two-pass loops do) and its slots cleared.
-template <bool In>
-inline void store_synapses(std::size_t i, __m256 a, __m256 c, __m256 Pa, __m256 Pc, float* x, float* y, float* in_x, float* in_y) {
+// The fused kernels' two exponential synapses of neurons [i, i + V::lanes), values a and
+// c: decayed by Pa and Pc and stored to x and y; In: this step's ring input added (one
+// fused multiply-add, as the two-pass loops do) and its slots cleared.
+template <class V, bool In>
+inline void store_synapses(std::size_t i, typename V::f a, typename V::f c, typename V::f Pa, typename V::f Pc, float* x, float* y,
+                           float* in_x, float* in_y) {
     if constexpr (In) {
-        _mm256_storeu_ps(x + i, _mm256_fmadd_ps(a, Pa, _mm256_loadu_ps(in_x + i)));
-        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(c, Pc, _mm256_loadu_ps(in_y + i)));
-        _mm256_storeu_ps(in_x + i, _mm256_setzero_ps());
-        _mm256_storeu_ps(in_y + i, _mm256_setzero_ps());
+        V::store(x + i, V::fmadd(a, Pa, V::load(in_x + i)));
+        V::store(y + i, V::fmadd(c, Pc, V::load(in_y + i)));
+        V::store(in_x + i, V::zero());
+        V::store(in_y + i, V::zero());
     } else {
-        _mm256_storeu_ps(x + i, _mm256_mul_ps(a, Pa));
-        _mm256_storeu_ps(y + i, _mm256_mul_ps(c, Pc));
-    }
-}
-#endif
-#if defined(ENGRAM_AVX512)
-// store_synapses for neurons [i, i+16).
-template <bool In>
-inline void store_synapses(std::size_t i, __m512 a, __m512 c, __m512 Pa, __m512 Pc, float* x, float* y, float* in_x, float* in_y) {
-    if constexpr (In) {
-        _mm512_storeu_ps(x + i, _mm512_fmadd_ps(a, Pa, _mm512_loadu_ps(in_x + i)));
-        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(c, Pc, _mm512_loadu_ps(in_y + i)));
-        _mm512_storeu_ps(in_x + i, _mm512_setzero_ps());
-        _mm512_storeu_ps(in_y + i, _mm512_setzero_ps());
-    } else {
-        _mm512_storeu_ps(x + i, _mm512_mul_ps(a, Pa));
-        _mm512_storeu_ps(y + i, _mm512_mul_ps(c, Pc));
+        V::store(x + i, V::mul(a, Pa));
+        V::store(y + i, V::mul(c, Pc));
     }
 }
 #endif
@@ -368,42 +382,24 @@ struct lif_curr_exp final : lif_base<T> {
         }
     }
 #if defined(__AVX2__)
-    // integrate<false, In> and detect in one pass (lif_base::fused_avx2)
-    template <bool In>
+    // integrate<false, In> and detect in one pass (lif_base::fused_pass), V::lanes neurons
+    // per vector
+    template <class V, bool In>
     std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        const float* vv = v.data();  // read here, written by fused_avx2
+        using f = typename V::f;
+        const float* vv = v.data();  // read here, written by fused_pass
         float* __restrict ie = I_ex.data();
         float* __restrict ii = I_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const __m256 c0 = _mm256_set1_ps(P_mI * I_e + 0.0f), Am = _mm256_set1_ps(A_m), EL = _mm256_set1_ps(E_L);
-        const __m256 Pme = _mm256_set1_ps(P_me), Pmi = _mm256_set1_ps(P_mi), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
-        return B::fused_avx2(m, b, e, spikes, [&](std::size_t i) {
-            const __m256 a = _mm256_loadu_ps(ie + i), c = _mm256_loadu_ps(ii + i), x = _mm256_loadu_ps(vv + i);
+        const f c0 = V::set(P_mI * I_e + 0.0f), Am = V::set(A_m), EL = V::set(E_L);
+        const f Pme = V::set(P_me), Pmi = V::set(P_mi), Pe = V::set(P_ee), Pi = V::set(P_ii);
+        return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
+            const f a = V::load(ie + i), c = V::load(ii + i), x = V::load(vv + i);
             // v + (A_m (E_L - v) + (c0 + P_me a + P_mi c))
-            const __m256 s = _mm256_fmadd_ps(c, Pmi, _mm256_fmadd_ps(a, Pme, c0));
-            const __m256 y = _mm256_add_ps(_mm256_fmadd_ps(_mm256_sub_ps(EL, x), Am, s), x);
-            store_synapses<In>(i, a, c, Pe, Pi, ie, ii, in_e, in_i);
-            return y;
-        });
-    }
-#endif
-#if defined(ENGRAM_AVX512)
-    // fused with 16 neurons per vector (lif_base::fused_avx512)
-    template <bool In>
-    std::uint32_t fused512(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        const float* vv = v.data();
-        float* __restrict ie = I_ex.data();
-        float* __restrict ii = I_in.data();
-        float* __restrict in_e = In ? ctx.input[0] : nullptr;
-        float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const __m512 c0 = _mm512_set1_ps(P_mI * I_e + 0.0f), Am = _mm512_set1_ps(A_m), EL = _mm512_set1_ps(E_L);
-        const __m512 Pme = _mm512_set1_ps(P_me), Pmi = _mm512_set1_ps(P_mi), Pe = _mm512_set1_ps(P_ee), Pi = _mm512_set1_ps(P_ii);
-        return B::fused_avx512(m, b, e, spikes, [&](std::size_t i) {
-            const __m512 a = _mm512_loadu_ps(ie + i), c = _mm512_loadu_ps(ii + i), x = _mm512_loadu_ps(vv + i);
-            const __m512 s = _mm512_fmadd_ps(c, Pmi, _mm512_fmadd_ps(a, Pme, c0));
-            const __m512 y = _mm512_add_ps(_mm512_fmadd_ps(_mm512_sub_ps(EL, x), Am, s), x);
-            store_synapses<In>(i, a, c, Pe, Pi, ie, ii, in_e, in_i);
+            const f s = V::fmadd(c, Pmi, V::fmadd(a, Pme, c0));
+            const f y = V::add(V::fmadd(V::sub(EL, x), Am, s), x);
+            store_synapses<V, In>(i, a, c, Pe, Pi, ie, ii, in_e, in_i);
             return y;
         });
     }
@@ -413,11 +409,10 @@ struct lif_curr_exp final : lif_base<T> {
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
             if (!ctx.i_stim && kernels_up_to(256)) {
-#if defined(ENGRAM_AVX512)
-                if (kernels_up_to(512)) b = ctx.input ? fused512<true>(ctx, m, b, e, spikes) : fused512<false>(ctx, m, b, e, spikes);
-                else
-#endif
-                b = ctx.input ? fused<true>(ctx, m, b, e, spikes) : fused<false>(ctx, m, b, e, spikes);
+                b = at_widest([&](auto w) {
+                    using V = decltype(w);
+                    return ctx.input ? fused<V, true>(ctx, m, b, e, spikes) : fused<V, false>(ctx, m, b, e, spikes);
+                });
                 if (b == e) return;
             }
         }
@@ -598,15 +593,22 @@ struct lif_cond_exp final : lif_base<T> {
         }
     }
 #if defined(__AVX2__)
-    // The lanes of 8 neurons that the near polynomial does not reach (near: the lanes it
-    // does; w = d + z x; y: the near step): the wide polynomial where it reaches, exp_step
-    // beyond. Out of line: in COBA 1 % of the blocks of 8 come here.
-    [[gnu::noinline]] __m256 beyond_near(__m256 x, __m256 z, __m256 d, __m256 w, __m256 y, __m256i near, __m256i wide_bound) const {
+    // z's bits, as int32, are below this in the lanes where phi1's near (or wide)
+    // polynomial reaches (phi1_reaches as one compare: z_min's bits + 1 > z's; GCC makes
+    // the other sense a min and an equality)
+    template <bool Near>
+    static std::int32_t phi1_bound_bits() { return std::bit_cast<std::int32_t>(float(phi1_z_min<Near>)) + 1; }
+
+    // The lanes of 8 neurons that the near polynomial does not reach (w = d + z x; y: the
+    // near step): the wide polynomial where it reaches, exp_step beyond. Out of line: in
+    // COBA 1 % of the blocks of 8 come here.
+    [[gnu::noinline]] __m256 beyond_near(__m256 x, __m256 z, __m256 d, __m256 w, __m256 y) const {
+        const __m256i near = _mm256_cmpgt_epi32(_mm256_set1_epi32(phi1_bound_bits<true>()), _mm256_castps_si256(z));
         constexpr int n = phi1_degree<float>;
         __m256 p = _mm256_set1_ps(phi1_qw[n]);
         for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(phi1_qw[j]));
         y = _mm256_blendv_ps(_mm256_fmadd_ps(w, p, x), y, _mm256_castsi256_ps(near));
-        const __m256i inside = _mm256_cmpgt_epi32(wide_bound, _mm256_castps_si256(z));
+        const __m256i inside = _mm256_cmpgt_epi32(_mm256_set1_epi32(phi1_bound_bits<false>()), _mm256_castps_si256(z));
         if (_mm256_movemask_ps(_mm256_castsi256_ps(inside)) != 0xff) {
             alignas(32) float ys[8], xs[8], zs[8], ds[8];
             alignas(32) std::int32_t in[8];
@@ -621,58 +623,11 @@ struct lif_cond_exp final : lif_base<T> {
         }
         return y;
     }
-
-    // integrate<false, scheme, In> and detect in one pass (lif_base::fused_avx2). Exp:
-    // exponential Euler, per 8 neurons the near polynomial for phi1; where z leaves its
-    // range in any lane, the wide one for those lanes, and where z leaves that too,
-    // exp_step (integrate's choice per neuron). Otherwise forward Euler.
-    template <bool In, bool Exp>
-    std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        static_assert(std::is_same_v<T, float>);
-        const float* vv = v.data();  // read here, written by fused_avx2
-        float* __restrict ge = g_ex.data();
-        float* __restrict gi = g_in.data();
-        float* __restrict in_e = In ? ctx.input[0] : nullptr;
-        float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const __m256 gL = _mm256_set1_ps(g_L), gLEL = _mm256_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm256_set1_ps(E_ex), Ein = _mm256_set1_ps(E_in);
-        const __m256 dtC = _mm256_set1_ps(dt_over_C), Pe = _mm256_set1_ps(P_ee), Pi = _mm256_set1_ps(P_ii);
-        const __m256 mdtC = _mm256_set1_ps(-dt_over_C), zL = _mm256_set1_ps(z_L), d0 = _mm256_set1_ps(d_0);
-        const __m256 dEex = _mm256_set1_ps(dE_ex), dEin = _mm256_set1_ps(dE_in);
-        // phi1_reaches: z's bits <= z_min's, as z_min's + 1 > z's (one compare; GCC makes
-        // the other sense a min and an equality)
-        const __m256i near_bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min<true>)) + 1);
-        const __m256i wide_bound = _mm256_set1_epi32(std::bit_cast<std::int32_t>(float(phi1_z_min<false>)) + 1);
-        constexpr int n = phi1_degree<float, true>;
-        __m256 q[n + 1];
-        for (int j = 0; j <= n; ++j) q[j] = _mm256_set1_ps(phi1_qn[j]);
-        return B::fused_avx2(m, b, e, spikes, [&](std::size_t i) {
-            const __m256 a = _mm256_loadu_ps(ge + i), c = _mm256_loadu_ps(gi + i), x = _mm256_loadu_ps(vv + i);
-            __m256 y;
-            if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
-                // z = z_L - dt/C (g_ex + g_in): the add runs beside the multiply-adds
-                const __m256 z = _mm256_fmadd_ps(_mm256_add_ps(a, c), mdtC, zL);
-                const __m256 d = _mm256_fmadd_ps(c, dEin, _mm256_fmadd_ps(a, dEex, d0));
-                __m256 p = q[n];
-                for (int j = n - 1; j >= 0; --j) p = _mm256_fmadd_ps(p, z, q[j]);
-                const __m256 w = _mm256_fmadd_ps(z, x, d);
-                y = _mm256_fmadd_ps(w, p, x);
-                const __m256i near = _mm256_cmpgt_epi32(near_bound, _mm256_castps_si256(z));
-                if (_mm256_movemask_ps(_mm256_castsi256_ps(near)) != 0xff) [[unlikely]]
-                    y = beyond_near(x, z, d, w, y, near, wide_bound);
-            } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
-                const __m256 g = _mm256_add_ps(_mm256_add_ps(a, gL), c);
-                const __m256 drive = _mm256_fmadd_ps(c, Ein, _mm256_fmadd_ps(a, Eex, gLEL));
-                y = _mm256_fmadd_ps(dtC, _mm256_fnmadd_ps(g, x, drive), x);
-            }
-            store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
-            return y;
-        });
-    }
-#endif
 #if defined(ENGRAM_AVX512)
-    // beyond_near for 16 lanes: each half of 8 that the near polynomial does not reach
-    // goes through the AVX2 path, so every lane gets the same operations as there.
-    [[gnu::noinline]] __m512 beyond_near(__m512 x, __m512 z, __m512 d, __m512 w, __m512 y, __m256i near_bound, __m256i wide_bound) const {
+    // The same for 16 lanes: each half of 8 with a lane the near polynomial does not
+    // reach goes through the 8-lane code, so the rare paths exist once.
+    [[gnu::noinline]] __m512 beyond_near(__m512 x, __m512 z, __m512 d, __m512 w, __m512 y) const {
+        const __m256i near_bound = _mm256_set1_epi32(phi1_bound_bits<true>());
         __m256 h[2];
         for (int k = 0; k < 2; ++k) {
             const __m256 xk = k ? _mm512_extractf32x8_ps(x, 1) : _mm512_extractf32x8_ps(x, 0);
@@ -680,49 +635,51 @@ struct lif_cond_exp final : lif_base<T> {
             const __m256 dk = k ? _mm512_extractf32x8_ps(d, 1) : _mm512_extractf32x8_ps(d, 0);
             const __m256 wk = k ? _mm512_extractf32x8_ps(w, 1) : _mm512_extractf32x8_ps(w, 0);
             const __m256 yk = k ? _mm512_extractf32x8_ps(y, 1) : _mm512_extractf32x8_ps(y, 0);
-            const __m256i near = _mm256_cmpgt_epi32(near_bound, _mm256_castps_si256(zk));
-            h[k] = _mm256_movemask_ps(_mm256_castsi256_ps(near)) == 0xff ? yk : beyond_near(xk, zk, dk, wk, yk, near, wide_bound);
+            h[k] = vec8::all_below(near_bound, zk) ? yk : beyond_near(xk, zk, dk, wk, yk);
         }
         return _mm512_insertf32x8(_mm512_castps256_ps512(h[0]), h[1], 1);
     }
+#endif
 
-    // fused with 16 neurons per vector (lif_base::fused_avx512): the same operations per
-    // lane as fused, so the same results to the last bit.
-    template <bool In, bool Exp>
-    std::uint32_t fused512(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
-        const float* vv = v.data();
+    // integrate<false, scheme, In> and detect in one pass (lif_base::fused_pass), V::lanes
+    // neurons per vector. Exp: exponential Euler, per vector the near polynomial for phi1;
+    // where z leaves its range in any lane, the wide one for those lanes, and where z
+    // leaves that too, exp_step (integrate's choice per neuron). Otherwise forward Euler.
+    template <class V, bool In, bool Exp>
+    std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+        static_assert(std::is_same_v<T, float>);
+        using f = typename V::f;
+        const float* vv = v.data();  // read here, written by fused_pass
         float* __restrict ge = g_ex.data();
         float* __restrict gi = g_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const __m512 gL = _mm512_set1_ps(g_L), gLEL = _mm512_set1_ps(fmadd(g_L, E_L, I_e)), Eex = _mm512_set1_ps(E_ex), Ein = _mm512_set1_ps(E_in);
-        const __m512 dtC = _mm512_set1_ps(dt_over_C), Pe = _mm512_set1_ps(P_ee), Pi = _mm512_set1_ps(P_ii);
-        const __m512 mdtC = _mm512_set1_ps(-dt_over_C), zL = _mm512_set1_ps(z_L), d0 = _mm512_set1_ps(d_0);
-        const __m512 dEex = _mm512_set1_ps(dE_ex), dEin = _mm512_set1_ps(dE_in);
-        const std::int32_t near_bits = std::bit_cast<std::int32_t>(float(phi1_z_min<true>)) + 1;
-        const std::int32_t wide_bits = std::bit_cast<std::int32_t>(float(phi1_z_min<false>)) + 1;
-        const __m512i near_bound = _mm512_set1_epi32(near_bits);
+        const f gL = V::set(g_L), gLEL = V::set(fmadd(g_L, E_L, I_e)), Eex = V::set(E_ex), Ein = V::set(E_in);
+        const f dtC = V::set(dt_over_C), Pe = V::set(P_ee), Pi = V::set(P_ii);
+        const f mdtC = V::set(-dt_over_C), zL = V::set(z_L), d0 = V::set(d_0);
+        const f dEex = V::set(dE_ex), dEin = V::set(dE_in);
+        const typename V::i near_bound = V::set(phi1_bound_bits<true>());
         constexpr int n = phi1_degree<float, true>;
-        __m512 q[n + 1];
-        for (int j = 0; j <= n; ++j) q[j] = _mm512_set1_ps(phi1_qn[j]);
-        return B::fused_avx512(m, b, e, spikes, [&](std::size_t i) {
-            const __m512 a = _mm512_loadu_ps(ge + i), c = _mm512_loadu_ps(gi + i), x = _mm512_loadu_ps(vv + i);
-            __m512 y;
-            if constexpr (Exp) {
-                const __m512 z = _mm512_fmadd_ps(_mm512_add_ps(a, c), mdtC, zL);
-                const __m512 d = _mm512_fmadd_ps(c, dEin, _mm512_fmadd_ps(a, dEex, d0));
-                __m512 p = q[n];
-                for (int j = n - 1; j >= 0; --j) p = _mm512_fmadd_ps(p, z, q[j]);
-                const __m512 w = _mm512_fmadd_ps(z, x, d);
-                y = _mm512_fmadd_ps(w, p, x);
-                if (_mm512_cmpgt_epi32_mask(near_bound, _mm512_castps_si512(z)) != 0xffff) [[unlikely]]
-                    y = beyond_near(x, z, d, w, y, _mm256_set1_epi32(near_bits), _mm256_set1_epi32(wide_bits));
-            } else {
-                const __m512 g = _mm512_add_ps(_mm512_add_ps(a, gL), c);
-                const __m512 drive = _mm512_fmadd_ps(c, Ein, _mm512_fmadd_ps(a, Eex, gLEL));
-                y = _mm512_fmadd_ps(dtC, _mm512_fnmadd_ps(g, x, drive), x);
+        f q[n + 1];
+        for (int j = 0; j <= n; ++j) q[j] = V::set(phi1_qn[j]);
+        return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
+            const f a = V::load(ge + i), c = V::load(gi + i), x = V::load(vv + i);
+            f y;
+            if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
+                // z = z_L - dt/C (g_ex + g_in): the add runs beside the multiply-adds
+                const f z = V::fmadd(V::add(a, c), mdtC, zL);
+                const f d = V::fmadd(c, dEin, V::fmadd(a, dEex, d0));
+                f p = q[n];
+                for (int j = n - 1; j >= 0; --j) p = V::fmadd(p, z, q[j]);
+                const f w = V::fmadd(z, x, d);
+                y = V::fmadd(w, p, x);
+                if (!V::all_below(near_bound, z)) [[unlikely]] y = beyond_near(x, z, d, w, y);
+            } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
+                const f g = V::add(V::add(a, gL), c);
+                const f drive = V::fmadd(c, Ein, V::fmadd(a, Eex, gLEL));
+                y = V::fmadd(dtC, V::fnmadd(g, x, drive), x);
             }
-            store_synapses<In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
+            store_synapses<V, In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
             return y;
         });
     }
@@ -732,14 +689,11 @@ struct lif_cond_exp final : lif_base<T> {
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
             if (!ctx.i_stim && kernels_up_to(256)) {
-#if defined(ENGRAM_AVX512)
-                if (kernels_up_to(512)) {
-                    if (euler) b = ctx.input ? fused512<true, false>(ctx, m, b, e, spikes) : fused512<false, false>(ctx, m, b, e, spikes);
-                    else b = ctx.input ? fused512<true, true>(ctx, m, b, e, spikes) : fused512<false, true>(ctx, m, b, e, spikes);
-                } else
-#endif
-                if (euler) b = ctx.input ? fused<true, false>(ctx, m, b, e, spikes) : fused<false, false>(ctx, m, b, e, spikes);
-                else b = ctx.input ? fused<true, true>(ctx, m, b, e, spikes) : fused<false, true>(ctx, m, b, e, spikes);
+                b = at_widest([&](auto w) {
+                    using V = decltype(w);
+                    if (euler) return ctx.input ? fused<V, true, false>(ctx, m, b, e, spikes) : fused<V, false, false>(ctx, m, b, e, spikes);
+                    return ctx.input ? fused<V, true, true>(ctx, m, b, e, spikes) : fused<V, false, true>(ctx, m, b, e, spikes);
+                });
                 if (b == e) return;
             }
         }

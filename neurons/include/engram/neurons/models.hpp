@@ -15,9 +15,10 @@ void register_builtin_models(model_registry& r);
 // A registry with every built-in model (built once).
 const model_registry& builtin_models();
 
-// The widest vectors the hand-written float LIF kernels use: 512 (AVX-512, where the
-// build machine has it: -march=native), 256 (AVX2) or 0 (none: the loops the compiler
-// vectorises by itself). Every width gives the same spikes and state to the last bit
+// The widest vectors the hand-written float LIF kernels use (the fused update and
+// threshold passes): 512 (AVX-512, where the build machine has it: -march=native), 256
+// (AVX2) or 0 (none: the update loops the compiler vectorises by itself and the
+// flag-byte threshold pass). Every width gives the same spikes and state to the last bit
 // (tests/test_reference.cpp runs each). limit_kernel_vector_bits caps the width for the
 // whole process (0, 256 or 512; a cap above what was compiled has no effect); set it
 // before a run, not during one.
