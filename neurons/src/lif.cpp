@@ -44,7 +44,7 @@ constexpr int widest_kernel_bits =
 #endif
 std::atomic<int> kernel_bits_limit{widest_kernel_bits};
 
-bool kernels_up_to(int bits) { return kernel_bits_limit.load(std::memory_order_relaxed) >= bits; }
+[[maybe_unused]] bool kernels_up_to(int bits) { return kernel_bits_limit.load(std::memory_order_relaxed) >= bits; }
 
 #if defined(__AVX2__)
 // The vector widths of the hand-written float kernels and the operations they use, so
