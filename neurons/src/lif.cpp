@@ -645,7 +645,11 @@ struct lif_cond_exp final : lif_base<T> {
     // neurons per vector. Exp: exponential Euler, per vector the near polynomial for phi1;
     // where z leaves its range in any lane, the wide one for those lanes, and where z
     // leaves that too, exp_step (integrate's choice per neuron). Otherwise forward Euler.
-    template <class V, bool In, bool Exp>
+    // Eex0: E_ex is 0 (the usual excitatory reversal potential, and the default), so the
+    // multiply-add of g_ex E_ex into the drive is left out: x E_ex + y is y for every
+    // finite x, so the results stay those of integrate to the last bit. One fused
+    // multiply-add of eleven per vector; the kernel is bound by them (docs/performance.md).
+    template <class V, bool In, bool Exp, bool Eex0>
     std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
         static_assert(std::is_same_v<T, float>);
         using f = typename V::f;
@@ -668,7 +672,7 @@ struct lif_cond_exp final : lif_base<T> {
             if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
                 // z = z_L - dt/C (g_ex + g_in): the add runs beside the multiply-adds
                 const f z = V::fmadd(V::add(a, c), mdtC, zL);
-                const f d = V::fmadd(c, dEin, V::fmadd(a, dEex, d0));
+                const f d = V::fmadd(c, dEin, Eex0 ? d0 : V::fmadd(a, dEex, d0));
                 f p = q[n];
                 for (int j = n - 1; j >= 0; --j) p = V::fmadd(p, z, q[j]);
                 const f w = V::fmadd(z, x, d);
@@ -676,7 +680,7 @@ struct lif_cond_exp final : lif_base<T> {
                 if (!V::all_below(near_bound, z)) [[unlikely]] y = beyond_near(x, z, d, w, y);
             } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
                 const f g = V::add(V::add(a, gL), c);
-                const f drive = V::fmadd(c, Ein, V::fmadd(a, Eex, gLEL));
+                const f drive = V::fmadd(c, Ein, Eex0 ? gLEL : V::fmadd(a, Eex, gLEL));
                 y = V::fmadd(dtC, V::fnmadd(g, x, drive), x);
             }
             store_synapses<V, In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
@@ -689,10 +693,15 @@ struct lif_cond_exp final : lif_base<T> {
 #if defined(__AVX2__)
         if constexpr (std::is_same_v<T, float>) {
             if (!ctx.i_stim && kernels_up_to(256)) {
+                const bool eex0 = E_ex == 0.0f && dE_ex == 0.0f;
                 b = at_widest([&](auto w) {
                     using V = decltype(w);
-                    if (euler) return ctx.input ? fused<V, true, false>(ctx, m, b, e, spikes) : fused<V, false, false>(ctx, m, b, e, spikes);
-                    return ctx.input ? fused<V, true, true>(ctx, m, b, e, spikes) : fused<V, false, true>(ctx, m, b, e, spikes);
+                    const auto run = [&](auto eex0_t) {
+                        constexpr bool Z = decltype(eex0_t)::value;
+                        if (euler) return ctx.input ? fused<V, true, false, Z>(ctx, m, b, e, spikes) : fused<V, false, false, Z>(ctx, m, b, e, spikes);
+                        return ctx.input ? fused<V, true, true, Z>(ctx, m, b, e, spikes) : fused<V, false, true, Z>(ctx, m, b, e, spikes);
+                    };
+                    return eex0 ? run(std::true_type{}) : run(std::false_type{});
                 });
                 if (b == e) return;
             }
