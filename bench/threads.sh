@@ -23,9 +23,10 @@
 # worker threads engram actually used, and the speed-up over 1 thread three ways: the
 # ratio of median run-loop times; "paired", the median over repeats of the ratio within
 # each repeat (the runs of one repeat are seconds apart, so it follows a host whose speed
-# drifts during the pass); and "best", fastest against fastest. Then it checks that every spike file of a network (every configuration,
-# every repeat) is identical to the 1-thread file of repeat 1: /spikes/<population>/
-# timestamps and node_ids, compared exactly with h5py. Exit status 1 if any file differs.
+# drifts during the pass); and "best", fastest against fastest. Then it checks that
+# every spike file of a network (every configuration, every repeat) is identical to the
+# 1-thread file of repeat 1: /spikes/<population>/timestamps and node_ids, compared
+# exactly with h5py. Exit status 1 if any file differs.
 #
 # Environment:
 #   ENGRAM          engram binary (default build/bin/engram, relative to the repo root)

@@ -105,6 +105,24 @@ TEST_CASE("conductance weights must be non-negative, and other semantic errors",
     REQUIRE_THROWS_WITH(parse(""), Contains("empty"));
 }
 
+TEST_CASE("weights, delays and initial values must be finite", "[unit][config]") {
+    const std::string cond = replace(base, "model: lif_curr_exp", "model: lif_cond_exp");
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: inf nS")),
+                        Contains("test.yaml:12:") && Contains("p.weight") && Contains("expected a finite value, got 'inf nS'"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: nan nS")), Contains("expected a finite value"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: {distribution: uniform, low: 0 nS, high: inf nS}")),
+                        Contains("p.weight.high") && Contains("finite"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: {distribution: choice, values: [1 nS, inf nS]}")),
+                        Contains("p.weight.values") && Contains("finite"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1 nS, min: nan nS}")),
+                        Contains("p.weight.min") && Contains("expected a number"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: 10 nS\n    delay: inf ms")), Contains("p.delay") && Contains("finite"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "params: {tau_m: 20 ms}", "params: {tau_m: 20 ms}\n    initial: {g_ex: inf nS}")),
+                        Contains("exc.initial.g_ex") && Contains("finite"));
+    // infinite bounds of a normal distribution are what leaving them out means
+    CHECK_NOTHROW(parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1 nS, min: 0 nS, max: inf nS}")));
+}
+
 TEST_CASE("overrides (--set) change any key by its dotted path before validation", "[unit][config]") {
     auto spec = parse(base, {"simulation.duration=10 s", "populations.exc.size=7", "simulation.seed=99",
                              "projections.p.connector.p=0.25"});

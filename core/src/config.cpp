@@ -112,9 +112,18 @@ public:
         fail(n, key, "expected true or false, got '" + s + "'");
     }
 
+    // A value of a distribution (initial state, weight, delay): finite. An infinite or NaN
+    // weight or conductance would give each kernel its own result (NaN in one, a spike
+    // every step in another), so the spikes would depend on the thread count.
+    double finite_quantity(const YAML::Node& n, const std::string& key, dimension dim) {
+        const double x = quantity_of(n, key, dim);
+        if (!std::isfinite(x)) fail(n, key, "expected a finite value, got '" + scalar(n, key) + "'");
+        return x;
+    }
+
     distribution dist(const YAML::Node& n, const std::string& key, dimension dim) {
         remember(key, n);
-        if (n.IsScalar()) return distribution::constant(quantity_of(n, key, dim), dim);
+        if (n.IsScalar()) return distribution::constant(finite_quantity(n, key, dim), dim);
         check_keys(n, key, {"distribution", "value", "values", "low", "high", "mean", "std", "min", "max", "median", "sigma"});
         if (!n["distribution"]) fail(n, key, "a distribution needs 'distribution: constant|uniform|normal|lognormal|choice'");
         const std::string kind = scalar(n["distribution"], key + ".distribution");
@@ -131,33 +140,38 @@ public:
         };
         if (kind == "constant") {
             only({"value"});
-            d = distribution::constant(quantity_of(need("value"), key + ".value", dim), dim);
+            d = distribution::constant(finite_quantity(need("value"), key + ".value", dim), dim);
         } else if (kind == "uniform") {
             only({"low", "high"});
             d.type = distribution::kind::uniform;
-            d.a = quantity_of(need("low"), key + ".low", dim);
-            d.b = quantity_of(need("high"), key + ".high", dim);
+            d.a = finite_quantity(need("low"), key + ".low", dim);
+            d.b = finite_quantity(need("high"), key + ".high", dim);
             if (d.b < d.a) fail(n, key, "uniform distribution needs low <= high");
         } else if (kind == "normal") {
             only({"mean", "std", "min", "max"});
             d.type = distribution::kind::normal;
-            d.a = quantity_of(need("mean"), key + ".mean", dim);
-            d.b = quantity_of(need("std"), key + ".std", dim);
+            d.a = finite_quantity(need("mean"), key + ".mean", dim);
+            d.b = finite_quantity(need("std"), key + ".std", dim);
             if (d.b < 0) fail(n["std"], key + ".std", "standard deviation must be >= 0");
+            // the bounds may be infinite (as when left out), not NaN
             if (n["min"]) d.min = quantity_of(n["min"], key + ".min", dim);
             if (n["max"]) d.max = quantity_of(n["max"], key + ".max", dim);
+            if (std::isnan(d.min)) fail(n["min"], key + ".min", "expected a number, got '" + scalar(n["min"], key + ".min") + "'");
+            if (std::isnan(d.max)) fail(n["max"], key + ".max", "expected a number, got '" + scalar(n["max"], key + ".max") + "'");
             if (d.min > d.max) fail(n, key, "normal distribution needs min <= max");
         } else if (kind == "choice") {
             only({"values"});
             d.type = distribution::kind::choice;
             d.values = quantity_list(need("values"), key + ".values", dim);
             if (d.values.empty()) fail(n["values"], key + ".values", "choice needs at least one value");
+            for (const double x : d.values)
+                if (!std::isfinite(x)) fail(n["values"], key + ".values", "expected finite values");
             d.a = d.values[0];
         } else if (kind == "lognormal") {
             only({"median", "sigma"});
             d.type = distribution::kind::lognormal;
-            d.a = quantity_of(need("median"), key + ".median", dim);
-            d.b = quantity_of(need("sigma"), key + ".sigma", dimension::dimensionless);
+            d.a = finite_quantity(need("median"), key + ".median", dim);
+            d.b = finite_quantity(need("sigma"), key + ".sigma", dimension::dimensionless);
             if (d.b < 0) fail(n["sigma"], key + ".sigma", "sigma must be >= 0");
         } else {
             fail(n["distribution"], key + ".distribution", "unknown distribution '" + kind + "' (constant, uniform, normal, lognormal, choice)",

@@ -647,7 +647,9 @@ struct lif_cond_exp final : lif_base<T> {
     // leaves that too, exp_step (integrate's choice per neuron). Otherwise forward Euler.
     // Eex0: E_ex is 0 (the usual excitatory reversal potential, and the default), so the
     // multiply-add of g_ex E_ex into the drive is left out: x E_ex + y is y for every
-    // finite x, so the results stay those of integrate to the last bit. One fused
+    // finite x (up to the sign of a zero, which the step's last add absorbs), and the
+    // conductances are finite (the experiment file refuses infinite or NaN weights and
+    // initial values), so the results stay those of integrate to the last bit. One fused
     // multiply-add of eleven per vector; the kernel is bound by them (docs/performance.md).
     template <class V, bool In, bool Exp, bool Eex0>
     std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
