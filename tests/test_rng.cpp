@@ -74,6 +74,50 @@ TEST_CASE("the tabulated Poisson draw gives the same counts as the recurrence", 
     }
 }
 
+TEST_CASE("sixteen Philox blocks of consecutive groups are those of single blocks", "[unit][rng]") {
+    // the per-step draws of a Poisson stimulus: counters (stream, group, step low, step
+    // high) for 16 groups at once, in neuron order; across the 2^32 wrap of the group too
+    const std::array<u32, 2> key{0x9abcdef0u, 0x12345678u};
+    for (const u32 group0 : {0u, 1000u, 0xfffffff8u})
+        for (const u64 step : {u64(1), u64(0x1ffffffffULL)}) {
+            u32 out[64];
+            philox4x32_x16_groups(77, group0, static_cast<u32>(step), static_cast<u32>(step >> 32), key, out);
+            for (u32 l = 0; l < 16; ++l) {
+                const auto want = philox4x32({77, group0 + l, static_cast<u32>(step), static_cast<u32>(step >> 32)}, key);
+                for (u32 w = 0; w < 4; ++w) {
+                    INFO("group " << group0 + l << ", word " << w << ", step " << step);
+                    REQUIRE(out[4 * l + w] == want[w]);
+                }
+            }
+        }
+}
+
+TEST_CASE("Poisson counts from thresholds on the 32 random bits are the table's", "[unit][rng]") {
+    // poisson_from_bits(x) must equal poisson_from_uniform(to_unit(x)) for every x: at each
+    // threshold and its neighbours, at the ends, beyond the table and at random
+    for (double lambda : {0.01, 0.5, 2.0, 7.5, 9.99}) {
+        INFO("lambda " << lambda);
+        const auto cdf = poisson_table(lambda);
+        const auto thr = poisson_thresholds(cdf);
+        REQUIRE(thr.size() == cdf.size());
+        std::vector<u32> xs{0u, 1u, 0x7fffffffu, 0xfffffffeu, 0xffffffffu};
+        for (u32 t : thr)
+            for (long long d = -2; d <= 2; ++d) {
+                const long long x = static_cast<long long>(t) + d;
+                if (x >= 0 && x <= 0xffffffffLL) xs.push_back(static_cast<u32>(x));
+            }
+        random_stream r(1, 2, 3);
+        for (int i = 0; i < 20000; ++i) xs.push_back(r.next_u32());
+        for (u32 x : xs) {
+            INFO("x " << x);
+            REQUIRE(poisson_from_bits(x, lambda, cdf, thr) == poisson_from_uniform(to_unit(x), lambda, cdf));
+        }
+        // the thresholds increase, and the count of a threshold's own value is its index
+        for (std::size_t k = 0; k + 1 < thr.size(); ++k) CHECK(thr[k] <= thr[k + 1]);
+        CHECK(poisson_from_bits(thr[0], lambda, cdf, thr) == 0);
+    }
+}
+
 TEST_CASE("Poisson counts have mean and variance lambda on both algorithm branches", "[unit][rng]") {
     for (double lambda : {0.05, 2.5, 9.9, 10.0, 35.0, 400.0}) {
         random_stream r(3, 11, static_cast<u32>(lambda * 100));

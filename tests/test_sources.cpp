@@ -1,7 +1,13 @@
 // Spike sources and input stimuli: rates against their expected values.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <vector>
+
+#include "../core/src/poisson.hpp"
+#include "engram/core/rng.hpp"
 
 #include "helpers.hpp"
 
@@ -60,4 +66,44 @@ record: {state: {r: {population: n, variables: v, interval: 10 ms}}}
     m /= last.size();
     CHECK(m == Approx(700.0).margin(5 * std::sqrt(700.0 / 200)));
     for (float x : c.samples[0][2][0]) CHECK(x == 0.0f);  // 20 ms: nothing yet
+}
+
+TEST_CASE("poisson_input: each neuron's count is its Philox draw, whatever the thread count", "[unit][sources]") {
+    // One step of a non-leaky delta neuron from 0: v = count x weight, where the count is
+    // the inversion of word i mod 4 of the Philox block (stimulus, i / 4, step 1) by the
+    // Poisson(lambda) table, computed here one neuron at a time. The engine draws 64
+    // neurons at once from a multiple of 4 and the rest one by one; 3 threads split the
+    // population at other places, so every neuron is drawn by the other path in one run.
+    const auto spec = parse(R"(
+simulation: {dt: 0.1 ms, duration: 0.1 ms, seed: 6523534576316, min_neurons_per_thread: 1}
+populations:
+  n: {size: 1003, model: lif_curr_delta, params: {tau_m: 1e12 ms, E_L: 0 mV, V_reset: 0 mV, V_th: 1e9 mV}}
+stimuli:
+  drive: {type: poisson_input, target: n, rate: 25 Hz, n_sources: 1000, weight: 0.1 mV}
+)");
+    const double lambda = 1000 * 25 * 0.1e-3;
+    const auto cdf = poisson_table(lambda);
+    const u64 seed = spec.simulation.seed;
+    const u32 stream = stream_id("stimulus/drive");
+    const std::array<u32, 2> key{static_cast<u32>(seed), static_cast<u32>(seed >> 32) ^ stream};
+    std::vector<float> want(1003);
+    std::vector<int> counts(12, 0);
+    for (u32 i = 0; i < 1003; ++i) {
+        const auto block = philox4x32({stream, i >> 2, 1, 0}, key);
+        const u32 c = poisson_from_uniform(to_unit(block[i & 3]), lambda, cdf);
+        ++counts[std::min<u32>(c, 11)];
+        want[i] = static_cast<float>(c) * 0.1f;  // exact product rounded once, as fmadd onto 0
+    }
+    CHECK(counts[0] > 50);  // lambda = 2.5: zeros and counts of 6 and more both occur
+    CHECK(counts[6] + counts[7] + counts[8] + counts[9] + counts[10] + counts[11] > 10);
+    for (int threads : {1, 3}) {
+        INFO(threads << " threads");
+        simulation sim(spec, builtin_models(), threads, threads == 1 ? 0 : 3);
+        sim.run(1, nullptr);
+        const auto v = sim.state(0, "v");
+        for (u32 i = 0; i < 1003; ++i) {
+            INFO("neuron " << i);
+            REQUIRE(static_cast<float>(v[i]) == want[i]);
+        }
+    }
 }

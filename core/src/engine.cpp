@@ -10,6 +10,7 @@
 
 
 #include "engram/core/errors.hpp"
+#include "engram/core/fmadd.hpp"
 #include "engram/core/plasticity.hpp"
 #include "engram/core/rng.hpp"
 #include "poisson.hpp"
@@ -171,6 +172,7 @@ struct stimulus_rt {
     int receptor = 0;
     double lambda = 0.0;
     std::vector<double> cdf;  // Poisson(lambda) cumulative table (lambda < 10)
+    std::vector<u32> thr;     // and as thresholds on 32 random bits (poisson_thresholds)
     float weight = 0.0f;
     std::uint64_t first = 0, last = 0;
     u32 stream = 0;
@@ -329,7 +331,10 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             s.type = stimulus_rt::kind::poisson_input;
             s.receptor = tgt.info->receptor_index(ss.receptor);
             s.lambda = ss.n_sources * ss.rate * dt * 1e-3;
-            if (s.lambda < 10.0) s.cdf = poisson_table(s.lambda);
+            if (s.lambda < 10.0) {
+                s.cdf = poisson_table(s.lambda);
+                s.thr = poisson_thresholds(s.cdf);
+            }
             s.weight = static_cast<float>(ss.weight);
             s.first = static_cast<std::uint64_t>(std::llround(ss.start / dt)) + 1;
             s.last = std::isinf(ss.stop) ? ~std::uint64_t(0) : static_cast<std::uint64_t>(std::llround(ss.stop / dt));
@@ -405,6 +410,38 @@ void simulation::impl::init_state(std::size_t pi) {
     }
 }
 
+// A Poisson stimulus (lambda < 10) on the 64 neurons from i, a multiple of 4: their 16
+// Philox blocks at once, the counts by the thresholds (one compare per neuron and table
+// entry, up to the largest count among them), the weights added where a count is not 0.
+// The same draws and sums as apply_stimuli's neuron-by-neuron loop, in vector registers.
+void poisson_chunk(const stimulus_rt& s, float* in, std::uint32_t i, u32 c2, u32 c3, std::array<u32, 2> key) {
+    alignas(64) u32 x[64];
+    philox4x32_x16_groups(s.stream, i >> 2, c2, c3, key, x);
+    alignas(64) u32 count[64] = {};
+    const u32* thr = s.thr.data();
+    const std::size_t T = s.thr.size();
+    std::size_t k = 0;
+    for (; k < T; ++k) {
+        const u32 t = thr[k];
+        u32 any = 0;
+        for (int j = 0; j < 64; ++j) {
+            const u32 above = x[j] > t;
+            count[j] += above;
+            any |= above;
+        }
+        if (!any) break;
+    }
+    if (k == T)  // beyond the table in some lane (probability < 1e-12 per neuron)
+        for (int j = 0; j < 64; ++j)
+            if (x[j] > thr[T - 1]) count[j] = poisson_from_uniform(to_unit(x[j]), s.lambda, s.cdf);
+    float* y = in + i;
+    const float w = s.weight;
+    for (int j = 0; j < 64; ++j) {
+        const float v = fmadd(static_cast<float>(static_cast<std::int32_t>(count[j])), w, y[j]);
+        y[j] = count[j] ? v : y[j];
+    }
+}
+
 void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
     for (const auto& s : stims) {
         auto& tgt = pops[s.target];
@@ -428,23 +465,35 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
             float* in = tgt.input[static_cast<std::size_t>(s.receptor)];
             if (s.lambda < 10.0) {
                 // One uniform per neuron and step: a Philox block, keyed by
-                // (seed, stimulus, neuron / 4, step), serves four neurons.
+                // (seed, stimulus, neuron / 4, step), serves four neurons; the count by
+                // the table's thresholds on its 32 bits. Where the stimulus takes every
+                // neuron, 64 neurons at a time from a multiple of 4 (poisson_chunk, the
+                // same draws and sums), the ends one by one.
                 std::uint32_t group = ~0u;
                 std::array<u32, 4> block{};
                 const std::array<u32, 2> key{static_cast<u32>(seed), static_cast<u32>(seed >> 32) ^ s.stream};
-                for_each_neuron([&](std::uint32_t i) {
+                const auto c2 = static_cast<u32>(n), c3 = static_cast<u32>(n >> 32);
+                auto one = [&](std::uint32_t i) {
                     if ((i >> 2) != group) {
                         group = i >> 2;
-                        block = philox4x32({s.stream, group, static_cast<u32>(n), static_cast<u32>(n >> 32)}, key);
+                        block = philox4x32({s.stream, group, c2, c3}, key);
                     }
-                    const auto count = poisson_from_uniform(to_unit(block[i & 3]), s.lambda, s.cdf);
-                    if (count) in[i] += static_cast<float>(count) * s.weight;
-                });
+                    const auto count = poisson_from_bits(block[i & 3], s.lambda, s.cdf, s.thr);
+                    if (count) in[i] = fmadd(static_cast<float>(count), s.weight, in[i]);
+                };
+                if (s.all) {
+                    std::uint32_t i = r.begin;
+                    for (; i < r.end && (i & 3); ++i) one(i);
+                    for (; r.end - i >= 64; i += 64) poisson_chunk(s, in, i, c2, c3, key);
+                    for (; i < r.end; ++i) one(i);
+                } else {
+                    for_each_neuron(one);
+                }
             } else {
                 for_each_neuron([&](std::uint32_t i) {
                     random_stream rng(seed, s.stream, i, n << 8);
                     const auto count = poisson_draw(rng, s.lambda);
-                    if (count) in[i] += static_cast<float>(count) * s.weight;
+                    if (count) in[i] = fmadd(static_cast<float>(count), s.weight, in[i]);
                 });
             }
         }

@@ -1,5 +1,6 @@
 #pragma once
 // Poisson-distributed counts from a counter-based stream (private to core).
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <vector>
@@ -59,6 +60,25 @@ inline std::uint32_t poisson_from_uniform(double u, double lambda, const std::ve
     k = n - 1;
     while (u > c && k < 1000) { ++k; p *= lambda / k; c += p; }
     return k;
+}
+
+// The table as thresholds on the 32 random bits x of the uniform u = to_unit(x) =
+// (x + 0.5) 2^-32: u > cdf[k] exactly when x > floor(cdf[k] 2^32 - 0.5) (both sides exact
+// in double; clamped to 2^32 - 1, which no x exceeds). So the count is the number of
+// thresholds below x, and integer compares give poisson_from_uniform's draws.
+inline std::vector<std::uint32_t> poisson_thresholds(const std::vector<double>& cdf) {
+    std::vector<std::uint32_t> t;
+    for (double c : cdf) t.push_back(static_cast<std::uint32_t>(std::min(std::floor(c * 4294967296.0 - 0.5), 4294967295.0)));
+    return t;
+}
+
+// poisson_from_uniform(to_unit(x), lambda, cdf) with thr = poisson_thresholds(cdf).
+inline std::uint32_t poisson_from_bits(std::uint32_t x, double lambda, const std::vector<double>& cdf,
+                                       const std::vector<std::uint32_t>& thr) {
+    std::uint32_t k = 0;
+    const auto n = static_cast<std::uint32_t>(thr.size());
+    while (k < n && x > thr[k]) ++k;
+    return k < n ? k : poisson_from_uniform(to_unit(x), lambda, cdf);
 }
 
 inline std::uint32_t poisson_draw(random_stream& rng, double lambda, const std::vector<double>& cdf) {

@@ -9,6 +9,8 @@
 #include <type_traits>
 #include <utility>
 
+#include "engram/core/fmadd.hpp"  // fmadd
+
 namespace engram {
 
 inline float vexp(float x) {
@@ -56,18 +58,6 @@ inline double vexp(double x) {
     p = p * r + 1.0;
     const std::int64_t e = (ki + 1023) << 52;
     return p * std::bit_cast<double>(e);
-}
-
-// a * b + c, rounded once on targets with fused multiply-add and twice elsewhere, whatever
-// the compiler's contraction choices: for values that optimised kernels and reference
-// code must compute alike (GCC vectorises it).
-template <class T>
-inline T fmadd(T a, T b, T c) {
-#if defined(__FMA__)
-    return std::fma(a, b, c);
-#else
-    return a * b + c;
-#endif
 }
 
 // phi1(z) = (e^z - 1) / z, the factor of an exponential-Euler step: for dv/dt = f(v)
