@@ -412,8 +412,10 @@ void simulation::impl::init_state(std::size_t pi) {
 
 // A Poisson stimulus (lambda < 10) on the 64 neurons from i, a multiple of 4: their 16
 // Philox blocks at once, the counts by the thresholds (one compare per neuron and table
-// entry, up to the largest count among them), the weights added where a count is not 0.
-// The same draws and sums as apply_stimuli's neuron-by-neuron loop, in vector registers.
+// entry, up to the largest count among them), count x weight added by one fused
+// multiply-add each (also where the count is 0, which leaves the input as it was, up to
+// the sign of a zero). The same draws and sums as apply_stimuli's neuron-by-neuron loop,
+// in vector registers.
 void poisson_chunk(const stimulus_rt& s, float* in, std::uint32_t i, u32 c2, u32 c3, std::array<u32, 2> key) {
     alignas(64) u32 x[64];
     philox4x32_x16_groups(s.stream, i >> 2, c2, c3, key, x);
@@ -436,10 +438,7 @@ void poisson_chunk(const stimulus_rt& s, float* in, std::uint32_t i, u32 c2, u32
             if (x[j] > thr[T - 1]) count[j] = poisson_from_uniform(to_unit(x[j]), s.lambda, s.cdf);
     float* y = in + i;
     const float w = s.weight;
-    for (int j = 0; j < 64; ++j) {
-        const float v = fmadd(static_cast<float>(static_cast<std::int32_t>(count[j])), w, y[j]);
-        y[j] = count[j] ? v : y[j];
-    }
+    for (int j = 0; j < 64; ++j) y[j] = fmadd(static_cast<float>(static_cast<std::int32_t>(count[j])), w, y[j]);
 }
 
 void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
@@ -479,7 +478,7 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
                         block = philox4x32({s.stream, group, c2, c3}, key);
                     }
                     const auto count = poisson_from_bits(block[i & 3], s.lambda, s.cdf, s.thr);
-                    if (count) in[i] = fmadd(static_cast<float>(count), s.weight, in[i]);
+                    in[i] = fmadd(static_cast<float>(count), s.weight, in[i]);
                 };
                 if (s.all) {
                     std::uint32_t i = r.begin;
