@@ -112,6 +112,8 @@ TEST_CASE("event-driven STDP equals an eager step-by-step reference on random sp
         sim.run(steps, &c);
         const auto w1 = sim.weights(0);
         // Eager reference: traces updated every step, pairs only with strictly earlier spikes.
+        // A presynaptic spike acts when it is delivered, in the next step: those of the
+        // run's last step have not acted yet when the run ends.
         std::vector<std::vector<char>> pre_s(steps + 2, std::vector<char>(60)), post_s(steps + 2, std::vector<char>(40));
         std::size_t n_pre = 0, n_post = 0;
         for (const auto& s : c.spikes) (s.pop == 0 ? pre_s : post_s)[s.step][s.id] = 1, ++(s.pop == 0 ? n_pre : n_post);
@@ -125,7 +127,7 @@ TEST_CASE("event-driven STDP equals an eager step-by-step reference on random sp
             for (auto& v : y) v *= fy;
             for (std::size_t s = 0; s < syn.size(); ++s) {
                 if (post_s[t][syn.post[s]]) w[s] += 0.5 * x[syn.pre[s]];
-                if (pre_s[t][syn.pre[s]]) w[s] -= 0.4 * y[syn.post[s]];
+                if (pre_s[t][syn.pre[s]] && t < steps) w[s] -= 0.4 * y[syn.post[s]];
             }
             for (std::size_t i = 0; i < 60; ++i)
                 if (pre_s[t][i]) x[i] = nearest ? 1.0 : x[i] + 1.0;

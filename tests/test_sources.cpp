@@ -107,3 +107,28 @@ stimuli:
         }
     }
 }
+
+TEST_CASE("Poisson sources spike where their per-neuron draw is below rate x dt, whatever the thread count", "[unit][sources]") {
+    // The draw of neuron i in step n is uniform_at(seed, stream, i, n); the model takes 64
+    // neurons at a time from a multiple of 4 and the rest one by one, and 3 threads cut
+    // the population elsewhere, so neurons are drawn both ways across the runs.
+    const auto spec = parse(R"(
+simulation: {dt: 0.1 ms, duration: 30 ms, seed: 6523534576316, min_neurons_per_thread: 1}
+populations:
+  s: {size: 1003, model: poisson, params: {rate: 150 Hz}}
+)");
+    const u32 stream = stream_id("poisson/s");
+    const float p = static_cast<float>(150.0 * 0.1 * 1e-3);
+    std::vector<capture::spike> want;
+    for (std::uint64_t n = 1; n <= 300; ++n)
+        for (u32 i = 0; i < 1003; ++i)
+            if (uniform_at(spec.simulation.seed, stream, i, n) < p) want.push_back({n, 0, i});
+    REQUIRE(want.size() > 3000);  // 1003 x 300 x 0.015 = 4,513 expected
+    for (int threads : {1, 3}) {
+        INFO(threads << " threads");
+        simulation sim(spec, builtin_models(), threads, threads == 1 ? 0 : 3);
+        capture got;
+        sim.run(300, &got);
+        CHECK(got.spikes == want);
+    }
+}

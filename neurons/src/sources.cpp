@@ -1,5 +1,6 @@
 // Spike sources: populations that emit spikes and take no input.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 
@@ -26,10 +27,25 @@ struct poisson_source final : population_model {
         last = std::isinf(stop) ? ~std::uint64_t(0) : static_cast<std::uint64_t>(std::llround(stop / dt));
     }
     float* state(std::size_t) override { return nullptr; }
+    // The draw of neuron i is uniform_at(seed, stream, i, step): word i mod 4 of the
+    // Philox block (stream, i / 4, step). From a multiple of 4, 64 neurons' blocks come
+    // from one call of philox4x32_x16_groups (the same words); the ends one at a time.
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         if (ctx.step < first || ctx.step > last) return;
-        for (std::uint32_t i = b; i < e; ++i)
+        const std::array<u32, 2> key{static_cast<u32>(ctx.seed), static_cast<u32>(ctx.seed >> 32) ^ stream};
+        const auto c2 = static_cast<u32>(ctx.step), c3 = static_cast<u32>(ctx.step >> 32);
+        auto one = [&](std::uint32_t i) {
             if (uniform_at(ctx.seed, stream, i, ctx.step) < p[i]) spikes.push_back(i);
+        };
+        std::uint32_t i = b;
+        for (; i < e && (i & 3); ++i) one(i);
+        alignas(32) u32 x[64];
+        for (; e - i >= 64; i += 64) {
+            philox4x32_x16_groups(stream, i >> 2, c2, c3, key, x);
+            for (std::uint32_t j = 0; j < 64; ++j)
+                if (to_unit(x[j]) < p[i + j]) spikes.push_back(i + j);
+        }
+        for (; i < e; ++i) one(i);
     }
 };
 

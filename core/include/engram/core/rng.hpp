@@ -207,11 +207,14 @@ private:
     bool wide_ = false;
 };
 
-// One uniform number for (seed, stream, neuron, step): the per-step draw of sources.
+// One uniform number for (seed, stream, neuron, step): the per-step draw of sources. Word
+// neuron mod 4 of the block (stream, neuron / 4, step), so that four neurons share a
+// block and a population's draws of a step come 64 at a time from
+// philox4x32_x16_groups.
 inline double uniform_at(u64 seed, u32 stream, u32 neuron, u64 step) {
-    const auto b = philox4x32({stream, neuron, static_cast<u32>(step), static_cast<u32>(step >> 32)},
+    const auto b = philox4x32({stream, neuron >> 2, static_cast<u32>(step), static_cast<u32>(step >> 32)},
                               {static_cast<u32>(seed), static_cast<u32>(seed >> 32) ^ stream});
-    return to_unit(b[0]);
+    return to_unit(b[neuron & 3]);
 }
 
 }  // namespace engram
