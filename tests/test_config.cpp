@@ -121,6 +121,13 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
                         Contains("exc.initial.g_ex") && Contains("finite"));
     // infinite bounds of a normal distribution are what leaving them out means
     CHECK_NOTHROW(parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1 nS, min: 0 nS, max: inf nS}")));
+    // a Poisson stimulus's weight: finite (file and line) and within float range
+    const std::string stim = replace(cond, "weight: 10 pA", "weight: 1 nS") + "stimuli:\n  drive: {type: poisson_input, target: exc, rate: 10 Hz, weight: 1 nS}\n";
+    CHECK_NOTHROW(parse(stim));
+    REQUIRE_THROWS_WITH(parse(replace(stim, "weight: 1 nS}", "weight: inf nS}")),
+                        Contains("stimuli.drive.weight") && Contains("expected a finite value, got 'inf nS'") && Contains("test.yaml:"));
+    REQUIRE_THROWS_WITH(parse(replace(stim, "weight: 1 nS}", "weight: 1e300 nS}")),
+                        Contains("stimuli.drive.weight") && Contains("within float range"));
 }
 
 TEST_CASE("overrides (--set) change any key by its dotted path before validation", "[unit][config]") {

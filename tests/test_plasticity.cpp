@@ -112,8 +112,9 @@ TEST_CASE("event-driven STDP equals an eager step-by-step reference on random sp
         sim.run(steps, &c);
         const auto w1 = sim.weights(0);
         // Eager reference: traces updated every step, pairs only with strictly earlier spikes.
-        // A presynaptic spike acts when it is delivered, in the next step: those of the
-        // run's last step have not acted yet when the run ends.
+        // A presynaptic spike acts when it is delivered, one step later here (the
+        // projection's delay is one step): those of the run's last step have not acted yet
+        // when the run ends.
         std::vector<std::vector<char>> pre_s(steps + 2, std::vector<char>(60)), post_s(steps + 2, std::vector<char>(40));
         std::size_t n_pre = 0, n_post = 0;
         for (const auto& s : c.spikes) (s.pop == 0 ? pre_s : post_s)[s.step][s.id] = 1, ++(s.pop == 0 ? n_pre : n_post);

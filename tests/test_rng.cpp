@@ -115,7 +115,37 @@ TEST_CASE("Poisson counts from thresholds on the 32 random bits are the table's"
         // the thresholds increase, and the count of a threshold's own value is its index
         for (std::size_t k = 0; k + 1 < thr.size(); ++k) CHECK(thr[k] <= thr[k + 1]);
         CHECK(poisson_from_bits(thr[0], lambda, cdf, thr) == 0);
+        // the full table's last threshold is 2^32 - 1: no count passes the table
+        CHECK(thr.back() == 0xffffffffu);
+        // cut short, the table is passed and the recurrence goes on, one value at a time and
+        // 64 at a time alike
+        for (std::size_t len : {std::size_t(1), std::size_t(3)}) {
+            const std::vector<double> short_cdf(cdf.begin(), cdf.begin() + static_cast<std::ptrdiff_t>(len));
+            const auto short_thr = poisson_thresholds(short_cdf);
+            std::size_t passed = 0;
+            for (std::size_t b = 0; b + 64 <= xs.size(); b += 64) {
+                u32 count[64];
+                poisson_from_bits_64(xs.data() + b, lambda, short_cdf, short_thr, count);
+                for (std::size_t j = 0; j < 64; ++j) {
+                    const u32 x = xs[b + j];
+                    INFO("table of " << len << ", x " << x);
+                    const u32 want = poisson_from_uniform(to_unit(x), lambda, cdf);
+                    REQUIRE(poisson_from_bits(x, lambda, short_cdf, short_thr) == want);
+                    REQUIRE(count[j] == want);
+                    passed += want >= len;
+                }
+            }
+            if (lambda >= 2.0) CHECK(passed > 100);  // the recurrence did run
+        }
+        // and 64 at a time on the full table
+        for (std::size_t b = 0; b + 64 <= xs.size(); b += 64) {
+            u32 count[64];
+            poisson_from_bits_64(xs.data() + b, lambda, cdf, thr, count);
+            for (std::size_t j = 0; j < 64; ++j) REQUIRE(count[j] == poisson_from_uniform(to_unit(xs[b + j]), lambda, cdf));
+        }
     }
+    // a table whose first entry is below 2^-33 (lambda > 22) has no integer thresholds
+    CHECK_THROWS(poisson_thresholds(poisson_table(30.0)));
 }
 
 TEST_CASE("Poisson counts have mean and variance lambda on both algorithm branches", "[unit][rng]") {

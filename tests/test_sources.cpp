@@ -72,8 +72,9 @@ TEST_CASE("poisson_input: each neuron's count is its Philox draw, whatever the t
     // One step of a non-leaky delta neuron from 0: v = count x weight, where the count is
     // the inversion of word i mod 4 of the Philox block (stimulus, i / 4, step 1) by the
     // Poisson(lambda) table, computed here one neuron at a time. The engine draws 64
-    // neurons at once from a multiple of 4 and the rest one by one; 3 threads split the
-    // population at other places, so every neuron is drawn by the other path in one run.
+    // neurons at once from a multiple of 4 and a part's last neurons one by one; 3 threads
+    // cut the population at other places (multiples of 16), so the two paths meet at
+    // different neurons in the two runs.
     const auto spec = parse(R"(
 simulation: {dt: 0.1 ms, duration: 0.1 ms, seed: 6523534576316, min_neurons_per_thread: 1}
 populations:
@@ -111,7 +112,8 @@ stimuli:
 TEST_CASE("Poisson sources spike where their per-neuron draw is below rate x dt, whatever the thread count", "[unit][sources]") {
     // The draw of neuron i in step n is uniform_at(seed, stream, i, n); the model takes 64
     // neurons at a time from a multiple of 4 and the rest one by one, and 3 threads cut
-    // the population elsewhere, so neurons are drawn both ways across the runs.
+    // the population elsewhere (at multiples of 16), so the two paths meet at different
+    // neurons across the runs.
     const auto spec = parse(R"(
 simulation: {dt: 0.1 ms, duration: 30 ms, seed: 6523534576316, min_neurons_per_thread: 1}
 populations:
@@ -130,5 +132,34 @@ populations:
         capture got;
         sim.run(300, &got);
         CHECK(got.spikes == want);
+    }
+}
+
+TEST_CASE("a Poisson source's update draws the same from any first neuron", "[unit][sources]") {
+    // The engine starts parts at multiples of 16; other callers (the SpiNNaker2 target's
+    // slices) may start anywhere: neurons before the first multiple of 4 go one by one.
+    const auto spec = parse("populations:\n  s: {size: 300, model: poisson, params: {rate: 400 Hz}}\n");  // p = 0.04 per step
+    const auto& ps = spec.populations[0];
+    const u64 seed = 6523534576316ULL;
+    const u32 stream = stream_id("poisson/s");
+    auto model = builtin_models().get("poisson").make(ps, 0.1);
+    for (std::uint32_t b : {0u, 1u, 2u, 3u, 5u}) {
+        for (std::uint32_t e : {b + 70u, b + 131u, 300u}) {
+            INFO("neurons [" << b << ", " << e << ")");
+            std::size_t total = 0;
+            for (std::uint64_t n = 1; n <= 20; ++n) {
+                step_context ctx;
+                ctx.step = n;
+                ctx.dt = 0.1;
+                ctx.seed = seed;
+                std::vector<std::uint32_t> got, want;
+                model->update(ctx, b, e, got);
+                for (std::uint32_t i = b; i < e; ++i)
+                    if (uniform_at(seed, stream, i, n) < 0.04f) want.push_back(i);
+                REQUIRE(got == want);
+                total += got.size();
+            }
+            CHECK(total > 20);
+        }
     }
 }

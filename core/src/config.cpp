@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -692,7 +693,7 @@ public:
                     for (const auto& r : tm.receptors) rs.push_back(r.name);
                     fail(v["receptor"], key + ".receptor", "model '" + tm.name + "' has no receptor '" + s.receptor + "'", nearest(s.receptor, rs));
                 }
-                s.weight = quantity_of(v["weight"], key + ".weight", tm.receptors[static_cast<std::size_t>(ri)].weight_dim);
+                s.weight = finite_quantity(v["weight"], key + ".weight", tm.receptors[static_cast<std::size_t>(ri)].weight_dim);
             }
             s.where = {file_, 0, 0, key};
             spec.stimuli.push_back(std::move(s));
@@ -1119,6 +1120,9 @@ void validate(const network_spec& spec, const model_registry& models) {
             if (s.n_sources < 1) throw spec_error(key + ".n_sources", "n_sources must be >= 1");
             if (s.stop < s.start) throw spec_error(key + ".stop", "stop is before start");
             if (s.start < 0) throw spec_error(key + ".start", "start must be >= 0");
+            // added to float inputs, also where the step's count is 0 (0 x inf would be NaN)
+            if (!(std::fabs(s.weight) <= std::numeric_limits<float>::max()))
+                throw spec_error(key + ".weight", "the weight must be finite and within float range");
             if (tm.receptors[static_cast<std::size_t>(tm.receptor_index(s.receptor))].nonnegative && s.weight < 0)
                 throw spec_error(key + ".weight", "receptor '" + s.receptor + "' is a conductance: the weight must be >= 0");
         } else {

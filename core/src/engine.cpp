@@ -411,31 +411,15 @@ void simulation::impl::init_state(std::size_t pi) {
 }
 
 // A Poisson stimulus (lambda < 10) on the 64 neurons from i, a multiple of 4: their 16
-// Philox blocks at once, the counts by the thresholds (one compare per neuron and table
-// entry, up to the largest count among them), count x weight added by one fused
-// multiply-add each (also where the count is 0, which leaves the input as it was, up to
-// the sign of a zero). The same draws and sums as apply_stimuli's neuron-by-neuron loop,
-// in vector registers.
+// Philox blocks at once, the counts by the thresholds (poisson_from_bits_64), count x
+// weight added by one fused multiply-add each (also where the count is 0, which leaves the
+// input as it was, up to the sign of a zero). The same draws and sums as apply_stimuli's
+// neuron-by-neuron loop, in vector registers.
 void poisson_chunk(const stimulus_rt& s, float* in, std::uint32_t i, u32 c2, u32 c3, std::array<u32, 2> key) {
     alignas(64) u32 x[64];
+    alignas(64) u32 count[64];
     philox4x32_x16_groups(s.stream, i >> 2, c2, c3, key, x);
-    alignas(64) u32 count[64] = {};
-    const u32* thr = s.thr.data();
-    const std::size_t T = s.thr.size();
-    std::size_t k = 0;
-    for (; k < T; ++k) {
-        const u32 t = thr[k];
-        u32 any = 0;
-        for (int j = 0; j < 64; ++j) {
-            const u32 above = x[j] > t;
-            count[j] += above;
-            any |= above;
-        }
-        if (!any) break;
-    }
-    if (k == T)  // beyond the table in some lane (probability < 1e-12 per neuron)
-        for (int j = 0; j < 64; ++j)
-            if (x[j] > thr[T - 1]) count[j] = poisson_from_uniform(to_unit(x[j]), s.lambda, s.cdf);
+    poisson_from_bits_64(x, s.lambda, s.cdf, s.thr, count);
     float* y = in + i;
     const float w = s.weight;
     for (int j = 0; j < 64; ++j) y[j] = fmadd(static_cast<float>(static_cast<std::int32_t>(count[j])), w, y[j]);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <stdexcept>
 #include <vector>
 
 #include "engram/core/rng.hpp"
@@ -65,10 +66,17 @@ inline std::uint32_t poisson_from_uniform(double u, double lambda, const std::ve
 // The table as thresholds on the 32 random bits x of the uniform u = to_unit(x) =
 // (x + 0.5) 2^-32: u > cdf[k] exactly when x > floor(cdf[k] 2^32 - 0.5) (both sides exact
 // in double; clamped to 2^32 - 1, which no x exceeds). So the count is the number of
-// thresholds below x, and integer compares give poisson_from_uniform's draws.
+// thresholds below x, and integer compares give poisson_from_uniform's draws. Needs
+// cdf[k] 2^32 >= 0.5 (true for poisson_table(lambda), lambda < 10: cdf[0] = e^-lambda).
+// poisson_table runs to 1 - 1e-12, so its last threshold is 2^32 - 1 and the count never
+// passes the table; a table cut short (the tests) does, and then the recurrence goes on.
 inline std::vector<std::uint32_t> poisson_thresholds(const std::vector<double>& cdf) {
     std::vector<std::uint32_t> t;
-    for (double c : cdf) t.push_back(static_cast<std::uint32_t>(std::min(std::floor(c * 4294967296.0 - 0.5), 4294967295.0)));
+    for (double c : cdf) {
+        const double y = std::floor(c * 4294967296.0 - 0.5);
+        if (!(y >= 0.0)) throw std::invalid_argument("poisson_thresholds: table entry below 2^-33");
+        t.push_back(static_cast<std::uint32_t>(std::min(y, 4294967295.0)));
+    }
     return t;
 }
 
@@ -79,6 +87,28 @@ inline std::uint32_t poisson_from_bits(std::uint32_t x, double lambda, const std
     const auto n = static_cast<std::uint32_t>(thr.size());
     while (k < n && x > thr[k]) ++k;
     return k < n ? k : poisson_from_uniform(to_unit(x), lambda, cdf);
+}
+
+// poisson_from_bits for 64 values at once: one compare per value and threshold, up to
+// the largest count among them, in loops the compiler vectorises.
+inline void poisson_from_bits_64(const std::uint32_t* x, double lambda, const std::vector<double>& cdf,
+                                 const std::vector<std::uint32_t>& thr, std::uint32_t* count) {
+    for (int j = 0; j < 64; ++j) count[j] = 0;
+    const std::size_t n = thr.size();
+    std::size_t k = 0;
+    for (; k < n; ++k) {
+        const std::uint32_t t = thr[k];
+        std::uint32_t any = 0;
+        for (int j = 0; j < 64; ++j) {
+            const std::uint32_t above = x[j] > t;
+            count[j] += above;
+            any |= above;
+        }
+        if (!any) break;
+    }
+    if (k == n)  // past the table in some lane (only with a table cut short)
+        for (int j = 0; j < 64; ++j)
+            if (x[j] > thr[n - 1]) count[j] = poisson_from_uniform(to_unit(x[j]), lambda, cdf);
 }
 
 inline std::uint32_t poisson_draw(random_stream& rng, double lambda, const std::vector<double>& cdf) {

@@ -14,7 +14,7 @@ namespace {
 constexpr double inf = std::numeric_limits<double>::infinity();
 
 // Poisson process per neuron: a spike in step n with probability rate*dt (the draw is
-// keyed by (seed, population, neuron, step)).
+// uniform_at(seed, stream of the population, neuron, step)).
 struct poisson_source final : population_model {
     std::vector<float> p;  // spike probability per step
     std::uint64_t first, last;
