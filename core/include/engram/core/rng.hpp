@@ -32,19 +32,15 @@ inline std::array<u32, 4> philox4x32(std::array<u32, 4> ctr, std::array<u32, 2> 
     return ctr;
 }
 
-// Four consecutive blocks at once: counters (counter + l) for lanes l = 0..3 of one key,
-// written out block after block (out[4 * l + w] = word w of block l), the same words as
-// four calls of philox4x32. On AVX2 each 32-bit word sits in a 64-bit lane, so one
-// vpmuludq gives the four 64-bit products of a round.
-inline void philox4x32_x4(u32 stream, u32 neuron, u64 counter, std::array<u32, 2> key, u32* out) {
 #if defined(__AVX2__)
+// Ten Philox4x32 rounds on four blocks whose words 0-3 sit in the 64-bit lanes of a, b,
+// c, d (lane l: block l), then the blocks written out one after another (out[4 * l + w] =
+// word w of block l). One vpmuludq gives the four 64-bit products of a round.
+inline void philox4x32_avx2(__m256i a, __m256i b, __m256i c, __m256i d, std::array<u32, 2> key, u32* out) {
     constexpr u32 M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
     constexpr u32 W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
     const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
     const __m256i m0 = _mm256_set1_epi64x(M0), m1 = _mm256_set1_epi64x(M1);
-    const __m256i k = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(counter)), _mm256_set_epi64x(3, 2, 1, 0));
-    __m256i a = _mm256_set1_epi64x(stream), b = _mm256_set1_epi64x(neuron);
-    __m256i c = _mm256_and_si256(k, lo32), d = _mm256_srli_epi64(k, 32);
     for (int round = 0; round < 10; ++round) {
         const __m256i p0 = _mm256_mul_epu32(a, m0), p1 = _mm256_mul_epu32(c, m1);
         const __m256i k0 = _mm256_set1_epi64x(key[0]), k1 = _mm256_set1_epi64x(key[1]);
@@ -60,6 +56,17 @@ inline void philox4x32_x4(u32 stream, u32 neuron, u64 counter, std::array<u32, 2
     const __m256i even = _mm256_unpacklo_epi64(ab, cd), odd = _mm256_unpackhi_epi64(ab, cd);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_permute2x128_si256(even, odd, 0x20));
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 8), _mm256_permute2x128_si256(even, odd, 0x31));
+}
+#endif
+
+// Four consecutive blocks at once: counters (counter + l) for lanes l = 0..3 of one key,
+// written out block after block (out[4 * l + w] = word w of block l), the same words as
+// four calls of philox4x32 (on AVX2 in the lanes of one register each).
+inline void philox4x32_x4(u32 stream, u32 neuron, u64 counter, std::array<u32, 2> key, u32* out) {
+#if defined(__AVX2__)
+    const __m256i k = _mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(counter)), _mm256_set_epi64x(3, 2, 1, 0));
+    philox4x32_avx2(_mm256_set1_epi64x(stream), _mm256_set1_epi64x(neuron), _mm256_and_si256(k, _mm256_set1_epi64x(0xffffffffLL)),
+                    _mm256_srli_epi64(k, 32), key, out);
 #else
     for (int l = 0; l < 4; ++l) {
         const u64 k = counter + static_cast<u64>(l);
@@ -72,36 +79,17 @@ inline void philox4x32_x4(u32 stream, u32 neuron, u64 counter, std::array<u32, 2
 // Sixteen blocks of one key and counter words 2 and 3 (c2, c3): counters (stream, group0 + l,
 // c2, c3) for l = 0..15, written out block after block (out[4 * l + w] = word w of block
 // l), the same words as sixteen calls of philox4x32. The per-step draws of a Poisson
-// stimulus, one block per four neurons, are these words in neuron order. As in
-// philox4x32_x4, each 32-bit word sits in a 64-bit lane, four blocks per AVX2 register.
-// (Not AVX-512: GCC 12 warns falsely of uninitialised values in its integer intrinsics,
-// and Zen 4 runs 512-bit operations at half the rate of 256-bit ones anyway.)
+// stimulus or source, one block per four neurons, are these words in neuron order. On
+// AVX2 four blocks per call of philox4x32_avx2. (Not AVX-512: GCC 12 warns falsely of
+// uninitialised values in its integer intrinsics, and Zen 4 runs 512-bit operations at
+// half the rate of 256-bit ones anyway.)
 inline void philox4x32_x16_groups(u32 stream, u32 group0, u32 c2, u32 c3, std::array<u32, 2> key, u32* out) {
 #if defined(__AVX2__)
-    constexpr u32 M0 = 0xD2511F53u, M1 = 0xCD9E8D57u;
-    constexpr u32 W0 = 0x9E3779B9u, W1 = 0xBB67AE85u;
-    const __m256i lo32 = _mm256_set1_epi64x(0xffffffffLL);
-    const __m256i m0 = _mm256_set1_epi64x(M0), m1 = _mm256_set1_epi64x(M1);
-    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+    const __m256i lane = _mm256_set_epi64x(3, 2, 1, 0), lo32 = _mm256_set1_epi64x(0xffffffffLL);
     for (int q = 0; q < 4; ++q) {
-        std::array<u32, 2> k = key;
-        __m256i a = _mm256_set1_epi64x(stream);
-        __m256i b = _mm256_and_si256(_mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(group0) + 4 * q), lane), lo32);
-        __m256i c = _mm256_set1_epi64x(c2), d = _mm256_set1_epi64x(c3);
-        for (int round = 0; round < 10; ++round) {
-            const __m256i p0 = _mm256_mul_epu32(a, m0), p1 = _mm256_mul_epu32(c, m1);
-            const __m256i k0 = _mm256_set1_epi64x(k[0]), k1 = _mm256_set1_epi64x(k[1]);
-            a = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p1, 32), b), k0);
-            c = _mm256_xor_si256(_mm256_xor_si256(_mm256_srli_epi64(p0, 32), d), k1);
-            b = _mm256_and_si256(p1, lo32);
-            d = _mm256_and_si256(p0, lo32);
-            k[0] += W0;
-            k[1] += W1;
-        }
-        const __m256i ab = _mm256_or_si256(a, _mm256_slli_epi64(b, 32)), cd = _mm256_or_si256(c, _mm256_slli_epi64(d, 32));
-        const __m256i even = _mm256_unpacklo_epi64(ab, cd), odd = _mm256_unpackhi_epi64(ab, cd);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 * q), _mm256_permute2x128_si256(even, odd, 0x20));
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + 16 * q + 8), _mm256_permute2x128_si256(even, odd, 0x31));
+        // group0 + 4 q + l, wrapping as a 32-bit word
+        const __m256i g = _mm256_and_si256(_mm256_add_epi64(_mm256_set1_epi64x(static_cast<long long>(group0) + 4 * q), lane), lo32);
+        philox4x32_avx2(_mm256_set1_epi64x(stream), g, _mm256_set1_epi64x(c2), _mm256_set1_epi64x(c3), key, out + 16 * q);
     }
 #else
     for (u32 l = 0; l < 16; ++l) {
