@@ -121,6 +121,18 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
                         Contains("exc.initial.g_ex") && Contains("finite"));
     // infinite bounds of a normal distribution are what leaving them out means
     CHECK_NOTHROW(parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1 nS, min: 0 nS, max: inf nS}")));
+    // projection weights are stored as floats: bounds beyond float range are refused
+    // before anything is built, and a drawn value beyond it when drawn
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: 1e300 nS")), Contains("p.weight") && Contains("within float range"));
+    REQUIRE_THROWS_WITH(parse(replace(cond, "weight: 10 pA", "weight: {distribution: uniform, low: 0 nS, high: 1e39 nS}")),
+                        Contains("p.weight") && Contains("within float range"));
+    CHECK_NOTHROW(parse(replace(cond, "weight: 10 pA", "weight: 3e38 nS")));
+    REQUIRE_THROWS_WITH(parse(replace(replace(cond, "weight: 10 pA", "weight: 1 nS"), "{rule: fixed_probability, p: 0.5}", "{rule: from_list, connections: [[0, 1, 1 nS], [1, 2, 1e39 nS]]}")),
+                        Contains("p.connector") && Contains("connection 1") && Contains("within float range"));
+    {
+        const auto wide = parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"));
+        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("projections.p.weight") && Contains("beyond float range"));
+    }
     // a Poisson stimulus's weight: finite (file and line) and within float range
     const std::string stim = replace(cond, "weight: 10 pA", "weight: 1 nS") + "stimuli:\n  drive: {type: poisson_input, target: exc, rate: 10 Hz, weight: 1 nS}\n";
     CHECK_NOTHROW(parse(stim));

@@ -1029,6 +1029,13 @@ void validate(const network_spec& spec, const model_registry& models) {
         if (rinfo.nonnegative && pj.weight.lowest() < 0)
             throw spec_error(key + ".weight", "receptor '" + rinfo.name + "' is a conductance: weights must be >= 0 (bound the distribution with min)");
         if (pj.delay.lowest() < 0) throw spec_error(key + ".delay", "delays must be >= 0 (bound the distribution with min)");
+        {  // weights are stored as floats; a value drawn beyond float range is caught when drawn
+            constexpr double fmax = std::numeric_limits<float>::max();
+            const auto beyond = [](double x) { return std::isfinite(x) && std::fabs(x) > fmax; };
+            const auto& w = pj.weight;
+            if (beyond(w.lowest()) || beyond(w.highest()) || beyond(w.a) || (w.type == distribution::kind::uniform && beyond(w.b)))
+                throw spec_error(key + ".weight", "weights must be within float range (|w| <= 3.4e38)");
+        }
         const auto& c = pj.connector;
         const std::string ck = key + ".connector";
         if ((c.rule == "fixed_probability" || c.rule == "distance") && !(c.p >= 0.0 && c.p <= 1.0))
@@ -1074,6 +1081,8 @@ void validate(const network_spec& spec, const model_registry& models) {
             for (std::size_t k = 0; k < c.pre.size(); ++k) {
                 if (k < c.weight.size() && rinfo.nonnegative && c.weight[k] < 0)
                     throw spec_error(ck, "connection " + std::to_string(k) + ": receptor '" + rinfo.name + "' is a conductance: weights must be >= 0");
+                if (k < c.weight.size() && std::fabs(c.weight[k]) > static_cast<double>(std::numeric_limits<float>::max()))
+                    throw spec_error(ck, "connection " + std::to_string(k) + ": the weight must be within float range (|w| <= 3.4e38)");
                 if (k < c.delay.size() && c.delay[k] < 0)
                     throw spec_error(ck, "connection " + std::to_string(k) + ": delays must be >= 0");
                 if (c.pre[k] >= src->size || c.post[k] >= tgt->size)

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <thread>
 #include <unordered_set>
 
@@ -19,6 +20,14 @@ std::uint16_t delay_steps(const projection_spec& proj, double ms, double dt) {
     if (!(steps <= 65535.0))
         throw spec_error("projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
     return static_cast<std::uint16_t>(std::max(1.0, steps));
+}
+
+// A weight as stored (float): a drawn value beyond float range would become infinite and
+// then NaN in the state it is added to, so it is an error naming the projection.
+float weight_value(const projection_spec& proj, double w) {
+    if (!(std::fabs(w) <= static_cast<double>(std::numeric_limits<float>::max())))
+        throw spec_error("projections." + proj.name + ".weight", "drew the weight " + std::to_string(w) + ", beyond float range (|w| <= 3.4e38)");
+    return static_cast<float>(w);
 }
 
 // Per-thread scratch for sampling without replacement.
@@ -103,7 +112,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     auto values_of = [&](u32 owner) { return owner_values{random_stream(seed, w_stream, owner), random_stream(seed, d_stream, owner)}; };
     auto put = [&](owner_values& ov, u32 pre, u32 post) {
         if (!values) { emit(pre, post, 0.0f, std::uint16_t(0)); return; }
-        const float w = w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+        const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
         const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
         emit(pre, post, w, d);
     };
@@ -194,7 +203,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
                 const u32 j = no_self ? unskip(x, i) : x;
                 if (!values) { if (j >= tb && j < te) put(ov, i, j); continue; }
                 // draw values for every synapse of the owner, keep those in range
-                const float w = w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+                const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
                 const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
                 if (j >= tb && j < te) emit(i, j, w, d);
             }
@@ -219,7 +228,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         for (auto key : picks) {
             const u32 i = static_cast<u32>(key % n_pre), j = static_cast<u32>(key / n_pre);
             if (!values) { if (j >= tb && j < te) put(ov, i, j); continue; }
-            const float w = w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+            const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
             const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
             if (j >= tb && j < te) emit(i, j, w, d);
         }
@@ -231,7 +240,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             const bool own_w = k < c.weight.size() && !std::isnan(c.weight[k]);
             const bool own_d = k < c.delay.size() && !std::isnan(c.delay[k]);
             // draws are taken for every entry without its own value, in list order
-            const float w = own_w ? static_cast<float>(c.weight[k]) : w_const ? w0 : static_cast<float>(proj.weight.sample(ov.wr));
+            const float w = own_w ? weight_value(proj, c.weight[k]) : w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
             const std::uint16_t d = own_d ? delay_steps(proj, c.delay[k], dt) : d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
             if (c.post[k] >= tb && c.post[k] < te) emit(c.pre[k], c.post[k], w, d);
         }
