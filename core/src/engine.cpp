@@ -52,6 +52,43 @@ struct alignas(64) event_counter {
     std::uint64_t n = 0;
 };
 
+// One spiking neuron's row in one part, as deliver_direct lists them: where its targets
+// (2-byte offsets or 4-byte indices) and weights start, how many, and the state array
+// they add to (offset by the part's first neuron for 2-byte targets).
+struct row_segment {
+    const void* targets;
+    const float* weights;  // null: every synapse has w0
+    float* dst;
+    std::uint32_t n;
+    float w0;
+    bool wide;  // 4-byte targets
+};
+struct alignas(64) segment_list {
+    std::vector<row_segment> s;  // grows to the most rows of a step, then is reused
+};
+
+// A row segment's first two cache lines of targets (and weights): a COBA row is 1-2 lines.
+inline void prefetch_segment(const row_segment& g) {
+    const char* t = static_cast<const char*>(g.targets);
+    __builtin_prefetch(t);
+    __builtin_prefetch(t + 64);
+    if (g.weights) __builtin_prefetch(g.weights);
+}
+
+template <class Idx>
+inline void walk_segment(const row_segment& g) {
+    const Idx* t = static_cast<const Idx*>(g.targets);
+    float* dst = g.dst;
+    if (g.weights) {
+        const float* w = g.weights;
+        for (std::uint32_t s = 0; s < g.n; ++s) dst[t[s]] += w[s];
+    } else {
+        const float w0 = g.w0;
+#pragma GCC unroll 4
+        for (std::uint32_t s = 0; s < g.n; ++s) dst[t[s]] += w0;
+    }
+}
+
 struct population_rt {
     const model_info* info = nullptr;
     std::unique_ptr<population_model> model;
@@ -200,6 +237,7 @@ struct simulation::impl {
     std::uint64_t step = 0;  // steps completed
     double build_seconds = 0.0;
     std::vector<event_counter> events;  // per part
+    std::vector<segment_list> direct_rows;  // per part: deliver_direct's scratch
     std::unique_ptr<spin_team> team;  // workers of the step loop (none with one worker)
     int workers = 1;
     // Modulators: one copy per part (each part advances its own, identically, so no
@@ -266,6 +304,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     if (workers > 1) team = std::make_unique<spin_team>(workers);
     part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
     events.assign(part.n_parts, event_counter{});
+    direct_rows.assign(part.n_parts, segment_list{});
     for (auto& p : pops)
         for (auto& par : p.spikes) par.resize(part.n_parts);
     const auto positions = spec.layouts.empty() ? std::vector<neuron_positions>(spec.populations.size())
@@ -506,15 +545,46 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
 
 // Step 3b of step n for part k: spikes of step n-1 with a delay of one step, straight
 // into the targets' state (the update of step n has decayed it; the next update reads it).
+// Static one-step projections into direct inputs, part k, spikes of step n-1. First the
+// bounds of every spiking neuron's row of every such projection (independent loads, whose
+// cache misses overlap), then the rows in the same order as deliver() would take them
+// (projection, source part, spike), each row's first lines prefetched `ahead` rows
+// before it is walked. Per projection, a part's row of a spike is short (COBA: 16 or 64
+// targets; 8-32 in each of two parts of coba_large), so batches within one projection
+// left the first rows of each batch waiting for their targets.
 void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
     const int prev = static_cast<int>((n - 1) % 3);
+    auto& segs = direct_rows[k].s;
+    std::size_t most = 0;
+    for (const auto& pj : projs)
+        if (pj.direct)
+            for (const auto& sp : pops[pj.source].spikes[prev]) most += sp.ids.size();
+    if (segs.size() < most) segs.resize(most);
+    std::size_t m = 0;
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
         if (!pj.direct) continue;
-        auto& pr = pj.rows;
-        const auto& spikes = pops[pj.source].spikes[prev];
-        ev += pr.homogeneous_weight ? deliver<false, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0)
-                                    : deliver<true, false>(pr, pr.parts[k], spikes, pj.direct, 1, 0, 0);
+        auto& rows = pj.rows.parts[k];
+        const std::uint64_t* rb = rows.row_begin.data();
+        const bool wide = !rows.compact();
+        const char* tg = wide ? reinterpret_cast<const char*>(rows.target.data()) : reinterpret_cast<const char*>(rows.target16.data());
+        const std::size_t size = wide ? sizeof(std::uint32_t) : sizeof(std::uint16_t);
+        const float* w = pj.rows.homogeneous_weight ? nullptr : rows.weight.data();
+        float* dst = wide ? pj.direct : pj.direct + rows.target_base;
+        const float w0 = pj.rows.weight0;
+        for (const auto& sp : pops[pj.source].spikes[prev])
+            for (const std::uint32_t i : sp.ids) {
+                const std::uint64_t b = rb[i], e = rb[i + 1];
+                // every spike gets an entry, empty rows too: no store waits on a load
+                segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, static_cast<std::uint32_t>(e - b), w0, wide};
+                ev += e - b;
+            }
+    }
+    constexpr std::size_t ahead = 16;
+    for (std::size_t j = 0; j < std::min(ahead, m); ++j) prefetch_segment(segs[j]);
+    for (std::size_t j = 0; j < m; ++j) {
+        if (j + ahead < m) prefetch_segment(segs[j + ahead]);
+        if (segs[j].wide) walk_segment<std::uint32_t>(segs[j]); else walk_segment<std::uint16_t>(segs[j]);
     }
     events[k].n += ev;
 }
