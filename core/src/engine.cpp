@@ -108,6 +108,10 @@ struct projection_rt {
     projection_rows rows;
     std::unique_ptr<synapse_rule> rule;  // null: static synapses
     float* direct = nullptr;  // the target's state array its weights add to after update, or null (ring)
+    // Direct projections: every part's row start by source, bounds[i * P + k] = part k's
+    // row_begin[i] (P parts), so that one cache line gives a spike's rows in all parts
+    // (deliver_direct). Empty where a part holds 2^32 synapses or more.
+    std::vector<std::uint32_t> bounds;
     std::vector<std::vector<std::uint32_t>> col_src;  // per part: scratch for one column's sources
 };
 
@@ -392,6 +396,14 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         auto& tgt = pops[r.target];
         const auto rec = static_cast<std::size_t>(r.receptor);
         if (!r.rule && r.rows.uniform_delay && r.rows.delay0 == 1) r.direct = tgt.model->direct_input(rec);
+        const std::size_t P = r.rows.parts.size();
+        bool fits = r.direct != nullptr;
+        for (const auto& c : r.rows.parts) fits = fits && c.synapses() < (std::uint64_t(1) << 32);
+        if (fits) {
+            r.bounds.resize((std::size_t(r.rows.n_pre) + 1) * P);
+            for (std::size_t k = 0; k < P; ++k)
+                for (std::size_t i = 0; i <= r.rows.n_pre; ++i) r.bounds[i * P + k] = static_cast<std::uint32_t>(r.rows.parts[k].row_begin[i]);
+        }
         if (!r.direct) {
             tgt.ring_input = true;
             tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
@@ -572,13 +584,20 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         const float* w = pj.rows.homogeneous_weight ? nullptr : rows.weight.data();
         float* dst = wide ? pj.direct : pj.direct + rows.target_base;
         const float w0 = pj.rows.weight0;
-        for (const auto& sp : pops[pj.source].spikes[prev])
-            for (const std::uint32_t i : sp.ids) {
-                const std::uint64_t b = rb[i], e = rb[i + 1];
-                // every spike gets an entry, empty rows too: no store waits on a load
-                segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, static_cast<std::uint32_t>(e - b), w0, wide};
-                ev += e - b;
-            }
+        // every spike gets an entry, empty rows too: no store waits on a load
+        auto put = [&](std::uint64_t b, std::uint64_t e) {
+            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, static_cast<std::uint32_t>(e - b), w0, wide};
+            ev += e - b;
+        };
+        if (!pj.bounds.empty()) {
+            const std::size_t P = pj.rows.parts.size();
+            const std::uint32_t* bd = pj.bounds.data() + k;
+            for (const auto& sp : pops[pj.source].spikes[prev])
+                for (const std::uint32_t i : sp.ids) put(bd[i * P], bd[(i + 1) * P]);
+        } else {
+            for (const auto& sp : pops[pj.source].spikes[prev])
+                for (const std::uint32_t i : sp.ids) put(rb[i], rb[i + 1]);
+        }
     }
     constexpr std::size_t ahead = 16;
     for (std::size_t j = 0; j < std::min(ahead, m); ++j) prefetch_segment(segs[j]);
@@ -896,7 +915,7 @@ std::size_t simulation::synapse_count() const {
 }
 std::size_t simulation::connectivity_bytes() const {
     std::size_t n = 0;
-    for (const auto& p : impl_->projs) n += p.rows.bytes();
+    for (const auto& p : impl_->projs) n += p.rows.bytes() + p.bounds.size() * sizeof(std::uint32_t);
     return n;
 }
 synapse_list simulation::synapses(std::size_t j) const { return impl_->projs.at(j).rows.to_list(); }
