@@ -129,9 +129,14 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
     CHECK_NOTHROW(parse(replace(cond, "weight: 10 pA", "weight: 3e38 nS")));
     REQUIRE_THROWS_WITH(parse(replace(replace(cond, "weight: 10 pA", "weight: 1 nS"), "{rule: fixed_probability, p: 0.5}", "{rule: from_list, connections: [[0, 1, 1 nS], [1, 2, 1e39 nS]]}")),
                         Contains("p.connector") && Contains("connection 1") && Contains("within float range"));
-    {
-        const auto wide = parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"));
-        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("projections.p.weight") && Contains("beyond float range"));
+    // negative currents too (|w|)
+    REQUIRE_THROWS_WITH(parse(replace(base, "weight: 10 pA", "weight: -1e39 pA")), Contains("p.weight") && Contains("within float range") && Contains("pA"));
+    for (const std::string connector : {"{rule: fixed_probability, p: 0.5}", "{rule: fixed_number_pre, n: 3}", "{rule: fixed_number_post, n: 3}",
+                                        "{rule: fixed_total_number, n: 20}", "{rule: all_to_all}"}) {
+        INFO(connector);
+        const auto wide = parse(replace(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"),
+                                        "{rule: fixed_probability, p: 0.5}", connector));
+        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("projections.p.weight") && Contains("drew the weight") && Contains("beyond float range"));
     }
     // a Poisson stimulus's weight: finite (file and line) and within float range
     const std::string stim = replace(cond, "weight: 10 pA", "weight: 1 nS") + "stimuli:\n  drive: {type: poisson_input, target: exc, rate: 10 Hz, weight: 1 nS}\n";

@@ -1033,8 +1033,9 @@ void validate(const network_spec& spec, const model_registry& models) {
             constexpr double fmax = std::numeric_limits<float>::max();
             const auto beyond = [](double x) { return std::isfinite(x) && std::fabs(x) > fmax; };
             const auto& w = pj.weight;
-            if (beyond(w.lowest()) || beyond(w.highest()) || beyond(w.a) || (w.type == distribution::kind::uniform && beyond(w.b)))
-                throw spec_error(key + ".weight", "weights must be within float range (|w| <= 3.4e38)");
+            if (beyond(w.lowest()) || beyond(w.highest()) || beyond(w.a))  // a: a normal's mean, a lognormal's median
+                throw spec_error(key + ".weight", "weights are stored as floats: the value, bounds, mean or median must be within float range (|w| <= 3.4e+38 " +
+                                                      std::string(internal_unit(w.dim)) + ")");
         }
         const auto& c = pj.connector;
         const std::string ck = key + ".connector";
@@ -1082,7 +1083,8 @@ void validate(const network_spec& spec, const model_registry& models) {
                 if (k < c.weight.size() && rinfo.nonnegative && c.weight[k] < 0)
                     throw spec_error(ck, "connection " + std::to_string(k) + ": receptor '" + rinfo.name + "' is a conductance: weights must be >= 0");
                 if (k < c.weight.size() && std::fabs(c.weight[k]) > static_cast<double>(std::numeric_limits<float>::max()))
-                    throw spec_error(ck, "connection " + std::to_string(k) + ": the weight must be within float range (|w| <= 3.4e38)");
+                    throw spec_error(ck, "connection " + std::to_string(k) + ": the weight must be within float range (|w| <= 3.4e+38 " +
+                                             std::string(internal_unit(rinfo.weight_dim)) + ")");
                 if (k < c.delay.size() && c.delay[k] < 0)
                     throw spec_error(ck, "connection " + std::to_string(k) + ": delays must be >= 0");
                 if (c.pre[k] >= src->size || c.post[k] >= tgt->size)

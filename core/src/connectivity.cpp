@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <thread>
 #include <unordered_set>
 
 #include "engram/core/errors.hpp"
 #include "engram/core/rng.hpp"
+#include "engram/core/units.hpp"
 
 namespace engram {
 namespace {
@@ -26,7 +28,12 @@ std::uint16_t delay_steps(const projection_spec& proj, double ms, double dt) {
 // then NaN in the state it is added to, so it is an error naming the projection.
 float weight_value(const projection_spec& proj, double w) {
     if (!(std::fabs(w) <= static_cast<double>(std::numeric_limits<float>::max())))
-        throw spec_error("projections." + proj.name + ".weight", "drew the weight " + std::to_string(w) + ", beyond float range (|w| <= 3.4e38)");
+    {
+        std::ostringstream m;
+        const auto unit = internal_unit(proj.weight.dim);
+        m << "drew the weight " << w << ' ' << unit << ", beyond float range (|w| <= 3.4e+38 " << unit << ')';
+        throw spec_error("projections." + proj.name + ".weight", m.str());
+    }
     return static_cast<float>(w);
 }
 

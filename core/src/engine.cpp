@@ -59,15 +59,16 @@ struct row_segment {
     const void* targets;
     const float* weights;  // null: every synapse has w0
     float* dst;
-    std::uint32_t n;
+    std::uint64_t n;
     float w0;
     bool wide;  // 4-byte targets
 };
 struct alignas(64) segment_list {
-    std::vector<row_segment> s;  // grows to the most rows of a step, then is reused
+    aligned_vector<row_segment> s;  // grows to the most rows of a step, then is reused
 };
 
-// A row segment's first two cache lines of targets (and weights): a COBA row is 1-2 lines.
+// A row segment's first two cache lines of targets and first line of weights: a COBA
+// row is 1-2 lines of 2-byte targets.
 inline void prefetch_segment(const row_segment& g) {
     const char* t = static_cast<const char*>(g.targets);
     __builtin_prefetch(t);
@@ -81,11 +82,11 @@ inline void walk_segment(const row_segment& g) {
     float* dst = g.dst;
     if (g.weights) {
         const float* w = g.weights;
-        for (std::uint32_t s = 0; s < g.n; ++s) dst[t[s]] += w[s];
+        for (std::uint64_t s = 0; s < g.n; ++s) dst[t[s]] += w[s];
     } else {
         const float w0 = g.w0;
 #pragma GCC unroll 4
-        for (std::uint32_t s = 0; s < g.n; ++s) dst[t[s]] += w0;
+        for (std::uint64_t s = 0; s < g.n; ++s) dst[t[s]] += w0;
     }
 }
 
@@ -555,11 +556,12 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
     }
 }
 
-// Step 3b of step n for part k: spikes of step n-1 with a delay of one step, straight
-// into the targets' state (the update of step n has decayed it; the next update reads it).
-// Static one-step projections into direct inputs, part k, spikes of step n-1. First the
-// bounds of every spiking neuron's row of every such projection (independent loads, whose
-// cache misses overlap), then the rows in the same order as deliver() would take them
+// Step 3b of step n for part k: spikes of step n-1 of static projections with a delay of
+// one step, straight into the targets' state (the update of step n has decayed it; the
+// next update reads it). First the bounds of every spiking neuron's row of every such
+// projection (independent loads, whose cache misses overlap; from `bounds`, or from the
+// part's row_begin where a part holds 2^32 synapses or more, which no test reaches),
+// then the rows in the same order as deliver() would take them
 // (projection, source part, spike), each row's first lines prefetched `ahead` rows
 // before it is walked. Per projection, a part's row of a spike is short (COBA: 16 or 64
 // targets; 8-32 in each of two parts of coba_large), so batches within one projection
@@ -586,7 +588,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         const float w0 = pj.rows.weight0;
         // every spike gets an entry, empty rows too: no store waits on a load
         auto put = [&](std::uint64_t b, std::uint64_t e) {
-            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, static_cast<std::uint32_t>(e - b), w0, wide};
+            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, w0, wide};
             ev += e - b;
         };
         if (!pj.bounds.empty()) {

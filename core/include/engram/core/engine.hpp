@@ -135,7 +135,8 @@ public:
     // and modulators reset. Weights and the step count are kept; keep_traces keeps the
     // plasticity traces too (the next trial pairs with the last one's spikes).
     void reset_state(bool keep_traces = false);
-    // Memory held by the connectivity (CSR rows), in bytes.
+    // Memory held by the connectivity (CSR rows, and direct projections' row starts by
+    // source and part), in bytes.
     std::size_t connectivity_bytes() const;
     // A state variable of a population, one value per neuron (float state converted
     // exactly to double).
