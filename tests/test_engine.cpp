@@ -397,3 +397,31 @@ projections:
 )"));
     CHECK(order == std::vector<std::size_t>{2, 1, 0});
 }
+
+TEST_CASE("a step with more spiking rows than direct delivery lists at once adds every weight", "[unit][engine]") {
+    // 3,000 sources fire in the same step into two lif_curr_exp neurons through a static
+    // one-step projection (direct delivery, which lists and walks 1,024 rows at a time):
+    // I_ex right after that delivery is 3,000 x 0.5 pA, exact in float.
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 2 ms, seed: 5, min_neurons_per_thread: 1}
+populations:
+  src: {size: 3000, model: spike_array, params: {spike_times: [1 ms]}}
+  tgt: {size: 2, model: lif_curr_exp, params: {V_th: 1000 mV, tau_syn_ex: 2 ms}}
+projections:
+  p: {source: src, target: tgt, receptor: ex, weight: 0.5 pA, connector: {rule: all_to_all}}
+record:
+  state: {r: {population: tgt, variables: [I_ex]}}
+)";
+    const auto spec = parse(y);
+    for (int threads : {1, 2}) {
+        INFO(threads << " thread(s)");
+        simulation sim(spec, builtin_models(), threads, 2);
+        capture c;
+        const auto st = sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &c);
+        CHECK(st.synaptic_events == 6000);
+        for (std::size_t j = 0; j < 2; ++j) {
+            const auto tr = c.trace(0, 0, j);
+            CHECK(*std::max_element(tr.begin(), tr.end()) == 1500.0);
+        }
+    }
+}

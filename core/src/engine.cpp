@@ -568,13 +568,20 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
 // left the first rows of each batch waiting for their targets.
 void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
     const int prev = static_cast<int>((n - 1) % 3);
+    // At most `chunk` rows are listed, then walked, at a time (a step where most neurons
+    // fire would otherwise list them all at once).
+    constexpr std::size_t chunk = 1024, ahead = 16;
     auto& segs = direct_rows[k].s;
-    std::size_t most = 0;
-    for (const auto& pj : projs)
-        if (pj.direct)
-            for (const auto& sp : pops[pj.source].spikes[prev]) most += sp.ids.size();
-    if (segs.size() < most) segs.resize(most);
+    if (segs.size() < chunk) segs.resize(chunk);
     std::size_t m = 0;
+    auto walk = [&] {
+        for (std::size_t j = 0; j < std::min(ahead, m); ++j) prefetch_segment(segs[j]);
+        for (std::size_t j = 0; j < m; ++j) {
+            if (j + ahead < m) prefetch_segment(segs[j + ahead]);
+            if (segs[j].wide) walk_segment<std::uint32_t>(segs[j]); else walk_segment<std::uint16_t>(segs[j]);
+        }
+        m = 0;
+    };
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
         if (!pj.direct) continue;
@@ -590,6 +597,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         auto put = [&](std::uint64_t b, std::uint64_t e) {
             segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, w0, wide};
             ev += e - b;
+            if (m == chunk) [[unlikely]] walk();
         };
         if (!pj.bounds.empty()) {
             const std::size_t P = pj.rows.parts.size();
@@ -601,12 +609,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
                 for (const std::uint32_t i : sp.ids) put(rb[i], rb[i + 1]);
         }
     }
-    constexpr std::size_t ahead = 16;
-    for (std::size_t j = 0; j < std::min(ahead, m); ++j) prefetch_segment(segs[j]);
-    for (std::size_t j = 0; j < m; ++j) {
-        if (j + ahead < m) prefetch_segment(segs[j + ahead]);
-        if (segs[j].wide) walk_segment<std::uint32_t>(segs[j]); else walk_segment<std::uint16_t>(segs[j]);
-    }
+    walk();
     events[k].n += ev;
 }
 
