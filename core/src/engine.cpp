@@ -64,7 +64,7 @@ struct row_segment {
     bool wide;  // 4-byte targets
 };
 struct alignas(64) segment_list {
-    aligned_vector<row_segment> s;  // grows to the most rows of a step, then is reused
+    aligned_vector<row_segment> s;  // deliver_direct's chunk of rows, sized at its first call
 };
 
 // A row segment's first two cache lines of targets and first line of weights: a COBA
@@ -74,20 +74,6 @@ inline void prefetch_segment(const row_segment& g) {
     __builtin_prefetch(t);
     __builtin_prefetch(t + 64);
     if (g.weights) __builtin_prefetch(g.weights);
-}
-
-template <class Idx>
-inline void walk_segment(const row_segment& g) {
-    const Idx* t = static_cast<const Idx*>(g.targets);
-    float* dst = g.dst;
-    if (g.weights) {
-        const float* w = g.weights;
-        for (std::uint64_t s = 0; s < g.n; ++s) dst[t[s]] += w[s];
-    } else {
-        const float w0 = g.w0;
-#pragma GCC unroll 4
-        for (std::uint64_t s = 0; s < g.n; ++s) dst[t[s]] += w0;
-    }
 }
 
 struct population_rt {
@@ -134,6 +120,14 @@ inline void deliver_row(std::uint64_t b, std::uint64_t e, const Idx* tg, const f
         }
         dst[tg[s]] += W ? w[s] : w0;
     }
+}
+
+// A row segment of deliver_direct: the same loop as a ring row, into the state array.
+template <class Idx>
+inline void walk_segment(const row_segment& g) {
+    const Idx* t = static_cast<const Idx*>(g.targets);
+    if (g.weights) deliver_row<true, false>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0);
+    else deliver_row<false, false>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0);
 }
 
 // The rows of the spiking neurons of step n-1 (all parts of the source) into the ring
