@@ -165,13 +165,13 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
 
 // delays: of the drive's projection, the recurrent excitatory and inhibitory ones
 std::string network(const std::string& model, const std::string& params, const std::string& w_ex, const std::string& w_in,
-                    const std::string& integration, const std::array<std::string, 3>& delays) {
+                    const std::string& integration, const std::array<std::string, 3>& delays, int size = 150) {
     return R"(
 simulation: {dt: 0.1 ms, duration: 150 ms, seed: 11, min_neurons_per_thread: 1}
 populations:
   drive: {size: 60, model: poisson, params: {rate: 40 Hz}}
   net:
-    size: 150
+    size: )" + std::to_string(size) + R"(
     model: )" + model + (integration.empty() ? "" : "\n    integration: " + integration) + R"(
     params: {)" + params + R"(}
     initial: {v: {distribution: uniform, low: -70 mV, high: -52 mV}}
@@ -215,9 +215,9 @@ const std::vector<std::array<std::string, 3>> delay_sets{
         {"0.1 ms", "0.1 ms", "0.1 ms"}};
 
 template <class T>
-void check_case(const std::array<std::string, 5>& c, const std::array<std::string, 3>& delays) {
-    INFO(c[0] << " " << c[4] << ", delays " << delays[0] << " / " << delays[1] << " / " << delays[2]);
-    const auto spec = parse(network(c[0], c[1], c[2], c[3], c[4], delays),
+void check_case(const std::array<std::string, 5>& c, const std::array<std::string, 3>& delays, int size = 150) {
+    INFO(c[0] << " " << c[4] << ", delays " << delays[0] << " / " << delays[1] << " / " << delays[2] << ", " << size << " neurons");
+    const auto spec = parse(network(c[0], c[1], c[2], c[3], c[4], delays, size),
                             {std::string("simulation.precision=") + (std::is_same_v<T, double> ? "double" : "float")});
     std::vector<T> v_ref;
     near_steps = wide_steps = exp_fallbacks = 0;
@@ -274,6 +274,15 @@ void check_against_reference() {
 
 TEST_CASE("optimised kernels match a straightforward reference simulation", "[unit][reference]") {
     check_against_reference<float>();
+}
+
+TEST_CASE("optimised kernels match the reference on a population wider than a threshold pass's chunk", "[unit][reference]") {
+    // The threshold pass turns the spike bits of 1,024 neurons at a time into spikes:
+    // 2,600 neurons on one part take two full chunks, one of 17 blocks of 32, and 8
+    // neurons for the scalar pass. Every delay one step: the fused kernels' direct path.
+    const std::array<std::string, 3> direct{"0.1 ms", "0.1 ms", "0.1 ms"};
+    check_case<float>(cases[0], direct, 2600);  // lif_curr_exp
+    check_case<float>(cases[2], direct, 2600);  // lif_cond_exp, exponential Euler
 }
 
 TEST_CASE("limit_kernel_vector_bits takes 0, 256 or 512 and caps kernel_vector_bits", "[unit][reference]") {

@@ -283,25 +283,40 @@ struct lif_base : population_model {
         const typename V::f th = V::set(float(V_th)), vreset = V::set(Vr);
         const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
         const typename V::i since = V::set(static_cast<std::int32_t>(held_after));
+        // The spike bits of up to 1,024 neurons are kept and only then turned into
+        // spikes: a branch on each block's bits sat at the end of the vector work's
+        // longest dependency chain and was mispredicted at every spiking block.
+        constexpr std::uint32_t chunk = 1024;
+        std::uint32_t words[chunk / 32];
         std::uint32_t c = b;
-        for (; c + 32 <= e; c += 32) {
-            std::uint32_t bits = 0;
+        while (c + 32 <= e) {
+            const std::uint32_t end = c + std::min<std::uint32_t>(chunk, (e - c) & ~31u);
+            std::uint32_t any = 0;  // bit k: block k of the chunk has a spike
+            for (std::uint32_t w = c; w < end; w += 32) {
+                std::uint32_t bits = 0;
 #pragma GCC unroll 4
-            for (unsigned j = 0; j < 32 / V::lanes; ++j) {
-                const std::size_t i = std::size_t(c) + V::lanes * j;  // 64-bit: addresses fold into displacements
-                typename V::f y = vof(i);
-                if constexpr (Hold) {
-                    y = V::select_gt(V::load(rr + i), since, vreset, y);
-                    V::store(vv + i, y);
+                for (unsigned j = 0; j < 32 / V::lanes; ++j) {
+                    const std::size_t i = std::size_t(w) + V::lanes * j;  // 64-bit: addresses fold into displacements
+                    typename V::f y = vof(i);
+                    if constexpr (Hold) {
+                        y = V::select_gt(V::load(rr + i), since, vreset, y);
+                        V::store(vv + i, y);
+                    }
+                    bits |= V::ge_bits(y, th) << (V::lanes * j);
                 }
-                bits |= V::ge_bits(y, th) << (V::lanes * j);
+                words[(w - c) / 32] = bits;
+                any |= std::uint32_t(bits != 0) << ((w - c) / 32);
             }
-            for (; bits; bits &= bits - 1) {
-                const std::uint32_t k = c + static_cast<std::uint32_t>(__builtin_ctz(bits));
-                spikes.push_back(k);
-                vv[k] = Vr;
-                rr[k] = m;
+            for (; any; any &= any - 1) {
+                const auto j = static_cast<std::uint32_t>(__builtin_ctz(any));
+                for (std::uint32_t bits = words[j]; bits; bits &= bits - 1) {
+                    const std::uint32_t k = c + 32 * j + static_cast<std::uint32_t>(__builtin_ctz(bits));
+                    spikes.push_back(k);
+                    vv[k] = Vr;
+                    rr[k] = m;
+                }
             }
+            c = end;
         }
         return c;
     }
