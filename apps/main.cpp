@@ -57,6 +57,17 @@ std::string with_commas(std::uint64_t n) {
     return s;
 }
 
+// A time in ms for the run summary: up to three decimals, trailing zeros dropped
+// ("10000", "0.1", "12.25"), never an exponent (bench/ scripts read it as [0-9.]*).
+std::string ms_text(double ms) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", ms);
+    std::string s = buf;
+    while (!s.empty() && s.back() == '0') s.pop_back();
+    if (!s.empty() && s.back() == '.') s.pop_back();
+    return s;
+}
+
 struct run_args {
     std::string experiment, out;
     std::optional<std::uint64_t> seed;
@@ -440,8 +451,8 @@ int run_command(run_args a) {
             std::printf("%-16s %9u %12s %10.3f %8.3f\n", spec.populations[p].name.c_str(), spec.populations[p].size,
                         with_commas(s.spikes).c_str(), s.mean_rate_hz, s.cv_isi);
         }
-        std::printf("simulated %.0f ms in %.3f s wall (run loop %.3f s): %.3f s per simulated second, %.2fx realtime\n",
-                    simulated_ms, wall, st.run_seconds, simulated_ms > 0 ? st.run_seconds / (simulated_ms * 1e-3) : 0.0,
+        std::printf("simulated %s ms in %.3f s wall (run loop %.3f s): %.3f s per simulated second, %.2fx realtime\n",
+                    ms_text(simulated_ms).c_str(), wall, st.run_seconds, simulated_ms > 0 ? st.run_seconds / (simulated_ms * 1e-3) : 0.0,
                     st.run_seconds > 0 ? simulated_ms * 1e-3 / st.run_seconds : 0.0);
         std::printf("synaptic events: %s (%.1f M/s)\n", with_commas(st.synaptic_events).c_str(),
                     st.run_seconds > 0 ? st.synaptic_events / st.run_seconds * 1e-6 : 0.0);

@@ -12,6 +12,13 @@ foreach(expect "population" "CV ISI" "wrote")
     message(FATAL_ERROR "engram run output lacks '${expect}': ${out}")
   endif()
 endforeach()
+# a duration that is not a whole number of ms is reported as run, not rounded to whole ms
+execute_process(COMMAND ${ENGRAM} run ${SRC}/experiments/single_neuron.yaml -o ${OUT}/short.h5 --set simulation.duration=1.5ms
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+string(FIND "${out}" "simulated 1.5 ms in " pos)
+if(NOT rc EQUAL 0 OR pos EQUAL -1)
+  message(FATAL_ERROR "engram run of 1.5 ms should report 'simulated 1.5 ms' (${rc}): ${out} ${err}")
+endif()
 execute_process(COMMAND ${ENGRAM} --version RESULT_VARIABLE rc OUTPUT_VARIABLE ver)
 if(NOT rc EQUAL 0 OR NOT ver MATCHES "^[0-9]+\\.[0-9]+\\.[0-9]+\nfloat LIF kernels: (AVX-512|AVX2|the compiler)")
   message(FATAL_ERROR "engram --version should give the version and the kernels: ${rc} ${ver}")
