@@ -204,7 +204,7 @@ const std::vector<std::array<std::string, 5>> cases{
         {"lif_cond_exp", "tau_m: 15 ms, C_m: 250 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 3 ms, tau_syn_in: 6 ms, I_e: 150 pA, E_ex: -20 mV",
          "12 nS", "10 nS", "euler"},
         // conductances that reach g dt / C > 1, beyond both phi1 polynomials: exp there
-        // (and the wide polynomial between 3/8 and 3/4)
+        // (and the wide polynomial between 7/16 and 3/4)
         {"lif_cond_exp", "tau_m: 15 ms, C_m: 20 pF, E_L: -65 mV, V_th: -55 mV, V_reset: -70 mV, t_ref: 2 ms, tau_syn_ex: 3 ms, tau_syn_in: 6 ms, I_e: 12 pA",
          "5 nS", "60 nS", ""}};
 

@@ -479,7 +479,7 @@ struct lif_curr_delta final : lif_base<T> {
 // integration: exponential_euler (default): conductances decay exactly; v is advanced
 // exactly for the conductances frozen over the step (v relaxes to v_inf with time
 // constant C / g_total): v + (drive - g v) dt/C phi1(z), z = -g dt/C, with phi1(z) =
-// (e^z - 1)/z one of two polynomials (fast_math.hpp: degree 4 in float where z >= -3/8,
+// (e^z - 1)/z one of two polynomials (fast_math.hpp: degree 4 in float where z >= -7/16,
 // degree 5 where z >= -3/4), and exp and a division beyond. Computed as
 // v + (d + z v) phi1(z) with d = dt/C drive: z = z_L - dt/C (g_ex + g_in) by an add and a
 // fused multiply-add, d by two fused multiply-adds, with constants scaled by dt/C.

@@ -63,8 +63,9 @@ inline double vexp(double x) {
 // phi1(z) = (e^z - 1) / z, the factor of an exponential-Euler step: for dv/dt = f(v)
 // with f linear in v of slope -k, the exact step over dt is v + dt f(v) phi1(-k dt). No
 // exp and no division: polynomials in z on two ranges, chosen per neuron and step:
-// - near, z in [-3/8, 0]: effective time constants down to 8/3 dt. In COBA 99.9 % of
-//   neuron-steps, and every neuron of 99 % of the blocks of 8 a vector kernel takes.
+// - near, z in [-7/16, 0]: effective time constants down to 16/7 dt. In COBA every lane
+//   of 99.86 % of the 16-lane vectors an AVX-512 kernel takes (98.8 % with [-3/8, 0],
+//   whose misses, each a mispredicted branch, cost 3 % of COBA's run loop).
 // - wide, z in [-3/4, 0] (down to 4/3 dt), which covers COBA's inhibitory bursts;
 // - outside both, callers use exp.
 // Each is built about its range's centre c, where its series converges fastest, then
@@ -72,20 +73,23 @@ inline double vexp(double x) {
 // - Double: the Taylor series of phi1 about c. phi1's k-th derivative is the integral of
 //   s^k e^(s z) over s in [0, 1], at most 1/(k+1), so the series cut after degree N is
 //   off by at most r^(N+1) / (N+2)! (r the radius): wide degree 13, 8.5e-19; near degree
-//   10, 2.1e-17.
+//   10, 1.2e-16.
 // - Float: the series to degree N + 2, then its two top terms (t = z - c) replaced by
 //   their best lower-degree approximations on [-r, r] (Chebyshev economisation: t^k less
 //   r^k T_k(t/r) / 2^(k-1)), adding at most |a_k| r^k / 2^(k-1) each: wide degree 5,
-//   1.8e-8; near degree 4, 2.1e-8. Both below half a float ulp of phi1 >= 0.71.
+//   1.8e-8; near degree 4, 4.4e-8 (below one float ulp of phi1 >= 0.8 there; phi1(0)
+//   comes out as 1 - 3.7e-8).
 // Expanded in z, the terms alternate in sign on the range; Horner's rule then loses a
-// little more than about c, still about one ulp (tests/test_lif.cpp).
+// little more than about c: 9.5e-8 wide, 1.1e-7 near, within two ulps (tests/test_lif.cpp).
+// In an exponential-Euler step phi1 multiplies the step's change of v, so such an error
+// moves v by far less than v's own rounding.
 // The near polynomial saves one fused multiply-add per neuron in float (three in double).
 template <bool Near = false>
-inline constexpr double phi1_centre = Near ? -0.1875 : -0.375;
+inline constexpr double phi1_centre = Near ? -0.21875 : -0.375;
 template <bool Near = false>
 inline constexpr double phi1_radius = -phi1_centre<Near>;
 template <bool Near = false>
-inline constexpr double phi1_z_min = 2.0 * phi1_centre<Near>;  // -3/4 and -3/8, exact in float
+inline constexpr double phi1_z_min = 2.0 * phi1_centre<Near>;  // -3/4 and -7/16, exact in float
 template <class T, bool Near = false>
 inline constexpr int phi1_degree = std::is_same_v<T, float> ? (Near ? 4 : 5) : (Near ? 10 : 13);
 
