@@ -8,6 +8,7 @@
 using namespace engram;
 using namespace engram::test;
 using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
 
 namespace {
 const std::string base = R"(simulation: {dt: 0.1 ms, duration: 100 ms}
@@ -136,8 +137,14 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
         INFO(connector);
         const auto wide = parse(replace(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"),
                                         "{rule: fixed_probability, p: 0.5}", connector));
-        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("projections.p.weight") && Contains("drew the weight") && Contains("beyond float range"));
+        // found while building, named by the file and the line of the projection's entry
+        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:10:5: key 'projections.p.weight'") && Contains("drew the weight") &&
+                                                                        Contains("beyond float range"));
     }
+    // the same spec built in C++ (no file): the key alone
+    auto in_code = parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"));
+    in_code.projections[0].where = {};
+    REQUIRE_THROWS_WITH(simulation(in_code, builtin_models(), 1), StartsWith("projections.p.weight: drew the weight"));
     // a Poisson stimulus's weight: finite (file and line) and within float range
     const std::string stim = replace(cond, "weight: 10 pA", "weight: 1 nS") + "stimuli:\n  drive: {type: poisson_input, target: exc, rate: 10 Hz, weight: 1 nS}\n";
     CHECK_NOTHROW(parse(stim));
@@ -145,6 +152,22 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
                         Contains("stimuli.drive.weight") && Contains("expected a finite value, got 'inf nS'") && Contains("test.yaml:"));
     REQUIRE_THROWS_WITH(parse(replace(stim, "weight: 1 nS}", "weight: 1e300 nS}")),
                         Contains("stimuli.drive.weight") && Contains("within float range"));
+}
+
+TEST_CASE("delays beyond what 16-bit step counts hold are refused: in the file, from --set, and when drawn", "[unit][config]") {
+    // at dt 0.1 ms a delay is at most 65,535 steps: 6,553.5 ms
+    CHECK_NOTHROW(parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: 6553.5 ms")));
+    REQUIRE_THROWS_WITH(parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: 6553.6 ms")),
+                        Contains("test.yaml:") && Contains("p.delay") && Contains("65535 steps") && Contains("6553.5 ms"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: {distribution: uniform, low: 1 ms, high: 1e4 ms}")),
+                        Contains("p.delay") && Contains("upper bound"));
+    REQUIRE_THROWS_WITH(parse(base, {"projections.p.delay=70 s"}), StartsWith("--set: key 'projections.p.delay'") && Contains("65535 steps"));
+    REQUIRE_THROWS_WITH(parse(replace(base, "{rule: fixed_probability, p: 0.5}", "{rule: from_list, connections: [[0, 1, 1 pA, 1 ms], [1, 2, 1 pA, 7 s]]}")),
+                        Contains("p.connector") && Contains("connection 1") && Contains("65535 steps"));
+    // an unbounded distribution passes validation; a draw beyond stops the build, named by
+    // the file and the line of the projection's entry
+    const auto wide = parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: {distribution: normal, mean: 1 ms, std: 1e6 ms, min: 0.1 ms}"));
+    REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:10:5: key 'projections.p.delay'") && Contains("exceeds 65535 steps"));
 }
 
 TEST_CASE("overrides (--set) change any key by its dotted path before validation", "[unit][config]") {

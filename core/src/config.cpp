@@ -56,6 +56,14 @@ public:
         throw config_error(file_, m.line + 1, m.column + 1, key, what, suggestion);
     }
 
+    // Where an entry of the file is, for errors found later (building the network): its
+    // file, line and column, or "--set" for an entry an override made.
+    source_location at(const YAML::Node& n, const std::string& key) const {
+        const auto m = n.Mark();
+        if (m.line < 0 || is_override(key)) return {"--set", 0, 0, key};
+        return {file_, m.line + 1, m.column + 1, key};
+    }
+
     void remember(const std::string& key, const YAML::Node& n) {
         const auto m = n.Mark();
         marks[key] = m.line < 0 || is_override(key) ? mark_t{0, 0, true} : mark_t{m.line + 1, m.column + 1, false};
@@ -313,7 +321,7 @@ public:
                     fail(in, key + ".integration", "model '" + p.model + "' integrates with one of: " + join(names) + "; got '" + p.integration + "'",
                          nearest(p.integration, names));
             }
-            p.where = {file_, 0, 0, key};
+            p.where = at(v, key);
             spec.populations.push_back(std::move(p));
         }
     }
@@ -368,7 +376,7 @@ public:
                                   : distribution::constant(0.0, dimension::time);
             read_connector(v["connector"], key + ".connector", pj.connector, rinfo.weight_dim);
             if (auto pl = v["plasticity"]) read_plasticity(pl, key + ".plasticity", pj.plasticity, spec);
-            pj.where = {file_, 0, 0, key};
+            pj.where = at(v, key);
             spec.projections.push_back(std::move(pj));
         }
     }
@@ -443,7 +451,7 @@ public:
             if (total > cells)
                 fail(v["populations"], key + ".populations", "the populations have " + std::to_string(total) + " neurons but the grid has " + std::to_string(cells) + " cells");
             if (auto s = v["shuffle"]) l.shuffle = boolean(s, key + ".shuffle");
-            l.where = {file_, 0, 0, key};
+            l.where = at(v, key);
             spec.layouts.push_back(std::move(l));
         }
     }
@@ -483,7 +491,7 @@ public:
                 if (!spec.find_population(pop)) fail(sv.first, key + ".sources." + pop, "unknown population '" + pop + "'", nearest(pop, pops));
                 m.sources.emplace_back(pop, quantity_of(sv.second, key + ".sources." + pop, dimension::dimensionless));
             }
-            m.where = {file_, 0, 0, key};
+            m.where = at(v, key);
             spec.modulators.push_back(std::move(m));
         }
     }
@@ -695,7 +703,7 @@ public:
                 }
                 s.weight = finite_quantity(v["weight"], key + ".weight", tm.receptors[static_cast<std::size_t>(ri)].weight_dim);
             }
-            s.where = {file_, 0, 0, key};
+            s.where = at(v, key);
             spec.stimuli.push_back(std::move(s));
         }
     }
@@ -754,7 +762,7 @@ public:
                 }
                 if (v["neurons"]) r.neurons = index_list(v["neurons"], key + ".neurons");
                 if (v["interval"]) r.interval = quantity_of(v["interval"], key + ".interval", dimension::time);
-                r.where = {file_, 0, 0, key};
+                r.where = at(v, key);
                 spec.state_recorders.push_back(std::move(r));
             }
         }
@@ -939,6 +947,15 @@ std::string fmt_ms(double ms) {
 }
 }  // namespace
 
+namespace {
+// A number for a message, as iostream writes it ("6553.5", "1e+06").
+std::string format_number(double x) {
+    std::ostringstream os;
+    os << x;
+    return os.str();
+}
+}  // namespace
+
 void validate(const network_spec& spec, const model_registry& models) {
     const auto& sim = spec.simulation;
     if (!(sim.dt > 0)) throw spec_error("simulation.dt", "dt must be > 0");
@@ -1029,6 +1046,12 @@ void validate(const network_spec& spec, const model_registry& models) {
         if (rinfo.nonnegative && pj.weight.lowest() < 0)
             throw spec_error(key + ".weight", "receptor '" + rinfo.name + "' is a conductance: weights must be >= 0 (bound the distribution with min)");
         if (pj.delay.lowest() < 0) throw spec_error(key + ".delay", "delays must be >= 0 (bound the distribution with min)");
+        // delays are stored as steps in 16 bits; a drawn value beyond is caught when drawn
+        const double max_delay = 65535.0 * spec.simulation.dt;
+        const auto too_long = [&](double ms) { return std::isfinite(ms) && std::round(ms / spec.simulation.dt) > 65535.0; };
+        if (too_long(pj.delay.highest()))
+            throw spec_error(key + ".delay", "delays are stored as at most 65535 steps (" + format_number(max_delay) +
+                                                 " ms at this dt): the value or the distribution's upper bound must be within");
         {  // weights are stored as floats; a value drawn beyond float range is caught when drawn
             constexpr double fmax = std::numeric_limits<float>::max();
             const auto beyond = [](double x) { return std::isfinite(x) && std::fabs(x) > fmax; };
@@ -1087,6 +1110,8 @@ void validate(const network_spec& spec, const model_registry& models) {
                                              std::string(internal_unit(rinfo.weight_dim)) + ")");
                 if (k < c.delay.size() && c.delay[k] < 0)
                     throw spec_error(ck, "connection " + std::to_string(k) + ": delays must be >= 0");
+                if (k < c.delay.size() && too_long(c.delay[k]))
+                    throw spec_error(ck, "connection " + std::to_string(k) + ": the delay must be at most 65535 steps (" + format_number(max_delay) + " ms at this dt)");
                 if (c.pre[k] >= src->size || c.post[k] >= tgt->size)
                     throw spec_error(ck, "connection " + std::to_string(k) + " (" + std::to_string(c.pre[k]) + " -> " + std::to_string(c.post[k]) + ") is outside the populations (" + std::to_string(src->size) + " -> " + std::to_string(tgt->size) + " neurons)");
             }

@@ -17,10 +17,18 @@
 namespace engram {
 namespace {
 
+// A problem found while building a projection or layout. Where its spec came from a file
+// (or a --set), a config_error with the file and the line of its entry; for a spec built
+// in C++, a spec_error. Either names the key.
+[[noreturn]] void fail_build(const source_location& where, const std::string& key, const std::string& what) {
+    if (!where.file.empty()) throw config_error(where.file, where.line, where.column, key, what);
+    throw spec_error(key, what);
+}
+
 std::uint16_t delay_steps(const projection_spec& proj, double ms, double dt) {
     const double steps = std::round(ms / dt);
     if (!(steps <= 65535.0))
-        throw spec_error("projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
+        fail_build(proj.where, "projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
     return static_cast<std::uint16_t>(std::max(1.0, steps));
 }
 
@@ -32,7 +40,7 @@ float weight_value(const projection_spec& proj, double w) {
         std::ostringstream m;
         const auto unit = internal_unit(proj.weight.dim);
         m << "drew the weight " << w << ' ' << unit << ", beyond float range (|w| <= 3.4e+38 " << unit << ')';
-        throw spec_error("projections." + proj.name + ".weight", m.str());
+        fail_build(proj.where, "projections." + proj.name + ".weight", m.str());
     }
     return static_cast<float>(w);
 }
@@ -134,7 +142,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
                 if (!(no_self && i == j)) put(ov, i, j);
         }
     } else if (c.rule == "one_to_one") {
-        if (n_pre != n_post) throw spec_error(where, "one_to_one needs populations of equal size");
+        if (n_pre != n_post) fail_build(proj.where, where, "one_to_one needs populations of equal size");
         for (u32 j = tb; j < te; ++j) {
             auto ov = values_of(j);
             put(ov, j, j);
@@ -170,7 +178,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         }
     } else if (c.rule == "distance") {
         if (!pre_pos || !post_pos || pre_pos->xyz.size() != 3 * std::size_t(n_pre) || post_pos->xyz.size() != 3 * std::size_t(n_post))
-            throw spec_error(where, "the distance rule needs both populations in a layout");
+            fail_build(proj.where, where, "the distance rule needs both populations in a layout");
         const double inv_l2 = 1.0 / (c.lambda * c.lambda);
         for (u32 j = tb; j < te; ++j) {
             auto ov = values_of(j);
@@ -187,8 +195,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     } else if (c.rule == "fixed_number_pre") {
         const u32 avail = no_self ? n_pre - 1 : n_pre;
         const u32 k = static_cast<u32>(c.n);
-        if (!c.with_replacement && k > avail) throw spec_error(where, "n exceeds the available sources");
-        if (k > 0 && avail == 0) throw spec_error(where, "there is no source to connect");
+        if (!c.with_replacement && k > avail) fail_build(proj.where, where, "n exceeds the available sources");
+        if (k > 0 && avail == 0) fail_build(proj.where, where, "there is no source to connect");
         for (u32 j = tb; j < te; ++j) {
             random_stream rng(seed, conn_stream, j);
             // Without values the order of one target's sources does not matter: each goes
@@ -200,8 +208,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     } else if (c.rule == "fixed_number_post") {
         const u32 avail = no_self ? n_post - 1 : n_post;
         const u32 k = static_cast<u32>(c.n);
-        if (!c.with_replacement && k > avail) throw spec_error(where, "n exceeds the available targets");
-        if (k > 0 && avail == 0) throw spec_error(where, "there is no target to connect");
+        if (!c.with_replacement && k > avail) fail_build(proj.where, where, "n exceeds the available targets");
+        if (k > 0 && avail == 0) fail_build(proj.where, where, "there is no target to connect");
         for (u32 i = 0; i < n_pre; ++i) {
             random_stream rng(seed, conn_stream, i);
             if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf);
@@ -217,8 +225,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         }
     } else if (c.rule == "fixed_total_number") {
         const std::uint64_t pairs = std::uint64_t(n_pre) * n_post - (no_self ? std::min(n_pre, n_post) : 0u);
-        if (!c.with_replacement && c.n > pairs) throw spec_error(where, "n exceeds the possible pairs");
-        if (c.n > 0 && pairs == 0) throw spec_error(where, "there is no pair to connect");
+        if (!c.with_replacement && c.n > pairs) fail_build(proj.where, where, "n exceeds the possible pairs");
+        if (c.n > 0 && pairs == 0) fail_build(proj.where, where, "there is no pair to connect");
         random_stream rng(seed, conn_stream, 0);
         std::vector<std::uint64_t> picks;
         picks.reserve(c.n);
@@ -243,7 +251,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         auto ov = values_of(0);
         for (std::size_t k = 0; k < c.pre.size(); ++k) {
             if (c.pre[k] >= n_pre || c.post[k] >= n_post)
-                throw spec_error(where, "connection " + std::to_string(k) + " is outside the populations");
+                fail_build(proj.where, where, "connection " + std::to_string(k) + " is outside the populations");
             const bool own_w = k < c.weight.size() && !std::isnan(c.weight[k]);
             const bool own_d = k < c.delay.size() && !std::isnan(c.delay[k]);
             // draws are taken for every entry without its own value, in list order
@@ -252,7 +260,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             if (c.post[k] >= tb && c.post[k] < te) emit(c.pre[k], c.post[k], w, d);
         }
     } else {
-        throw spec_error(where, "unknown connector rule '" + c.rule + "'");
+        fail_build(proj.where, where, "unknown connector rule '" + c.rule + "'");
     }
 }
 
@@ -368,7 +376,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         }
         part_max[k] = dmax;
         if (opt.columns) {
-            if (n > 0xFFFFFFFFull) throw spec_error("projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
+            if (n > 0xFFFFFFFFull) fail_build(proj.where, "projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
             rows.col_begin.assign(std::size_t(n_post) + 1, 0);
             for (std::size_t s = 0; s < n; ++s) ++rows.col_begin[std::size_t(rows.target_of(s)) + 1];
             for (u32 j = 0; j < n_post; ++j) rows.col_begin[j + 1] += rows.col_begin[j];
@@ -434,7 +442,7 @@ std::vector<neuron_positions> place_neurons(const network_spec& spec, std::uint6
             const std::size_t p = spec.population_index(name);
             const std::uint32_t n = spec.populations[p].size;
             if (next + n > cells)
-                throw spec_error("layout." + l.name, "populations need more than the grid's " + std::to_string(cells) + " cells");
+                fail_build(l.where, "layout." + l.name, "populations need more than the grid's " + std::to_string(cells) + " cells");
             auto& xyz = out[p].xyz;
             xyz.resize(3 * std::size_t(n));
             for (std::uint32_t i = 0; i < n; ++i) {
