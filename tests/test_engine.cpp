@@ -140,6 +140,36 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     CHECK(c.spikes == one.spikes);
 }
 
+TEST_CASE("direct delivery from each part's own row starts (parts too large for 32-bit ones) gives the same spikes", "[unit][engine]") {
+    // Where a part of a direct projection holds 2^32 synapses or more, delivery reads each
+    // part's 64-bit row starts instead of the interleaved 32-bit ones; lowering the limit
+    // to 0 sends this small network down that path.
+    const auto spec = parse(direct_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation ref(spec, builtin_models(), 1, 1);
+    capture one;
+    ref.run(steps, &one);
+    REQUIRE(one.spikes.size() > 200);
+    for (int threads : {1, 2}) {
+        for (std::size_t parts : {2, 3}) {
+            INFO(threads << " threads, " << parts << " parts");
+            simulation interleaved(spec, builtin_models(), threads, parts);
+            const auto before = limit_interleaved_row_starts(0);
+            struct restore {
+                std::uint64_t limit;
+                ~restore() { limit_interleaved_row_starts(limit); }
+            } restore_limit{before};
+            simulation own(spec, builtin_models(), threads, parts);
+            limit_interleaved_row_starts(before);
+            // no interleaved row starts: 4 bytes per source neuron and part fewer
+            CHECK(own.connectivity_bytes() < interleaved.connectivity_bytes());
+            capture c;
+            own.run(steps, &c);
+            CHECK(c.spikes == one.spikes);
+        }
+    }
+}
+
 TEST_CASE("unset, min_neurons_per_thread is 4,000 neurons per worker where every input is direct and 16,000 otherwise", "[unit][engine]") {
     const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     // sparse, so that building 8,000 neurons stays quick

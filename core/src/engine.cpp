@@ -18,6 +18,15 @@
 
 namespace engram {
 
+namespace {
+// limit_interleaved_row_starts: at most 2^32, the most a 32-bit row start can count
+std::atomic<std::uint64_t> interleaved_limit{std::uint64_t(1) << 32};
+}  // namespace
+
+std::uint64_t limit_interleaved_row_starts(std::uint64_t synapses_per_part) {
+    return interleaved_limit.exchange(std::min(synapses_per_part, std::uint64_t(1) << 32));
+}
+
 std::uint64_t steps_for(double duration_ms, double dt_ms) {
     return static_cast<std::uint64_t>(std::llround(duration_ms / dt_ms));
 }
@@ -393,7 +402,8 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         if (!r.rule && r.rows.uniform_delay && r.rows.delay0 == 1) r.direct = tgt.model->direct_input(rec);
         const std::size_t P = r.rows.parts.size();
         bool fits = r.direct != nullptr;
-        for (const auto& c : r.rows.parts) fits = fits && c.synapses() < (std::uint64_t(1) << 32);
+        const std::uint64_t limit = interleaved_limit.load(std::memory_order_relaxed);
+        for (const auto& c : r.rows.parts) fits = fits && c.synapses() < limit;
         if (fits) {
             r.bounds.resize((std::size_t(r.rows.n_pre) + 1) * P);
             for (std::size_t k = 0; k < P; ++k)
@@ -554,7 +564,8 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
 // one step, straight into the targets' state (the update of step n has decayed it; the
 // next update reads it). First the bounds of every spiking neuron's row of every such
 // projection (independent loads, whose cache misses overlap; from `bounds`, or from the
-// part's row_begin where a part holds 2^32 synapses or more, which no test reaches),
+// part's row_begin where a part holds as many synapses as limit_interleaved_row_starts
+// says or more: 2^32 unless a test lowers it),
 // then the rows in the same order as deliver() would take them
 // (projection, source part, spike), each row's first lines prefetched `ahead` rows
 // before it is walked. Per projection, a part's row of a spike is short (COBA: 16 or 64

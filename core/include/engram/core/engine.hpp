@@ -159,4 +159,11 @@ private:
 
 std::uint64_t steps_for(double duration_ms, double dt_ms);
 
+// Direct projections keep the row starts of all parts interleaved by source, in 32 bits,
+// where each part holds fewer synapses than this limit (default and most: 2^32); a
+// projection with a larger part reads each part's own 64-bit row starts instead. The
+// limit is process-wide and read when a simulation is built; tests lower it to reach the
+// second path on small networks. Returns the limit before the call.
+std::uint64_t limit_interleaved_row_starts(std::uint64_t synapses_per_part);
+
 }  // namespace engram
