@@ -137,13 +137,13 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
         INFO(connector);
         const auto wide = parse(replace(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"),
                                         "{rule: fixed_probability, p: 0.5}", connector));
-        // found while building, named by the file and the line of the projection's entry
-        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:10:5: key 'projections.p.weight'") && Contains("drew the weight") &&
+        // found while building, named by the file and the line of the weight
+        REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:12:13: key 'projections.p.weight'") && Contains("drew the weight") &&
                                                                         Contains("beyond float range"));
     }
     // the same spec built in C++ (no file): the key alone
     auto in_code = parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"));
-    in_code.projections[0].where = {};
+    in_code.projections[0].where = in_code.projections[0].weight_where = in_code.projections[0].delay_where = {};
     REQUIRE_THROWS_WITH(simulation(in_code, builtin_models(), 1), StartsWith("projections.p.weight: drew the weight"));
     // a Poisson stimulus's weight: finite (file and line) and within float range
     const std::string stim = replace(cond, "weight: 10 pA", "weight: 1 nS") + "stimuli:\n  drive: {type: poisson_input, target: exc, rate: 10 Hz, weight: 1 nS}\n";
@@ -165,9 +165,12 @@ TEST_CASE("delays beyond what 16-bit step counts hold are refused: in the file, 
     REQUIRE_THROWS_WITH(parse(replace(base, "{rule: fixed_probability, p: 0.5}", "{rule: from_list, connections: [[0, 1, 1 pA, 1 ms], [1, 2, 1 pA, 7 s]]}")),
                         Contains("p.connector") && Contains("connection 1") && Contains("65535 steps"));
     // an unbounded distribution passes validation; a draw beyond stops the build, named by
-    // the file and the line of the projection's entry
-    const auto wide = parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: {distribution: normal, mean: 1 ms, std: 1e6 ms, min: 0.1 ms}"));
-    REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:10:5: key 'projections.p.delay'") && Contains("exceeds 65535 steps"));
+    // the file and the line of the delay, or by --set where the delay came from there
+    const std::string unbounded = "{distribution: normal, mean: 1 ms, std: 1e6 ms, min: 0.1 ms}";
+    const auto wide = parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: " + unbounded));
+    REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:13:12: key 'projections.p.delay'") && Contains("exceeds 65535 steps"));
+    const auto wide_set = parse(base, {"projections.p.delay=" + unbounded});
+    REQUIRE_THROWS_WITH(simulation(wide_set, builtin_models(), 1), StartsWith("--set: key 'projections.p.delay'") && Contains("exceeds 65535 steps"));
 }
 
 TEST_CASE("overrides (--set) change any key by its dotted path before validation", "[unit][config]") {

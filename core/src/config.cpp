@@ -377,6 +377,8 @@ public:
             read_connector(v["connector"], key + ".connector", pj.connector, rinfo.weight_dim);
             if (auto pl = v["plasticity"]) read_plasticity(pl, key + ".plasticity", pj.plasticity, spec);
             pj.where = at(v, key);
+            pj.weight_where = at(v["weight"], key + ".weight");
+            pj.delay_where = v["delay"] ? at(v["delay"], key + ".delay") : pj.where;
             spec.projections.push_back(std::move(pj));
         }
     }

@@ -18,8 +18,9 @@ namespace engram {
 namespace {
 
 // A problem found while building a projection or layout. Where its spec came from a file
-// (or a --set), a config_error with the file and the line of its entry; for a spec built
-// in C++, a spec_error. Either names the key.
+// (or a --set), a config_error with the file and the line of the value concerned (a
+// drawn weight or delay) or of the entry; for a spec built in C++, a spec_error. Either
+// names the key.
 [[noreturn]] void fail_build(const source_location& where, const std::string& key, const std::string& what) {
     if (!where.file.empty()) throw config_error(where.file, where.line, where.column, key, what);
     throw spec_error(key, what);
@@ -28,7 +29,7 @@ namespace {
 std::uint16_t delay_steps(const projection_spec& proj, double ms, double dt) {
     const double steps = std::round(ms / dt);
     if (!(steps <= 65535.0))
-        fail_build(proj.where, "projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
+        fail_build(proj.delay_where.file.empty() ? proj.where : proj.delay_where, "projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
     return static_cast<std::uint16_t>(std::max(1.0, steps));
 }
 
@@ -40,7 +41,7 @@ float weight_value(const projection_spec& proj, double w) {
         std::ostringstream m;
         const auto unit = internal_unit(proj.weight.dim);
         m << "drew the weight " << w << ' ' << unit << ", beyond float range (|w| <= 3.4e+38 " << unit << ')';
-        fail_build(proj.where, "projections." + proj.name + ".weight", m.str());
+        fail_build(proj.weight_where.file.empty() ? proj.where : proj.weight_where, "projections." + proj.name + ".weight", m.str());
     }
     return static_cast<float>(w);
 }

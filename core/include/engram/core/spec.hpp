@@ -107,7 +107,8 @@ struct projection_spec {
     distribution weight;
     distribution delay;  // ms; rounded to steps, at least one step
     plasticity_spec plasticity;
-    source_location where;
+    source_location where;                      // the projection's entry
+    source_location weight_where, delay_where;  // its weight and delay values (file empty: use where)
 };
 
 struct stimulus_spec {
