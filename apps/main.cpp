@@ -278,7 +278,7 @@ int spinnaker2_run(const run_args& a, const engram::experiment& ex, app_models& 
         std::printf("traffic: %s packets, %s synaptic events, %s link hops, at most %llu packets on one link in one tick\n",
                     with_commas(r.packets).c_str(), with_commas(r.synaptic_events).c_str(), with_commas(r.link_packets).c_str(),
                     static_cast<unsigned long long>(r.max_link_packets_per_tick));
-        std::printf("energy: %.4g J over %.0f ms (", r.energy_j, simulated_ms);
+        std::printf("energy: %.4g J over %s ms (", r.energy_j, ms_text(simulated_ms).c_str());
         bool first = true;
         for (const auto& [k, e] : r.energy_breakdown_j) {
             std::printf("%s%s %.3g J", first ? "" : ", ", k.c_str(), e);

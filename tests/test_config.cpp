@@ -168,9 +168,18 @@ TEST_CASE("delays beyond what 16-bit step counts hold are refused: in the file, 
     // the file and the line of the delay, or by --set where the delay came from there
     const std::string unbounded = "{distribution: normal, mean: 1 ms, std: 1e6 ms, min: 0.1 ms}";
     const auto wide = parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: " + unbounded));
-    REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:13:12: key 'projections.p.delay'") && Contains("exceeds 65535 steps"));
+    REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:13:12: key 'projections.p.delay'") && Contains("is beyond 65535 steps"));
     const auto wide_set = parse(base, {"projections.p.delay=" + unbounded});
-    REQUIRE_THROWS_WITH(simulation(wide_set, builtin_models(), 1), StartsWith("--set: key 'projections.p.delay'") && Contains("exceeds 65535 steps"));
+    REQUIRE_THROWS_WITH(simulation(wide_set, builtin_models(), 1), StartsWith("--set: key 'projections.p.delay'") && Contains("is beyond 65535 steps"));
+    // one key inside the delay from --set is enough
+    const auto std_set = parse(replace(base, "weight: 10 pA", "weight: 10 pA\n    delay: {distribution: normal, mean: 1 ms, std: 1 ms, min: 0.1 ms}"),
+                               {"projections.p.delay.std=1e6 ms"});
+    REQUIRE_THROWS_WITH(simulation(std_set, builtin_models(), 1), StartsWith("--set: key 'projections.p.delay'"));
+    // a connector that cannot be met: the connector's line, or --set for a count set there
+    const auto too_many = parse(replace(base, "{rule: fixed_probability, p: 0.5}", "{rule: fixed_number_pre, n: 3}"));
+    auto many = too_many;
+    many.projections[0].connector.n = 50;  // beyond the 5 sources; validation has passed
+    REQUIRE_THROWS_WITH(simulation(many, builtin_models(), 1), StartsWith("test.yaml:13:16: key 'projections.p.connector'") && Contains("n exceeds the available sources"));
 }
 
 TEST_CASE("overrides (--set) change any key by its dotted path before validation", "[unit][config]") {

@@ -207,7 +207,7 @@ TEST_CASE("the phi1 polynomials of exponential Euler are exact to the precision'
     CHECK(phi1_worst_error<float, true>() < 1.5e-7);
     CHECK(phi1_worst_error<double, false>() < 5e-16);
     CHECK(phi1_worst_error<double, true>() < 5e-16);
-    // the near range reaches 7/16 of the wide one's 3/4, its polynomial one degree lower in float
+    // the near range reaches -7/16, the wide one -3/4; the near polynomial is one degree lower in float
     CHECK(engram::phi1_z_min<true> == -0.4375);
     CHECK(engram::phi1_z_min<false> == -0.75);
     CHECK(engram::phi1_degree<float, true> + 1 == engram::phi1_degree<float, false>);

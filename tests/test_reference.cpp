@@ -279,7 +279,8 @@ TEST_CASE("optimised kernels match a straightforward reference simulation", "[un
 TEST_CASE("optimised kernels match the reference on a population wider than a threshold pass's chunk", "[unit][reference]") {
     // The threshold pass turns the spike bits of 1,024 neurons at a time into spikes:
     // 2,600 neurons on one part take two full chunks, one of 17 blocks of 32, and 8
-    // neurons for the scalar pass. Every delay one step: the fused kernels' direct path.
+    // neurons for the scalar pass. Every delay one step, so every input direct (no ring),
+    // as in COBA.
     const std::array<std::string, 3> direct{"0.1 ms", "0.1 ms", "0.1 ms"};
     check_case<float>(cases[0], direct, 2600);  // lif_curr_exp
     check_case<float>(cases[2], direct, 2600);  // lif_cond_exp, exponential Euler

@@ -57,11 +57,17 @@ public:
     }
 
     // Where an entry of the file is, for errors found later (building the network): its
-    // file, line and column, or "--set" for an entry an override made.
+    // file, line and column, or "--set" where an override made it or anything inside it.
     source_location at(const YAML::Node& n, const std::string& key) const {
         const auto m = n.Mark();
-        if (m.line < 0 || is_override(key)) return {"--set", 0, 0, key};
+        if (m.line < 0 || is_override(key) || overridden_inside(key)) return {"--set", 0, 0, key};
         return {file_, m.line + 1, m.column + 1, key};
+    }
+    bool overridden_inside(const std::string& key) const {
+        for (const auto& o : overridden)
+            if (o.size() > key.size() && o.compare(0, key.size(), key) == 0 && (o[key.size()] == '.' || o[key.size()] == '['))
+                return true;
+        return false;
     }
 
     void remember(const std::string& key, const YAML::Node& n) {
@@ -321,7 +327,7 @@ public:
                     fail(in, key + ".integration", "model '" + p.model + "' integrates with one of: " + join(names) + "; got '" + p.integration + "'",
                          nearest(p.integration, names));
             }
-            p.where = at(v, key);
+            p.where = at(kv.first, key);
             spec.populations.push_back(std::move(p));
         }
     }
@@ -376,9 +382,10 @@ public:
                                   : distribution::constant(0.0, dimension::time);
             read_connector(v["connector"], key + ".connector", pj.connector, rinfo.weight_dim);
             if (auto pl = v["plasticity"]) read_plasticity(pl, key + ".plasticity", pj.plasticity, spec);
-            pj.where = at(v, key);
-            pj.weight_where = at(v["weight"], key + ".weight");
+            pj.where = at(kv.first, key);
+            pj.weight_where = v["weight"] ? at(v["weight"], key + ".weight") : pj.where;
             pj.delay_where = v["delay"] ? at(v["delay"], key + ".delay") : pj.where;
+            pj.connector_where = v["connector"] ? at(v["connector"], key + ".connector") : pj.where;
             spec.projections.push_back(std::move(pj));
         }
     }
@@ -453,7 +460,7 @@ public:
             if (total > cells)
                 fail(v["populations"], key + ".populations", "the populations have " + std::to_string(total) + " neurons but the grid has " + std::to_string(cells) + " cells");
             if (auto s = v["shuffle"]) l.shuffle = boolean(s, key + ".shuffle");
-            l.where = at(v, key);
+            l.where = at(kv.first, key);
             spec.layouts.push_back(std::move(l));
         }
     }
@@ -493,7 +500,7 @@ public:
                 if (!spec.find_population(pop)) fail(sv.first, key + ".sources." + pop, "unknown population '" + pop + "'", nearest(pop, pops));
                 m.sources.emplace_back(pop, quantity_of(sv.second, key + ".sources." + pop, dimension::dimensionless));
             }
-            m.where = at(v, key);
+            m.where = at(kv.first, key);
             spec.modulators.push_back(std::move(m));
         }
     }
@@ -705,7 +712,7 @@ public:
                 }
                 s.weight = finite_quantity(v["weight"], key + ".weight", tm.receptors[static_cast<std::size_t>(ri)].weight_dim);
             }
-            s.where = at(v, key);
+            s.where = at(kv.first, key);
             spec.stimuli.push_back(std::move(s));
         }
     }
@@ -764,7 +771,7 @@ public:
                 }
                 if (v["neurons"]) r.neurons = index_list(v["neurons"], key + ".neurons");
                 if (v["interval"]) r.interval = quantity_of(v["interval"], key + ".interval", dimension::time);
-                r.where = at(v, key);
+                r.where = at(kv.first, key);
                 spec.state_recorders.push_back(std::move(r));
             }
         }

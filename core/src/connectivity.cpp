@@ -21,15 +21,23 @@ namespace {
 // (or a --set), a config_error with the file and the line of the value concerned (a
 // drawn weight or delay) or of the entry; for a spec built in C++, a spec_error. Either
 // names the key.
+// A file known without a line (a NIR graph) is named with the element's own key there.
 [[noreturn]] void fail_build(const source_location& where, const std::string& key, const std::string& what) {
-    if (!where.file.empty()) throw config_error(where.file, where.line, where.column, key, what);
-    throw spec_error(key, what);
+    if (where.file.empty()) throw spec_error(key, what);
+    if (where.line > 0 || where.file == "--set" || where.key.empty()) throw config_error(where.file, where.line, where.column, key, what);
+    throw config_error(where.file, 0, 0, where.key, key + ": " + what);
+}
+const source_location& connector_where(const projection_spec& proj) {
+    return proj.connector_where.file.empty() ? proj.where : proj.connector_where;
 }
 
 std::uint16_t delay_steps(const projection_spec& proj, double ms, double dt) {
     const double steps = std::round(ms / dt);
-    if (!(steps <= 65535.0))
-        fail_build(proj.delay_where.file.empty() ? proj.where : proj.delay_where, "projections." + proj.name + ".delay", "delay " + std::to_string(ms) + " ms exceeds 65535 steps");
+    if (!(steps <= 65535.0)) {
+        std::ostringstream m;
+        m << "the delay " << ms << " ms is beyond 65535 steps (" << 65535.0 * dt << " ms at dt " << dt << " ms)";
+        fail_build(proj.delay_where.file.empty() ? proj.where : proj.delay_where, "projections." + proj.name + ".delay", m.str());
+    }
     return static_cast<std::uint16_t>(std::max(1.0, steps));
 }
 
@@ -143,7 +151,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
                 if (!(no_self && i == j)) put(ov, i, j);
         }
     } else if (c.rule == "one_to_one") {
-        if (n_pre != n_post) fail_build(proj.where, where, "one_to_one needs populations of equal size");
+        if (n_pre != n_post) fail_build(connector_where(proj), where, "one_to_one needs populations of equal size");
         for (u32 j = tb; j < te; ++j) {
             auto ov = values_of(j);
             put(ov, j, j);
@@ -179,7 +187,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         }
     } else if (c.rule == "distance") {
         if (!pre_pos || !post_pos || pre_pos->xyz.size() != 3 * std::size_t(n_pre) || post_pos->xyz.size() != 3 * std::size_t(n_post))
-            fail_build(proj.where, where, "the distance rule needs both populations in a layout");
+            fail_build(connector_where(proj), where, "the distance rule needs both populations in a layout");
         const double inv_l2 = 1.0 / (c.lambda * c.lambda);
         for (u32 j = tb; j < te; ++j) {
             auto ov = values_of(j);
@@ -196,8 +204,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     } else if (c.rule == "fixed_number_pre") {
         const u32 avail = no_self ? n_pre - 1 : n_pre;
         const u32 k = static_cast<u32>(c.n);
-        if (!c.with_replacement && k > avail) fail_build(proj.where, where, "n exceeds the available sources");
-        if (k > 0 && avail == 0) fail_build(proj.where, where, "there is no source to connect");
+        if (!c.with_replacement && k > avail) fail_build(connector_where(proj), where, "n exceeds the available sources");
+        if (k > 0 && avail == 0) fail_build(connector_where(proj), where, "there is no source to connect");
         for (u32 j = tb; j < te; ++j) {
             random_stream rng(seed, conn_stream, j);
             // Without values the order of one target's sources does not matter: each goes
@@ -209,8 +217,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     } else if (c.rule == "fixed_number_post") {
         const u32 avail = no_self ? n_post - 1 : n_post;
         const u32 k = static_cast<u32>(c.n);
-        if (!c.with_replacement && k > avail) fail_build(proj.where, where, "n exceeds the available targets");
-        if (k > 0 && avail == 0) fail_build(proj.where, where, "there is no target to connect");
+        if (!c.with_replacement && k > avail) fail_build(connector_where(proj), where, "n exceeds the available targets");
+        if (k > 0 && avail == 0) fail_build(connector_where(proj), where, "there is no target to connect");
         for (u32 i = 0; i < n_pre; ++i) {
             random_stream rng(seed, conn_stream, i);
             if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf);
@@ -226,8 +234,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         }
     } else if (c.rule == "fixed_total_number") {
         const std::uint64_t pairs = std::uint64_t(n_pre) * n_post - (no_self ? std::min(n_pre, n_post) : 0u);
-        if (!c.with_replacement && c.n > pairs) fail_build(proj.where, where, "n exceeds the possible pairs");
-        if (c.n > 0 && pairs == 0) fail_build(proj.where, where, "there is no pair to connect");
+        if (!c.with_replacement && c.n > pairs) fail_build(connector_where(proj), where, "n exceeds the possible pairs");
+        if (c.n > 0 && pairs == 0) fail_build(connector_where(proj), where, "there is no pair to connect");
         random_stream rng(seed, conn_stream, 0);
         std::vector<std::uint64_t> picks;
         picks.reserve(c.n);
@@ -252,7 +260,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         auto ov = values_of(0);
         for (std::size_t k = 0; k < c.pre.size(); ++k) {
             if (c.pre[k] >= n_pre || c.post[k] >= n_post)
-                fail_build(proj.where, where, "connection " + std::to_string(k) + " is outside the populations");
+                fail_build(connector_where(proj), where, "connection " + std::to_string(k) + " is outside the populations");
             const bool own_w = k < c.weight.size() && !std::isnan(c.weight[k]);
             const bool own_d = k < c.delay.size() && !std::isnan(c.delay[k]);
             // draws are taken for every entry without its own value, in list order
@@ -261,7 +269,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             if (c.post[k] >= tb && c.post[k] < te) emit(c.pre[k], c.post[k], w, d);
         }
     } else {
-        fail_build(proj.where, where, "unknown connector rule '" + c.rule + "'");
+        fail_build(connector_where(proj), where, "unknown connector rule '" + c.rule + "'");
     }
 }
 

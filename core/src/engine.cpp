@@ -106,7 +106,8 @@ struct projection_rt {
     float* direct = nullptr;  // the target's state array its weights add to after update, or null (ring)
     // Direct projections: every part's row start by source, bounds[i * P + k] = part k's
     // row_begin[i] (P parts), so that one cache line gives a spike's rows in all parts
-    // (deliver_direct). Empty where a part holds 2^32 synapses or more.
+    // (deliver_direct). Empty where a part holds 2^32 synapses or more (or as many as a
+    // lower limit_interleaved_row_starts gives).
     std::vector<std::uint32_t> bounds;
     std::vector<std::vector<std::uint32_t>> col_src;  // per part: scratch for one column's sources
 };

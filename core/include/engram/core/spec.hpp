@@ -107,8 +107,9 @@ struct projection_spec {
     distribution weight;
     distribution delay;  // ms; rounded to steps, at least one step
     plasticity_spec plasticity;
-    source_location where;                      // the projection's entry
-    source_location weight_where, delay_where;  // its weight and delay values (file empty: use where)
+    source_location where;  // the projection's entry
+    // its weight, delay and connector (file empty: use where)
+    source_location weight_where, delay_where, connector_where;
 };
 
 struct stimulus_spec {
