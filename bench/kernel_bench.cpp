@@ -31,6 +31,7 @@
 
 #include "engram/core/config.hpp"
 #include "engram/core/errors.hpp"
+#include "engram/core/fmadd.hpp"
 #include "engram/core/rng.hpp"
 #include "engram/neurons/models.hpp"
 
@@ -167,7 +168,9 @@ int main(int argc, char** argv) {
                     auto add_inputs = [&] {
                         for (std::size_t r = 0; r < ev.size(); ++r) {
                             float* in = p.input_ptr[r];
-                            for (const auto& e : ev[r]) in[e.neuron] += e.weight;
+                            // onto the state: times the model's factor, as the engine adds them
+                            const float scale = direct ? p.model->direct_scale(r, s) : 1.0f;
+                            for (const auto& e : ev[r]) in[e.neuron] = fmadd(e.weight, scale, in[e.neuron]);
                         }
                     };
                     if (!direct) add_inputs();  // taken in by this update

@@ -380,3 +380,81 @@ TEST_CASE("refractoriness is the same across the 2^28-step epochs of the spike r
         CHECK(spikes_from(model, 12 * epoch + 1, 30, {0, 3, 21}, idle) == std::vector<std::uint64_t>{s0, s0 + 21});
     }
 }
+
+TEST_CASE("lazily decayed synaptic variables read as their exact decay, across rescaling steps, reset and precisions", "[unit][lif]") {
+    // lif_cond_exp and lif_curr_exp keep their synaptic variables divided by P^(n mod K)
+    // and rescale every K steps (K = 69 for tau 0.5 ms at dt 0.1 ms): recordings,
+    // simulation::state and reset_state must see the values themselves. Inputs arrive
+    // through direct delivery (delay one step) on ex and through the ring on in.
+    // Expected: initial value P^n plus each weight P^(n - arrival), in double.
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 40 ms, seed: 1}
+populations:
+  g: {size: 2, model: lif_cond_exp, params: {V_th: 1000 mV, tau_syn_ex: 0.5 ms, tau_syn_in: 4 ms}, initial: {g_ex: 2 nS, g_in: 3 nS}}
+  c: {size: 2, model: lif_curr_exp, params: {V_th: 1000 mV, tau_syn_ex: 0.5 ms, tau_syn_in: 4 ms}, initial: {I_ex: 20 pA, I_in: -30 pA}}
+  e: {size: 2, model: lif_cond_exp, params: {V_th: 1000 mV, tau_syn_ex: 0.005 ms, tau_syn_in: 4 ms}}
+  s: {size: 1, model: spike_array, params: {spike_times: [5 ms, 7.3 ms, 21 ms]}}
+projections:
+  ge: {source: s, target: g, receptor: ex, weight: 4 nS, delay: 0.1 ms, connector: all_to_all}
+  gi: {source: s, target: g, receptor: in, weight: 6 nS, delay: 1.5 ms, connector: all_to_all}
+  ce: {source: s, target: c, receptor: ex, weight: 40 pA, delay: 0.1 ms, connector: all_to_all}
+  ci: {source: s, target: c, receptor: in, weight: -60 pA, delay: 1.5 ms, connector: all_to_all}
+  ee: {source: s, target: e, receptor: ex, weight: 4 nS, delay: 0.1 ms, connector: all_to_all}
+record:
+  state:
+    rg: {population: g, variables: [g_ex, g_in]}
+    rc: {population: c, variables: [I_ex, I_in]}
+    re: {population: e, variables: [g_ex]}
+)";
+    // sample k: the state after step k; a spike at t arrives in step t/dt + delay/dt
+    const auto expected = [](double tau, double initial, double w, int delay_steps, std::size_t k) {
+        const double P = std::exp(-dt / tau);
+        double x = initial * std::pow(P, double(k));
+        for (double t : {5.0, 7.3, 21.0}) {
+            const auto a = static_cast<std::size_t>(std::llround(t / dt)) + static_cast<std::size_t>(delay_steps);
+            if (k >= a) x += w * std::pow(P, double(k - a));
+        }
+        return x;
+    };
+    for (const char* precision : {"float", "double"}) {
+        INFO(precision);
+        const auto spec = parse(y, {std::string("simulation.precision=") + precision});
+        simulation sim(spec, builtin_models(), 1);
+        capture c;
+        sim.run(200, &c);  // 20 ms: rescaled at steps 69 and 138
+        const auto check = [&](std::size_t rec, std::size_t var, double tau, double initial, double w, int delay_steps) {
+            for (std::size_t j = 0; j < 2; ++j) {
+                const auto tr = c.trace(rec, var, j);
+                REQUIRE(tr.size() == 200);
+                for (std::size_t k = 0; k < tr.size(); ++k) {
+                    INFO("recorder " << rec << " variable " << var << " sample " << k);
+                    REQUIRE(tr[k] == Approx(expected(tau, initial, w, delay_steps, k)).epsilon(2e-6).margin(1e-30));
+                }
+            }
+        };
+        check(0, 0, 0.5, 2.0, 4.0, 1);
+        check(0, 1, 4.0, 3.0, 6.0, 15);
+        check(1, 0, 0.5, 20.0, 40.0, 1);
+        check(1, 1, 4.0, -30.0, -60.0, 15);
+        // a factor of e^-20 per step (K = 1: the eager decay): the weight for one step,
+        // then nearly nothing
+        check(2, 0, 0.005, 0.0, 4.0, 1);
+        // simulation::state after step 200 (not a rescaling step)
+        for (double x : sim.state(0, "g_in")) CHECK(x == Approx(expected(4.0, 3.0, 6.0, 15, 200)).epsilon(2e-6));
+        for (double x : sim.state(1, "I_ex")) CHECK(x == Approx(expected(0.5, 20.0, 40.0, 1, 200)).epsilon(2e-6));
+        // back to the initial values at step 200; they decay from there
+        sim.reset_state();
+        for (double x : sim.state(0, "g_ex")) CHECK(x == Approx(2.0).epsilon(1e-6));
+        for (double x : sim.state(1, "I_in")) CHECK(x == Approx(-30.0).epsilon(1e-6));
+        // (the spike at 21 ms still comes: it arrives in steps 211 and 225)
+        capture after;
+        sim.run(100, &after);
+        for (std::size_t k = 0; k < 100; ++k) {
+            INFO("after reset, sample " << k);
+            const double in = 3.0 * std::exp(-double(k) * dt / 4.0) + (k >= 25 ? 6.0 * std::exp(-double(k - 25) * dt / 4.0) : 0.0);
+            const double ex = 20.0 * std::exp(-double(k) * dt / 0.5) + (k >= 11 ? 40.0 * std::exp(-double(k - 11) * dt / 0.5) : 0.0);
+            REQUIRE(after.trace(0, 1, 0)[k] == Approx(in).epsilon(2e-6));
+            REQUIRE(after.trace(1, 0, 1)[k] == Approx(ex).epsilon(2e-6).margin(1e-30));
+        }
+    }
+}

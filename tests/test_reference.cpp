@@ -71,6 +71,20 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
     std::vector<std::uint32_t> last_src, last_pop;
     const std::uint64_t steps = steps_for(spec.simulation.duration, dt);
     const bool exp_synapses = std::is_same_v<T, float> && (model == "lif_curr_exp" || model == "lif_cond_exp");
+    // lif_curr_exp and lif_cond_exp decay their synaptic variables lazily (lif.cpp,
+    // lazy_decay, written out again here): stored values s = g / sigma(n), sigma(n) =
+    // P^(n mod K), K such that P^K is about 2^-20 for the faster decay; at n mod K = 0 the
+    // stored values are rescaled.
+    const bool lazy = model == "lif_cond_exp" || model == "lif_curr_exp";
+    double P[2] = {1.0, 1.0};
+    std::uint64_t K = 1;
+    if (lazy) {
+        const char* taus[2] = {"tau_syn_ex", "tau_syn_in"};
+        for (int j = 0; j < 2; ++j) P[j] = pop.integration == "euler" ? 1.0 - dt / param(pop, taus[j]) : std::exp(-dt / param(pop, taus[j]));
+        const double k = std::log(1048576.0) / -std::log(std::min(P[0], P[1]));
+        K = k >= 4096 ? 4096 : k < 1.0 ? 1 : std::uint64_t(k);
+    }
+    const auto sigma = [&](int j, std::uint64_t at) { return std::pow(P[j], double(at % K)); };
     std::vector<std::tuple<int, std::uint32_t, float>> direct;  // receptor, target, weight: after the update
     for (std::uint64_t step = 1; step <= steps; ++step) {
         // deliver spikes of step-1
@@ -105,34 +119,46 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
         for (auto i : last_src) out.push_back({step, 0, i});
         // neurons
         last_pop.clear();
+        // lazy decays: conductances read times sigma(step - 1), input added times
+        // 1 / sigma(step), or at a rescaling step the stored values times P^K plus input
+        const double se = sigma(0, step - 1), si = sigma(1, step - 1);
+        const bool rescale = step % K == 0;
+        const T inv_e = T(1.0 / sigma(0, step)), inv_i = T(1.0 / sigma(1, step));
+        const T fac_e = T(std::pow(P[0], double(K))), fac_i = T(std::pow(P[1], double(K)));
+        const auto take_input = [&](std::uint32_t i) {
+            if (rescale) {
+                s1[i] = fmadd(s1[i], fac_e, T(in_e[i]));
+                s2[i] = fmadd(s2[i], fac_i, T(in_i[i]));
+            } else {
+                s1[i] = fmadd(T(in_e[i]), inv_e, s1[i]);
+                s2[i] = fmadd(T(in_i[i]), inv_i, s2[i]);
+            }
+        };
         for (std::uint32_t i = 0; i < n; ++i) {
             T vn;
             if (model == "lif_curr_exp") {
-                const T Pme = T(p_current(dt, tau, param(pop, "tau_syn_ex"), C));
-                const T Pmi = T(p_current(dt, tau, param(pop, "tau_syn_in"), C));
+                const T Pme = T(p_current(dt, tau, param(pop, "tau_syn_ex"), C) * se);
+                const T Pmi = T(p_current(dt, tau, param(pop, "tau_syn_in"), C) * si);
                 vn = v[i] + (Am * (EL - v[i]) + (PmI * T(param(pop, "I_e")) + T(0) + Pme * s1[i] + Pmi * s2[i]));
-                s1[i] = s1[i] * T(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
-                s2[i] = s2[i] * T(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];
+                take_input(i);
                 if (ref[i] > 0) vn = Vr;
             } else if (model == "lif_curr_delta") {
                 vn = v[i] + (Am * (EL - v[i]) + (PmI * T(param(pop, "I_e")) + T(0)));
                 vn = ref[i] > 0 ? Vr : vn + T(in_e[i] + in_i[i]);
             } else if (pop.integration == "euler") {  // lif_cond_exp, forward Euler
                 const T gL = T(C / tau);
-                const T g = gL + s1[i] + s2[i];
-                const T drive = fmadd(gL, EL, T(param(pop, "I_e"))) + s1[i] * T(param(pop, "E_ex")) + s2[i] * T(param(pop, "E_in"));
-                vn = v[i] + T(dt / C) * (drive - g * v[i]);
-                s1[i] = s1[i] * T(1.0 - dt / param(pop, "tau_syn_ex")) + in_e[i];
-                s2[i] = s2[i] * T(1.0 - dt / param(pop, "tau_syn_in")) + in_i[i];
+                const T g = fmadd(s1[i], T(se), fmadd(s2[i], T(si), gL));
+                const T drive = fmadd(s2[i], T(param(pop, "E_in") * si), fmadd(s1[i], T(param(pop, "E_ex") * se), fmadd(gL, EL, T(param(pop, "I_e")))));
+                vn = fmadd(T(dt / C), fmadd(-g, v[i], drive), v[i]);
+                take_input(i);
                 if (ref[i] > 0) vn = Vr;
             } else {  // lif_cond_exp
                 // exponential Euler: v + (d + z v) phi1(z), z = -g dt/C, d = dt/C drive
                 // (constants scaled by dt/C, then rounded); phi1 as the near polynomial
                 // in z where it reaches, else the wide one where it reaches, else by exp
-                const T mdtC = T(-dt / C);
-                const T z = fmadd(s1[i] + s2[i], mdtC, T(-dt / tau));
-                const T d = fmadd(s2[i], T(dt / C * param(pop, "E_in")),
-                                  fmadd(s1[i], T(dt / C * param(pop, "E_ex")), T(dt / C * (C / tau * param(pop, "E_L") + param(pop, "I_e")))));
+                const T z = fmadd(s1[i], T(-dt / C * se), fmadd(s2[i], T(-dt / C * si), T(-dt / tau)));
+                const T d = fmadd(s2[i], T(dt / C * param(pop, "E_in") * si),
+                                  fmadd(s1[i], T(dt / C * param(pop, "E_ex") * se), T(dt / C * (C / tau * param(pop, "E_L") + param(pop, "I_e")))));
                 if (phi1_reaches<true>(z)) {
                     ++near_steps;
                     vn = fmadd(fmadd(z, v[i], d), phi1_poly(z, phi1_rounded<T, true>()), v[i]);
@@ -144,8 +170,7 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
                     const T vinf = -d / z;
                     vn = vinf + (v[i] - vinf) * vexp(z);
                 }
-                s1[i] = s1[i] * T(std::exp(-dt / param(pop, "tau_syn_ex"))) + in_e[i];
-                s2[i] = s2[i] * T(std::exp(-dt / param(pop, "tau_syn_in"))) + in_i[i];
+                take_input(i);
                 if (ref[i] > 0) vn = Vr;
             }
             ref[i] = ref[i] > 0 ? ref[i] - 1 : 0;
@@ -156,7 +181,10 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
                 ref[i] = nref;
             }
         }
-        for (const auto& [r, post, w] : direct) (r == 0 ? s1 : s2)[post] += T(w);
+        for (const auto& [r, post, w] : direct) {
+            T& s = (r == 0 ? s1 : s2)[post];
+            s = fmadd(T(w), r == 0 ? inv_e : inv_i, s);
+        }
         for (auto i : last_pop) out.push_back({step, 1, i});
     }
     v_end = v;

@@ -62,14 +62,15 @@ struct alignas(64) event_counter {
 };
 
 // One spiking neuron's row in one part, as deliver_direct lists them: where its targets
-// (2-byte offsets or 4-byte indices) and weights start, how many, and the state array
-// they add to (offset by the part's first neuron for 2-byte targets).
+// (2-byte offsets or 4-byte indices) and weights start, how many, the state array they
+// add to (offset by the part's first neuron for 2-byte targets) and the factor the
+// weights are added with (population_model::direct_scale).
 struct row_segment {
     const void* targets;
     const float* weights;  // null: every synapse has w0
     float* dst;
     std::uint64_t n;
-    float w0;
+    float w0, scale;
     bool wide;  // 4-byte targets
 };
 struct alignas(64) segment_list {
@@ -114,12 +115,13 @@ struct projection_rt {
 
 // One spiking neuron's row [b, e) into the ring buffer: W = per-synapse weights, D =
 // per-synapse delays, Idx = the type of the stored targets (2-byte offsets or 4-byte
-// indices; ring and dst0 are offset to match). No branch, allocation or virtual call per
-// synapse.
-template <bool W, bool D, class Idx>
+// indices; ring and dst0 are offset to match). Scaled: each weight is added times
+// `scale` in one fused multiply-add (direct delivery into a lazily decaying state). No
+// branch, allocation or virtual call per synapse.
+template <bool W, bool D, bool Scaled = false, class Idx>
 inline void deliver_row(std::uint64_t b, std::uint64_t e, const Idx* tg, const float* w, float w0,
                         const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t stride,
-                        std::uint32_t base) {
+                        std::uint32_t base, float scale = 1.0f) {
 #pragma GCC unroll 4
     for (std::uint64_t s = b; s < e; ++s) {
         float* dst = dst0;
@@ -128,16 +130,18 @@ inline void deliver_row(std::uint64_t b, std::uint64_t e, const Idx* tg, const f
             if (slot >= slots) slot -= slots;
             dst = ring + std::size_t(slot) * stride;
         }
-        dst[tg[s]] += W ? w[s] : w0;
+        if constexpr (Scaled) dst[tg[s]] = fmadd(W ? w[s] : w0, scale, dst[tg[s]]);
+        else dst[tg[s]] += W ? w[s] : w0;
     }
 }
 
-// A row segment of deliver_direct: the same loop as a ring row, into the state array.
+// A row segment of deliver_direct: the same loop as a ring row, into the state array,
+// each weight times the segment's scale (exactly the weight where the scale is 1).
 template <class Idx>
 inline void walk_segment(const row_segment& g) {
     const Idx* t = static_cast<const Idx*>(g.targets);
-    if (g.weights) deliver_row<true, false>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0);
-    else deliver_row<false, false>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0);
+    if (g.weights) deliver_row<true, false, true>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0, g.scale);
+    else deliver_row<false, false, true>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0, g.scale);
 }
 
 // The rows of the spiking neurons of step n-1 (all parts of the source) into the ring
@@ -452,14 +456,16 @@ void simulation::impl::init_state(std::size_t pi) {
         if (auto it = ps.initial.find(si.name); it != ps.initial.end()) d = it->second;
         float* x = p.model->state(v);
         double* xd = p.model->state_f64(v);
+        // stored as the model keeps it after the steps completed (1 but for lazy decays)
+        const double scale = p.model->state_scale(v, step);
         if (d.is_constant()) {
-            if (x) std::fill(x, x + p.size, static_cast<float>(d.a));
-            if (xd) std::fill(xd, xd + p.size, d.a);
+            if (x) std::fill(x, x + p.size, static_cast<float>(d.a / scale));
+            if (xd) std::fill(xd, xd + p.size, d.a / scale);
         } else {
             const u32 st = stream_id("init/" + ps.name + "/" + si.name);
             for (std::uint32_t i = 0; i < p.size; ++i) {
                 random_stream rng(seed, st, i);
-                const double y = d.sample(rng);
+                const double y = d.sample(rng) / scale;
                 if (x) x[i] = static_cast<float>(y);
                 if (xd) xd[i] = y;
             }
@@ -599,9 +605,10 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         const float* w = pj.rows.homogeneous_weight ? nullptr : rows.weight.data();
         float* dst = wide ? pj.direct : pj.direct + rows.target_base;
         const float w0 = pj.rows.weight0;
+        const float scale = pops[pj.target].model->direct_scale(static_cast<std::size_t>(pj.receptor), n);
         // every spike gets an entry, empty rows too: no store waits on a load
         auto put = [&](std::uint64_t b, std::uint64_t e) {
-            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, w0, wide};
+            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, w0, scale, wide};
             ev += e - b;
             if (m == chunk) [[unlikely]] walk();
         };
@@ -766,10 +773,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         auto& model = *m.pops[rec.population].model;
                         const auto var = static_cast<std::size_t>(rec.vars[v]);
                         sample[v].resize(rec.neurons.size());
+                        const double scale = model.state_scale(var, n - 1);
                         if (const float* x = model.state(var))
-                            for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = x[rec.neurons[i]];
+                            for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = static_cast<float>(x[rec.neurons[i]] * scale);
                         else if (const double* xd = model.state_f64(var))
-                            for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = static_cast<float>(xd[rec.neurons[i]]);
+                            for (std::size_t i = 0; i < rec.neurons.size(); ++i) sample[v][i] = static_cast<float>(xd[rec.neurons[i]] * scale);
                     }
                     obs->on_sample(n, r, sample);
                 }
@@ -981,9 +989,13 @@ std::vector<double> simulation::state(std::size_t pop, const std::string& var) c
     const auto& p = impl_->pops.at(pop);
     const int v = p.info->state_index(var);
     if (v < 0) throw spec_error("population '" + impl_->spec.populations[pop].name + "'", "no state variable '" + var + "'");
-    if (const float* x = p.model->state(static_cast<std::size_t>(v))) return {x, x + p.size};
-    if (const double* x = p.model->state_f64(static_cast<std::size_t>(v))) return {x, x + p.size};
-    return {};
+    std::vector<double> out;
+    if (const float* x = p.model->state(static_cast<std::size_t>(v))) out.assign(x, x + p.size);
+    else if (const double* xd = p.model->state_f64(static_cast<std::size_t>(v))) out.assign(xd, xd + p.size);
+    const double scale = p.model->state_scale(static_cast<std::size_t>(v), impl_->step);
+    if (scale != 1.0)
+        for (double& y : out) y *= scale;
+    return out;
 }
 
 }  // namespace engram

@@ -6,6 +6,7 @@
 //   threshold is tested. While refractory, v is held at V_reset and inputs to v (delta
 //   synapses) are dropped; synaptic currents/conductances keep evolving.
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <bit>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -323,24 +325,64 @@ struct lif_base : population_model {
 #endif
 };
 
-#if defined(__AVX2__)
-// The fused kernels' two exponential synapses of neurons [i, i + V::lanes), values a and
-// c: decayed by Pa and Pc and stored to x and y; In: this step's ring input added (one
-// fused multiply-add, as the two-pass loops do) and its slots cleared.
-template <class V, bool In>
-inline void store_synapses(std::size_t i, typename V::f a, typename V::f c, typename V::f Pa, typename V::f Pc, float* x, float* y,
-                           float* in_x, float* in_y) {
-    if constexpr (In) {
-        V::store(x + i, V::fmadd(a, Pa, V::load(in_x + i)));
-        V::store(y + i, V::fmadd(c, Pc, V::load(in_y + i)));
-        V::store(in_x + i, V::zero());
-        V::store(in_y + i, V::zero());
-    } else {
-        V::store(x + i, V::mul(a, Pa));
-        V::store(y + i, V::mul(c, Pc));
+
+// Two synaptic variables that decay by factors P[0] and P[1] per step, applied lazily
+// (docs/architecture.md, "Lazy decays"): after step n the stored value of variable j is
+// its value divided by sigma_j(n) = P[j]^(n mod K). A step that only decays them writes
+// nothing: the kernel reads them times sigma(n - 1), folded into the step's coefficients
+// that multiply them, and the step's inputs are added times 1 / sigma(n). At the steps
+// with n mod K = 0 the stored values are multiplied by P^K and the step's ring input is
+// added, as an eager decay would do at every step. K, the same for both variables, keeps
+// 1 / sigma at most 2^20 (stored values within 2^20 of the values) and depends on dt and
+// the time constants alone, so the results do not depend on threads, parts or
+// recording. The powers are taken in double from the exact P, so k steps of decay are
+// P^k rounded once where an eager float decay compounds the rounding of P k times.
+// K = 1 (a factor P of 2^-20 or less, or not positive: forward Euler with dt >= tau) is
+// the eager decay.
+struct lazy_decay {
+    static constexpr std::uint32_t max_epoch = 4096;
+    std::uint32_t K = 1;
+    std::array<std::vector<double>, 2> sigma;  // [variable][k] = P^k, k in [0, K]
+
+    static std::uint32_t epoch(double P) {
+        if (!(P > 0.0)) return 1;
+        const double k = std::log(1048576.0) / -std::log(P);  // P^k = 2^-20
+        return k >= max_epoch ? max_epoch : k < 1.0 ? 1 : static_cast<std::uint32_t>(k);
     }
-}
-#endif
+    lazy_decay(double P0, double P1) : K(std::min(epoch(P0), epoch(P1))) {
+        const double P[2] = {P0, P1};
+        for (int j = 0; j < 2; ++j) {
+            sigma[j].resize(K + 1);
+            for (std::uint32_t k = 0; k <= K; ++k) sigma[j][k] = std::pow(P[j], double(k));
+        }
+    }
+    // value after step n = stored value times at(j, n)
+    double at(int j, std::uint64_t n) const { return sigma[j][n % K]; }
+    // the stored values are rescaled at the end of step n
+    bool rescales(std::uint64_t n) const { return n % K == 0; }
+    double factor(int j) const { return sigma[j][K]; }
+    // The end of a rescaling step: the stored values x0, x1 of [b, e) times P^K, and the
+    // step's ring input (if any) added and its slots cleared, as an eager decay stores them.
+    template <class T>
+    void rescale(T* __restrict x0, T* __restrict x1, float* const* input, std::uint32_t b, std::uint32_t e) const {
+        const T f0 = static_cast<T>(factor(0)), f1 = static_cast<T>(factor(1));
+        if (input) {
+            float* __restrict in0 = input[0];
+            float* __restrict in1 = input[1];
+            for (std::uint32_t i = b; i < e; ++i) {
+                x0[i] = fmadd(x0[i], f0, T(in0[i]));
+                x1[i] = fmadd(x1[i], f1, T(in1[i]));
+                in0[i] = 0.0f;
+                in1[i] = 0.0f;
+            }
+        } else {
+            for (std::uint32_t i = b; i < e; ++i) {
+                x0[i] *= f0;
+                x1[i] *= f1;
+            }
+        }
+    }
+};
 
 // Propagator of an exponentially decaying current (time constant tau_s) onto v over dt:
 // the solution of dv/dt = -(v-E_L)/tau_m + I/C with I(t) = I0 exp(-t/tau_s).
@@ -353,25 +395,44 @@ template <class T>
 struct lif_curr_exp final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::E_L, B::I_e, B::P_mI, B::A_m;
-    aligned_vector<T> I_ex, I_in;
-    T P_ee, P_ii, P_me, P_mi;
-    lif_curr_exp(const population_spec& s, double dt) : B(s, dt), I_ex(s.size), I_in(s.size) {
+    aligned_vector<T> I_ex, I_in;  // stored values: the currents over sigma (lazy_decay)
+    double P_me, P_mi;             // propagators of the currents onto v, times sigma(n - 1) per step
+    lazy_decay decay;              // of I_ex (0) and I_in (1)
+    lif_curr_exp(const population_spec& s, double dt)
+        : B(s, dt), I_ex(s.size), I_in(s.size),
+          decay(std::exp(-dt / scalar(s, "tau_syn_ex")), std::exp(-dt / scalar(s, "tau_syn_in"))) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
-        const double te = scalar(s, "tau_syn_ex"), ti = scalar(s, "tau_syn_in");
-        P_ee = static_cast<T>(std::exp(-dt / te));
-        P_ii = static_cast<T>(std::exp(-dt / ti));
-        P_me = static_cast<T>(p_current(dt, tau, te, C));
-        P_mi = static_cast<T>(p_current(dt, tau, ti, C));
+        P_me = p_current(dt, tau, scalar(s, "tau_syn_ex"), C);
+        P_mi = p_current(dt, tau, scalar(s, "tau_syn_in"), C);
     }
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? I_ex : I_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
+    double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? I_ex : I_in); }
+    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(1.0 / decay.at(r == 0 ? 0 : 1, n)); }
 
-    // In: ring input this step (ctx.input); without it the synaptic currents only decay
-    // here and the engine adds the step's weights after update().
+    // Step n's propagators of the stored currents onto v (sigma(n - 1) folded in), the
+    // factors its ring input is added with (1 / sigma(n)), and whether it rescales.
+    struct coeffs {
+        T me, mi, in_ex, in_in;
+        bool rescale;
+    };
+    coeffs at_step(std::uint64_t n) const {
+        coeffs k;
+        k.me = static_cast<T>(P_me * decay.at(0, n - 1));
+        k.mi = static_cast<T>(P_mi * decay.at(1, n - 1));
+        k.in_ex = static_cast<T>(1.0 / decay.at(0, n));
+        k.in_in = static_cast<T>(1.0 / decay.at(1, n));
+        k.rescale = decay.rescales(n);
+        return k;
+    }
+
+    // In: ring input this step (ctx.input), added to the stored currents times
+    // 1 / sigma(n); without it the currents are only read (the engine adds the step's
+    // weights after update(), or rescale takes the input in).
     template <bool Stim, bool In>
-    void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+    void integrate(const step_context& ctx, const coeffs& k, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
         T* __restrict ie = I_ex.data();
         T* __restrict ii = I_in.data();
@@ -380,27 +441,25 @@ struct lif_curr_exp final : lif_base<T> {
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals (stores through the arrays could otherwise alias them);
         // the refractory hold is in detect's flag pass.
-        const T c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = P_me, Pmi = P_mi, Pe = P_ee, Pi = P_ii;
+        const T c0 = P_mI * I_e, PmI = P_mI, Am = A_m, EL = E_L, Pme = k.me, Pmi = k.mi, ine = k.in_ex, ini = k.in_in;
         for (std::uint32_t i = b; i < e; ++i) {
             const T x = Stim ? stim[i] * PmI : T(0);
             const T a = ie[i], c = ii[i];
             vv[i] = vv[i] + (Am * (EL - vv[i]) + (c0 + x + Pme * a + Pmi * c));
             if constexpr (In) {
-                ie[i] = a * Pe + in_e[i];
-                ii[i] = c * Pi + in_i[i];
+                ie[i] = fmadd(T(in_e[i]), ine, a);
+                ii[i] = fmadd(T(in_i[i]), ini, c);
                 in_e[i] = 0.0f;
                 in_i[i] = 0.0f;
-            } else {
-                ie[i] = a * Pe;
-                ii[i] = c * Pi;
             }
         }
     }
 #if defined(__AVX2__)
     // integrate<false, In> and detect in one pass (lif_base::fused_pass), V::lanes neurons
-    // per vector
+    // per vector; without input (In false: CUBA's) nothing but v is stored
     template <class V, bool In>
-    std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+    std::uint32_t fused(const step_context& ctx, const coeffs& k, std::int32_t m, std::uint32_t b, std::uint32_t e,
+                        std::vector<std::uint32_t>& spikes) {
         using f = typename V::f;
         const float* vv = v.data();  // read here, written by fused_pass
         float* __restrict ie = I_ex.data();
@@ -408,36 +467,48 @@ struct lif_curr_exp final : lif_base<T> {
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const f c0 = V::set(P_mI * I_e + 0.0f), Am = V::set(A_m), EL = V::set(E_L);
-        const f Pme = V::set(P_me), Pmi = V::set(P_mi), Pe = V::set(P_ee), Pi = V::set(P_ii);
+        const f Pme = V::set(k.me), Pmi = V::set(k.mi), ine = V::set(k.in_ex), ini = V::set(k.in_in);
         return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
             const f a = V::load(ie + i), c = V::load(ii + i), x = V::load(vv + i);
             // v + (A_m (E_L - v) + (c0 + P_me a + P_mi c))
             const f s = V::fmadd(c, Pmi, V::fmadd(a, Pme, c0));
             const f y = V::add(V::fmadd(V::sub(EL, x), Am, s), x);
-            store_synapses<V, In>(i, a, c, Pe, Pi, ie, ii, in_e, in_i);
+            if constexpr (In) {  // the step's ring input, times 1 / sigma(n)
+                V::store(ie + i, V::fmadd(V::load(in_e + i), ine, a));
+                V::store(ii + i, V::fmadd(V::load(in_i + i), ini, c));
+                V::store(in_e + i, V::zero());
+                V::store(in_i + i, V::zero());
+            }
             return y;
         });
     }
 #endif
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
+        const coeffs k = at_step(ctx.step);
+        // The kernels take in the step's ring input, but at a rescaling step rescale does.
+        const bool in = ctx.input && !k.rescale;
+        const std::uint32_t b0 = b;
+        [&] {
 #if defined(__AVX2__)
-        if constexpr (std::is_same_v<T, float>) {
-            if (!ctx.i_stim && kernels_up_to(256)) {
-                b = at_widest([&](auto w) {
-                    using V = decltype(w);
-                    return ctx.input ? fused<V, true>(ctx, m, b, e, spikes) : fused<V, false>(ctx, m, b, e, spikes);
-                });
-                if (b == e) return;
+            if constexpr (std::is_same_v<T, float>) {
+                if (!ctx.i_stim && kernels_up_to(256)) {
+                    b = at_widest([&](auto w) {
+                        using V = decltype(w);
+                        return in ? fused<V, true>(ctx, k, m, b, e, spikes) : fused<V, false>(ctx, k, m, b, e, spikes);
+                    });
+                    if (b == e) return;
+                }
             }
-        }
 #endif
-        if (ctx.input) {
-            if (ctx.i_stim) integrate<true, true>(ctx, b, e); else integrate<false, true>(ctx, b, e);
-        } else {
-            if (ctx.i_stim) integrate<true, false>(ctx, b, e); else integrate<false, false>(ctx, b, e);
-        }
-        B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
+            if (in) {
+                if (ctx.i_stim) integrate<true, true>(ctx, k, b, e); else integrate<false, true>(ctx, k, b, e);
+            } else {
+                if (ctx.i_stim) integrate<true, false>(ctx, k, b, e); else integrate<false, false>(ctx, k, b, e);
+            }
+            B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
+        }();
+        if (k.rescale) decay.rescale(I_ex.data(), I_in.data(), ctx.input, b0, e);
     }
 };
 
@@ -481,41 +552,83 @@ struct lif_curr_delta final : lif_base<T> {
 // constant C / g_total): v + (drive - g v) dt/C phi1(z), z = -g dt/C, with phi1(z) =
 // (e^z - 1)/z one of two polynomials (fast_math.hpp: degree 4 in float where z >= -7/16,
 // degree 5 where z >= -3/4), and exp and a division beyond. Computed as
-// v + (d + z v) phi1(z) with d = dt/C drive: z = z_L - dt/C (g_ex + g_in) by an add and a
-// fused multiply-add, d by two fused multiply-adds, with constants scaled by dt/C.
+// v + (d + z v) phi1(z) with d = dt/C drive: z = z_L - dt/C (g_ex + g_in) and d by two
+// fused multiply-adds each, with constants scaled by dt/C.
 // integration: euler: forward Euler for v and the conductances alike (the scheme of
 // Brian's COBA benchmark script).
+// Both decay the conductances lazily (lazy_decay): the coefficients that multiply them
+// carry the step's sigma, and a step stores them only where input arrives.
 template <class T>
 struct lif_cond_exp final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::E_L, B::I_e;
-    aligned_vector<T> g_ex, g_in;
-    T P_ee, P_ii, g_L, E_ex, E_in, dt_over_C;
+    aligned_vector<T> g_ex, g_in;  // stored values: the conductances over sigma (lazy_decay)
+    T g_L, E_ex, E_in, dt_over_C;
     // exponential Euler: z = z_L - dt/C (g_ex + g_in), d = d_0 + dt/C (g_ex E_ex + g_in E_in)
-    T z_L, d_0, dE_ex, dE_in;
+    T z_L, d_0;
+    // what the step's coefficients are made from, times sigma(n - 1), in double:
+    // -dt/C, dt/C E_ex, dt/C E_in (exponential Euler); E_ex, E_in (forward Euler)
+    double mdtC_d, dEex_d, dEin_d, Eex_d, Ein_d;
     std::array<T, phi1_degree<T, true> + 1> phi1_qn;  // phi1 as a polynomial in z, near range
     std::array<T, phi1_degree<T> + 1> phi1_qw;        // and wide range
     bool euler;
-    lif_cond_exp(const population_spec& s, double dt) : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler") {
+    lazy_decay decay;  // of g_ex (0) and g_in (1)
+
+    // The conductances' decay factor per step.
+    static double factor(const population_spec& s, double dt, const char* tau, bool euler) {
+        const double t = scalar(s, tau);
+        return euler ? 1.0 - dt / t : std::exp(-dt / t);
+    }
+    lif_cond_exp(const population_spec& s, double dt)
+        : B(s, dt), g_ex(s.size), g_in(s.size), euler(s.integration == "euler"),
+          decay(factor(s, dt, "tau_syn_ex", euler), factor(s, dt, "tau_syn_in", euler)) {
         const double C = scalar(s, "C_m"), tau = scalar(s, "tau_m");
-        const double te = scalar(s, "tau_syn_ex"), ti = scalar(s, "tau_syn_in");
-        P_ee = static_cast<T>(euler ? 1.0 - dt / te : std::exp(-dt / te));
-        P_ii = static_cast<T>(euler ? 1.0 - dt / ti : std::exp(-dt / ti));
         g_L = static_cast<T>(C / tau);
         E_ex = static_cast<T>(scalar(s, "E_ex"));
         E_in = static_cast<T>(scalar(s, "E_in"));
         dt_over_C = static_cast<T>(dt / C);
         z_L = static_cast<T>(-dt / tau);
         d_0 = static_cast<T>(dt / C * (C / tau * scalar(s, "E_L") + scalar(s, "I_e")));
-        dE_ex = static_cast<T>(dt / C * scalar(s, "E_ex"));
-        dE_in = static_cast<T>(dt / C * scalar(s, "E_in"));
+        mdtC_d = -dt / C;
+        dEex_d = dt / C * scalar(s, "E_ex");
+        dEin_d = dt / C * scalar(s, "E_in");
+        Eex_d = scalar(s, "E_ex");
+        Ein_d = scalar(s, "E_in");
         phi1_qn = phi1_rounded<T, true>();
         phi1_qw = phi1_rounded<T>();
     }
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
+    double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? g_ex : g_in); }
+    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(1.0 / decay.at(r == 0 ? 0 : 1, n)); }
+
+    // Step n's coefficients of the stored conductances a (g_ex) and c (g_in), read as
+    // a sigma_ex(n - 1) and c sigma_in(n - 1); the factors its ring input is added with
+    // (1 / sigma(n)); and whether the step rescales.
+    struct coeffs {
+        T z_ex, z_in, d_ex, d_in;    // exponential Euler: z = z_L + z_in c + z_ex a, d = d_0 + d_in c + d_ex a
+        T g_ex, g_in, dr_ex, dr_in;  // forward Euler: g = g_L + g_in c + g_ex a, drive = g_L E_L + I_e + dr_in c + dr_ex a
+        T in_ex, in_in;
+        bool rescale;
+    };
+    coeffs at_step(std::uint64_t n) const {
+        const double se = decay.at(0, n - 1), si = decay.at(1, n - 1);
+        coeffs k;
+        k.z_ex = static_cast<T>(mdtC_d * se);
+        k.z_in = static_cast<T>(mdtC_d * si);
+        k.d_ex = static_cast<T>(dEex_d * se);
+        k.d_in = static_cast<T>(dEin_d * si);
+        k.g_ex = static_cast<T>(se);
+        k.g_in = static_cast<T>(si);
+        k.dr_ex = static_cast<T>(Eex_d * se);
+        k.dr_in = static_cast<T>(Ein_d * si);
+        k.in_ex = static_cast<T>(1.0 / decay.at(0, n));
+        k.in_in = static_cast<T>(1.0 / decay.at(1, n));
+        k.rescale = decay.rescales(n);
+        return k;
+    }
 
     // How integrate advances v: forward Euler; exponential Euler with phi1 from the near
     // polynomial (every neuron of the block in its range), choosing per neuron between the
@@ -531,9 +644,10 @@ struct lif_cond_exp final : lif_base<T> {
         return v_inf + (x - v_inf) * vexp(z);
     }
 
-    // In: ring input this step, as in lif_curr_exp.
+    // In: ring input this step, added to the stored conductances times 1 / sigma(n);
+    // without it the conductances are only read.
     template <bool Stim, scheme S, bool In>
-    void integrate(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+    void integrate(const step_context& ctx, const coeffs& k, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
         T* __restrict ge = g_ex.data();
         T* __restrict gi = g_in.data();
@@ -541,9 +655,8 @@ struct lif_cond_exp final : lif_base<T> {
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const float* __restrict stim = ctx.i_stim;
         // Members copied to locals: stores through vv could otherwise alias them.
-        const T gL = g_L, Eex = E_ex, Ein = E_in, dtC = dt_over_C, Pe = P_ee, Pi = P_ii;
-        const T gLEL = fmadd(g_L, E_L, I_e);
-        const T mdtC = -dt_over_C, zL = z_L, d0 = d_0, dEex = dE_ex, dEin = dE_in;
+        const T gL = g_L, dtC = dt_over_C, gLEL = fmadd(g_L, E_L, I_e), zL = z_L, d0 = d_0;
+        const coeffs q = k;
         const auto qn = phi1_qn;
         const auto qw = phi1_qw;
         // One pass for v and the conductances; the refractory select lives in detect's
@@ -552,14 +665,14 @@ struct lif_cond_exp final : lif_base<T> {
         for (std::uint32_t i = b; i < e; ++i) {
             const T a = ge[i], c = gi[i];
             if constexpr (S == scheme::euler) {
-                const T g = gL + a + c;
-                T drive = gLEL + a * Eex + c * Ein;
+                const T g = fmadd(a, q.g_ex, fmadd(c, q.g_in, gL));
+                T drive = fmadd(c, q.dr_in, fmadd(a, q.dr_ex, gLEL));
                 if constexpr (Stim) drive += T(stim[i]);
-                vv[i] = vv[i] + dtC * (drive - g * vv[i]);
+                vv[i] = fmadd(dtC, fmadd(-g, vv[i], drive), vv[i]);
             } else {
                 // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
-                const T z = fmadd(a + c, mdtC, zL);
-                T d = fmadd(c, dEin, fmadd(a, dEex, d0));
+                const T z = fmadd(a, q.z_ex, fmadd(c, q.z_in, zL));
+                T d = fmadd(c, q.d_in, fmadd(a, q.d_ex, d0));
                 if constexpr (Stim) d = fmadd(T(stim[i]), dtC, d);
                 const T x = vv[i];
                 if constexpr (S == scheme::exp_near) vv[i] = fmadd(fmadd(z, x, d), phi1_poly(z, qn), x);
@@ -567,13 +680,10 @@ struct lif_cond_exp final : lif_base<T> {
                 else vv[i] = phi1_reaches(z) ? phi1_step(x, z, d, qn, qw) : exp_step(x, z, d);
             }
             if constexpr (In) {
-                ge[i] = a * Pe + in_e[i];
-                gi[i] = c * Pi + in_i[i];
+                ge[i] = fmadd(T(in_e[i]), q.in_ex, a);
+                gi[i] = fmadd(T(in_i[i]), q.in_in, c);
                 in_e[i] = 0.0f;
                 in_i[i] = 0.0f;
-            } else {
-                ge[i] = a * Pe;
-                gi[i] = c * Pi;
             }
         }
     }
@@ -582,29 +692,29 @@ struct lif_cond_exp final : lif_base<T> {
     // L1), the choice per neuron between the polynomials where the wide one reaches every
     // neuron, the choice that includes exp otherwise.
     template <bool Stim, bool In>
-    void integrate_exp(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+    void integrate_exp(const step_context& ctx, const coeffs& k, std::uint32_t b, std::uint32_t e) {
         const T* __restrict ge = g_ex.data();
         const T* __restrict gi = g_in.data();
-        const T mdtC = -dt_over_C, zL = z_L;
+        const T zex = k.z_ex, zin = k.z_in, zL = z_L;
         for (std::uint32_t c0 = b; c0 < e; c0 += 64) {
             const std::uint32_t c1 = std::min<std::uint32_t>(c0 + 64, e);
             int outside_near = 0, outside = 0;
             for (std::uint32_t i = c0; i < c1; ++i) {
-                const T z = fmadd(ge[i] + gi[i], mdtC, zL);
+                const T z = fmadd(ge[i], zex, fmadd(gi[i], zin, zL));
                 outside_near |= !phi1_reaches<true>(z);
                 outside |= !phi1_reaches(z);
             }
-            if (outside) integrate<Stim, scheme::exp_any, In>(ctx, c0, c1);
-            else if (outside_near) integrate<Stim, scheme::exp_poly, In>(ctx, c0, c1);
-            else integrate<Stim, scheme::exp_near, In>(ctx, c0, c1);
+            if (outside) integrate<Stim, scheme::exp_any, In>(ctx, k, c0, c1);
+            else if (outside_near) integrate<Stim, scheme::exp_poly, In>(ctx, k, c0, c1);
+            else integrate<Stim, scheme::exp_near, In>(ctx, k, c0, c1);
         }
     }
     template <bool Stim, bool Euler>
-    void integrate_from(const step_context& ctx, std::uint32_t b, std::uint32_t e) {
+    void integrate_from(const step_context& ctx, const coeffs& k, bool in, std::uint32_t b, std::uint32_t e) {
         if constexpr (Euler) {
-            if (ctx.input) integrate<Stim, scheme::euler, true>(ctx, b, e); else integrate<Stim, scheme::euler, false>(ctx, b, e);
+            if (in) integrate<Stim, scheme::euler, true>(ctx, k, b, e); else integrate<Stim, scheme::euler, false>(ctx, k, b, e);
         } else {
-            if (ctx.input) integrate_exp<Stim, true>(ctx, b, e); else integrate_exp<Stim, false>(ctx, b, e);
+            if (in) integrate_exp<Stim, true>(ctx, k, b, e); else integrate_exp<Stim, false>(ctx, k, b, e);
         }
     }
 #if defined(__AVX2__)
@@ -661,13 +771,16 @@ struct lif_cond_exp final : lif_base<T> {
     // where z leaves its range in any lane, the wide one for those lanes, and where z
     // leaves that too, exp_step (integrate's choice per neuron). Otherwise forward Euler.
     // Eex0: E_ex is 0 (the usual excitatory reversal potential, and the default), so the
-    // multiply-add of g_ex E_ex into the drive is left out: x E_ex + y is y for every
-    // finite x (up to the sign of a zero, which the step's last add absorbs), and the
+    // multiply-add of g_ex E_ex into the drive is left out: x 0 + y is y for every finite
+    // x (up to the sign of a zero, which the step's last add absorbs), and the
     // conductances are finite (the experiment file refuses infinite or NaN weights and
-    // initial values), so the results stay those of integrate to the last bit. One fused
-    // multiply-add of eleven per vector; the kernel is bound by them (docs/performance.md).
+    // initial values), so the results stay those of integrate to the last bit. Without
+    // input (In false: COBA's, delivered into the state after the update) a vector costs
+    // nine fused multiply-adds and no store of the conductances; the kernel is bound by
+    // them (docs/performance.md).
     template <class V, bool In, bool Exp, bool Eex0>
-    std::uint32_t fused(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) {
+    std::uint32_t fused(const step_context& ctx, const coeffs& k, std::int32_t m, std::uint32_t b, std::uint32_t e,
+                        std::vector<std::uint32_t>& spikes) {
         static_assert(std::is_same_v<T, float>);
         using f = typename V::f;
         const float* vv = v.data();  // read here, written by fused_pass
@@ -675,10 +788,11 @@ struct lif_cond_exp final : lif_base<T> {
         float* __restrict gi = g_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const f gL = V::set(g_L), gLEL = V::set(fmadd(g_L, E_L, I_e)), Eex = V::set(E_ex), Ein = V::set(E_in);
-        const f dtC = V::set(dt_over_C), Pe = V::set(P_ee), Pi = V::set(P_ii);
-        const f mdtC = V::set(-dt_over_C), zL = V::set(z_L), d0 = V::set(d_0);
-        const f dEex = V::set(dE_ex), dEin = V::set(dE_in);
+        const f gL = V::set(g_L), gLEL = V::set(fmadd(g_L, E_L, I_e)), dtC = V::set(dt_over_C);
+        const f zL = V::set(z_L), d0 = V::set(d_0);
+        const f zex = V::set(k.z_ex), zin = V::set(k.z_in), dex = V::set(k.d_ex), din = V::set(k.d_in);
+        const f gex = V::set(k.g_ex), gin = V::set(k.g_in), drex = V::set(k.dr_ex), drin = V::set(k.dr_in);
+        const f inex = V::set(k.in_ex), inin = V::set(k.in_in);
         const typename V::i near_bound = V::set(phi1_bound_bits<true>());
         constexpr int n = phi1_degree<float, true>;
         f q[n + 1];
@@ -687,49 +801,60 @@ struct lif_cond_exp final : lif_base<T> {
             const f a = V::load(ge + i), c = V::load(gi + i), x = V::load(vv + i);
             f y;
             if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
-                // z = z_L - dt/C (g_ex + g_in): the add runs beside the multiply-adds
-                const f z = V::fmadd(V::add(a, c), mdtC, zL);
-                const f d = V::fmadd(c, dEin, Eex0 ? d0 : V::fmadd(a, dEex, d0));
+                const f z = V::fmadd(a, zex, V::fmadd(c, zin, zL));
+                const f d = V::fmadd(c, din, Eex0 ? d0 : V::fmadd(a, dex, d0));
                 f p = q[n];
                 for (int j = n - 1; j >= 0; --j) p = V::fmadd(p, z, q[j]);
                 const f w = V::fmadd(z, x, d);
                 y = V::fmadd(w, p, x);
                 if (!V::all_below(near_bound, z)) [[unlikely]] y = beyond_near(x, z, d, w, y);
             } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
-                const f g = V::add(V::add(a, gL), c);
-                const f drive = V::fmadd(c, Ein, Eex0 ? gLEL : V::fmadd(a, Eex, gLEL));
+                const f g = V::fmadd(a, gex, V::fmadd(c, gin, gL));
+                const f drive = V::fmadd(c, drin, Eex0 ? gLEL : V::fmadd(a, drex, gLEL));
                 y = V::fmadd(dtC, V::fnmadd(g, x, drive), x);
             }
-            store_synapses<V, In>(i, a, c, Pe, Pi, ge, gi, in_e, in_i);
+            if constexpr (In) {  // the step's ring input, times 1 / sigma(n)
+                V::store(ge + i, V::fmadd(V::load(in_e + i), inex, a));
+                V::store(gi + i, V::fmadd(V::load(in_i + i), inin, c));
+                V::store(in_e + i, V::zero());
+                V::store(in_i + i, V::zero());
+            }
             return y;
         });
     }
 #endif
     void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes) override {
         const std::int32_t m = B::step_in_epoch(ctx.step, b, e);
+        const coeffs k = at_step(ctx.step);
+        // The kernels take in the step's ring input, but at a rescaling step rescale does.
+        const bool in = ctx.input && !k.rescale;
+        const std::uint32_t b0 = b;
+        [&] {
 #if defined(__AVX2__)
-        if constexpr (std::is_same_v<T, float>) {
-            if (!ctx.i_stim && kernels_up_to(256)) {
-                const bool eex0 = E_ex == 0.0f && dE_ex == 0.0f;
-                b = at_widest([&](auto w) {
-                    using V = decltype(w);
-                    const auto run = [&](auto eex0_t) {
-                        constexpr bool Z = decltype(eex0_t)::value;
-                        if (euler) return ctx.input ? fused<V, true, false, Z>(ctx, m, b, e, spikes) : fused<V, false, false, Z>(ctx, m, b, e, spikes);
-                        return ctx.input ? fused<V, true, true, Z>(ctx, m, b, e, spikes) : fused<V, false, true, Z>(ctx, m, b, e, spikes);
-                    };
-                    return eex0 ? run(std::true_type{}) : run(std::false_type{});
-                });
-                if (b == e) return;
+            if constexpr (std::is_same_v<T, float>) {
+                if (!ctx.i_stim && kernels_up_to(256)) {
+                    const bool eex0 = E_ex == 0.0f;
+                    b = at_widest([&](auto w) {
+                        using V = decltype(w);
+                        const auto run = [&](auto eex0_t) {
+                            constexpr bool Z = decltype(eex0_t)::value;
+                            if (euler) return in ? fused<V, true, false, Z>(ctx, k, m, b, e, spikes) : fused<V, false, false, Z>(ctx, k, m, b, e, spikes);
+                            return in ? fused<V, true, true, Z>(ctx, k, m, b, e, spikes) : fused<V, false, true, Z>(ctx, k, m, b, e, spikes);
+                        };
+                        return eex0 ? run(std::true_type{}) : run(std::false_type{});
+                    });
+                    if (b == e) return;
+                }
             }
-        }
 #endif
-        if (euler) {
-            if (ctx.i_stim) integrate_from<true, true>(ctx, b, e); else integrate_from<false, true>(ctx, b, e);
-        } else {
-            if (ctx.i_stim) integrate_from<true, false>(ctx, b, e); else integrate_from<false, false>(ctx, b, e);
-        }
-        B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
+            if (euler) {
+                if (ctx.i_stim) integrate_from<true, true>(ctx, k, in, b, e); else integrate_from<false, true>(ctx, k, in, b, e);
+            } else {
+                if (ctx.i_stim) integrate_from<true, false>(ctx, k, in, b, e); else integrate_from<false, false>(ctx, k, in, b, e);
+            }
+            B::template detect<true>(m, b, e, spikes);  // refractory hold, then threshold, in one pass
+        }();
+        if (k.rescale) decay.rescale(g_ex.data(), g_in.data(), ctx.input, b0, e);
     }
 };
 

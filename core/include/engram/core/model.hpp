@@ -68,6 +68,12 @@ public:
     // double). For a variable the model keeps, exactly one of the two is non-null.
     virtual float* state(std::size_t var) = 0;
     virtual double* state_f64(std::size_t) { return nullptr; }
+    // What the stored values of `var` are multiplied by to give its values after step
+    // `step` (after that step's delivery): 1 but for variables whose decay the model
+    // applies lazily (lif_cond_exp's conductances: docs/architecture.md, "Lazy decays").
+    // Readers of the state (recorders, simulation::state) multiply by it, writers of
+    // initial values divide by it.
+    virtual double state_scale(std::size_t /*var*/, std::uint64_t /*step*/) const { return 1.0; }
     // For a receptor whose input is a jump of one float state variable after the step's
     // decay (x_n = P x_(n-1) + sum of weights: exponential synapses), that variable's
     // array. The engine then adds the weights of static synapses with a delay of one
@@ -76,6 +82,10 @@ public:
     // and clear. Null (the default): always through the ring. A model that returns
     // non-null for every receptor must accept a null step_context::input.
     virtual float* direct_input(std::size_t /*receptor*/) { return nullptr; }
+    // What the weights delivered through direct_input after the update of step `step` are
+    // multiplied by (one fused multiply-add per synapse): 1 / state_scale of the
+    // receptor's variable at that step.
+    virtual float direct_scale(std::size_t /*receptor*/, std::uint64_t /*step*/) const { return 1.0f; }
     // Back to the start, for state the descriptor table does not list (refractory
     // counters, a source's position in its trains); the engine re-initialises the
     // listed state variables itself.
