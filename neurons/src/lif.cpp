@@ -14,6 +14,7 @@
 #include <limits>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #if defined(__AVX2__)
@@ -342,7 +343,7 @@ struct lif_base : population_model {
 struct lazy_decay {
     static constexpr std::uint32_t max_epoch = 4096;
     std::uint32_t K = 1;
-    std::array<std::vector<double>, 2> sigma;  // [variable][k] = P^k, k in [0, K]
+    std::array<std::vector<double>, 2> sigma, inv;  // [variable][k] = P^k and 1 / P^k, k in [0, K]
 
     static std::uint32_t epoch(double P) {
         if (!(P > 0.0)) return 1;
@@ -353,13 +354,27 @@ struct lazy_decay {
         const double P[2] = {P0, P1};
         for (int j = 0; j < 2; ++j) {
             sigma[j].resize(K + 1);
-            for (std::uint32_t k = 0; k <= K; ++k) sigma[j][k] = std::pow(P[j], double(k));
+            inv[j].resize(K + 1);
+            for (std::uint32_t k = 0; k <= K; ++k) {
+                sigma[j][k] = std::pow(P[j], double(k));
+                inv[j][k] = 1.0 / sigma[j][k];
+            }
         }
     }
-    // value after step n = stored value times at(j, n)
-    double at(int j, std::uint64_t n) const { return sigma[j][n % K]; }
-    // the stored values are rescaled at the end of step n
-    bool rescales(std::uint64_t n) const { return n % K == 0; }
+    // n mod K (a 32-bit division while n fits: a 64-bit one costs up to three times as
+    // much, and the engine asks once per projection and step)
+    std::uint32_t phase(std::uint64_t n) const {
+        return n >> 32 ? static_cast<std::uint32_t>(n % K) : static_cast<std::uint32_t>(n) % K;
+    }
+    // value after step n = stored value times at(j, n); stored = value times inv_at(j, n)
+    double at(int j, std::uint64_t n) const { return sigma[j][phase(n)]; }
+    double inv_at(int j, std::uint64_t n) const { return inv[j][phase(n)]; }
+    // step n's phases: of n - 1 (whose values the step reads) and of n (whose inputs it
+    // adds; 0: the step rescales)
+    std::pair<std::uint32_t, std::uint32_t> phases(std::uint64_t n) const {
+        const std::uint32_t r = phase(n - 1);
+        return {r, r + 1 == K ? 0 : r + 1};
+    }
     double factor(int j) const { return sigma[j][K]; }
     // The end of a rescaling step: the stored values x0, x1 of [b, e) times P^K, and the
     // step's ring input (if any) added and its slots cleared, as an eager decay stores them.
@@ -410,7 +425,7 @@ struct lif_curr_exp final : lif_base<T> {
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? I_ex : I_in); }
-    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(1.0 / decay.at(r == 0 ? 0 : 1, n)); }
+    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(decay.inv_at(r == 0 ? 0 : 1, n)); }
 
     // Step n's propagators of the stored currents onto v (sigma(n - 1) folded in), the
     // factors its ring input is added with (1 / sigma(n)), and whether it rescales.
@@ -419,12 +434,13 @@ struct lif_curr_exp final : lif_base<T> {
         bool rescale;
     };
     coeffs at_step(std::uint64_t n) const {
+        const auto [r, w] = decay.phases(n);
         coeffs k;
-        k.me = static_cast<T>(P_me * decay.at(0, n - 1));
-        k.mi = static_cast<T>(P_mi * decay.at(1, n - 1));
-        k.in_ex = static_cast<T>(1.0 / decay.at(0, n));
-        k.in_in = static_cast<T>(1.0 / decay.at(1, n));
-        k.rescale = decay.rescales(n);
+        k.me = static_cast<T>(P_me * decay.sigma[0][r]);
+        k.mi = static_cast<T>(P_mi * decay.sigma[1][r]);
+        k.in_ex = static_cast<T>(decay.inv[0][w]);
+        k.in_in = static_cast<T>(decay.inv[1][w]);
+        k.rescale = w == 0;
         return k;
     }
 
@@ -602,7 +618,7 @@ struct lif_cond_exp final : lif_base<T> {
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? g_ex : g_in); }
-    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(1.0 / decay.at(r == 0 ? 0 : 1, n)); }
+    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(decay.inv_at(r == 0 ? 0 : 1, n)); }
 
     // Step n's coefficients of the stored conductances a (g_ex) and c (g_in), read as
     // a sigma_ex(n - 1) and c sigma_in(n - 1); the factors its ring input is added with
@@ -614,7 +630,8 @@ struct lif_cond_exp final : lif_base<T> {
         bool rescale;
     };
     coeffs at_step(std::uint64_t n) const {
-        const double se = decay.at(0, n - 1), si = decay.at(1, n - 1);
+        const auto [r, w] = decay.phases(n);
+        const double se = decay.sigma[0][r], si = decay.sigma[1][r];
         coeffs k;
         k.z_ex = static_cast<T>(mdtC_d * se);
         k.z_in = static_cast<T>(mdtC_d * si);
@@ -624,9 +641,9 @@ struct lif_cond_exp final : lif_base<T> {
         k.g_in = static_cast<T>(si);
         k.dr_ex = static_cast<T>(Eex_d * se);
         k.dr_in = static_cast<T>(Ein_d * si);
-        k.in_ex = static_cast<T>(1.0 / decay.at(0, n));
-        k.in_in = static_cast<T>(1.0 / decay.at(1, n));
-        k.rescale = decay.rescales(n);
+        k.in_ex = static_cast<T>(decay.inv[0][w]);
+        k.in_in = static_cast<T>(decay.inv[1][w]);
+        k.rescale = w == 0;
         return k;
     }
 
