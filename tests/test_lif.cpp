@@ -383,7 +383,7 @@ TEST_CASE("refractoriness is the same across the 2^28-step epochs of the spike r
 
 TEST_CASE("lazily decayed synaptic variables read as their exact decay, across rescaling steps, reset and precisions", "[unit][lif]") {
     // lif_cond_exp and lif_curr_exp keep their synaptic variables divided by P^(n mod K)
-    // and rescale every K steps (K = 69 for tau 0.5 ms at dt 0.1 ms): recordings,
+    // and rescale every K steps (K = 64 for tau 0.5 ms at dt 0.1 ms): recordings,
     // simulation::state and reset_state must see the values themselves. Inputs arrive
     // through direct delivery (delay one step) on ex and through the ring on in.
     // Expected: initial value P^n plus each weight P^(n - arrival), in double.
@@ -421,7 +421,7 @@ record:
         const auto spec = parse(y, {std::string("simulation.precision=") + precision});
         simulation sim(spec, builtin_models(), 1);
         capture c;
-        sim.run(200, &c);  // 20 ms: rescaled at steps 69 and 138
+        sim.run(200, &c);  // 20 ms: rescaled at steps 64, 128 and 192
         const auto check = [&](std::size_t rec, std::size_t var, double tau, double initial, double w, int delay_steps) {
             for (std::size_t j = 0; j < 2; ++j) {
                 const auto tr = c.trace(rec, var, j);

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <map>
 #include <type_traits>
@@ -73,8 +74,8 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
     const bool exp_synapses = std::is_same_v<T, float> && (model == "lif_curr_exp" || model == "lif_cond_exp");
     // lif_curr_exp and lif_cond_exp decay their synaptic variables lazily (lif.cpp,
     // lazy_decay, written out again here): stored values s = g / sigma(n), sigma(n) =
-    // P^(n mod K), K such that P^K is about 2^-20 for the faster decay; at n mod K = 0 the
-    // stored values are rescaled.
+    // P^(n mod K), K the largest power of 2 with P^K at least 2^-20 for the faster decay;
+    // at n mod K = 0 the stored values are rescaled.
     const bool lazy = model == "lif_cond_exp" || model == "lif_curr_exp";
     double P[2] = {1.0, 1.0};
     std::uint64_t K = 1;
@@ -82,7 +83,7 @@ std::vector<capture::spike> reference(const network_spec& spec, std::vector<T>& 
         const char* taus[2] = {"tau_syn_ex", "tau_syn_in"};
         for (int j = 0; j < 2; ++j) P[j] = pop.integration == "euler" ? 1.0 - dt / param(pop, taus[j]) : std::exp(-dt / param(pop, taus[j]));
         const double k = std::log(1048576.0) / -std::log(std::min(P[0], P[1]));
-        K = k >= 4096 ? 4096 : k < 1.0 ? 1 : std::uint64_t(k);
+        K = k >= 4096 ? 4096 : k < 1.0 ? 1 : std::bit_floor(std::uint64_t(k));
     }
     const auto sigma = [&](int j, std::uint64_t at) { return std::pow(P[j], double(at % K)); };
     std::vector<std::tuple<int, std::uint32_t, float>> direct;  // receptor, target, weight: after the update
