@@ -7,8 +7,9 @@
 //                     [--vector-bits 0|256|512]
 //   experiment  default experiments/coba.yaml
 //   --double    the double-precision kernels (simulation.precision: double)
-//   --direct    inputs added straight into the synaptic state after each update, as the
-//               engine delivers one-step static projections (coba.yaml); default: into
+//   --direct    inputs added straight into the synaptic state after each update, times
+//               the model's direct_scale, as the engine delivers one-step static
+//               projections (coba.yaml); default: into
 //               the input buffers the kernel takes in (the ring's path)
 //   --vector-bits  cap the width of the hand-written kernels (limit_kernel_vector_bits;
 //               default: the widest compiled, printed in the header)
