@@ -326,7 +326,6 @@ struct lif_base : population_model {
 #endif
 };
 
-
 // Two synaptic variables that decay by factors P[0] and P[1] per step, applied lazily
 // (docs/architecture.md, "Lazy decays"): after step n the stored value of variable j is
 // its value divided by sigma_j(n) = P[j]^(n mod K). A step that only decays them writes
@@ -338,8 +337,8 @@ struct lif_base : population_model {
 // the time constants alone, so the results do not depend on threads, parts or
 // recording. The powers are taken in double from the exact P, so k steps of decay are
 // P^k rounded once where an eager float decay compounds the rounding of P k times.
-// K = 1 (a factor P of 2^-20 or less, or not positive: forward Euler with dt >= tau) is
-// the eager decay.
+// K = 1 (a factor P of 2^-20 or less, or not positive, which validation refuses for
+// forward Euler) is the eager decay.
 struct lazy_decay {
     static constexpr std::uint32_t max_epoch = 4096;
     std::uint32_t K = 1;

@@ -70,7 +70,8 @@ public:
     virtual double* state_f64(std::size_t) { return nullptr; }
     // What the stored values of `var` are multiplied by to give its values after step
     // `step` (after that step's delivery): 1 but for variables whose decay the model
-    // applies lazily (lif_cond_exp's conductances: docs/architecture.md, "Lazy decays").
+    // applies lazily (the synaptic variables of lif_curr_exp and lif_cond_exp:
+    // docs/architecture.md, "Lazy decays").
     // Readers of the state (recorders, simulation::state) multiply by it, writers of
     // initial values divide by it.
     virtual double state_scale(std::size_t /*var*/, std::uint64_t /*step*/) const { return 1.0; }
