@@ -294,7 +294,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     // every input is direct, workers run up to a step apart (run()'s pipelined loop) and
     // 4,000 neurons per worker gain: two workers ran COBA scaled to 8,000 neurons 1.19 x
     // faster, 6,000 neurons and COBA itself (4,000) no faster on average, and COBA 1.65 x
-    // slower in 1 s runs (docs/performance.md, ninth session). Unset
+    // slower in 1 s runs (docs/performance-history.md, ninth session). Unset
     // (0), the threshold is the one that applies. The partition has one part per worker
     // unless the caller pins it; worker w runs parts w, w+W, ... Results do not depend
     // on either number.
