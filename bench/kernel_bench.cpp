@@ -50,6 +50,7 @@ struct pop_rt {
     std::unique_ptr<population_model> model;
     std::vector<std::vector<float>> input;  // [receptor][neuron]
     std::vector<float*> input_ptr;
+    std::vector<double*> direct64;  // --direct --double: the double state the inputs go onto
     // per step of a 256-step cycle: events per receptor
     std::vector<std::vector<std::vector<input_event>>> events;  // [step % 256][receptor]
     std::vector<double> ns;
@@ -106,7 +107,9 @@ int main(int argc, char** argv) {
             p.input.assign(info.receptors.size(), std::vector<float>(ps.size, 0.0f));
             for (std::size_t r = 0; r < p.input.size(); ++r) {
                 float* into = direct ? p.model->direct_input(r) : p.input[r].data();
-                if (!into) usage(("--direct: receptor " + info.receptors[r].name + " of " + ps.model + " takes no direct input").c_str());
+                double* into64 = direct ? p.model->direct_input_f64(r) : nullptr;
+                p.direct64.push_back(into64);
+                if (!into && !into64) usage(("--direct: receptor " + info.receptors[r].name + " of " + ps.model + " takes no direct input").c_str());
                 p.input_ptr.push_back(into);
             }
             // initial state as the experiment draws it
@@ -169,8 +172,13 @@ int main(int argc, char** argv) {
                     auto add_inputs = [&] {
                         for (std::size_t r = 0; r < ev.size(); ++r) {
                             float* in = p.input_ptr[r];
+                            if (double* in64 = p.direct64[r]) {  // double state: in double
+                                const double scale = p.model->direct_scale(r, s);
+                                for (const auto& e : ev[r]) in64[e.neuron] = fmadd(double(e.weight), scale, in64[e.neuron]);
+                                continue;
+                            }
                             // onto the state: times the model's factor, as the engine adds them
-                            const float scale = direct ? p.model->direct_scale(r, s) : 1.0f;
+                            const float scale = direct ? static_cast<float>(p.model->direct_scale(r, s)) : 1.0f;
                             for (const auto& e : ev[r]) in[e.neuron] = fmadd(e.weight, scale, in[e.neuron]);
                         }
                     };

@@ -63,15 +63,18 @@ struct alignas(64) event_counter {
 
 // One spiking neuron's row in one part, as deliver_direct lists them: where its targets
 // (2-byte offsets or 4-byte indices) and weights start, how many, the state array they
-// add to (offset by the part's first neuron for 2-byte targets) and the factor the
-// weights are added with (population_model::direct_scale).
+// add to (float, or double for a model in double precision; offset by the part's first
+// neuron for 2-byte targets) and the factor the weights are added with
+// (population_model::direct_scale, rounded to float for a float array).
 struct row_segment {
     const void* targets;
     const float* weights;  // null: every synapse has w0
-    float* dst;
+    void* dst;
     std::uint64_t n;
-    float w0, scale;
+    double scale;
+    float w0;
     bool wide;  // 4-byte targets
+    bool f64;   // dst is double
 };
 struct alignas(64) segment_list {
     aligned_vector<row_segment> s;  // deliver_direct's chunk of rows, sized at its first call
@@ -104,7 +107,11 @@ struct projection_rt {
     int receptor = 0;
     projection_rows rows;
     std::unique_ptr<synapse_rule> rule;  // null: static synapses
-    float* direct = nullptr;  // the target's state array its weights add to after update, or null (ring)
+    // the target's state array its weights add to after update (float, or double for a
+    // model in double precision), or both null (ring)
+    float* direct = nullptr;
+    double* direct64 = nullptr;
+    bool is_direct() const { return direct || direct64; }
     // Direct projections: every part's row start by source, bounds[i * P + k] = part k's
     // row_begin[i] (P parts), so that one cache line gives a spike's rows in all parts
     // (deliver_direct). Empty where a part holds 2^32 synapses or more (or as many as a
@@ -118,30 +125,41 @@ struct projection_rt {
 // indices; ring and dst0 are offset to match). Scaled: each weight is added times
 // `scale` in one fused multiply-add (direct delivery into a lazily decaying state). No
 // branch, allocation or virtual call per synapse.
-template <bool W, bool D, bool Scaled = false, class Idx>
+template <bool W, bool D, bool Scaled = false, class Idx, class Dst = float>
 inline void deliver_row(std::uint64_t b, std::uint64_t e, const Idx* tg, const float* w, float w0,
-                        const std::uint16_t* d, float* ring, float* dst0, std::uint32_t slots, std::uint32_t stride,
-                        std::uint32_t base, float scale = 1.0f) {
+                        const std::uint16_t* d, float* ring, Dst* dst0, std::uint32_t slots, std::uint32_t stride,
+                        std::uint32_t base, Dst scale = 1.0f) {
+    static_assert(!D || std::is_same_v<Dst, float>, "ring slots are float");
 #pragma GCC unroll 4
     for (std::uint64_t s = b; s < e; ++s) {
-        float* dst = dst0;
+        Dst* dst = dst0;
         if constexpr (D) {
             std::uint32_t slot = base + d[s];
             if (slot >= slots) slot -= slots;
             dst = ring + std::size_t(slot) * stride;
         }
-        if constexpr (Scaled) dst[tg[s]] = fmadd(W ? w[s] : w0, scale, dst[tg[s]]);
+        if constexpr (Scaled) dst[tg[s]] = fmadd(Dst(W ? w[s] : w0), scale, dst[tg[s]]);
         else dst[tg[s]] += W ? w[s] : w0;
     }
 }
 
 // A row segment of deliver_direct: the same loop as a ring row, into the state array,
-// each weight times the segment's scale (exactly the weight where the scale is 1).
-template <class Idx>
+// each weight times the segment's scale (exactly the weight where the scale is 1), in
+// the array's precision.
+template <class Idx, class Dst>
 inline void walk_segment(const row_segment& g) {
     const Idx* t = static_cast<const Idx*>(g.targets);
-    if (g.weights) deliver_row<true, false, true>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0, g.scale);
-    else deliver_row<false, false, true>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, g.dst, 0, 0, 0, g.scale);
+    Dst* dst = static_cast<Dst*>(g.dst);
+    const auto scale = static_cast<Dst>(g.scale);
+    if (g.weights) deliver_row<true, false, true>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, dst, 0, 0, 0, scale);
+    else deliver_row<false, false, true>(0, g.n, t, g.weights, g.w0, nullptr, nullptr, dst, 0, 0, 0, scale);
+}
+inline void walk_segment(const row_segment& g) {
+    if (g.f64) [[unlikely]] {
+        if (g.wide) walk_segment<std::uint32_t, double>(g); else walk_segment<std::uint16_t, double>(g);
+    } else {
+        if (g.wide) walk_segment<std::uint32_t, float>(g); else walk_segment<std::uint16_t, float>(g);
+    }
 }
 
 // The rows of the spiking neurons of step n-1 (all parts of the source) into the ring
@@ -396,7 +414,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     }
 
     // Inputs. A static projection with a delay of one step into a receptor the model
-    // takes directly (direct_input: exponential synapses in float) adds its weights to
+    // takes directly (direct_input, direct_input_f64: exponential synapses) adds its weights to
     // the state after the target's update in the same step; everything else goes
     // through ring slots of the target that update() reads and clears. A population
     // whose inputs are all direct has no ring (update() sees a null input).
@@ -404,9 +422,12 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     for (auto& r : projs) {
         auto& tgt = pops[r.target];
         const auto rec = static_cast<std::size_t>(r.receptor);
-        if (!r.rule && r.rows.uniform_delay && r.rows.delay0 == 1) r.direct = tgt.model->direct_input(rec);
+        if (!r.rule && r.rows.uniform_delay && r.rows.delay0 == 1) {
+            r.direct = tgt.model->direct_input(rec);
+            r.direct64 = tgt.model->direct_input_f64(rec);
+        }
         const std::size_t P = r.rows.parts.size();
-        bool fits = r.direct != nullptr;
+        bool fits = r.is_direct();
         const std::uint64_t limit = interleaved_limit.load(std::memory_order_relaxed);
         for (const auto& c : r.rows.parts) fits = fits && c.synapses() < limit;
         if (fits) {
@@ -414,7 +435,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             for (std::size_t k = 0; k < P; ++k)
                 for (std::size_t i = 0; i <= r.rows.n_pre; ++i) r.bounds[i * P + k] = static_cast<std::uint32_t>(r.rows.parts[k].row_begin[i]);
         }
-        if (!r.direct) {
+        if (!r.is_direct()) {
             tgt.ring_input = true;
             tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
         }
@@ -424,7 +445,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     for (auto& p : pops) {
         // a model without a direct input for every receptor always gets its ring
         for (std::size_t r = 0; r < p.info->receptors.size() && !p.ring_input; ++r)
-            if (!p.model->direct_input(r)) p.ring_input = true;
+            if (!p.model->direct_input(r) && !p.model->direct_input_f64(r)) p.ring_input = true;
         p.stride = (p.size + 15u) & ~15u;
         if (p.ring_input) {
             p.ring.resize(p.info->receptors.size());
@@ -590,25 +611,27 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         for (std::size_t j = 0; j < std::min(ahead, m); ++j) prefetch_segment(segs[j]);
         for (std::size_t j = 0; j < m; ++j) {
             if (j + ahead < m) prefetch_segment(segs[j + ahead]);
-            if (segs[j].wide) walk_segment<std::uint32_t>(segs[j]); else walk_segment<std::uint16_t>(segs[j]);
+            walk_segment(segs[j]);
         }
         m = 0;
     };
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
-        if (!pj.direct) continue;
+        if (!pj.is_direct()) continue;
         auto& rows = pj.rows.parts[k];
         const std::uint64_t* rb = rows.row_begin.data();
         const bool wide = !rows.compact();
         const char* tg = wide ? reinterpret_cast<const char*>(rows.target.data()) : reinterpret_cast<const char*>(rows.target16.data());
         const std::size_t size = wide ? sizeof(std::uint32_t) : sizeof(std::uint16_t);
         const float* w = pj.rows.homogeneous_weight ? nullptr : rows.weight.data();
-        float* dst = wide ? pj.direct : pj.direct + rows.target_base;
+        const std::size_t off = wide ? 0 : rows.target_base;
+        const bool f64 = pj.direct64 != nullptr;
+        void* dst = f64 ? static_cast<void*>(pj.direct64 + off) : static_cast<void*>(pj.direct + off);
         const float w0 = pj.rows.weight0;
-        const float scale = pops[pj.target].model->direct_scale(static_cast<std::size_t>(pj.receptor), n);
+        const double scale = pops[pj.target].model->direct_scale(static_cast<std::size_t>(pj.receptor), n);
         // every spike gets an entry, empty rows too: no store waits on a load
         auto put = [&](std::uint64_t b, std::uint64_t e) {
-            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, w0, scale, wide};
+            segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, scale, w0, wide, f64};
             ev += e - b;
             if (m == chunk) [[unlikely]] walk();
         };
@@ -635,7 +658,7 @@ bool simulation::impl::pipelined() const {
     for (const auto& p : pops)
         if (p.ring_input || p.info->shared_step_data) return false;
     for (const auto& pj : projs)
-        if (!pj.direct) return false;
+        if (!pj.is_direct()) return false;
     return true;
 }
 
@@ -649,7 +672,7 @@ bool simulation::impl::direct_inputs_only() const {
     for (const auto& p : pops) {
         if (p.info->shared_step_data) return false;
         for (std::size_t r = 0; r < p.info->receptors.size(); ++r)
-            if (!p.model->direct_input(r)) return false;
+            if (!p.model->direct_input(r) && !p.model->direct_input_f64(r)) return false;
     }
     for (const auto& pj : spec.projections) {
         if (pj.plasticity.plastic() || !pj.delay.is_constant() || !pj.connector.delay.empty()) return false;
@@ -678,7 +701,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     // 1. deliver spikes of step n-1 into this part's targets
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
-        if (pj.direct) continue;  // after the update (3b)
+        if (pj.is_direct()) continue;  // after the update (3b)
         auto& tgt = pops[pj.target];
         auto& pr = pj.rows;
         auto& rows = pr.parts[k];

@@ -100,6 +100,31 @@ struct vec16 {
     static bool all_below(i bound, f x) { return _mm512_cmpgt_epi32_mask(bound, _mm512_castps_si512(x)) == 0xffff; }
 };
 #endif
+#if defined(ENGRAM_AVX512) && defined(__AVX512VL__)
+#define ENGRAM_AVX512_F64 1
+// The same operations on 8 doubles, for the double kernels: lane bits of the doubles
+// as int64 (all_below), the refractory steps as 8 int32 (VL: compares of 256-bit
+// integer vectors into a mask).
+struct vec8d {
+    using f = __m512d;
+    using i = __m256i;   // 8 int32: the steps of the last spikes
+    using bits = __m512i;  // 8 int64: the doubles' bits
+    static constexpr unsigned lanes = 8;
+    static f load(const double* p) { return _mm512_loadu_pd(p); }
+    static i load(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+    static void store(double* p, f x) { _mm512_storeu_pd(p, x); }
+    static f set(double x) { return _mm512_set1_pd(x); }
+    static i set(std::int32_t x) { return _mm256_set1_epi32(x); }
+    static bits set_bits(std::int64_t x) { return _mm512_set1_epi64(x); }
+    static f add(f a, f b) { return _mm512_add_pd(a, b); }
+    static f sub(f a, f b) { return _mm512_sub_pd(a, b); }
+    static f fmadd(f a, f b, f c) { return _mm512_fmadd_pd(a, b, c); }
+    static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_pd(a, b, c); }
+    static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_pd(_mm256_cmpgt_epi32_mask(a, b), x, r); }
+    static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_pd_mask(x, y, _CMP_GE_OQ)); }
+    static bool all_below(bits bound, f x) { return _mm512_cmpgt_epi64_mask(bound, _mm512_castpd_si512(x)) == 0xff; }
+};
+#endif
 #if defined(__AVX2__)
 // kern(V{}) with the widest vector type that kernel_vector_bits allows (at least AVX2).
 template <class Kern>
@@ -280,10 +305,10 @@ struct lif_base : population_model {
     // in ascending order, and the scalar work follows the spikes.
     template <class V, bool Hold, class Vof>
     std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof) {
-        float* vv = v.data();  // not restrict: vof may read v through its own pointer
+        T* vv = v.data();  // not restrict: vof may read v through its own pointer
         std::int32_t* rr = last.data();
-        const float Vr = V_reset;
-        const typename V::f th = V::set(float(V_th)), vreset = V::set(Vr);
+        const T Vr = V_reset;
+        const typename V::f th = V::set(T(V_th)), vreset = V::set(Vr);
         const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
         const typename V::i since = V::set(static_cast<std::int32_t>(held_after));
         // The spike bits of up to 1,024 neurons are kept and only then turned into
@@ -423,7 +448,8 @@ struct lif_curr_exp final : lif_base<T> {
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? I_ex : I_in); }
-    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(decay.inv_at(r == 0 ? 0 : 1, n)); }
+    double* direct_input_f64(std::size_t r) override { return B::as_f64(r == 0 ? I_ex : I_in); }
+    double direct_scale(std::size_t r, std::uint64_t n) const override { return decay.inv_at(r == 0 ? 0 : 1, n); }
 
     // Step n's propagators of the stored currents onto v (sigma(n - 1) folded in), the
     // factors its ring input is added with (1 / sigma(n)), and whether it rescales.
@@ -474,13 +500,14 @@ struct lif_curr_exp final : lif_base<T> {
     template <class V, bool In>
     std::uint32_t fused(const step_context& ctx, const coeffs& k, std::int32_t m, std::uint32_t b, std::uint32_t e,
                         std::vector<std::uint32_t>& spikes) {
+        static_assert(std::is_same_v<T, float> || !In);  // double (vec8d): without ring input
         using f = typename V::f;
-        const float* vv = v.data();  // read here, written by fused_pass
-        float* __restrict ie = I_ex.data();
-        float* __restrict ii = I_in.data();
+        const T* vv = v.data();  // read here, written by fused_pass
+        T* __restrict ie = I_ex.data();
+        T* __restrict ii = I_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
-        const f c0 = V::set(P_mI * I_e + 0.0f), Am = V::set(A_m), EL = V::set(E_L);
+        const f c0 = V::set(P_mI * I_e + T(0)), Am = V::set(A_m), EL = V::set(E_L);
         const f Pme = V::set(k.me), Pmi = V::set(k.mi), ine = V::set(k.in_ex), ini = V::set(k.in_in);
         return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
             const f a = V::load(ie + i), c = V::load(ii + i), x = V::load(vv + i);
@@ -511,6 +538,14 @@ struct lif_curr_exp final : lif_base<T> {
                         using V = decltype(w);
                         return in ? fused<V, true>(ctx, k, m, b, e, spikes) : fused<V, false>(ctx, k, m, b, e, spikes);
                     });
+                    if (b == e) return;
+                }
+            }
+#endif
+#if defined(ENGRAM_AVX512_F64)
+            if constexpr (std::is_same_v<T, double>) {  // 8 lanes, without ring input (as lif_cond_exp)
+                if (!ctx.i_stim && !in && kernels_up_to(512)) {
+                    b = fused<vec8d, false>(ctx, k, m, b, e, spikes);
                     if (b == e) return;
                 }
             }
@@ -616,7 +651,8 @@ struct lif_cond_exp final : lif_base<T> {
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? g_ex : g_in); }
-    float direct_scale(std::size_t r, std::uint64_t n) const override { return static_cast<float>(decay.inv_at(r == 0 ? 0 : 1, n)); }
+    double* direct_input_f64(std::size_t r) override { return B::as_f64(r == 0 ? g_ex : g_in); }
+    double direct_scale(std::size_t r, std::uint64_t n) const override { return decay.inv_at(r == 0 ? 0 : 1, n); }
 
     // Step n's coefficients of the stored conductances a (g_ex) and c (g_in), read as
     // a sigma_ex(n - 1) and c sigma_in(n - 1); the factors its ring input is added with
@@ -781,6 +817,29 @@ struct lif_cond_exp final : lif_base<T> {
     }
 #endif
 
+    // phi1_bound_bits<true> as V's all_below takes it: int32 lanes for float, the
+    // doubles' bits as int64 lanes for vec8d.
+    template <class V>
+    static auto phi1_near_bound() {
+        if constexpr (std::is_same_v<T, float>) return V::set(phi1_bound_bits<true>());
+        else return V::set_bits(std::bit_cast<std::int64_t>(double(phi1_z_min<true>)) + 1);
+    }
+#if defined(ENGRAM_AVX512_F64)
+    // The double kernel's lanes that the near polynomial does not reach: each such lane
+    // as integrate takes it (the wide polynomial where it reaches, exp_step beyond), on
+    // scalars. Out of line and rare, as the float one.
+    [[gnu::noinline]] __m512d beyond_near(__m512d x, __m512d z, __m512d d, __m512d, __m512d y) const {
+        alignas(64) double xs[8], zs[8], ds[8], ys[8];
+        _mm512_store_pd(xs, x);
+        _mm512_store_pd(zs, z);
+        _mm512_store_pd(ds, d);
+        _mm512_store_pd(ys, y);
+        for (int j = 0; j < 8; ++j)
+            if (!phi1_reaches<true>(zs[j])) ys[j] = phi1_reaches(zs[j]) ? phi1_step(xs[j], zs[j], ds[j], phi1_qn, phi1_qw) : exp_step(xs[j], zs[j], ds[j]);
+        return _mm512_load_pd(ys);
+    }
+#endif
+
     // integrate<false, scheme, In> and detect in one pass (lif_base::fused_pass), V::lanes
     // neurons per vector. Exp: exponential Euler, per vector the near polynomial for phi1;
     // where z leaves its range in any lane, the wide one for those lanes, and where z
@@ -792,15 +851,15 @@ struct lif_cond_exp final : lif_base<T> {
     // initial values), so the results stay those of integrate to the last bit. Without
     // input (In false: COBA's, delivered into the state after the update) a vector costs
     // nine fused multiply-adds and no store of the conductances; the kernel is bound by
-    // them (docs/performance.md).
+    // them (docs/performance.md). In double (V = vec8d) only without ring input (In false).
     template <class V, bool In, bool Exp, bool Eex0>
     std::uint32_t fused(const step_context& ctx, const coeffs& k, std::int32_t m, std::uint32_t b, std::uint32_t e,
                         std::vector<std::uint32_t>& spikes) {
-        static_assert(std::is_same_v<T, float>);
+        static_assert(std::is_same_v<T, float> || !In);
         using f = typename V::f;
-        const float* vv = v.data();  // read here, written by fused_pass
-        float* __restrict ge = g_ex.data();
-        float* __restrict gi = g_in.data();
+        const T* vv = v.data();  // read here, written by fused_pass
+        T* __restrict ge = g_ex.data();
+        T* __restrict gi = g_in.data();
         float* __restrict in_e = In ? ctx.input[0] : nullptr;
         float* __restrict in_i = In ? ctx.input[1] : nullptr;
         const f gL = V::set(g_L), gLEL = V::set(fmadd(g_L, E_L, I_e)), dtC = V::set(dt_over_C);
@@ -808,8 +867,8 @@ struct lif_cond_exp final : lif_base<T> {
         const f zex = V::set(k.z_ex), zin = V::set(k.z_in), dex = V::set(k.d_ex), din = V::set(k.d_in);
         const f gex = V::set(k.g_ex), gin = V::set(k.g_in), drex = V::set(k.dr_ex), drin = V::set(k.dr_in);
         const f inex = V::set(k.in_ex), inin = V::set(k.in_in);
-        const typename V::i near_bound = V::set(phi1_bound_bits<true>());
-        constexpr int n = phi1_degree<float, true>;
+        const auto near_bound = phi1_near_bound<V>();
+        constexpr int n = phi1_degree<T, true>;
         f q[n + 1];
         for (int j = 0; j <= n; ++j) q[j] = V::set(phi1_qn[j]);
         return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
@@ -858,6 +917,20 @@ struct lif_cond_exp final : lif_base<T> {
                         };
                         return eex0 ? run(std::true_type{}) : run(std::false_type{});
                     });
+                    if (b == e) return;
+                }
+            }
+#endif
+#if defined(ENGRAM_AVX512_F64)
+            // double: 8 lanes, where no ring input is taken in this step (COBA's inputs are
+            // all direct; at a rescaling step rescale takes the ring's)
+            if constexpr (std::is_same_v<T, double>) {
+                if (!ctx.i_stim && !in && kernels_up_to(512)) {
+                    const auto run = [&](auto eex0_t) {
+                        constexpr bool Z = decltype(eex0_t)::value;
+                        return euler ? fused<vec8d, false, false, Z>(ctx, k, m, b, e, spikes) : fused<vec8d, false, true, Z>(ctx, k, m, b, e, spikes);
+                    };
+                    b = E_ex == 0.0 ? run(std::true_type{}) : run(std::false_type{});
                     if (b == e) return;
                 }
             }

@@ -75,18 +75,20 @@ public:
     // Readers of the state (recorders, simulation::state) multiply by it, writers of
     // initial values divide by it.
     virtual double state_scale(std::size_t /*var*/, std::uint64_t /*step*/) const { return 1.0; }
-    // For a receptor whose input is a jump of one float state variable after the step's
-    // decay (x_n = P x_(n-1) + sum of weights: exponential synapses), that variable's
-    // array. The engine then adds the weights of static synapses with a delay of one
-    // step to it right after update() (the same step, the same value up to the order
-    // of the float additions) instead of through a ring slot that update() would read
-    // and clear. Null (the default): always through the ring. A model that returns
-    // non-null for every receptor must accept a null step_context::input.
+    // For a receptor whose input is a jump of one state variable after the step's decay
+    // (x_n = P x_(n-1) + sum of weights: exponential synapses), that variable's array:
+    // direct_input for a float model, direct_input_f64 for a double one (make_f64); the
+    // other is null. The engine then adds the weights of static synapses with a delay of
+    // one step to it right after update() (the same step, the same value up to the order
+    // of the additions) instead of through a ring slot that update() would read and
+    // clear. Null in both (the default): always through the ring. A model that takes
+    // every receptor's input directly must accept a null step_context::input.
     virtual float* direct_input(std::size_t /*receptor*/) { return nullptr; }
+    virtual double* direct_input_f64(std::size_t /*receptor*/) { return nullptr; }
     // What the weights delivered through direct_input after the update of step `step` are
-    // multiplied by (one fused multiply-add per synapse): 1 / state_scale of the
-    // receptor's variable at that step.
-    virtual float direct_scale(std::size_t /*receptor*/, std::uint64_t /*step*/) const { return 1.0f; }
+    // multiplied by (one fused multiply-add per synapse, in the state's precision): 1 /
+    // state_scale of the receptor's variable at that step.
+    virtual double direct_scale(std::size_t /*receptor*/, std::uint64_t /*step*/) const { return 1.0; }
     // Back to the start, for state the descriptor table does not list (refractory
     // counters, a source's position in its trains); the engine re-initialises the
     // listed state variables itself.
