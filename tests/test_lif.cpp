@@ -422,6 +422,10 @@ record:
         simulation sim(spec, builtin_models(), 1);
         capture c;
         sim.run(200, &c);  // 20 ms: rescaled at steps 64, 128 and 192
+        // recorded samples are float in both precisions; simulation::state reads the state
+        // itself, in double every input added in double (a factor 1 / sigma rounded to
+        // float would be off by 6e-8)
+        const double eps = std::string(precision) == "double" ? 1e-12 : 2e-6;
         const auto check = [&](std::size_t rec, std::size_t var, double tau, double initial, double w, int delay_steps) {
             for (std::size_t j = 0; j < 2; ++j) {
                 const auto tr = c.trace(rec, var, j);
@@ -440,8 +444,9 @@ record:
         // then nearly nothing
         check(2, 0, 0.005, 0.0, 4.0, 1);
         // simulation::state after step 200 (not a rescaling step)
-        for (double x : sim.state(0, "g_in")) CHECK(x == Approx(expected(4.0, 3.0, 6.0, 15, 200)).epsilon(2e-6));
-        for (double x : sim.state(1, "I_ex")) CHECK(x == Approx(expected(0.5, 20.0, 40.0, 1, 200)).epsilon(2e-6));
+        for (double x : sim.state(0, "g_in")) CHECK(x == Approx(expected(4.0, 3.0, 6.0, 15, 200)).epsilon(eps));
+        for (double x : sim.state(0, "g_ex")) CHECK(x == Approx(expected(0.5, 2.0, 4.0, 1, 200)).epsilon(eps));
+        for (double x : sim.state(1, "I_ex")) CHECK(x == Approx(expected(0.5, 20.0, 40.0, 1, 200)).epsilon(eps));
         // back to the initial values at step 200; they decay from there
         sim.reset_state();
         for (double x : sim.state(0, "g_ex")) CHECK(x == Approx(2.0).epsilon(1e-6));
@@ -456,5 +461,49 @@ record:
             REQUIRE(after.trace(0, 1, 0)[k] == Approx(in).epsilon(2e-6));
             REQUIRE(after.trace(1, 0, 1)[k] == Approx(ex).epsilon(2e-6).margin(1e-30));
         }
+    }
+}
+
+TEST_CASE("one-step inputs reach 4-byte targets directly, in float and in double", "[unit][lif]") {
+    // A part of more than 65,536 neurons stores 4-byte targets; one-step static inputs then
+    // go straight onto the synaptic variable through the wide path of direct delivery,
+    // in the state's precision. Expected: each weight times P^(n - arrival), at the listed
+    // targets only.
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 20 ms, seed: 1}
+populations:
+  g: {size: 70000, model: lif_cond_exp, params: {V_th: 1000 mV, tau_syn_ex: 2 ms}, initial: {g_ex: 0 nS}}
+  s: {size: 2, model: spike_array, params: {spike_times: [[1 ms, 3.4 ms], [2 ms]]}}
+projections:
+  ge: {source: s, target: g, receptor: ex, weight: 1 nS, delay: 0.1 ms,
+       connector: {rule: from_list, connections: [[0, 0, 2 nS], [0, 65535, 3 nS], [1, 65536, 5 nS], [0, 69999, 7 nS], [1, 69999, 0.5 nS]]}}
+)";
+    const double P = std::exp(-dt / 2.0);
+    const std::size_t n = 150;  // past a rescaling step (K = 128 for P = e^-0.05)
+    // a spike at t arrives in step t/dt + 1
+    const auto x = [&](double w, std::initializer_list<double> times) {
+        double sum = 0.0;
+        for (double t : times) {
+            const auto a = static_cast<std::size_t>(std::llround(t / dt)) + 1;
+            if (n >= a) sum += w * std::pow(P, double(n - a));
+        }
+        return sum;
+    };
+    for (const char* precision : {"float", "double"}) {
+        INFO(precision);
+        const double eps = std::string(precision) == "double" ? 1e-12 : 2e-6;
+        simulation sim(parse(y, {std::string("simulation.precision=") + precision}), builtin_models(), 1);
+        capture c;
+        sim.run(n, &c);
+        const auto g = sim.state(0, "g_ex");
+        REQUIRE(g.size() == 70000);
+        CHECK(g[0] == Approx(x(2.0, {1.0, 3.4})).epsilon(eps));
+        CHECK(g[65535] == Approx(x(3.0, {1.0, 3.4})).epsilon(eps));
+        CHECK(g[65536] == Approx(x(5.0, {2.0})).epsilon(eps));
+        CHECK(g[69999] == Approx(x(7.0, {1.0, 3.4}) + x(0.5, {2.0})).epsilon(eps));
+        std::size_t others = 0;
+        for (std::size_t i = 0; i < g.size(); ++i)
+            if (i != 0 && i != 65535 && i != 65536 && i != 69999 && g[i] != 0.0) ++others;
+        CHECK(others == 0);
     }
 }
