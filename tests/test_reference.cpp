@@ -269,12 +269,12 @@ void check_case(const std::array<std::string, 5>& c, const std::array<std::strin
     for (const auto& s : expect) from_net += s.pop == 1;
     CHECK(from_net > 50);
     // 1 and 3 threads with the widest hand-written kernels this build has; 1 thread again
-    // with each narrower width below it (256: AVX2, float only; 0: the compiler's loops
-    // alone, also the double kernels' only path without AVX-512), all to the last bit
+    // with each narrower width below it (256: AVX2; 0: the compiler's loops alone), all
+    // to the last bit
     const int widest = kernel_vector_bits();
     std::vector<std::pair<int, int>> runs{{1, widest}, {3, widest}};
     for (int bits : {256, 0})
-        if (bits < widest && (std::is_same_v<T, float> || bits == 0)) runs.emplace_back(1, bits);
+        if (bits < widest) runs.emplace_back(1, bits);
     for (const auto& [threads, bits] : runs) {
         INFO(threads << " threads, kernels up to " << bits << "-bit vectors");
         limit_kernel_vector_bits(bits);

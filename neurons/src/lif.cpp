@@ -77,6 +77,28 @@ struct vec8 {
         return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bound, _mm256_castps_si256(x)))) == 0xff;
     }
 };
+// The same operations on 4 doubles (AVX2), for the double kernels: the steps of the
+// last spikes as 4 int32, widened to a 64-bit lane mask for the blend; the doubles'
+// bits as int64 lanes (all_below).
+struct vec4d {
+    using f = __m256d;
+    using i = __m128i;     // 4 int32
+    using bits = __m256i;  // 4 int64
+    static constexpr unsigned lanes = 4;
+    static f load(const double* p) { return _mm256_loadu_pd(p); }
+    static i load(const std::int32_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+    static void store(double* p, f x) { _mm256_storeu_pd(p, x); }
+    static f set(double x) { return _mm256_set1_pd(x); }
+    static i set(std::int32_t x) { return _mm_set1_epi32(x); }
+    static bits set_bits(std::int64_t x) { return _mm256_set1_epi64x(x); }
+    static f add(f a, f b) { return _mm256_add_pd(a, b); }
+    static f sub(f a, f b) { return _mm256_sub_pd(a, b); }
+    static f fmadd(f a, f b, f c) { return _mm256_fmadd_pd(a, b, c); }
+    static f fnmadd(f a, f b, f c) { return _mm256_fnmadd_pd(a, b, c); }
+    static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_pd(x, r, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpgt_epi32(a, b)))); }
+    static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_pd(_mm256_cmp_pd(x, y, _CMP_GE_OQ))); }
+    static bool all_below(bits bound, f x) { return _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(bound, _mm256_castpd_si256(x)))) == 0xf; }
+};
 #endif
 #if defined(ENGRAM_AVX512)
 // vec8's operations on 16 lanes; the compares give mask registers.
@@ -102,9 +124,8 @@ struct vec16 {
 #endif
 #if defined(ENGRAM_AVX512) && defined(__AVX512VL__)
 #define ENGRAM_AVX512_F64 1
-// The same operations on 8 doubles, for the double kernels: lane bits of the doubles
-// as int64 (all_below), the refractory steps as 8 int32 (VL: compares of 256-bit
-// integer vectors into a mask).
+// vec4d's operations on 8 doubles: the compares give mask registers (VL: compares of
+// 256-bit integer vectors into a mask).
 struct vec8d {
     using f = __m512d;
     using i = __m256i;   // 8 int32: the steps of the last spikes
@@ -133,6 +154,14 @@ std::uint32_t at_widest(Kern&& kern) {
     if (kernels_up_to(512)) return kern(vec16{});
 #endif
     return kern(vec8{});
+}
+// The same for the double kernels: vec8d (AVX-512 with VL) or vec4d.
+template <class Kern>
+std::uint32_t at_widest_f64(Kern&& kern) {
+#if defined(ENGRAM_AVX512_F64)
+    if (kernels_up_to(512)) return kern(vec8d{});
+#endif
+    return kern(vec4d{});
 }
 #endif
 
@@ -542,10 +571,10 @@ struct lif_curr_exp final : lif_base<T> {
                 }
             }
 #endif
-#if defined(ENGRAM_AVX512_F64)
-            if constexpr (std::is_same_v<T, double>) {  // 8 lanes, without ring input (as lif_cond_exp)
-                if (!ctx.i_stim && !in && kernels_up_to(512)) {
-                    b = fused<vec8d, false>(ctx, k, m, b, e, spikes);
+#if defined(__AVX2__)
+            if constexpr (std::is_same_v<T, double>) {  // 8 or 4 lanes, without ring input (as lif_cond_exp)
+                if (!ctx.i_stim && !in && kernels_up_to(256)) {
+                    b = at_widest_f64([&](auto w) { return fused<decltype(w), false>(ctx, k, m, b, e, spikes); });
                     if (b == e) return;
                 }
             }
@@ -818,24 +847,38 @@ struct lif_cond_exp final : lif_base<T> {
 #endif
 
     // phi1_bound_bits<true> as V's all_below takes it: int32 lanes for float, the
-    // doubles' bits as int64 lanes for vec8d.
+    // doubles' bits as int64 lanes for vec4d and vec8d.
     template <class V>
     static auto phi1_near_bound() {
         if constexpr (std::is_same_v<T, float>) return V::set(phi1_bound_bits<true>());
         else return V::set_bits(std::bit_cast<std::int64_t>(double(phi1_z_min<true>)) + 1);
     }
-#if defined(ENGRAM_AVX512_F64)
-    // The double kernel's lanes that the near polynomial does not reach: each such lane
+    // The double kernels' lanes that the near polynomial does not reach: each such lane
     // as integrate takes it (the wide polynomial where it reaches, exp_step beyond), on
     // scalars. Out of line and rare, as the float one.
+    void beyond_near_lanes(const double* xs, const double* zs, const double* ds, double* ys, int n) const {
+        for (int j = 0; j < n; ++j)
+            if (!phi1_reaches<true>(zs[j])) ys[j] = phi1_reaches(zs[j]) ? phi1_step(xs[j], zs[j], ds[j], phi1_qn, phi1_qw) : exp_step(xs[j], zs[j], ds[j]);
+    }
+#if defined(__AVX2__)
+    [[gnu::noinline]] __m256d beyond_near(__m256d x, __m256d z, __m256d d, __m256d, __m256d y) const {
+        alignas(32) double xs[4], zs[4], ds[4], ys[4];
+        _mm256_store_pd(xs, x);
+        _mm256_store_pd(zs, z);
+        _mm256_store_pd(ds, d);
+        _mm256_store_pd(ys, y);
+        beyond_near_lanes(xs, zs, ds, ys, 4);
+        return _mm256_load_pd(ys);
+    }
+#endif
+#if defined(ENGRAM_AVX512_F64)
     [[gnu::noinline]] __m512d beyond_near(__m512d x, __m512d z, __m512d d, __m512d, __m512d y) const {
         alignas(64) double xs[8], zs[8], ds[8], ys[8];
         _mm512_store_pd(xs, x);
         _mm512_store_pd(zs, z);
         _mm512_store_pd(ds, d);
         _mm512_store_pd(ys, y);
-        for (int j = 0; j < 8; ++j)
-            if (!phi1_reaches<true>(zs[j])) ys[j] = phi1_reaches(zs[j]) ? phi1_step(xs[j], zs[j], ds[j], phi1_qn, phi1_qw) : exp_step(xs[j], zs[j], ds[j]);
+        beyond_near_lanes(xs, zs, ds, ys, 8);
         return _mm512_load_pd(ys);
     }
 #endif
@@ -921,16 +964,19 @@ struct lif_cond_exp final : lif_base<T> {
                 }
             }
 #endif
-#if defined(ENGRAM_AVX512_F64)
-            // double: 8 lanes, where no ring input is taken in this step (COBA's inputs are
-            // all direct; at a rescaling step rescale takes the ring's)
+#if defined(__AVX2__)
+            // double: 8 or 4 lanes, where no ring input is taken in this step (COBA's inputs
+            // are all direct; at a rescaling step rescale takes the ring's)
             if constexpr (std::is_same_v<T, double>) {
-                if (!ctx.i_stim && !in && kernels_up_to(512)) {
-                    const auto run = [&](auto eex0_t) {
-                        constexpr bool Z = decltype(eex0_t)::value;
-                        return euler ? fused<vec8d, false, false, Z>(ctx, k, m, b, e, spikes) : fused<vec8d, false, true, Z>(ctx, k, m, b, e, spikes);
-                    };
-                    b = E_ex == 0.0 ? run(std::true_type{}) : run(std::false_type{});
+                if (!ctx.i_stim && !in && kernels_up_to(256)) {
+                    b = at_widest_f64([&](auto w) {
+                        using V = decltype(w);
+                        const auto run = [&](auto eex0_t) {
+                            constexpr bool Z = decltype(eex0_t)::value;
+                            return euler ? fused<V, false, false, Z>(ctx, k, m, b, e, spikes) : fused<V, false, true, Z>(ctx, k, m, b, e, spikes);
+                        };
+                        return E_ex == 0.0 ? run(std::true_type{}) : run(std::false_type{});
+                    });
                     if (b == e) return;
                 }
             }
