@@ -313,10 +313,17 @@ struct lif_base : population_model {
         return threshold_pass<vec8, Clamp>(m, b, e, spikes, [vv](std::size_t i) { return vec8::load(vv + i); });
     }
 
-    // Integration and threshold test in one pass (float; V: vec8 or vec16), for the
-    // kernels that have one: step(i) advances neurons [i, i + V::lanes), stores their
-    // synaptic state and returns their new v; then, as in detect_avx2, the refractory
-    // hold, v's store and the threshold compare, on registers. Against
+    // kern(V{}) with the widest vector type of the hand-written kernels for T.
+    template <class Kern>
+    static std::uint32_t at_widest_kernel(Kern&& kern) {
+        if constexpr (std::is_same_v<T, float>) return at_widest(kern); else return at_widest_f64(kern);
+    }
+
+    // Integration and threshold test in one pass (V: vec8 or vec16 for float, vec4d or
+    // vec8d for double), for the kernels that have one: step(i) advances neurons
+    // [i, i + V::lanes), stores their synaptic state and returns their new v; then, as in
+    // detect_avx2, the refractory hold, v's store and the threshold compare, on
+    // registers. Against
     // integrate-then-detect this saves a load and a store of v per vector and the second
     // loop; step must do in the same order the operations that integrate's vectorised
     // loop does (fused multiply-adds included), so that the spikes stay those of the
@@ -529,7 +536,7 @@ struct lif_curr_exp final : lif_base<T> {
     template <class V, bool In>
     std::uint32_t fused(const step_context& ctx, const coeffs& k, std::int32_t m, std::uint32_t b, std::uint32_t e,
                         std::vector<std::uint32_t>& spikes) {
-        static_assert(std::is_same_v<T, float> || !In);  // double (vec8d): without ring input
+        static_assert(std::is_same_v<T, float> || !In);  // double (vec4d, vec8d): without ring input
         using f = typename V::f;
         const T* vv = v.data();  // read here, written by fused_pass
         T* __restrict ie = I_ex.data();
@@ -561,22 +568,15 @@ struct lif_curr_exp final : lif_base<T> {
         const std::uint32_t b0 = b;
         [&] {
 #if defined(__AVX2__)
-            if constexpr (std::is_same_v<T, float>) {
-                if (!ctx.i_stim && kernels_up_to(256)) {
-                    b = at_widest([&](auto w) {
-                        using V = decltype(w);
-                        return in ? fused<V, true>(ctx, k, m, b, e, spikes) : fused<V, false>(ctx, k, m, b, e, spikes);
-                    });
-                    if (b == e) return;
-                }
-            }
-#endif
-#if defined(__AVX2__)
-            if constexpr (std::is_same_v<T, double>) {  // 8 or 4 lanes, without ring input (as lif_cond_exp)
-                if (!ctx.i_stim && !in && kernels_up_to(256)) {
-                    b = at_widest_f64([&](auto w) { return fused<decltype(w), false>(ctx, k, m, b, e, spikes); });
-                    if (b == e) return;
-                }
+            // float: the ring input taken in; double: only in steps without it (as lif_cond_exp)
+            if (!ctx.i_stim && (std::is_same_v<T, float> || !in) && kernels_up_to(256)) {
+                b = B::at_widest_kernel([&](auto w) {
+                    using V = decltype(w);
+                    if constexpr (std::is_same_v<T, float>)
+                        if (in) return fused<V, true>(ctx, k, m, b, e, spikes);
+                    return fused<V, false>(ctx, k, m, b, e, spikes);
+                });
+                if (b == e) return;
             }
 #endif
             if (in) {
@@ -894,7 +894,7 @@ struct lif_cond_exp final : lif_base<T> {
     // initial values), so the results stay those of integrate to the last bit. Without
     // input (In false: COBA's, delivered into the state after the update) a vector costs
     // nine fused multiply-adds and no store of the conductances; the kernel is bound by
-    // them (docs/performance.md). In double (V = vec8d) only without ring input (In false).
+    // them (docs/performance.md). In double (V = vec4d or vec8d) only without ring input (In false).
     template <class V, bool In, bool Exp, bool Eex0>
     std::uint32_t fused(const step_context& ctx, const coeffs& k, std::int32_t m, std::uint32_t b, std::uint32_t e,
                         std::vector<std::uint32_t>& spikes) {
@@ -948,37 +948,23 @@ struct lif_cond_exp final : lif_base<T> {
         const std::uint32_t b0 = b;
         [&] {
 #if defined(__AVX2__)
-            if constexpr (std::is_same_v<T, float>) {
-                if (!ctx.i_stim && kernels_up_to(256)) {
-                    const bool eex0 = E_ex == 0.0f;
-                    b = at_widest([&](auto w) {
-                        using V = decltype(w);
-                        const auto run = [&](auto eex0_t) {
-                            constexpr bool Z = decltype(eex0_t)::value;
-                            if (euler) return in ? fused<V, true, false, Z>(ctx, k, m, b, e, spikes) : fused<V, false, false, Z>(ctx, k, m, b, e, spikes);
-                            return in ? fused<V, true, true, Z>(ctx, k, m, b, e, spikes) : fused<V, false, true, Z>(ctx, k, m, b, e, spikes);
-                        };
-                        return eex0 ? run(std::true_type{}) : run(std::false_type{});
-                    });
-                    if (b == e) return;
-                }
-            }
-#endif
-#if defined(__AVX2__)
-            // double: 8 or 4 lanes, where no ring input is taken in this step (COBA's inputs
+            // float: the ring input taken in; double: only in steps without it (COBA's inputs
             // are all direct; at a rescaling step rescale takes the ring's)
-            if constexpr (std::is_same_v<T, double>) {
-                if (!ctx.i_stim && !in && kernels_up_to(256)) {
-                    b = at_widest_f64([&](auto w) {
-                        using V = decltype(w);
-                        const auto run = [&](auto eex0_t) {
-                            constexpr bool Z = decltype(eex0_t)::value;
-                            return euler ? fused<V, false, false, Z>(ctx, k, m, b, e, spikes) : fused<V, false, true, Z>(ctx, k, m, b, e, spikes);
-                        };
-                        return E_ex == 0.0 ? run(std::true_type{}) : run(std::false_type{});
-                    });
-                    if (b == e) return;
-                }
+            if (!ctx.i_stim && (std::is_same_v<T, float> || !in) && kernels_up_to(256)) {
+                b = B::at_widest_kernel([&](auto w) {
+                    using V = decltype(w);
+                    const auto run = [&](auto in_t, auto eex0_t) {
+                        constexpr bool I = decltype(in_t)::value, Z = decltype(eex0_t)::value;
+                        return euler ? fused<V, I, false, Z>(ctx, k, m, b, e, spikes) : fused<V, I, true, Z>(ctx, k, m, b, e, spikes);
+                    };
+                    const auto with_input = [&](auto eex0_t) {
+                        if constexpr (std::is_same_v<T, float>)
+                            if (in) return run(std::true_type{}, eex0_t);
+                        return run(std::false_type{}, eex0_t);
+                    };
+                    return E_ex == T(0) ? with_input(std::true_type{}) : with_input(std::false_type{});
+                });
+                if (b == e) return;
             }
 #endif
             if (euler) {
