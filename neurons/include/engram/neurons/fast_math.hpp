@@ -70,20 +70,22 @@ inline double vexp(double x) {
 // - outside both, callers use exp.
 // Each is built about its range's centre c, where its series converges fastest, then
 // expanded in powers of z, so that a kernel evaluates it at z itself.
-// - Double: the Taylor series of phi1 about c. phi1's k-th derivative is the integral of
-//   s^k e^(s z) over s in [0, 1], at most 1/(k+1), so the series cut after degree N is
-//   off by at most r^(N+1) / (N+2)! (r the radius): wide degree 13, 8.5e-19; near degree
-//   10, 1.2e-16.
-// - Float: the series to degree N + 2, then its two top terms (t = z - c) replaced by
-//   their best lower-degree approximations on [-r, r] (Chebyshev economisation: t^k less
-//   r^k T_k(t/r) / 2^(k-1)), adding at most |a_k| r^k / 2^(k-1) each: wide degree 5,
-//   1.8e-8; near degree 4, 4.4e-8 (below one float ulp of phi1 >= 0.8 there; phi1(0)
-//   comes out as 1 - 3.7e-8).
+// Both: the Taylor series of phi1 about c to degree N + 2, then its two top terms
+// (t = z - c) replaced by their best lower-degree approximations on [-r, r] (Chebyshev
+// economisation: t^k less r^k T_k(t/r) / 2^(k-1)). phi1's k-th derivative is the
+// integral of s^k e^(s z) over s in [0, 1], at most 1/(k+1), so the series cut after
+// degree N + 2 is off by at most r^(N+3) / (N+4)! (r the radius), and each economised
+// term adds at most |a_k| r^k / 2^(k-1):
+// - float: wide degree 5, 1.8e-8; near degree 4, 4.4e-8 (below one float ulp of
+//   phi1 >= 0.8 there; phi1(0) comes out as 1 - 3.7e-8);
+// - double: wide degree 11, 1.4e-18; near degree 9, 1.4e-17 (the plain series needs
+//   degrees 13 and 10 for 8.5e-19 and 1.2e-16: economised, the double kernels spend 14
+//   fused multiply-adds per vector instead of 15).
 // Expanded in z, the terms alternate in sign on the range; Horner's rule then loses a
 // little more than about c: 9.5e-8 wide, 1.1e-7 near, within two ulps (tests/test_lif.cpp).
 // In an exponential-Euler step phi1 multiplies the step's change of v, so such an error
 // moves v by far less than v's own rounding.
-// The near polynomial saves one fused multiply-add per neuron in float (three in double).
+// The near polynomial saves one fused multiply-add per neuron in float (two in double).
 template <bool Near = false>
 inline constexpr double phi1_centre = Near ? -0.21875 : -0.375;
 template <bool Near = false>
@@ -91,7 +93,7 @@ inline constexpr double phi1_radius = -phi1_centre<Near>;
 template <bool Near = false>
 inline constexpr double phi1_z_min = 2.0 * phi1_centre<Near>;  // -3/4 and -7/16, exact in float
 template <class T, bool Near = false>
-inline constexpr int phi1_degree = std::is_same_v<T, float> ? (Near ? 4 : 5) : (Near ? 10 : 13);
+inline constexpr int phi1_degree = std::is_same_v<T, float> ? (Near ? 4 : 5) : (Near ? 9 : 11);
 
 // Coefficient j of the series about c: sum over k >= j of C(k, j) c^(k-j) / (k+1)!
 // (phi1(z) = sum over k of z^k / (k+1)!, each z^k expanded about c).
@@ -132,21 +134,19 @@ constexpr std::array<long double, phi1_degree<T, Near> + 1> phi1_centred() {
     constexpr long double r = phi1_radius<Near>;
     std::array<long double, n + 3> a{};
     for (int j = 0; j < n + 3; ++j) a[j] = phi1_taylor(j, phi1_centre<Near>);
-    if constexpr (std::is_same_v<T, float>) {
-        // t^k ~ t^k - r^k T_k(t/r) / 2^(k-1), for k = N + 2 then N + 1 (T_k has only
-        // powers of k's parity, so the first leaves a_(N+1) alone)
-        auto economise = [&a, r](const auto& cheb, int k) {
-            const long double lead = cheb[static_cast<std::size_t>(k)];  // 2^(k-1)
-            for (int j = k - 2; j >= 0; j -= 2) {
-                long double rkj = 1.0L;  // t^j in r^k T_k(t/r): cheb[j] r^(k-j)
-                for (int i = 0; i < k - j; ++i) rkj *= r;
-                a[static_cast<std::size_t>(j)] -= a[static_cast<std::size_t>(k)] * cheb[static_cast<std::size_t>(j)] * rkj / lead;
-            }
-            a[static_cast<std::size_t>(k)] = 0.0L;
-        };
-        economise(chebyshev<n + 2>(), n + 2);
-        economise(chebyshev<n + 1>(), n + 1);
-    }
+    // t^k ~ t^k - r^k T_k(t/r) / 2^(k-1), for k = N + 2 then N + 1 (T_k has only
+    // powers of k's parity, so the first leaves a_(N+1) alone)
+    auto economise = [&a, r](const auto& cheb, int k) {
+        const long double lead = cheb[static_cast<std::size_t>(k)];  // 2^(k-1)
+        for (int j = k - 2; j >= 0; j -= 2) {
+            long double rkj = 1.0L;  // t^j in r^k T_k(t/r): cheb[j] r^(k-j)
+            for (int i = 0; i < k - j; ++i) rkj *= r;
+            a[static_cast<std::size_t>(j)] -= a[static_cast<std::size_t>(k)] * cheb[static_cast<std::size_t>(j)] * rkj / lead;
+        }
+        a[static_cast<std::size_t>(k)] = 0.0L;
+    };
+    economise(chebyshev<n + 2>(), n + 2);
+    economise(chebyshev<n + 1>(), n + 1);
     std::array<long double, n + 1> out{};
     for (int j = 0; j <= n; ++j) out[j] = a[j];
     return out;
@@ -183,7 +183,7 @@ std::array<T, phi1_degree<T, Near> + 1> phi1_rounded() {
 
 // The polynomial with coefficients q (phi1_rounded) at z, by Horner's rule (one fused
 // multiply-add per degree where the target has them).
-// Written out by a fold, not a loop: GCC does not unroll the degree-13 loop inside a
+// Written out by a fold, not a loop: GCC does not unroll the degree-11 loop inside a
 // loop it vectorises, and then leaves the outer loop scalar.
 template <class T, std::size_t... J>
 inline T phi1_horner(T z, const std::array<T, sizeof...(J) + 1>& q, std::index_sequence<J...>) {
