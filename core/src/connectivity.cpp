@@ -139,8 +139,9 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     };
     auto values_of = [&](u32 owner) { return owner_values{random_stream(seed, w_stream, owner), random_stream(seed, d_stream, owner)}; };
     // Inlined into every rule's loop (GCC left it out of line): each call's pushes go
-    // through the store buffer behind the fill pass's stores that miss the cache, and
-    // building Brunel's 10^8 synapses took 1.8 x longer on Zen 3 (seventeenth session).
+    // through the store buffer behind the fill pass's stores that miss the cache. Inlined,
+    // building Brunel's 10^8 synapses took 0.66-0.69 x the time on Zen 3 (seventeenth
+    // session).
     auto put = [&](owner_values& ov, u32 pre, u32 post) __attribute__((always_inline)) {
         if (!values) { emit(pre, post, 0.0f, std::uint16_t(0)); return; }
         const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
