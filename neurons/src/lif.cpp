@@ -93,6 +93,7 @@ struct vec4d {
     static bits set_bits(std::int64_t x) { return _mm256_set1_epi64x(x); }
     static f add(f a, f b) { return _mm256_add_pd(a, b); }
     static f sub(f a, f b) { return _mm256_sub_pd(a, b); }
+    static f mul(f a, f b) { return _mm256_mul_pd(a, b); }
     static f fmadd(f a, f b, f c) { return _mm256_fmadd_pd(a, b, c); }
     static f fnmadd(f a, f b, f c) { return _mm256_fnmadd_pd(a, b, c); }
     static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_pd(x, r, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpgt_epi32(a, b)))); }
@@ -139,6 +140,7 @@ struct vec8d {
     static bits set_bits(std::int64_t x) { return _mm512_set1_epi64(x); }
     static f add(f a, f b) { return _mm512_add_pd(a, b); }
     static f sub(f a, f b) { return _mm512_sub_pd(a, b); }
+    static f mul(f a, f b) { return _mm512_mul_pd(a, b); }
     static f fmadd(f a, f b, f c) { return _mm512_fmadd_pd(a, b, c); }
     static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_pd(a, b, c); }
     static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_pd(_mm256_cmpgt_epi32_mask(a, b), x, r); }
@@ -920,8 +922,7 @@ struct lif_cond_exp final : lif_base<T> {
             if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
                 const f z = V::fmadd(a, zex, V::fmadd(c, zin, zL));
                 const f d = V::fmadd(c, din, Eex0 ? d0 : V::fmadd(a, dex, d0));
-                f p = q[n];
-                for (int j = n - 1; j >= 0; --j) p = V::fmadd(p, z, q[j]);
+                const f p = phi1_eval<n>(z, q, [](f r, f s, f t) { return V::fmadd(r, s, t); }, [](f r, f s) { return V::mul(r, s); });
                 const f w = V::fmadd(z, x, d);
                 y = V::fmadd(w, p, x);
                 if (!V::all_below(near_bound, z)) [[unlikely]] y = beyond_near(x, z, d, w, y);

@@ -5,6 +5,7 @@
 #include <array>
 #include <bit>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <type_traits>
 #include <utility>
@@ -80,9 +81,10 @@ inline double vexp(double x) {
 //   phi1 >= 0.8 there; phi1(0) comes out as 1 - 3.7e-8);
 // - double: wide degree 11, 1.4e-18; near degree 9, 1.4e-17 (the plain series needs
 //   degrees 13 and 10 for 8.5e-19 and 1.2e-16: economised, the double kernels spend 14
-//   fused multiply-adds per vector instead of 15).
-// Expanded in z, the terms alternate in sign on the range; Horner's rule then loses a
-// little more than about c: 9.5e-8 wide, 1.1e-7 near, within two ulps (tests/test_lif.cpp).
+//   fused multiply-adds per vector instead of 15, and one multiply, phi1_eval's z^2).
+// Expanded in z, the terms alternate in sign on the range; evaluated in z (phi1_eval), a
+// polynomial then loses a little more than about c: in float 9.5e-8 wide, 1.1e-7 near,
+// within two ulps; in double 1.7e-16 and 1.2e-16 (tests/test_lif.cpp).
 // In an exponential-Euler step phi1 multiplies the step's change of v, so such an error
 // moves v by far less than v's own rounding.
 // The near polynomial saves one fused multiply-add per neuron in float (two in double).
@@ -181,19 +183,52 @@ std::array<T, phi1_degree<T, Near> + 1> phi1_rounded() {
     return q;
 }
 
-// The polynomial with coefficients q (phi1_rounded) at z, by Horner's rule (one fused
-// multiply-add per degree where the target has them).
-// Written out by a fold, not a loop: GCC does not unroll the degree-11 loop inside a
-// loop it vectorises, and then leaves the outer loop scalar.
-template <class T, std::size_t... J>
-inline T phi1_horner(T z, const std::array<T, sizeof...(J) + 1>& q, std::index_sequence<J...>) {
-    T p = q[sizeof...(J)];
-    ((p = fmadd(p, z, q[sizeof...(J) - 1 - J])), ...);
+// The polynomial of degree N with coefficients q[0..N] (phi1_rounded) at z, with the
+// operations fma(a, b, c) = a b + c and mul(a, b) of F: a scalar type here (phi1_poly),
+// a vector type in the kernels (neurons/src/lif.cpp), so that both evaluate it in the
+// same order and agree to the last bit.
+// - Float's degrees (4, 5): Horner's rule, one fused multiply-add per degree.
+// - Double's (9, 11): q[0] + z r(z), where r(z) = q[1] + q[2] z + ... is split into
+//   E(z^2) + z O(z^2), each by Horner's rule in z^2. One operation more than Horner's
+//   rule in z (the square), but two independent chains of half its length: the double
+//   kernels wait on the chain (replacing 4 of its multiply-adds by adds, which run on
+//   other ports, saved 7 %, removing them 25 %). On Zen 3 the double COBA kernel took
+//   0.96 x the time with it, and double COBA runs 0.94 x (eighteenth session,
+//   docs/performance.md). q[0] is added last, where r's rounding is scaled by |z| <= 3/4:
+//   within two double ulps of phi1, about as Horner's rule in z (tests/test_lif.cpp);
+//   with q[0] inside E it was 2.8e-16.
+// Written out by folds, not loops: GCC does not unroll the degree-11 loop inside a loop
+// it vectorises, and then leaves the outer loop scalar.
+inline constexpr std::size_t phi1_split_degree = 8;  // from this degree on, E(z^2) + z O(z^2)
+
+template <std::size_t N, class F, class Q, class Fma, class Mul, std::size_t... J>
+inline F phi1_horner(F z, const Q& q, Fma&& fma, Mul&&, std::index_sequence<J...>) {
+    F p = q[N];
+    ((p = fma(p, z, q[N - 1 - J])), ...);
     return p;
+}
+template <std::size_t N, class F, class Q, class Fma, class Mul, std::size_t... Je, std::size_t... Jo>
+inline F phi1_split(F z, const Q& q, Fma&& fma, Mul&& mul, std::index_sequence<Je...>, std::index_sequence<Jo...>) {
+    // r(z) = q[1] + q[2] z + ... + q[N] z^(N-1) = E(z^2) + z O(z^2), then q[0] + z r(z)
+    constexpr std::size_t m = N - 1, me = m & ~std::size_t(1), mo = (m - 1) | 1;  // r's top even and odd degrees
+    const F z2 = mul(z, z);
+    F e = q[me + 1], o = q[mo + 1];
+    ((e = fma(e, z2, q[me - 1 - 2 * Je])), ...);
+    ((o = fma(o, z2, q[mo - 1 - 2 * Jo])), ...);
+    return fma(fma(o, z, e), z, q[0]);
+}
+template <std::size_t N, class F, class Q, class Fma, class Mul>
+inline F phi1_eval(F z, const Q& q, Fma&& fma, Mul&& mul) {
+    if constexpr (N < phi1_split_degree) {
+        return phi1_horner<N>(z, q, fma, mul, std::make_index_sequence<N>{});
+    } else {
+        constexpr std::size_t m = N - 1, me = m & ~std::size_t(1), mo = (m - 1) | 1;
+        return phi1_split<N>(z, q, fma, mul, std::make_index_sequence<me / 2>{}, std::make_index_sequence<(mo - 1) / 2>{});
+    }
 }
 template <class T, std::size_t N>
 inline T phi1_poly(T z, const std::array<T, N>& q) {
-    return phi1_horner(z, q, std::make_index_sequence<N - 1>{});
+    return phi1_eval<N - 1>(z, q, [](T a, T b, T c) { return fmadd(a, b, c); }, [](T a, T b) { return a * b; });
 }
 
 // Whether the polynomial of a range reaches z: z in [phi1_z_min, -0], tested on z's bits
