@@ -389,7 +389,33 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
             for (const std::uint64_t p : kept) put(static_cast<u32>(p >> 32), static_cast<u32>(p), 0.0f, 0);
             kept = {};
         } else {
-            for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], values, opt.pre_pos, opt.post_pos, put);
+            // Drawn again, a chunk of synapses at a time, then put: each put stores to a
+            // random row, and most of those stores miss the cache. Stores leave the store
+            // buffer in program order, so with the puts among the draws the draws' own
+            // stores (the sampler's lists and bitmap, the counter-based streams' blocks)
+            // queued behind them. In chunks the draws run on cached lines and the puts
+            // back to back: Brunel's 10^8 synapses built in 0.74 x the time on 1 thread
+            // and 0.85 x on 2, coba_large's in 0.81 x (Zen 3, eighteenth session; 256
+            // synapses a chunk: 0.82 x; prefetching each put's row line 24 puts ahead
+            // made it slower).
+            struct drawn {
+                u32 i, j;
+                float w;
+                std::uint16_t d;
+            };
+            constexpr std::size_t chunk = 1024;
+            std::vector<drawn> buf(chunk);
+            std::size_t m = 0;
+            auto put_all = [&] {
+                for (std::size_t x = 0; x < m; ++x) put(buf[x].i, buf[x].j, buf[x].w, buf[x].d);
+                m = 0;
+            };
+            for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], values, opt.pre_pos, opt.post_pos,
+                             [&](u32 i, u32 j, float w, std::uint16_t d) __attribute__((always_inline)) {
+                                 buf[m++] = {i, j, w, d};
+                                 if (m == chunk) [[unlikely]] put_all();
+                             });
+            put_all();
         }
         part_max[k] = dmax;
         if (opt.columns) {
