@@ -352,21 +352,35 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         const bool values = !r.homogeneous_weight || !r.uniform_delay;
         constexpr std::size_t keep_max = std::size_t(1) << 19;  // (source, target) pairs: 4 MiB
         bool keep = !values;
+        // kept[0, nk): written in place, not pushed (a call per synapse; see `put` in
+        // for_each_synapse), in room grown out of line when full
         std::vector<std::uint64_t> kept;
-        if (keep && c.rule == "fixed_probability") {  // room for the expected count and 4 sd more
-            const double mean = c.p * n_pre * (std::min(parts[k].end, n_post) - std::min(parts[k].begin, n_post));
-            kept.reserve(static_cast<std::size_t>(std::min<double>(keep_max, mean + 4.0 * std::sqrt(mean) + 64.0)));
+        std::size_t nk = 0;
+        if (keep) {
+            std::size_t room = 4096;
+            if (c.rule == "fixed_probability") {  // the expected count and 4 sd more
+                const double mean = c.p * n_pre * (std::min(parts[k].end, n_post) - std::min(parts[k].begin, n_post));
+                room = static_cast<std::size_t>(std::min<double>(keep_max, mean + 4.0 * std::sqrt(mean) + 64.0));
+            }
+            kept.resize(room);
         }
+        auto grow = [&]() __attribute__((noinline, cold)) {
+            if (kept.size() >= keep_max) {
+                keep = false;
+                kept = {};
+            } else {
+                kept.resize(std::min(keep_max, 2 * kept.size()));
+            }
+        };
         for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false, opt.pre_pos, opt.post_pos,
                          [&](u32 i, u32 j, float, std::uint16_t) __attribute__((always_inline)) {
                              ++rows.row_begin[std::size_t(i) + 1];
                              if (!keep) return;
-                             if (kept.size() < keep_max) {
-                                 kept.push_back(std::uint64_t(i) << 32 | j);
-                             } else {
-                                 keep = false;
-                                 kept = {};
+                             if (nk == kept.size()) [[unlikely]] {
+                                 grow();
+                                 if (!keep) return;
                              }
+                             kept[nk++] = std::uint64_t(i) << 32 | j;
                          });
         for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] += rows.row_begin[i];
         const std::size_t n = rows.row_begin[n_pre];
@@ -386,7 +400,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
             if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
         };
         if (keep) {
-            for (const std::uint64_t p : kept) put(static_cast<u32>(p >> 32), static_cast<u32>(p), 0.0f, 0);
+            for (std::size_t x = 0; x < nk; ++x) put(static_cast<u32>(kept[x] >> 32), static_cast<u32>(kept[x]), 0.0f, 0);
             kept = {};
         } else {
             // Drawn again, a chunk of synapses at a time, then put: each put stores to a
