@@ -33,6 +33,9 @@
 # engram/Brian2 are printed: loop time vs Brian's run_s (the network main loop) and
 # engram whole process vs Brian's binary_s (the whole compiled ./main; Brian's code
 # generation and C++ compile, ~10 s, are reported separately and not in the ratio).
+# Brian2's peak memory is measured once per network: after the first repeat its compiled
+# ./main runs once more as the only child of a fresh interpreter, whose children's maximum
+# resident set size is then that of ./main; the ratio of peak memories is printed too.
 # A network without a Brian2 peer runs engram only.
 set -euo pipefail
 
@@ -118,13 +121,19 @@ for net in $NETWORKS; do
       "$PYTHON" "$peer" --device cpp_standalone --duration "$dur" \
         --threads 1 --seed "$SEED" --out "$bjson" > "$tmp/brian_$net.$r.log" 2>&1 \
         || { echo "Brian2 peer failed on $net:" >&2; tail -30 "$tmp/brian_$net.$r.log" >&2; exit 1; }
+      # Brian's peak memory: its compiled ./main run once more, in the first repeat only
+      # (the same binary and data every repeat), as the only child of a fresh interpreter
       "$PYTHON" - "$bjson" "$net" "$r" >> "$runs" <<'EOF'
-import json, sys
+import json, resource, subprocess, sys
 j = json.load(open(sys.argv[1]))
 ev = j['total_spikes'] * j['mean_out_degree']
+peak = ''
+if sys.argv[3] == '1':
+    subprocess.run(['./main'], cwd=j['build_dir'], check=True, stdout=subprocess.DEVNULL)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
 print('\t'.join(map(str, ['brian2', sys.argv[2], sys.argv[3], j['duration_s'] * 1e3,
                           j['binary_s'], j['run_s'], j['total_spikes'], round(ev),
-                          j.get('compile_s', 0.0) + j.get('codegen_s', 0.0), '', '',
+                          j.get('compile_s', 0.0) + j.get('codegen_s', 0.0), peak, '',
                           j.get('n_synapses', ''), ''])))
 EOF
       tail -1 "$runs" | awk -F'\t' '{ printf "  %-6s rep %d  brian2: binary %6.3f s, loop %6.3f s, %s spikes (+%.1f s codegen/compile)\n", $2, $3, $5, $6, $7, $9 }'
@@ -187,7 +196,8 @@ hdr = (f"{'network':8} {'simulator':9} {'whole s/sim s':>13} {'loop s/sim s':>12
        f"{'syn ev/s':>10} {'build s':>8} {'peak MiB':>9} {'B/syn':>6}")
 print('Medians over repeats (s per simulated second; synaptic events per second of run loop;')
 print('build s = network construction; peak MiB = max resident set; B/syn = connectivity bytes')
-print('per synapse; the last three from engram\'s own output, not measured for Brian2)')
+print('per synapse: build s and B/syn from engram\'s own output, not measured for Brian2; Brian2\'s')
+print('peak MiB is its compiled ./main run once more after the first repeat)')
 print(hdr)
 print('-' * len(hdr))
 for net, s in summary.items():
@@ -202,7 +212,11 @@ for net, s in summary.items():
               f"{fmt(x['bytes_per_synapse'], '.1f'):>6}")
     if 'ratio_engram_over_brian2' in s:
         q = s['ratio_engram_over_brian2']
-        print(f"{net:8} {'ratio':9} {q['whole']:12.3f}x {q['loop']:11.3f}x   (engram / Brian2)")
+        mem = ''
+        if s['engram']['peak_memory_mib'] and s['brian2']['peak_memory_mib']:
+            q['peak_memory'] = s['engram']['peak_memory_mib'] / s['brian2']['peak_memory_mib']
+            mem = f"{'':33}{q['peak_memory']:8.2f}x"
+        print(f"{net:8} {'ratio':9} {q['whole']:12.3f}x {q['loop']:11.3f}x{mem}   (engram / Brian2)")
 if any('brian2' in s for s in summary.values()):
     print("* Brian2 'whole' = binary_s, the compiled ./main (setup + run + write),"
           " excluding code generation and C++ compile (median "

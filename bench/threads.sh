@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Thread scaling and thread-count independence of the results.
 #
-# Usage: bench/threads.sh [--help]
+# Usage: bench/threads.sh [--with-brian] [--help]
 #
 # Runs COBA (experiments/coba.yaml, 4,000 neurons, 10 s) and COBA scaled tenfold
 # (experiments/coba_large.yaml, 40,000 neurons, same in-degree, 2 s) with --threads 1 and
@@ -28,6 +28,16 @@
 # 1-thread file of repeat 1: /spikes/<population>/timestamps and node_ids, compared
 # exactly with h5py. Exit status 1 if any file differs.
 #
+# With --with-brian, every repeat also runs the Brian2 cpp_standalone peers of both
+# networks with 1 and with 2 OpenMP threads: ../shared/peers/brian2_coba.py and
+# bench/brian2_coba_large.py (the same network scaled tenfold, in-degree kept). Brian's
+# scripts integrate with forward Euler, engram's files with exponential Euler, so each
+# simulator's speed-up is read against its own 1-thread run; the last table also gives
+# engram's time over Brian2's at the same thread count (run loop against Brian's run_s,
+# whole process against Brian's whole ./main, binary_s; Brian's code generation and
+# compile, ~8 s a run, are left out). Brian2's spikes are compared with its own 1-thread
+# run of the same repeat by count: OpenMP changes which random numbers a neuron gets.
+#
 # Environment:
 #   ENGRAM          engram binary (default build/bin/engram, relative to the repo root)
 #   REPEATS         repetitions (default 3)
@@ -36,17 +46,41 @@
 #   LARGE_DURATION  seconds simulated for coba_large.yaml (default 2)
 #   OUT_DIR         where threads.json goes (default bench/out)
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
+#   PEERS           where brian2_coba.py and brian2_common.py are (default ../shared/peers
+#                   relative to the repo root)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/common.sh"
-bench_no_args "${BASH_SOURCE[0]}" threads.sh "$@"
+with_brian=0
+for a in "$@"; do
+  case "$a" in
+    --with-brian) with_brian=1 ;;
+    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "threads.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+  esac
+done
 
 REPEATS="${REPEATS:-3}"
 SEED="${SEED:-1}"
 COBA_DURATION="${COBA_DURATION:-10}"
 LARGE_DURATION="${LARGE_DURATION:-2}"
 bench_setup threads
+PEERS="${PEERS:-$root/../shared/peers}"
+export PEERS
+export BRIAN_WORK="$tmp/brian-work"
+brian_runs="$tmp/brian.tsv"
+: > "$brian_runs"
+brian_peer() {  # network -> its Brian2 script
+  if [ -f "$here/brian2_$1.py" ]; then echo "$here/brian2_$1.py"; else echo "$PEERS/brian2_$1.py"; fi
+}
+if [ "$with_brian" = 1 ]; then
+  for n in coba coba_large; do
+    [ -f "$(brian_peer $n)" ] || { echo "threads.sh: no Brian2 peer for $n: $(brian_peer $n) (set PEERS)" >&2; exit 1; }
+  done
+  "$PYTHON" -c 'import brian2' 2>/dev/null \
+    || { echo "threads.sh: --with-brian needs Brian2 importable by $PYTHON (scripts/install-deps.sh with ENGRAM_WITH_PEERS=1)" >&2; exit 1; }
+fi
 
 # label | experiment | seconds simulated | --threads | extra --set (or empty)
 configs=(
@@ -58,7 +92,7 @@ configs=(
   "coba_large 1t x2|coba_large|$LARGE_DURATION|1|"
 )
 
-echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s"
+echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
@@ -102,15 +136,34 @@ for ((r = 1; r <= REPEATS; r++)); do
       "$sim_ms" "$wall" "$loop" "$events" "$h5" >> "$runs"
     printf '  rep %d  %-15s  %d worker(s)  whole %7.3f s  loop %7.3f s\n' "$r" "$label" "$workers" "$wall" "$loop"
   done
+  if [ "$with_brian" = 1 ]; then
+    for exp in coba coba_large; do
+      dur=$COBA_DURATION
+      [ "$exp" = coba_large ] && dur=$LARGE_DURATION
+      for thr in 1 2; do
+        bjson="$tmp/brian_$exp.$thr.$r.json"
+        "$PYTHON" "$(brian_peer "$exp")" --device cpp_standalone --duration "$dur" --threads "$thr" \
+          --seed "$SEED" --out "$bjson" > "$bjson.log" 2>&1 \
+          || { echo "Brian2 peer failed ($exp, $thr threads):" >&2; tail -30 "$bjson.log" >&2; exit 1; }
+        "$PYTHON" - "$bjson" "$exp" "$r" "$thr" >> "$brian_runs" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+print('\t'.join(map(str, [sys.argv[2], sys.argv[3], sys.argv[4], j['duration_s'], j['run_s'],
+                          j['binary_s'], j['total_spikes'], j['mean_rate_hz']])))
+EOF
+        tail -1 "$brian_runs" | awk -F'\t' '{ printf "  rep %d  brian2 %-10s %d OpenMP thread(s)  binary %7.3f s  loop %7.3f s  %d spikes\n", $2, $1, $3, $6, $5, $7 }'
+      done
+    done
+  fi
 done
 
 echo
-"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" <<'PYEOF'
+"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" "$brian_runs" <<'PYEOF'
 import json, os, platform, statistics as st, sys, time
 import h5py
 import numpy as np
 
-runs_path, out_path, engram, repeats, seed = sys.argv[1:6]
+runs_path, out_path, engram, repeats, seed, brian_path = sys.argv[1:7]
 rows = [l.rstrip('\n').split('\t') for l in open(runs_path) if l.strip()]
 cfg = {}
 for label, exp, rep, thr, workers, sim_ms, wall, loop, events, h5 in rows:
@@ -182,13 +235,65 @@ for label, c in cfg.items():
           f"{c['syn_events_per_s'] / 1e6:8.1f} M {c['speedup_vs_1t']:7.2f}x {c['speedup_vs_1t_paired']:5.2f}x "
           f"{c['speedup_vs_1t_best']:5.2f}x  {idtxt}")
 print('identity check:', 'PASS (all spike files identical)' if ok_all else 'FAIL')
+
+# Brian2 with 1 and 2 OpenMP threads (--with-brian)
+brian = {}
+for l in open(brian_path):
+    if not l.strip():
+        continue
+    exp, rep, thr, dur, run_s, binary_s, spikes_n, rate = l.rstrip('\n').split('\t')
+    b = brian.setdefault(f'{exp} {thr}t', dict(experiment=exp, openmp_threads=int(thr), simulated_s=float(dur), runs=[]))
+    b['runs'].append(dict(rep=int(rep), loop_s=float(run_s), whole_s=float(binary_s), spikes=int(spikes_n),
+                          rate_hz=float(rate)))
+ratios = {}
+if brian:
+    print()
+    print("Brian2 cpp_standalone (forward Euler), medians over repeats: loop = Brian's run_s, whole = its ./main "
+          "(binary_s), s per simulated second; speed-up and paired as above")
+    hdr = (f"{'configuration':20} {'threads':>7} {'loop s/sim s':>12} {'whole s/sim s':>13} {'speed-up':>8} "
+           f"{'paired':>6}  spikes against its 1t run")
+    print(hdr)
+    print('-' * len(hdr))
+    for label, b in brian.items():
+        rs = b['runs']
+        b['loop_s_per_sim_s'] = st.median(x['loop_s'] / b['simulated_s'] for x in rs)
+        b['whole_s_per_sim_s'] = st.median(x['whole_s'] / b['simulated_s'] for x in rs)
+        base = brian[f"{b['experiment']} 1t"]
+        by_rep = {x['rep']: x for x in base['runs']}
+        b['speedup_vs_1t'] = base['loop_s_per_sim_s'] / b['loop_s_per_sim_s']
+        b['speedup_vs_1t_paired'] = st.median(by_rep[x['rep']]['loop_s'] / x['loop_s'] for x in rs)
+        b['spikes_as_1t'] = all(x['spikes'] == by_rep[x['rep']]['spikes'] for x in rs)
+        if b is base:
+            same = 'reference'
+        elif b['spikes_as_1t']:
+            same = 'same counts'
+        else:
+            pairs = dict.fromkeys(f"{x['spikes']:,} against {by_rep[x['rep']]['spikes']:,}" for x in rs)
+            same = 'different: ' + ', '.join(list(pairs)[:2]) + (' ...' if len(pairs) > 2 else '')
+        print(f"brian2 {label:13} {b['openmp_threads']:7d} {b['loop_s_per_sim_s']:12.4f} {b['whole_s_per_sim_s']:13.4f} "
+              f"{b['speedup_vs_1t']:7.2f}x {b['speedup_vs_1t_paired']:5.2f}x  {same}")
+    print()
+    print('engram / Brian2 at the same thread count (ratio of medians; below 1: engram faster)')
+    hdr = f"{'engram':16} {'Brian2':20} {'loop':>7} {'whole':>7}"
+    print(hdr)
+    print('-' * len(hdr))
+    for label, c in cfg.items():
+        b = brian.get(f"{c['experiment']} {c['threads']}t")
+        if b is None or label.endswith('x2'):
+            continue
+        q = dict(loop=c['loop_s_per_sim_s'] / b['loop_s_per_sim_s'], whole=c['whole_s_per_sim_s'] / b['whole_s_per_sim_s'])
+        ratios[label] = q
+        print(f"{label:16} {'brian2 ' + c['experiment'] + ' ' + str(c['threads']) + 't':20} {q['loop']:6.3f}x {q['whole']:6.3f}x")
 for c in cfg.values():
     for x in c['runs']:
         x.pop('file')
 meta = dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, repeats=int(repeats),
             seed=int(seed), nproc=os.cpu_count(), platform=platform.platform())
 with open(out_path, 'w') as f:
-    json.dump(dict(meta=meta, configurations=cfg, identity=ident, identical=ok_all), f, indent=1)
+    out = dict(meta=meta, configurations=cfg, identity=ident, identical=ok_all)
+    if brian:
+        out.update(brian2=brian, engram_over_brian2=ratios)
+    json.dump(out, f, indent=1)
 print(f'wrote {out_path}')
 sys.exit(0 if ok_all else 1)
 PYEOF
