@@ -1,6 +1,8 @@
 # Shared set-up of the bench scripts; source it after `set -euo pipefail`.
 #   bench_usage SCRIPT        prints the script's header comment (its --help)
 #   bench_no_args SCRIPT NAME "$@"   accepts only --help
+#   bench_brian_arg SCRIPT NAME "$@" accepts --with-brian (sets with_brian to 1, else 0)
+#                             and --help
 #   bench_setup NAME          sets root, ENGRAM (absolute), OUT_DIR, PYTHON, a temporary
 #                             folder $tmp (removed on exit) with an empty $runs file, and
 #                             prints the binary and the machine
@@ -18,6 +20,20 @@ bench_no_args() {  # SCRIPT NAME ARGS...
   shift 2
   for a in "$@"; do
     case "$a" in
+      -h|--help) bench_usage "$script"; exit 0 ;;
+      *) echo "$name: unknown argument '$a' (try --help)" >&2; exit 2 ;;
+    esac
+  done
+}
+
+# For scripts whose only option is --with-brian (and --help).
+bench_brian_arg() {  # SCRIPT NAME ARGS...
+  local script="$1" name="$2"
+  shift 2
+  with_brian=0
+  for a in "$@"; do
+    case "$a" in
+      --with-brian) with_brian=1 ;;
       -h|--help) bench_usage "$script"; exit 0 ;;
       *) echo "$name: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac

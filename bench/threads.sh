@@ -52,14 +52,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$here/common.sh"
-with_brian=0
-for a in "$@"; do
-  case "$a" in
-    --with-brian) with_brian=1 ;;
-    -h|--help) bench_usage "${BASH_SOURCE[0]}"; exit 0 ;;
-    *) echo "threads.sh: unknown argument '$a' (try --help)" >&2; exit 2 ;;
-  esac
-done
+bench_brian_arg "${BASH_SOURCE[0]}" threads.sh "$@"
 
 REPEATS="${REPEATS:-3}"
 SEED="${SEED:-1}"
