@@ -3,6 +3,8 @@
 #   bench_no_args SCRIPT NAME "$@"   accepts only --help
 #   bench_brian_arg SCRIPT NAME "$@" accepts --with-brian (sets with_brian to 1, else 0)
 #                             and --help
+#   bench_peer NETWORK        the Brian2 peer script of a network (bench/brian2_<net>.py,
+#                             else $PEERS/brian2_<net>.py), or nothing
 #   bench_setup NAME          sets root, ENGRAM (absolute), OUT_DIR, PYTHON, a temporary
 #                             folder $tmp (removed on exit) with an empty $runs file, and
 #                             prints the binary and the machine
@@ -38,6 +40,17 @@ bench_brian_arg() {  # SCRIPT NAME ARGS...
       *) echo "$name: unknown argument '$a' (try --help)" >&2; exit 2 ;;
     esac
   done
+}
+
+# The Brian2 peer of a network: bench/brian2_<net>.py, else $PEERS/brian2_<net>.py (PEERS
+# defaults to ../shared/peers), else nothing. coba_euler is Brian's COBA script itself
+# (the same network and scheme).
+bench_peer() {  # NETWORK
+  local net="$1" peers="${PEERS:-$root/../shared/peers}"
+  [ "$net" = coba_euler ] && net=coba
+  if [ -f "$root/bench/brian2_$net.py" ]; then echo "$root/bench/brian2_$net.py"
+  elif [ -f "$peers/brian2_$net.py" ]; then echo "$peers/brian2_$net.py"
+  fi
 }
 
 bench_setup() {

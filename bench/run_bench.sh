@@ -52,16 +52,9 @@ SEED="${SEED:-1}"
 NETWORKS="${NETWORKS:-coba cuba}"
 PEERS="${PEERS:-$root/../shared/peers}"
 bench_setup bench
-# Brian2 peer of a network: bench/brian2_<net>.py, else $PEERS/brian2_<net>.py, else none.
-peer_of() {
-  case "$1" in coba_euler) set -- coba ;; esac  # same network as Brian's script, same scheme
-  if [ -f "$here/brian2_$1.py" ]; then echo "$here/brian2_$1.py"
-  elif [ -f "$PEERS/brian2_$1.py" ]; then echo "$PEERS/brian2_$1.py"
-  fi
-}
 if [ "$with_brian" = 1 ]; then
   for n in $NETWORKS; do
-    [ -n "$(peer_of "$n")" ] || echo "run_bench.sh: no Brian2 peer for $n (bench/ or $PEERS); engram only" >&2
+    [ -n "$(bench_peer "$n")" ] || echo "run_bench.sh: no Brian2 peer for $n (bench/ or $PEERS); engram only" >&2
   done
 fi
 export PEERS
@@ -76,7 +69,7 @@ for net in $NETWORKS; do
   dvar="DURATION_$net"
   dur="${!dvar:-$DURATION}"
   peer=""
-  if [ "$with_brian" = 1 ]; then peer="$(peer_of "$net")"; fi
+  if [ "$with_brian" = 1 ]; then peer="$(bench_peer "$net")"; fi
   for ((r = 1; r <= REPEATS; r++)); do
     log="$tmp/$net.$r.log"
     t0=$EPOCHREALTIME

@@ -64,12 +64,9 @@ export PEERS
 export BRIAN_WORK="$tmp/brian-work"
 brian_runs="$tmp/brian.tsv"
 : > "$brian_runs"
-brian_peer() {  # network -> its Brian2 script
-  if [ -f "$here/brian2_$1.py" ]; then echo "$here/brian2_$1.py"; else echo "$PEERS/brian2_$1.py"; fi
-}
 if [ "$with_brian" = 1 ]; then
   for n in coba coba_large; do
-    [ -f "$(brian_peer $n)" ] || { echo "threads.sh: no Brian2 peer for $n: $(brian_peer $n) (set PEERS)" >&2; exit 1; }
+    [ -n "$(bench_peer $n)" ] || { echo "threads.sh: no Brian2 peer for $n: neither bench/brian2_$n.py nor $PEERS/brian2_$n.py (set PEERS)" >&2; exit 1; }
   done
   "$PYTHON" -c 'import brian2' 2>/dev/null \
     || { echo "threads.sh: --with-brian needs Brian2 importable by $PYTHON (scripts/install-deps.sh with ENGRAM_WITH_PEERS=1)" >&2; exit 1; }
@@ -135,7 +132,7 @@ for ((r = 1; r <= REPEATS; r++)); do
       [ "$exp" = coba_large ] && dur=$LARGE_DURATION
       for thr in 1 2; do
         bjson="$tmp/brian_$exp.$thr.$r.json"
-        "$PYTHON" "$(brian_peer "$exp")" --device cpp_standalone --duration "$dur" --threads "$thr" \
+        "$PYTHON" "$(bench_peer "$exp")" --device cpp_standalone --duration "$dur" --threads "$thr" \
           --seed "$SEED" --out "$bjson" > "$bjson.log" 2>&1 \
           || { echo "Brian2 peer failed ($exp, $thr threads):" >&2; tail -30 "$bjson.log" >&2; exit 1; }
         "$PYTHON" - "$bjson" "$exp" "$r" "$thr" >> "$brian_runs" <<'EOF'
