@@ -74,6 +74,7 @@ struct run_args {
     int threads = 0;
     std::vector<std::string> sets;
     bool quiet = false;
+    bool profile = false;  // --profile: time each phase of the step on each worker
     bool live = false;  // --live: draw the run in a window (engram::viz)
     engram::viz::live_options live_opt;
     std::string live_size;
@@ -292,10 +293,45 @@ int spinnaker2_run(const run_args& a, const engram::experiment& ex, app_models& 
     return 0;
 }
 
+// --profile: the /profile table of the results file, one row per worker, in seconds.
+void write_profile(engram::results_writer& w, const std::vector<engram::worker_profile>& prof) {
+    std::vector<std::int64_t> worker;
+    std::vector<double> update, deliver, plasticity, record, wait;
+    for (std::size_t i = 0; i < prof.size(); ++i) {
+        worker.push_back(static_cast<std::int64_t>(i));
+        update.push_back(prof[i].update);
+        deliver.push_back(prof[i].deliver);
+        plasticity.push_back(prof[i].plasticity);
+        record.push_back(prof[i].record);
+        wait.push_back(prof[i].wait);
+    }
+    w.add_table("profile", {{"worker", worker, ""},
+                            {"update", update, "s"},
+                            {"deliver", deliver, "s"},
+                            {"plasticity", plasticity, "s"},
+                            {"record", record, "s"},
+                            {"wait", wait, "s"}});
+}
+
+// --profile: where each worker's run loop went, in seconds and as shares of the loop.
+void print_profile(const std::vector<engram::worker_profile>& prof, double loop_s) {
+    std::printf("where the run loop went (--profile; %zu worker%s, %.3f s each):\n", prof.size(), prof.size() == 1 ? "" : "s", loop_s);
+    std::printf("%-8s %16s %16s %16s %16s %16s\n", "worker", "update", "deliver", "plasticity", "record", "wait");
+    const double to_pct = loop_s > 0 ? 100.0 / loop_s : 0.0;
+    for (std::size_t i = 0; i < prof.size(); ++i) {
+        const auto& p = prof[i];
+        std::printf("%-8zu", i);
+        for (double x : {p.update, p.deliver, p.plasticity, p.record, p.wait}) std::printf(" %8.3f s %5.1f%%", x, x * to_pct);
+        std::printf("\n");
+    }
+}
+
 int run_command(run_args a) {
     using namespace engram;
     // A window needs a display and the viewer module: say so before anything is built or run.
     if (a.live) viz::require_viewer("engram run --live");
+    if (a.profile && a.backend == "spinnaker2")
+        throw error("--profile times the float engine's step; --backend spinnaker2 has its own timing (docs/spinnaker2.md)");
     if (!a.live && (!a.live_opt.screenshot.empty() || a.live_opt.close_at_end || !a.live_size.empty()))
         throw error("--screenshot, --live-close and --live-size need --live");
     if (!a.live_size.empty()) parse_size("--live-size", a.live_size, a.live_opt.width, a.live_opt.height);
@@ -317,7 +353,10 @@ int run_command(run_args a) {
                         "(remove the 'input' and 'classification' sections, or use the float engine)");
         return spinnaker2_run(a, ex, models);
     }
-    if (ex.classification) return classification_command(a, ex, models);
+    if (ex.classification) {
+        if (a.profile) throw error(a.experiment + ": --profile times a plain run, not the trials of a classification experiment");
+        return classification_command(a, ex, models);
+    }
     std::string input_note;
     const auto input = nir_graph ? nullptr : prepare_input(ex, *models.streams, &input_note);
     const auto& spec = ex.spec;
@@ -354,6 +393,7 @@ int run_command(run_args a) {
                         static_cast<unsigned long long>(sim.min_neurons_per_worker()));
     }
 
+    sim.set_profiling(a.profile);
     results_writer writer(out, spec, ex.resolved_yaml, &registry);
     // A core that no worker uses writes the file meanwhile; with every core stepping, a
     // writing thread would only take turns with a worker, so the workers write. Not with
@@ -431,6 +471,7 @@ int run_command(run_args a) {
     if (tty) std::printf("\n");
     const double simulated_ms = static_cast<double>(st.steps_done) * spec.simulation.dt;
     if (input) write_samples(writer, *input, spec.simulation.dt, simulated_ms);
+    if (!st.profile.empty()) write_profile(writer, st.profile);
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     writer.close(!st.interrupted, simulated_ms, wall);
 
@@ -459,6 +500,7 @@ int run_command(run_args a) {
         rusage ru{};
         getrusage(RUSAGE_SELF, &ru);
         std::printf("peak memory: %.1f MiB\n", ru.ru_maxrss / 1024.0);
+        if (!st.profile.empty()) print_profile(st.profile, st.run_seconds);
         std::printf("wrote %s\n", out.c_str());
     }
     return st.interrupted ? 130 : 0;
@@ -634,6 +676,9 @@ int main(int argc, char** argv) {
     run->add_option("--set", ra.sets, "override a key by its dotted path, e.g. --set simulation.duration=\"10 s\" (repeatable)")
         ->allow_extra_args(false);
     run->add_flag("-q,--quiet", ra.quiet, "print nothing but errors");
+    run->add_flag("--profile", ra.profile,
+                  "time each phase of the step (update, deliver, plasticity, record, wait) on each worker; printed after the run "
+                  "and written to the results file's /profile table (docs/performance.md)");
     run->add_option("--backend", ra.backend,
                     "float (the float engine, default; also 'engine') or spinnaker2 (map the network and run the fixed-point "
                     "target model, compared with the float engine; docs/spinnaker2.md)")

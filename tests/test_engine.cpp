@@ -140,6 +140,72 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     CHECK(c.spikes == one.spikes);
 }
 
+// The phases of a profile, each non-negative, summing to at most the run loop (each
+// worker's phases are disjoint stretches of its loop).
+void check_profile(const run_stats& st, std::size_t workers) {
+    REQUIRE(st.profile.size() == workers);
+    for (const auto& p : st.profile) {
+        for (double x : {p.update, p.deliver, p.plasticity, p.record, p.wait}) CHECK(x >= 0.0);
+        CHECK(p.update > 0.0);
+        CHECK(p.update + p.deliver + p.plasticity + p.record <= st.run_seconds * 1.01 + 1e-6);
+        CHECK(p.update + p.deliver + p.plasticity + p.record + p.wait == Approx(st.run_seconds).epsilon(0.01));
+    }
+}
+
+TEST_CASE("profiling times each phase on each worker and leaves the spikes as they were", "[unit][engine]") {
+    // workers a step apart (every input direct)
+    const auto spec = parse(direct_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation ref(spec, builtin_models(), 1);
+    capture one;
+    CHECK(ref.run(steps, &one).profile.empty());  // off unless asked for
+    CHECK_FALSE(ref.profiling());
+    for (int threads : {1, 2}) {
+        INFO(threads << " threads");
+        simulation sim(spec, builtin_models(), threads);
+        sim.set_profiling(true);
+        CHECK(sim.profiling());
+        spike_summary summary(spec);  // takes each part's spikes from the workers: record
+        capture c;
+        observer_list obs;
+        obs.add(&c);
+        obs.add(&summary);
+        const auto st = sim.run(steps, &obs);
+        CHECK(c.spikes == one.spikes);
+        check_profile(st, static_cast<std::size_t>(sim.workers()));
+        double deliver = 0.0, record = 0.0;
+        for (const auto& p : st.profile) {
+            CHECK(p.plasticity == 0.0);  // nothing plastic: not timed at all
+            deliver += p.deliver;
+            record += p.record;
+        }
+        CHECK(deliver > 0.0);
+        CHECK(record > 0.0);
+        if (threads == 2) CHECK(sim.pipelined());
+    }
+    // the barrier loop (ring inputs), and a plastic network
+    const auto ring = parse(small_coba());
+    simulation barrier(ring, builtin_models(), 2);
+    barrier.set_profiling(true);
+    capture c;
+    const auto st = barrier.run(steps_for(ring.simulation.duration, ring.simulation.dt), &c);
+    CHECK(c.spikes == run(ring).spikes);
+    CHECK_FALSE(barrier.pipelined());
+    check_profile(st, static_cast<std::size_t>(barrier.workers()));
+    auto plastic_yaml = small_coba();
+    const auto at = plastic_yaml.find("  ee: {");
+    plastic_yaml.replace(at, plastic_yaml.find('\n', at) - at,
+                         "  ee: {source: exc, target: exc, receptor: ex, weight: 12 nS, connector: {rule: fixed_probability, p: 0.1}, "
+                         "plasticity: {rule: stdp, tau_plus: 16.8 ms, tau_minus: 33.7 ms, a_plus: 0.05, a_minus: 0.04, w_min: 0, w_max: 20}}");
+    const auto plastic = parse(plastic_yaml);
+    simulation learner(plastic, builtin_models(), 1);
+    learner.set_profiling(true);
+    const auto sl = learner.run(steps_for(plastic.simulation.duration, plastic.simulation.dt), nullptr);
+    check_profile(sl, 1);
+    CHECK(sl.profile[0].plasticity > 0.0);
+    CHECK(sl.profile[0].record == 0.0);  // no observer
+}
+
 TEST_CASE("direct delivery from each part's own row starts (parts too large for 32-bit ones) gives the same spikes", "[unit][engine]") {
     // Where a part of a direct projection holds 2^32 synapses or more, delivery reads each
     // part's 64-bit row starts instead of the interleaved 32-bit ones; lowering the limit

@@ -420,3 +420,31 @@ TEST_CASE("write_png: a valid PNG whose pixels decode back, and clear errors", "
     bad.pixels.pop_back();
     CHECK_THROWS_WITH(write_png(bad, path), Catch::Contains("do not match"));
 }
+
+TEST_CASE("engram run --profile prints each worker's phases and writes them to /profile", "[unit][results]") {
+    const auto dir = std::filesystem::temp_directory_path() / "engram_test_profile";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const auto yaml = dir / "net.yaml";
+    std::ofstream(yaml) << small_coba();
+    const std::string out = (dir / "run.h5").string();
+    const std::string text = shell(std::string(ENGRAM_BINARY) + " run " + yaml.string() + " --threads 2 --profile -o " + out + " 2>&1");
+    INFO(text);
+    CHECK_THAT(text, Contains("where the run loop went (--profile; 2 workers"));
+    for (const char* col : {"update", "deliver", "plasticity", "record", "wait"}) CHECK_THAT(text, Contains(col));
+    auto f = h5::open_file(out);
+    CHECK(h5::read_vector<std::int64_t>(f, "profile/worker", out) == std::vector<std::int64_t>{0, 1});
+    double sum = 0.0;
+    for (const char* col : {"update", "deliver", "plasticity", "record", "wait"}) {
+        const auto x = h5::read_vector<double>(f, std::string("profile/") + col, out);
+        REQUIRE(x.size() == 2);
+        CHECK(x[0] >= 0.0);
+        sum += x[0];
+        CHECK(h5::read_attr_string(h5::open_dataset(f, std::string("profile/") + col, out), "units", out) == "s");
+    }
+    CHECK(sum > 0.0);
+    // not with the SpiNNaker2 target model, which is timed otherwise
+    CHECK_THAT(shell(std::string(ENGRAM_BINARY) + " run " + yaml.string() + " --backend spinnaker2 --profile -o " + out + " 2>&1"),
+               Contains("--profile times the float engine"));
+    std::filesystem::remove_all(dir);
+}

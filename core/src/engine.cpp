@@ -8,6 +8,9 @@
 #include <thread>
 #include <type_traits>
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
 
 #include "engram/core/errors.hpp"
 #include "engram/core/fmadd.hpp"
@@ -59,6 +62,28 @@ struct alignas(64) spike_buffer {
 };
 struct alignas(64) event_counter {
     std::uint64_t n = 0;
+    // with profiling on: clock ticks of this part's phases (worker_profile)
+    std::uint64_t update = 0, deliver = 0, plasticity = 0, record = 0;
+};
+// A clock for the profile: the time-stamp counter where there is one (a few ns a
+// read, where steady_clock takes about 20), converted to seconds over the whole run.
+inline std::uint64_t profile_ticks() {
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#else
+    return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+// Adds the ticks since the last lap to a phase of a part (with profiling on).
+struct phase_clock {
+    event_counter* e;  // null: profiling off
+    std::uint64_t t = e ? profile_ticks() : 0;
+    void lap(std::uint64_t event_counter::*phase) {
+        if (!e) return;
+        const std::uint64_t now = profile_ticks();
+        e->*phase += now - t;
+        t = now;
+    }
 };
 
 // One spiking neuron's row in one part, as deliver_direct lists them: where its targets
@@ -285,6 +310,9 @@ struct simulation::impl {
     bool pipelined() const;
     bool direct_inputs_only() const;
     observer* part_obs = nullptr;  // the run's observer where it takes spikes per part
+    bool profiling = false;
+    bool any_ring_projection = false, any_direct_projection = false;
+    event_counter* clock_of(std::size_t k) { return profiling ? &events[k] : nullptr; }
     std::uint64_t min_per_worker = 16000;
     void apply_stimuli(std::size_t k, std::uint64_t n);
     void init_state(std::size_t pop);
@@ -440,6 +468,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
         }
     }
+    for (const auto& r : projs) (r.is_direct() ? any_direct_projection : any_ring_projection) = true;
     for (const auto& s : stims)
         if (s.type == stimulus_rt::kind::poisson_input) pops[s.target].ring_input = true;
     for (auto& p : pops) {
@@ -584,7 +613,19 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
         const auto pi = static_cast<std::size_t>(&p - pops.data());
         const neuron_range r = part.ranges[pi][k];
         if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
-        if (part_obs && !out.empty()) part_obs->on_part_spikes(n, pi, out.data(), out.size());
+        if (part_obs && !out.empty()) {
+            if (event_counter* e = clock_of(k)) {
+                // the caller counts all of update_part as update: this moves to record
+                // (unsigned ticks: the sum comes out right once the caller adds)
+                const std::uint64_t t0 = profile_ticks();
+                part_obs->on_part_spikes(n, pi, out.data(), out.size());
+                const std::uint64_t d = profile_ticks() - t0;
+                e->record += d;
+                e->update -= d;
+            } else {
+                part_obs->on_part_spikes(n, pi, out.data(), out.size());
+            }
+        }
     }
 }
 
@@ -682,6 +723,7 @@ bool simulation::impl::direct_inputs_only() const {
 }
 
 void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
+    phase_clock clock{clock_of(k)};
     const int prev = static_cast<int>((n - 1) % 3);
     // 0. modulators take in the spikes of step n-1 (each part its own copy)
     if (!mod_sources.empty()) {
@@ -698,6 +740,10 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         }
     }
     for (std::size_t j : plastic) projs[j].rule->begin_step(k, n, mod_before[k].data(), mod_after[k].data());
+    // (a phase with no work is not timed: its few ns go to the next one, and each clock
+    // read costs as much)
+    const bool plasticity = !mod_sources.empty() || !plastic.empty();
+    if (plasticity) clock.lap(&event_counter::plasticity);
     // 1. deliver spikes of step n-1 into this part's targets
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
@@ -719,12 +765,16 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
                                    : deliver<true, true>(pr, rows, spikes, ring, tgt.slots, tgt.stride, base);
     }
     events[k].n += ev;
+    if (any_ring_projection) clock.lap(&event_counter::deliver);
     for (std::size_t j : plastic) {
         const auto& post = pops[projs[j].target].spikes[prev][k].ids;
         projs[j].rule->post_traces(k, n, post.data(), post.size());
     }
+    if (plasticity) clock.lap(&event_counter::plasticity);
     update_part(k, n);
+    clock.lap(&event_counter::update);
     deliver_direct(k, n);
+    if (any_direct_projection) clock.lap(&event_counter::deliver);
     // 4. postsynaptic updates of plastic projections for this part's spikes of step n
     const int cur = static_cast<int>(n % 3);
     for (std::size_t j : plastic) {
@@ -740,6 +790,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
             pj.rule->on_post(k, n, post, rows.weight.data(), src.data(), cs + b, e - b);
         }
     }
+    if (plasticity) clock.lap(&event_counter::plasticity);
 }
 
 run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<bool>* stop,
@@ -758,9 +809,16 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         ~clear_part_obs() { p = nullptr; }
     } clear{m.part_obs};
 
-    // 4a. spikes of step s to the observers (serially, one call per population)
-    auto record = [&](std::uint64_t s) {
+    // Profiling: each part's phases in its events[k], the observers' time per worker.
+    const std::size_t n_workers = m.team ? static_cast<std::size_t>(m.team->size()) : 1;
+    std::vector<event_counter> worker_clock(n_workers);
+    const std::uint64_t tick0 = m.profiling ? profile_ticks() : 0;
+    for (auto& e : m.events) e.update = e.deliver = e.plasticity = e.record = 0;
+
+    // 4a. spikes of step s to the observers (serially, one call per population), by worker w
+    auto record = [&](std::uint64_t s, std::size_t w) {
         if (!obs) return;
+        phase_clock clock{m.profiling ? &worker_clock[w] : nullptr};
         const int par = static_cast<int>(s % 3);
         for (std::size_t p = 0; p < m.pops.size(); ++p) {
             const auto& parts = m.pops[p].spikes[par];
@@ -773,6 +831,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             }
         }
         obs->on_step(s);
+        clock.lap(&event_counter::record);
     };
     // With a team, the first worker to finish its parts of step n records step n-1 while
     // the others finish theirs (the spikes of step n-1 stay untouched until step n+1).
@@ -782,12 +841,13 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     const std::function<void(int)> job = [&](int w) {
         for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
             m.step_part(k, step_n);
-        if (step_n > first && !claimed.exchange(true, std::memory_order_relaxed)) record(step_n - 1);
+        if (step_n > first && !claimed.exchange(true, std::memory_order_relaxed)) record(step_n - 1, static_cast<std::size_t>(w));
     };
     auto loop = [&] {
         for (std::uint64_t n = first; n <= last; ++n) {
             // 4b. sample state before step n (time (n-1)*dt)
-            if (obs) {
+            if (obs && !m.recs.empty()) {
+                phase_clock clock{m.profiling ? &worker_clock[0] : nullptr};
                 for (std::size_t r = 0; r < m.recs.size(); ++r) {
                     const auto& rec = m.recs[r];
                     if ((n - 1) % rec.interval) continue;
@@ -804,6 +864,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                     }
                     obs->on_sample(n, r, sample);
                 }
+                clock.lap(&event_counter::record);
             }
             for (auto& p : m.pops) {
                 const std::size_t slot = (n % p.slots) * p.stride;
@@ -817,7 +878,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 m.team->run(job);
             }
             m.step = n;
-            if (!m.team) record(n);
+            if (!m.team) record(n, 0);
             ++st.steps_done;
             if (progress && (n - first) % report_every == 0) progress(double(n - first + 1) / double(steps));
             if (stop && stop->load(std::memory_order_relaxed)) {
@@ -858,25 +919,25 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             return x;
         };
         // records every step that all workers have updated, unless another worker is at it
-        auto try_record = [&] {
+        auto try_record = [&](std::size_t w) {
             if (!obs || recording.load(std::memory_order_relaxed)) return;
             const std::uint64_t upto = least(updated);
             if (recorded.load(std::memory_order_relaxed) >= upto || recording.exchange(true, std::memory_order_acquire)) return;
             for (std::uint64_t s = recorded.load(std::memory_order_relaxed) + 1; s <= upto; ++s) {
-                record(s);
+                record(s, w);
                 recorded.store(s, std::memory_order_release);
             }
             recording.store(false, std::memory_order_release);
         };
-        auto wait_until = [&](auto&& ready) {
+        auto wait_until = [&](std::size_t w, auto&& ready) {
             for (unsigned spins = 0; !ready(); ++spins) {
                 if (abort.load(std::memory_order_relaxed)) throw aborted{};
-                try_record();
+                try_record(w);
                 if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
             }
         };
         const std::function<void(int)> pipe_job = [&](int w) {
-            const auto W_ = static_cast<std::size_t>(W);
+            const auto W_ = static_cast<std::size_t>(W), w_ = static_cast<std::size_t>(w);
             bool stopping = false;
             // The counters only grow: what this worker last read of them stands until it
             // no longer suffices, and only then is read again (each read of a line another
@@ -902,11 +963,19 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         }
                     }
                     if (final_step.load(std::memory_order_acquire) < n) break;
-                    wait_until([&] { return delivered_and_recorded(n); });
-                    for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.update_part(k, n);
-                    updated[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
-                    wait_until([&] { return all_updated(n); });
-                    for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += W_) m.deliver_direct(k, n);
+                    wait_until(w_, [&] { return delivered_and_recorded(n); });
+                    for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
+                        phase_clock clock{m.clock_of(k)};
+                        m.update_part(k, n);
+                        clock.lap(&event_counter::update);
+                    }
+                    updated[w_].v.store(n, std::memory_order_release);
+                    wait_until(w_, [&] { return all_updated(n); });
+                    for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
+                        phase_clock clock{m.clock_of(k)};
+                        m.deliver_direct(k, n);
+                        clock.lap(&event_counter::deliver);
+                    }
                     delivered[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
                 }
             } catch (const aborted&) {
@@ -918,7 +987,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         };
         m.team->run(pipe_job);
         const std::uint64_t end = final_step.load();
-        for (std::uint64_t s = recorded.load() + 1; s <= end; ++s) record(s);
+        for (std::uint64_t s = recorded.load() + 1; s <= end; ++s) record(s, 0);
         m.step = end;
         st.steps_done = end + 1 - first;
         st.interrupted = end < last;
@@ -932,14 +1001,35 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
             loop();
         }
-        if (m.team && st.steps_done > 0) record(m.step);
+        if (m.team && st.steps_done > 0) record(m.step, 0);
     }
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
     st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (auto& e : m.events) { st.synaptic_events += e.n; e.n = 0; }
+    if (m.profiling) {
+        // ticks to seconds over this run (the time-stamp counter runs at a fixed rate)
+        const std::uint64_t ticks = profile_ticks() - tick0;
+        const double per_tick = ticks > 0 ? st.run_seconds / static_cast<double>(ticks) : 0.0;
+        st.profile.assign(n_workers, worker_profile{});
+        for (std::size_t k = 0; k < m.part.n_parts; ++k) {
+            auto& p = st.profile[k % n_workers];  // worker w steps parts w, w + W, ...
+            const auto& e = m.events[k];
+            p.update += static_cast<double>(e.update) * per_tick;
+            p.deliver += static_cast<double>(e.deliver) * per_tick;
+            p.plasticity += static_cast<double>(e.plasticity) * per_tick;
+            p.record += static_cast<double>(e.record) * per_tick;
+        }
+        for (std::size_t w = 0; w < n_workers; ++w) {
+            auto& p = st.profile[w];
+            p.record += static_cast<double>(worker_clock[w].record) * per_tick;
+            p.wait = std::max(0.0, st.run_seconds - (p.update + p.deliver + p.plasticity + p.record));
+        }
+    }
     return st;
 }
 
+void simulation::set_profiling(bool on) { impl_->profiling = on; }
+bool simulation::profiling() const { return impl_->profiling; }
 std::uint64_t simulation::current_step() const { return impl_->step; }
 double simulation::dt() const { return impl_->dt; }
 const network_spec& simulation::spec() const { return impl_->spec; }

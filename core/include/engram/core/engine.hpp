@@ -86,12 +86,24 @@ private:
     std::vector<observer*> list_;
 };
 
+// Where one worker's share of a run loop went, in seconds (simulation::set_profiling).
+// update: stimuli, integration and threshold detection; deliver: spike delivery (ring
+// rows, and the direct rows that follow the update); plasticity: modulators and the
+// rules' traces, presynaptic and postsynaptic updates (their delivery-time updates
+// count as deliver); record: the observers (results file, statistics), whichever worker
+// called them; wait: the rest of the loop, waiting for the other workers at the step's
+// synchronisation points and the loop's own bookkeeping.
+struct worker_profile {
+    double update = 0.0, deliver = 0.0, plasticity = 0.0, record = 0.0, wait = 0.0;
+};
+
 struct run_stats {
     std::uint64_t steps_done = 0;
     std::uint64_t synaptic_events = 0;
     double build_seconds = 0.0;
     double run_seconds = 0.0;
     bool interrupted = false;
+    std::vector<worker_profile> profile;  // one per worker where profiling was on, else empty
 };
 
 class simulation {
@@ -113,6 +125,12 @@ public:
     // the fraction done.
     run_stats run(std::uint64_t steps, observer* obs, const std::atomic<bool>* stop = nullptr,
                   const std::function<void(double)>& progress = {});
+
+    // Time each phase of the step on each worker in the runs that follow (run_stats::profile).
+    // Results are the same; the clock reads cost a few percent on a small network (about
+    // three per part and step; docs/performance.md, "Where the time goes").
+    void set_profiling(bool on);
+    bool profiling() const;
 
     std::uint64_t current_step() const;
     double dt() const;
