@@ -45,6 +45,9 @@
 #   COBA_DURATION   seconds simulated for coba.yaml (default 10)
 #   LARGE_DURATION  seconds simulated for coba_large.yaml (default 2)
 #   OUT_DIR         where threads.json goes (default bench/out)
+#   PROFILE         1 (default): after the table, one more 1-thread and 2-thread run of
+#                   coba_large with engram run --profile, whose tables show where each
+#                   worker's loop went (update, deliver, record, wait); 0: skip them
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
 #   PEERS           where brian2_coba.py and brian2_common.py are (default ../shared/peers
 #                   relative to the repo root)
@@ -58,6 +61,7 @@ REPEATS="${REPEATS:-3}"
 SEED="${SEED:-1}"
 COBA_DURATION="${COBA_DURATION:-10}"
 LARGE_DURATION="${LARGE_DURATION:-2}"
+PROFILE="${PROFILE:-1}"
 bench_setup threads
 PEERS="${PEERS:-$root/../shared/peers}"
 export PEERS
@@ -148,7 +152,8 @@ EOF
 done
 
 echo
-"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" "$brian_runs" <<'PYEOF'
+status=0
+"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" "$brian_runs" <<'PYEOF' || status=$?
 import json, os, platform, statistics as st, sys, time
 import h5py
 import numpy as np
@@ -287,3 +292,17 @@ with open(out_path, 'w') as f:
 print(f'wrote {out_path}')
 sys.exit(0 if ok_all else 1)
 PYEOF
+
+if [ "$PROFILE" = 1 ]; then
+  echo
+  echo "Where the loop went: one more run each with --profile (not in the timings above)"
+  for thr in 1 2; do
+    log="$tmp/profile.$thr.log"
+    "$ENGRAM" run "$root/experiments/coba_large.yaml" -o "$tmp/profile.$thr.h5" --seed "$SEED" --threads "$thr" \
+      --set simulation.duration="$LARGE_DURATION s" --profile > "$log" 2>&1 \
+      || { echo "engram failed (coba_large $thr thread(s), --profile):" >&2; cat "$log" >&2; exit 1; }
+    echo "coba_large, $thr thread(s):"
+    sed -n '/^where the run loop went/,/^wrote /p' "$log" | sed '$d'
+  done
+fi
+exit "$status"
