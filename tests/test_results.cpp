@@ -446,5 +446,8 @@ TEST_CASE("engram run --profile prints each worker's phases and writes them to /
     // not with the SpiNNaker2 target model, which is timed otherwise
     CHECK_THAT(shell(std::string(ENGRAM_BINARY) + " run " + yaml.string() + " --backend spinnaker2 --profile -o " + out + " 2>&1"),
                Contains("--profile times the float engine"));
+    // nor with a classification experiment (refused before any data set is read)
+    CHECK_THAT(shell(std::string(ENGRAM_BINARY) + " run " + ENGRAM_SOURCE_DIR + "/experiments/lsm/lsm1000_fmnist.yaml --profile -o " + out + " 2>&1"),
+               Contains("--profile times a plain run, not the trials of a classification experiment"));
     std::filesystem::remove_all(dir);
 }
