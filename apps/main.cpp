@@ -324,6 +324,21 @@ void print_profile(const std::vector<engram::worker_profile>& prof, double loop_
         for (double x : {p.update, p.deliver, p.plasticity, p.record, p.wait}) std::printf(" %8.3f s %5.1f%%", x, x * to_pct);
         std::printf("\n");
     }
+    // The parts hold equal shares of the neurons (and, on average, of the synapses): a
+    // worker that needs longer for the same work runs on a slower or busier core, and the
+    // others wait for it at every step.
+    if (prof.size() >= 2) {
+        double lo = 0.0, hi = 0.0;
+        for (std::size_t i = 0; i < prof.size(); ++i) {
+            const double x = prof[i].update + prof[i].deliver + prof[i].plasticity;
+            lo = i == 0 ? x : std::min(lo, x);
+            hi = i == 0 ? x : std::max(hi, x);
+        }
+        if (lo > 0.0)
+            std::printf("update, deliver and plasticity: the slowest worker took %.3f x the fastest one's time for an equal share\n"
+                        "of the network (well above 1: unequal or busy cores, which the others wait for every step)\n",
+                        hi / lo);
+    }
 }
 
 int run_command(run_args a) {

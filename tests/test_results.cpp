@@ -432,6 +432,10 @@ TEST_CASE("engram run --profile prints each worker's phases and writes them to /
     INFO(text);
     CHECK_THAT(text, Contains("where the run loop went (--profile; 2 workers"));
     for (const char* col : {"update", "deliver", "plasticity", "record", "wait"}) CHECK_THAT(text, Contains(col));
+    // the two workers' work against each other (a ratio of at least 1)
+    const auto at = text.find("the slowest worker took ");
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stod(text.substr(at + 24)) >= 1.0);
     auto f = h5::open_file(out);
     CHECK(h5::read_vector<std::int64_t>(f, "profile/worker", out) == std::vector<std::int64_t>{0, 1});
     double sum = 0.0;
