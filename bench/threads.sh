@@ -48,6 +48,15 @@
 #   PROFILE         1 (default): after the table, one more 1-thread and 2-thread run of
 #                   coba_large with engram run --profile, whose tables show where each
 #                   worker's loop went (update, deliver, record, wait); 0: skip them
+#   NO_RECORD       1: every repeat also runs coba_large on 1 and 2 threads without spike
+#                   recording (--set record.spikes=[]; "coba_large 1t nr", "2t nr"), the
+#                   2-thread speed-up then taken against the 1-thread run without it. Two
+#                   workers record serially (one writes a step's spikes, and a chunk to the
+#                   file, while the other waits), where a 1-thread run leaves the file to a
+#                   thread on the idle core: the difference is what recording costs two
+#                   workers. Their files hold no spikes, so they are not compared. Default 0
+#   SYNC            1: `sync` before every run, so that no earlier run's file is being
+#                   written back to disk while a run is timed. Default 0
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
 #   PEERS           where brian2_coba.py and brian2_common.py are (default ../shared/peers
 #                   relative to the repo root)
@@ -62,6 +71,8 @@ SEED="${SEED:-1}"
 COBA_DURATION="${COBA_DURATION:-10}"
 LARGE_DURATION="${LARGE_DURATION:-2}"
 PROFILE="${PROFILE:-1}"
+NO_RECORD="${NO_RECORD:-0}"
+SYNC="${SYNC:-0}"
 bench_setup threads
 PEERS="${PEERS:-$root/../shared/peers}"
 export PEERS
@@ -85,8 +96,12 @@ configs=(
   "coba_large 2t|coba_large|$LARGE_DURATION|2|"
   "coba_large 1t x2|coba_large|$LARGE_DURATION|1|"
 )
+if [ "$NO_RECORD" = 1 ]; then
+  configs+=("coba_large 1t nr|coba_large|$LARGE_DURATION|1|record.spikes=[]"
+            "coba_large 2t nr|coba_large|$LARGE_DURATION|2|record.spikes=[]")
+fi
 
-echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')"
+echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
@@ -98,6 +113,7 @@ for ((r = 1; r <= REPEATS; r++)); do
     args=(run "$root/experiments/$exp.yaml" -o "$h5" --seed "$SEED" --threads "$thr"
           --set simulation.duration="$dur s")
     [ -n "$extra" ] && args+=(--set "$extra")
+    [ "$SYNC" = 1 ] && sync
     t0=$EPOCHREALTIME
     if [[ "$label" == *x2 ]]; then  # a second process beside it, the same run into another file
       twin=("${args[@]}")
@@ -174,7 +190,8 @@ for label, c in cfg.items():
     c['whole_s_per_sim_s'] = st.median(x['whole_s'] / c['simulated_s'] for x in rs)
     c['syn_events_per_s'] = st.median(x['events'] / x['loop_s'] for x in rs)
     c['loop_s_min_max'] = [min(x['loop_s'] for x in rs), max(x['loop_s'] for x in rs)]
-    base = cfg[f"{c['experiment']} 1t"]
+    nr = label.endswith(' nr')  # without spike recording: against the 1-thread run without it
+    base = cfg[f"{c['experiment']} 1t" + (' nr' if nr else '')]
     k = 2 if label.endswith('x2') else 1  # two processes: the machine's ceiling for two workers
     c['speedup_vs_1t'] = k * base['loop_s_per_sim_s'] / c['loop_s_per_sim_s']
     # the same within each repeat (the 1-thread run a few seconds before), then the median:
@@ -201,6 +218,9 @@ for exp in dict.fromkeys(c['experiment'] for c in cfg.values()):
     for label, c in cfg.items():
         if c['experiment'] != exp:
             continue
+        if label.endswith(' nr'):  # no spikes recorded
+            ident[label] = dict(identical=True, files_compared=0, spikes=0, recorded=False)
+            continue
         same = []
         for x in c['runs']:
             if x is ref_run:
@@ -224,7 +244,9 @@ for label, c in cfg.items():
     i = ident[label]
     idtxt = (('yes' if i['identical'] else 'NO, DIFFERENT') + f" ({i['files_compared']} files, "
              f"{i['spikes']:,} spikes)") if i['files_compared'] else 'reference'
-    if label.endswith('1t') and i['files_compared']:
+    if i.get('recorded') is False:
+        idtxt = 'not recorded (record.spikes=[])'
+    elif label.endswith('1t') and i['files_compared']:
         idtxt = ('yes' if i['identical'] else 'NO, DIFFERENT') + f" (repeats; {i['spikes']:,} spikes)"
     print(f"{label:16} {c['workers']:7d} {c['loop_s_per_sim_s']:12.4f} {c['whole_s_per_sim_s']:13.4f} "
           f"{c['syn_events_per_s'] / 1e6:8.1f} M {c['speedup_vs_1t']:7.2f}x {c['speedup_vs_1t_paired']:5.2f}x "
