@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Cost of double precision (simulation.precision: double) on COBA and CUBA.
+# Cost of double precision (simulation.precision: double) on COBA (exponential Euler, the
+# default, and forward Euler, Brian's scheme for it) and CUBA.
 #
 # Usage: bench/precision.sh [--help]
 #
@@ -14,7 +15,7 @@
 # Environment:
 #   ENGRAM    engram binary (default build/bin/engram, relative to the repo root)
 #   REPEATS   repetitions of each variant (default 5)
-#   NETWORKS  networks (default "coba cuba")
+#   NETWORKS  networks (default "coba coba_euler cuba")
 #   DURATION  seconds simulated (default 10)
 #   SEED      seed (default 1)
 #   OUT_DIR   where precision.json goes (default bench/out)
@@ -26,7 +27,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bench_no_args "${BASH_SOURCE[0]}" precision.sh "$@"
 
 REPEATS="${REPEATS:-5}"
-NETWORKS="${NETWORKS:-coba cuba}"
+NETWORKS="${NETWORKS:-coba coba_euler cuba}"
 DURATION="${DURATION:-10}"
 SEED="${SEED:-1}"
 bench_setup precision
@@ -68,7 +69,7 @@ for l in open(runs_path):
              exc_rate_hz=float(rate), exc_cv_isi=float(cv)))
 summary = {}
 print('Medians (s per simulated second); exc rate and CV ISI as engram prints them (same seed)')
-print(f"{'network':8} {'precision':9} {'loop':>8} {'whole':>8} {'exc Hz':>8} {'CV ISI':>7}")
+print(f"{'network':10} {'precision':9} {'loop':>8} {'whole':>8} {'exc Hz':>8} {'CV ISI':>7}")
 for net, by in v.items():
     summary[net] = {}
     for prec in ('float', 'double'):
@@ -76,11 +77,11 @@ for net, by in v.items():
         m = dict(loop=st.median(x['loop_s_per_sim_s'] for x in rs), whole=st.median(x['whole_s_per_sim_s'] for x in rs),
                  rate=rs[0]['exc_rate_hz'], cv=rs[0]['exc_cv_isi'])
         summary[net][prec] = m
-        print(f"{net:8} {prec:9} {m['loop']:8.4f} {m['whole']:8.4f} {m['rate']:8.3f} {m['cv']:7.3f}")
+        print(f"{net:10} {prec:9} {m['loop']:8.4f} {m['whole']:8.4f} {m['rate']:8.3f} {m['cv']:7.3f}")
     f, d = summary[net]['float'], summary[net]['double']
     summary[net]['ratio_loop'] = d['loop'] / f['loop']
     summary[net]['ratio_whole'] = d['whole'] / f['whole']
-    print(f"{net:8} {'ratio':9} {d['loop'] / f['loop']:7.2f}x {d['whole'] / f['whole']:7.2f}x   (double / float)")
+    print(f"{net:10} {'ratio':9} {d['loop'] / f['loop']:7.2f}x {d['whole'] / f['whole']:7.2f}x   (double / float)")
 json.dump(dict(engram=engram, date=time.strftime('%Y-%m-%d %H:%M'), summary=summary, runs=v), open(out_path, 'w'), indent=1)
 print(f'wrote {out_path}')
 PYEOF
