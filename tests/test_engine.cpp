@@ -339,10 +339,15 @@ TEST_CASE("an observer that takes spikes per part gets each part's spikes once, 
         for (int threads : {1, 2}) {
             simulation sim(spec, builtin_models(), threads, 3);
             per_part o;
+            capture plain;  // takes the serial calls only
             observer_list list;
+            list.add(&plain);
+            CHECK_FALSE(list.takes_part_spikes());
             list.add(&o);
+            CHECK(list.takes_part_spikes());
             sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &list);
             REQUIRE(o.spikes.size() > 100);
+            CHECK(plain.spikes == o.spikes);
             auto sorted = o.parts;
             std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
                 return std::tie(a.step, a.pop, a.id) < std::tie(b.step, b.pop, b.id);

@@ -59,10 +59,15 @@ public:
                                 std::size_t /*count*/) {}
 };
 
-// Passes everything on to several observers, in order.
+// Passes everything on to several observers, in order. Whether an observer takes part
+// spikes (takes_part_spikes) is asked once, when it is added: the workers' calls then go
+// straight to those that do.
 class observer_list : public observer {
 public:
-    void add(observer* o) { list_.push_back(o); }
+    void add(observer* o) {
+        list_.push_back(o);
+        if (o->takes_part_spikes()) parts_.push_back(o);
+    }
     void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override {
         for (auto* o : list_) o->on_spikes(step, pop, ids, count);
     }
@@ -72,18 +77,14 @@ public:
     void on_step(std::uint64_t step) override {
         for (auto* o : list_) o->on_step(step);
     }
-    bool takes_part_spikes() const override {
-        for (auto* o : list_)
-            if (o->takes_part_spikes()) return true;
-        return false;
-    }
+    bool takes_part_spikes() const override { return !parts_.empty(); }
     void on_part_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override {
-        for (auto* o : list_)
-            if (o->takes_part_spikes()) o->on_part_spikes(step, pop, ids, count);
+        for (auto* o : parts_) o->on_part_spikes(step, pop, ids, count);
     }
 
 private:
     std::vector<observer*> list_;
+    std::vector<observer*> parts_;  // those of list_ that take part spikes
 };
 
 // Where one worker's share of a run loop went, in seconds (simulation::set_profiling).
