@@ -15,8 +15,9 @@
 # memory bandwidth, and on a virtual machine the host). Its "speed-up" column is 2 x the
 # 1-thread loop time / the mean loop time of the two: about what a 2-thread run could
 # reach on this machine if its work split perfectly and cost nothing to coordinate (the
-# ceiling that coba_large 2t is read against). An estimate, not a strict bound: the
-# processes are not pinned, and each also has its background HDF5 writer thread.
+# ceiling that coba_large 2t is read against; the line under the table gives coba_large
+# 2t's speed-up as a share of it). An estimate, not a strict bound: the processes are not
+# pinned, and each also has its background HDF5 writer thread.
 #
 # Prints per configuration the medians of run-loop seconds per simulated second, whole
 # process seconds per simulated second and synaptic events per second, the number of
@@ -252,6 +253,13 @@ for label, c in cfg.items():
           f"{c['syn_events_per_s'] / 1e6:8.1f} M {c['speedup_vs_1t']:7.2f}x {c['speedup_vs_1t_paired']:5.2f}x "
           f"{c['speedup_vs_1t_best']:5.2f}x  {idtxt}")
 print('identity check:', 'PASS (all spike files identical)' if ok_all else 'FAIL')
+# the 2-thread run against what this machine gave two independent processes in the same repeats
+for two, ceil in (('coba_large 2t', 'coba_large 1t x2'),):
+    if two in cfg and ceil in cfg:
+        fr = cfg[two]['speedup_vs_1t'] / cfg[ceil]['speedup_vs_1t']
+        frp = cfg[two]['speedup_vs_1t_paired'] / cfg[ceil]['speedup_vs_1t_paired']
+        cfg[two]['fraction_of_ceiling'] = fr
+        print(f"{two}: {100 * fr:.0f} % of the ceiling (two 1-thread processes) by medians, {100 * frp:.0f} % paired")
 
 # Brian2 with 1 and 2 OpenMP threads (--with-brian)
 brian = {}
