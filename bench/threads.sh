@@ -19,6 +19,14 @@
 # 2t's speed-up as a share of it). An estimate, not a strict bound: the processes are not
 # pinned, and each also has its background HDF5 writer thread.
 #
+# "lockstep 1t", "lockstep 2t" and "lockstep 2t w" (LOCKSTEP=1, the default) run
+# bench/lockstep.c: a synthetic step of about coba_large's cost, on one thread and as two
+# threads that meet every step as engram's workers do, with nothing else shared ("w":
+# one of them also appends coba_large's spike chunks to a file, as engram's two workers
+# do). Their speed-ups are what stepping in lockstep alone gets on this machine in the
+# same minutes (every stall of either core holds up both): the lines under the table give
+# them as a share of the ceiling, and engram's 2-thread speed-up as a share of them.
+#
 # Prints per configuration the medians of run-loop seconds per simulated second, whole
 # process seconds per simulated second and synaptic events per second, the number of
 # worker threads engram actually used, and the speed-up over 1 thread three ways: the
@@ -58,6 +66,16 @@
 #                   workers. Their files hold no spikes, so they are not compared. Default 0
 #   SYNC            1: `sync` before every run, so that no earlier run's file is being
 #                   written back to disk while a run is timed. Default 0
+#   LOCKSTEP        1 (default): every repeat also runs bench/lockstep.c (built here with
+#                   $CC, default cc) on 1 thread and as a lockstep pair of 2 threads
+#                   ("lockstep 1t", "lockstep 2t"): a synthetic step of about coba_large's
+#                   cost per step, with nothing shared between the threads but a counter
+#                   each, where a thread may run one step ahead of the other, as engram's
+#                   workers may; "lockstep 2t w" also appends coba_large's spike chunks
+#                   to a file from one thread, as engram's two workers do. Their speed-ups
+#                   are what stepping in lockstep alone gets on this machine in the same
+#                   minutes; the lines under the table give engram's 2-thread speed-up as
+#                   a share of them. 0: skip them
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
 #   PEERS           where brian2_coba.py and brian2_common.py are (default ../shared/peers
 #                   relative to the repo root)
@@ -74,7 +92,12 @@ LARGE_DURATION="${LARGE_DURATION:-2}"
 PROFILE="${PROFILE:-1}"
 NO_RECORD="${NO_RECORD:-0}"
 SYNC="${SYNC:-0}"
+LOCKSTEP="${LOCKSTEP:-1}"
 bench_setup threads
+if [ "$LOCKSTEP" = 1 ]; then
+  "${CC:-cc}" -O3 -march=native -pthread -o "$tmp/lockstep" "$here/lockstep.c" \
+    || { echo "threads.sh: cannot build bench/lockstep.c with ${CC:-cc} (set CC, or LOCKSTEP=0)" >&2; exit 1; }
+fi
 PEERS="${PEERS:-$root/../shared/peers}"
 export PEERS
 export BRIAN_WORK="$tmp/brian-work"
@@ -97,6 +120,10 @@ configs=(
   "coba_large 2t|coba_large|$LARGE_DURATION|2|"
   "coba_large 1t x2|coba_large|$LARGE_DURATION|1|"
 )
+if [ "$LOCKSTEP" = 1 ]; then
+  configs+=("lockstep 1t|lockstep|$LARGE_DURATION|1|" "lockstep 2t|lockstep|$LARGE_DURATION|2|"
+            "lockstep 2t w|lockstep|$LARGE_DURATION|2|w")
+fi
 if [ "$NO_RECORD" = 1 ]; then
   configs+=("coba_large 1t nr|coba_large|$LARGE_DURATION|1|record.spikes=[]"
             "coba_large 2t nr|coba_large|$LARGE_DURATION|2|record.spikes=[]")
@@ -116,6 +143,21 @@ for ((r = 1; r <= REPEATS; r++)); do
     [ -n "$extra" ] && args+=(--set "$extra")
     [ "$SYNC" = 1 ] && sync
     t0=$EPOCHREALTIME
+    if [ "$exp" = lockstep ]; then  # the synthetic pair: as many steps as coba_large at dt 0.1 ms
+      form=1t
+      [ "$thr" = 2 ] && form=lock2
+      [ "$extra" = w ] && form=lock2w
+      steps=$(awk -v d="$dur" 'BEGIN { printf "%d", d * 10000 + 0.5 }')
+      LOCKSTEP_DIR="$tmp" "$tmp/lockstep" --form "$form" "$steps" > "$log" 2>&1 || { echo "lockstep failed ($label):" >&2; cat "$log" >&2; exit 1; }
+      t1=$EPOCHREALTIME
+      wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
+      loop=$(sed -n 's/.*: loop \([0-9.]*\) s$/\1/p' "$log")
+      [ -n "$loop" ] || { echo "threads.sh: could not parse lockstep output:" >&2; cat "$log" >&2; exit 1; }
+      printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$exp" "$r" "$thr" "$thr" \
+        "$(awk -v d="$dur" 'BEGIN { print d * 1000 }')" "$wall" "$loop" 0 - >> "$runs"
+      printf '  rep %d  %-15s  %d thread(s)   whole %7.3f s  loop %7.3f s\n' "$r" "$label" "$thr" "$wall" "$loop"
+      continue
+    fi
     if [[ "$label" == *x2 ]]; then  # a second process beside it, the same run into another file
       twin=("${args[@]}")
       twin[3]="$tmp/$tag.twin.h5"
@@ -212,7 +254,10 @@ def spikes(path):
 # identity: every file of a network against its 1-thread file of repeat 1
 ok_all = True
 ident = {}
-for exp in dict.fromkeys(c['experiment'] for c in cfg.values()):
+for label, c in cfg.items():
+    if c['experiment'] == 'lockstep':  # synthetic: no spikes
+        ident[label] = dict(identical=True, files_compared=0, spikes=0, synthetic=True)
+for exp in dict.fromkeys(c['experiment'] for c in cfg.values() if c['experiment'] != 'lockstep'):
     ref_run = next(x for x in cfg[f'{exp} 1t']['runs'] if x['rep'] == 1)
     ref = spikes(ref_run['file'])
     n_ref = sum(len(t) for t, _ in ref.values())
@@ -247,6 +292,8 @@ for label, c in cfg.items():
              f"{i['spikes']:,} spikes)") if i['files_compared'] else 'reference'
     if i.get('recorded') is False:
         idtxt = 'not recorded (record.spikes=[])'
+    elif i.get('synthetic'):
+        idtxt = 'synthetic step, no simulator (bench/lockstep.c)'
     elif label.endswith('1t') and i['files_compared']:
         idtxt = ('yes' if i['identical'] else 'NO, DIFFERENT') + f" (repeats; {i['spikes']:,} spikes)"
     print(f"{label:16} {c['workers']:7d} {c['loop_s_per_sim_s']:12.4f} {c['whole_s_per_sim_s']:13.4f} "
@@ -259,6 +306,17 @@ two['fraction_of_ceiling'] = two['speedup_vs_1t'] / ceil['speedup_vs_1t']
 two['fraction_of_ceiling_paired'] = two['speedup_vs_1t_paired'] / ceil['speedup_vs_1t_paired']
 print(f"coba_large 2t: {100 * two['fraction_of_ceiling']:.0f} % of the ceiling (two 1-thread processes) by medians, "
       f"{100 * two['fraction_of_ceiling_paired']:.0f} % paired")
+for key, what in (('lockstep 2t', 'no simulator'), ('lockstep 2t w', 'no simulator, chunk writes as coba_large 2t')):
+    if key not in cfg:
+        continue
+    lk = cfg[key]
+    lk['fraction_of_ceiling'] = lk['speedup_vs_1t'] / ceil['speedup_vs_1t']
+    lk['fraction_of_ceiling_paired'] = lk['speedup_vs_1t_paired'] / ceil['speedup_vs_1t_paired']
+    lk['coba_large_2t_fraction'] = two['speedup_vs_1t'] / lk['speedup_vs_1t']
+    lk['coba_large_2t_fraction_paired'] = two['speedup_vs_1t_paired'] / lk['speedup_vs_1t_paired']
+    print(f"{key} ({what}): {lk['speedup_vs_1t']:.2f}x by medians, {lk['speedup_vs_1t_paired']:.2f}x paired: "
+          f"{100 * lk['fraction_of_ceiling']:.0f} % of the ceiling; coba_large 2t {100 * lk['coba_large_2t_fraction']:.0f} % "
+          f"of it by medians, {100 * lk['coba_large_2t_fraction_paired']:.0f} % paired")
 
 # Brian2 with 1 and 2 OpenMP threads (--with-brian)
 brian = {}
