@@ -3,7 +3,7 @@
  * A results file gets its spikes as pairs of 64 KiB chunks (8,192 timestamps and 8,192
  * node ids). This writes COUNT blocks of SIZE bytes (default 488 x 128 KiB, coba_large's
  * 5 s) to PATH with pwrite, one after another, and prints the wall and CPU time (user +
- * system, getrusage) per block, in one of three ways:
+ * system, getrusage) per block, in one of four ways:
  *
  *   new        the file truncated first: every block allocates page-cache pages, as a
  *              growing results file does
@@ -11,15 +11,19 @@
  *              of the same size (run `new` first), so only the copy remains
  *   direct     O_DIRECT: no page cache; the block goes to the device from this buffer
  *              (fails on file systems without it, such as tmpfs)
+ *   falloc     as new, but the file's blocks are reserved first with one
+ *              fallocate(FALLOC_FL_KEEP_SIZE) for all COUNT blocks (its CPU time is
+ *              printed apart): the writes then find their extents allocated
  *
  * Build and run (no dependencies):
  *   gcc -O2 -o /tmp/file_write bench/file_write.c
- *   for m in new overwrite direct; do /tmp/file_write bench/out/fw.bin $m; done; rm bench/out/fw.bin
+ *   for m in new overwrite direct falloc; do /tmp/file_write bench/out/fw.bin $m; done; rm bench/out/fw.bin
  *   /tmp/file_write /dev/shm/fw.bin new        (tmpfs)
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +45,7 @@ static double cpu_now(void) {
 
 int main(int argc, char** argv) {
     if (argc < 3 || argc > 5) {
-        fprintf(stderr, "usage: %s PATH new|overwrite|direct [COUNT [SIZE_KIB]]\n", argv[0]);
+        fprintf(stderr, "usage: %s PATH new|overwrite|direct|falloc [COUNT [SIZE_KIB]]\n", argv[0]);
         return 2;
     }
     const char* path = argv[1];
@@ -51,8 +55,9 @@ int main(int argc, char** argv) {
     int flags = O_WRONLY | O_CREAT;
     if (strcmp(mode, "new") == 0) flags |= O_TRUNC;
     else if (strcmp(mode, "direct") == 0) flags |= O_TRUNC | O_DIRECT;
+    else if (strcmp(mode, "falloc") == 0) flags |= O_TRUNC;
     else if (strcmp(mode, "overwrite") != 0) {
-        fprintf(stderr, "%s: mode '%s': give new, overwrite or direct\n", argv[0], mode);
+        fprintf(stderr, "%s: mode '%s': give new, overwrite, direct or falloc\n", argv[0], mode);
         return 2;
     }
     if (count <= 0 || kib <= 0 || kib % 4) {
@@ -70,6 +75,14 @@ int main(int argc, char** argv) {
     if (fd < 0) {
         fprintf(stderr, "%s: open %s (%s): %s\n", argv[0], path, mode, strerror(errno));
         return 1;
+    }
+    if (strcmp(mode, "falloc") == 0) {
+        const double f0 = cpu_now();
+        if (fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)count * (off_t)size) != 0) {
+            fprintf(stderr, "%s: fallocate %s: %s\n", argv[0], path, strerror(errno));
+            return 1;
+        }
+        printf("fallocate of %ld x %ld KiB: %.1f us CPU\n", count, kib, (cpu_now() - f0) * 1e6);
     }
     const double w0 = wall_now(), c0 = cpu_now();
     for (long i = 0; i < count; ++i) {
