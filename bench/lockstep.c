@@ -18,6 +18,9 @@
  *             pwrites of 64 KiB) to a new file every 107 steps (8,192 spikes of coba_large,
  *             whose two workers write their chunks so; a 1-thread engram run writes from
  *             a thread of its own on the idle core), in $LOCKSTEP_DIR (default .)
+ *   pipe      lock2, where a thread's scatter of step n also waits until the other has
+ *             updated step n-1, as an engram worker's delivery of step n-1's spikes waits
+ *             for every part's update of that step (between lock1 and lock2)
  *   free      two threads, each doing its half with no waiting at all (the same work as
  *             lock1/lock2 without the synchronisation)
  *   1t x2     two threads, each doing the whole 1t work on its own copy, at once (as
@@ -29,7 +32,7 @@
  * Build and run (no dependencies):
  *   gcc -O3 -march=native -pthread -o /tmp/lockstep bench/lockstep.c
  *   /tmp/lockstep [ROUNDS [STEPS [NEURONS [SCATTER]]]]
- *   /tmp/lockstep --form 1t|lock1|lock2|lock2w|free|x2 [STEPS [NEURONS [SCATTER]]]
+ *   /tmp/lockstep --form 1t|lock1|lock2|lock2w|pipe|free|x2 [STEPS [NEURONS [SCATTER]]]
  *   /tmp/lockstep --gaps [SECONDS]
  * The second form runs one form once and prints "loop S s" (for x2 the mean of the two
  * threads): bench/threads.sh runs 1t, lock2 and lock2w so in every repeat, beside engram.
@@ -100,7 +103,7 @@ static void half_init(half_t* h, size_t n, size_t per_step, uint64_t seed) {
 }
 
 /* One step of one half: the update (decay, integrate, threshold count), then the scatter. */
-static unsigned half_step(half_t* h) {
+static unsigned half_update(half_t* h) {
     float* restrict v = h->v;
     float* restrict g = h->g;
     float* restrict in = h->in;
@@ -119,15 +122,24 @@ static unsigned half_step(half_t* h) {
         spikes += (unsigned)s;
         v[i] = s ? -60.0f : nv;
     }
+    return spikes;
+}
+static void half_scatter(half_t* h) {
+    float* restrict in = h->in;
     const uint32_t* idx = h->idx + h->pos;
     for (size_t j = 0; j < h->per_step; ++j) in[idx[j]] += 0.01f;
     h->pos += h->per_step;
     if (h->pos + h->per_step > h->m) h->pos = 0;
+}
+static unsigned half_step(half_t* h) {
+    const unsigned spikes = half_update(h);
+    half_scatter(h);
     return spikes;
 }
 
 typedef struct {
-    _Alignas(64) atomic_ulong done;
+    _Alignas(64) atomic_ulong done;     /* steps finished */
+    _Alignas(64) atomic_ulong updated;  /* steps whose update is done (PIPE) */
 } counter_t;
 
 typedef struct {
@@ -141,26 +153,40 @@ typedef struct {
     off_t written;
 } job_t;
 
-enum { SOLO, LOCK, FREE };
+enum { SOLO, LOCK, PIPE, FREE };
+
+/* Waits until *c >= need (pause, then yield), keeping what it read in *seen. */
+static void wait_for(atomic_ulong* c, unsigned long need, unsigned long* seen) {
+    unsigned spins = 0;
+    while (*seen < need) {
+        *seen = atomic_load_explicit(c, memory_order_acquire);
+        if (*seen >= need) break;
+        if (++spins < 4096) _mm_pause(); else sched_yield();
+    }
+}
 
 static void* worker(void* p) {
     job_t* j = p;
     const double t0 = now();
     unsigned sink = 0;
     const int other = 1 - j->id;
-    unsigned long seen = 0;
+    unsigned long seen = 0, seen_updated = 0;
     for (size_t n = 1; n <= g_steps; ++n) {
-        if (j->mode == LOCK) {
+        if (j->mode == LOCK || j->mode == PIPE) {
             /* start step n once the other has finished step n - slack */
             const unsigned long need = n > (size_t)j->slack ? n - (size_t)j->slack : 0;
-            unsigned spins = 0;
-            while (seen < need) {
-                seen = atomic_load_explicit(&j->c[other].done, memory_order_acquire);
-                if (seen >= need) break;
-                if (++spins < 4096) _mm_pause(); else sched_yield();
-            }
+            wait_for(&j->c[other].done, need, &seen);
         }
-        for (int k = 0; k < j->count; ++k) sink += half_step(j->mine[k]);
+        if (j->mode == PIPE) {
+            /* engram's pipelined workers: the delivery of step n takes the spikes of step
+             * n-1 of every part, so it waits for the other's update of n-1 */
+            sink += half_update(j->mine[0]);
+            atomic_store_explicit(&j->c[j->id].updated, n, memory_order_release);
+            wait_for(&j->c[other].updated, n - 1, &seen_updated);
+            half_scatter(j->mine[0]);
+        } else {
+            for (int k = 0; k < j->count; ++k) sink += half_step(j->mine[k]);
+        }
         if (j->fd >= 0 && n % g_write_every == 0) {
             /* appended to a growing file, as a results file's chunks are (two pwrites) */
             for (int b = 0; b < 2; ++b) {
@@ -171,7 +197,7 @@ static void* worker(void* p) {
                 j->written += (off_t)sizeof g_block[b];
             }
         }
-        if (j->mode == LOCK) atomic_store_explicit(&j->c[j->id].done, n, memory_order_release);
+        if (j->mode == LOCK || j->mode == PIPE) atomic_store_explicit(&j->c[j->id].done, n, memory_order_release);
     }
     j->seconds = now() - t0;
     j->sink = sink;
@@ -182,8 +208,10 @@ static void* worker(void* p) {
  * wall time) or, for independent copies, the mean (as threads.sh averages two processes). */
 static double run(job_t* jobs, int threads, int mean) {
     counter_t c[2];
-    atomic_init(&c[0].done, 0);
-    atomic_init(&c[1].done, 0);
+    for (int i = 0; i < 2; ++i) {
+        atomic_init(&c[i].done, 0);
+        atomic_init(&c[i].updated, 0);
+    }
     pthread_t t[2];
     for (int i = 0; i < threads; ++i) {
         jobs[i].c = c;
@@ -211,9 +239,9 @@ static double median(double* x, int n) {
     return m;
 }
 
-enum { K = 6, CEILING = 5 };
-static const char* const name[K] = {"1t", "lock1", "lock2", "lock2 w", "free", "1t x2"};
-static const char* const flag[K] = {"1t", "lock1", "lock2", "lock2w", "free", "x2"};
+enum { K = 7, FREE_FORM = 5, CEILING = 6 };
+static const char* const name[K] = {"1t", "lock1", "lock2", "lock2 w", "pipe", "free", "1t x2"};
+static const char* const flag[K] = {"1t", "lock1", "lock2", "lock2w", "pipe", "free", "x2"};
 
 /* The file that "lock2 w" appends its chunks to: new for each run, removed after it. */
 static int open_chunk_file(char* path, size_t size) {
@@ -238,7 +266,7 @@ static double run_form(int k, half_t* a, half_t* b, half_t* a2, half_t* b2) {
     }
     j[0].mine[0] = a, j[1].mine[0] = b;
     j[0].count = j[1].count = 1;
-    j[0].mode = j[1].mode = k == 4 ? FREE : LOCK;
+    j[0].mode = j[1].mode = k == FREE_FORM ? FREE : k == 4 ? PIPE : LOCK;
     j[0].slack = j[1].slack = k == 1 ? 1 : 2;
     char path[4096];
     if (k == 3) j[0].fd = open_chunk_file(path, sizeof path);
@@ -318,7 +346,7 @@ static int gaps(double seconds) {
 static int usage(const char* argv0) {
     fprintf(stderr,
             "usage: %s [ROUNDS [STEPS [NEURONS [SCATTER]]]]\n"
-            "       %s --form 1t|lock1|lock2|lock2w|free|x2 [STEPS [NEURONS [SCATTER]]]\n"
+            "       %s --form 1t|lock1|lock2|lock2w|pipe|free|x2 [STEPS [NEURONS [SCATTER]]]\n"
             "       %s --gaps [SECONDS]\n",
             argv0, argv0, argv0);
     return 2;
