@@ -61,7 +61,6 @@ typedef struct {
     uint32_t* idx;          /* scatter targets, read in order (like CSR rows) */
     size_t n, m, pos;       /* neurons, targets in idx, read position */
     size_t per_step;        /* scattered inputs per step */
-    uint32_t range;         /* targets fall in [0, range) of `in` */
 } half_t;
 
 static size_t g_steps = 50000;
@@ -87,7 +86,6 @@ static void* xalloc(size_t bytes) {
 static void half_init(half_t* h, size_t n, size_t per_step, uint64_t seed) {
     h->n = n;
     h->per_step = per_step;
-    h->range = (uint32_t)n;
     h->v = xalloc(n * sizeof(float));
     h->g = xalloc(n * sizeof(float));
     h->in = xalloc(n * sizeof(float));
@@ -96,7 +94,7 @@ static void half_init(half_t* h, size_t n, size_t per_step, uint64_t seed) {
     uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
     for (size_t i = 0; i < h->m; ++i) {
         x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-        h->idx[i] = (uint32_t)(x % h->range);
+        h->idx[i] = (uint32_t)(x % n);
     }
     for (size_t i = 0; i < n; ++i) h->v[i] = -60.0f + (float)(i % 100) * 0.1f;
     h->pos = 0;
@@ -149,7 +147,7 @@ typedef struct {
     int count;
     counter_t* c;     /* [2] */
     double seconds;
-    unsigned sink;
+    unsigned sink;    /* the spikes counted, kept so that no update can be left out */
     off_t written;
 } job_t;
 
@@ -215,7 +213,10 @@ static double run(job_t* jobs, int threads, int mean) {
     pthread_t t[2];
     for (int i = 0; i < threads; ++i) {
         jobs[i].c = c;
-        pthread_create(&t[i], NULL, worker, &jobs[i]);
+        if (pthread_create(&t[i], NULL, worker, &jobs[i]) != 0) {
+            fprintf(stderr, "lockstep: cannot start a thread\n");
+            exit(1);
+        }
     }
     for (int i = 0; i < threads; ++i) pthread_join(t[i], NULL);
     double worst = 0.0, sum = 0.0;
@@ -327,7 +328,10 @@ static int gaps(double seconds) {
         pthread_t t[2];
         for (int i = 0; i < threads; ++i) {
             g[i].cpu = i, g[i].seconds = seconds, g[i].ghz = ghz;
-            pthread_create(&t[i], NULL, gaps_thread, &g[i]);
+            if (pthread_create(&t[i], NULL, gaps_thread, &g[i]) != 0) {
+                fprintf(stderr, "lockstep: cannot start a thread\n");
+                return 1;
+            }
         }
         for (int i = 0; i < threads; ++i) pthread_join(t[i], NULL);
         for (int i = 0; i < threads; ++i) {

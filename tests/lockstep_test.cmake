@@ -1,0 +1,37 @@
+# bench/lockstep.c, the synthetic lockstep pair that bench/threads.sh runs beside engram:
+# each form runs and prints the line threads.sh parses, the chunk file of lock2w is
+# removed after the run, the rounds summary lists every form, and bad arguments fail
+# with the usage (exit status 2).
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+foreach(form 1t lock1 lock2 lock2w pipe free x2)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env LOCKSTEP_DIR=${OUT} ${LOCKSTEP} --form ${form} 300 1024 64
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "^lockstep ${form}: 300 steps, 1024 neurons, 64 scattered inputs per step: loop [0-9]+\\.[0-9]+ s\n$")
+    message(FATAL_ERROR "lockstep --form ${form} (${rc}): '${out}' ${err}")
+  endif()
+endforeach()
+file(GLOB left ${OUT}/lockstep.*.bin)
+if(left)
+  message(FATAL_ERROR "lockstep --form lock2w left its chunk file: ${left}")
+endif()
+execute_process(COMMAND ${CMAKE_COMMAND} -E env LOCKSTEP_DIR=${OUT} ${LOCKSTEP} 2 200 1024 64
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "lockstep in rounds (${rc}): ${out} ${err}")
+endif()
+foreach(line "1t +[0-9.]+ +[0-9.]+ +1\\.00x" "lock2 w +[0-9.]+ +[0-9.]+ +[0-9.]+x +[0-9]+ %" "1t x2 +[0-9.]+ +[0-9.]+ +[0-9.]+x +100 %")
+  if(NOT out MATCHES "\n${line}\n")
+    message(FATAL_ERROR "lockstep's summary lacks a line like '${line}': ${out}")
+  endif()
+endforeach()
+foreach(args "--form;bad" "--form" "0" "2;100;8" "--gaps;0" "1;2;3;4;5")
+  execute_process(COMMAND ${LOCKSTEP} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 2 OR NOT err MATCHES "usage: ")
+    message(FATAL_ERROR "lockstep ${args} should fail with the usage (2), gave ${rc}: ${err}")
+  endif()
+endforeach()
+execute_process(COMMAND ${LOCKSTEP} --gaps 0.05 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "\n1 thread\\(s\\), CPU 0:.*%\n2 thread\\(s\\), CPU 0:.*%\n2 thread\\(s\\), CPU 1:.*%\n$")
+  message(FATAL_ERROR "lockstep --gaps (${rc}): ${out} ${err}")
+endif()
