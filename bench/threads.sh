@@ -76,6 +76,11 @@
 #                   are what stepping in lockstep alone gets on this machine in the same
 #                   minutes; the lines under the table give engram's 2-thread speed-up as
 #                   a share of them. 0: skip them
+#   XL              1: every repeat also runs experiments/coba_xl.yaml (COBA at 80,000
+#                   neurons, twice coba_large, same in-degree) on 1 and 2 threads and as two
+#                   1-thread processes ("coba_xl 1t", "2t", "1t x2"), for XL_DURATION
+#                   seconds (default LARGE_DURATION); a line under the table gives its
+#                   2-thread speed-up as a share of its ceiling. Default 0
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
 #   PEERS           where brian2_coba.py and brian2_common.py are (default ../shared/peers
 #                   relative to the repo root)
@@ -93,6 +98,8 @@ PROFILE="${PROFILE:-1}"
 NO_RECORD="${NO_RECORD:-0}"
 SYNC="${SYNC:-0}"
 LOCKSTEP="${LOCKSTEP:-1}"
+XL="${XL:-0}"
+XL_DURATION="${XL_DURATION:-$LARGE_DURATION}"
 bench_setup threads
 if [ "$LOCKSTEP" = 1 ]; then
   "${CC:-cc}" -O3 -march=native -pthread -o "$tmp/lockstep" "$here/lockstep.c" \
@@ -124,12 +131,16 @@ if [ "$LOCKSTEP" = 1 ]; then
   configs+=("lockstep 1t|lockstep|$LARGE_DURATION|1|" "lockstep 2t|lockstep|$LARGE_DURATION|2|"
             "lockstep 2t w|lockstep|$LARGE_DURATION|2|w")
 fi
+if [ "$XL" = 1 ]; then
+  configs+=("coba_xl 1t|coba_xl|$XL_DURATION|1|" "coba_xl 2t|coba_xl|$XL_DURATION|2|"
+            "coba_xl 1t x2|coba_xl|$XL_DURATION|1|")
+fi
 if [ "$NO_RECORD" = 1 ]; then
   configs+=("coba_large 1t nr|coba_large|$LARGE_DURATION|1|record.spikes=[]"
             "coba_large 2t nr|coba_large|$LARGE_DURATION|2|record.spikes=[]")
 fi
 
-echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
+echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$XL" = 1 ] && echo ", coba_xl $XL_DURATION s")$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
@@ -306,6 +317,12 @@ two['fraction_of_ceiling'] = two['speedup_vs_1t'] / ceil['speedup_vs_1t']
 two['fraction_of_ceiling_paired'] = two['speedup_vs_1t_paired'] / ceil['speedup_vs_1t_paired']
 print(f"coba_large 2t: {100 * two['fraction_of_ceiling']:.0f} % of the ceiling (two 1-thread processes) by medians, "
       f"{100 * two['fraction_of_ceiling_paired']:.0f} % paired")
+if 'coba_xl 2t' in cfg:
+    xl, xl_ceil = cfg['coba_xl 2t'], cfg['coba_xl 1t x2']
+    xl['fraction_of_ceiling'] = xl['speedup_vs_1t'] / xl_ceil['speedup_vs_1t']
+    xl['fraction_of_ceiling_paired'] = xl['speedup_vs_1t_paired'] / xl_ceil['speedup_vs_1t_paired']
+    print(f"coba_xl 2t: {xl['speedup_vs_1t']:.2f}x by medians, {xl['speedup_vs_1t_paired']:.2f}x paired: "
+          f"{100 * xl['fraction_of_ceiling']:.0f} % of its ceiling by medians, {100 * xl['fraction_of_ceiling_paired']:.0f} % paired")
 for key, what in (('lockstep 2t', 'no simulator'), ('lockstep 2t w', 'no simulator, chunk writes as coba_large 2t')):
     if key not in cfg:
         continue

@@ -197,7 +197,7 @@ TEST_CASE("overrides (--set) change any key by its dotted path before validation
 }
 
 TEST_CASE("the shipped experiments parse", "[unit][config]") {
-    for (const char* f : {"coba.yaml", "cuba.yaml", "brunel.yaml", "single_neuron.yaml", "coba_large.yaml"}) {
+    for (const char* f : {"coba.yaml", "cuba.yaml", "brunel.yaml", "single_neuron.yaml", "coba_large.yaml", "coba_xl.yaml"}) {
         INFO(f);
         CHECK_NOTHROW(load_experiment(std::string(ENGRAM_SOURCE_DIR) + "/experiments/" + f, builtin_models()));
     }
