@@ -203,6 +203,35 @@ TEST_CASE("the shipped experiments parse", "[unit][config]") {
     }
 }
 
+TEST_CASE("the scaled COBA experiments keep coba.yaml's populations' ratio and in-degree", "[unit][config]") {
+    // thread-scaling benchmarks compare them with COBA: each neuron must get the same
+    // expected number of inputs from each population (3,200 x 0.02 = 64 excitatory,
+    // 800 x 0.02 = 16 inhibitory), whatever the size
+    const auto load = [](const char* f) {
+        return load_experiment(std::string(ENGRAM_SOURCE_DIR) + "/experiments/" + f, builtin_models()).spec;
+    };
+    const auto coba = load("coba.yaml");
+    for (const char* f : {"coba_large.yaml", "coba_xl.yaml"}) {
+        INFO(f);
+        const auto big = load(f);
+        REQUIRE(big.populations.size() == coba.populations.size());
+        REQUIRE(big.projections.size() == coba.projections.size());
+        CHECK(big.populations[0].size * coba.populations[1].size == big.populations[1].size * coba.populations[0].size);
+        for (std::size_t j = 0; j < coba.projections.size(); ++j) {
+            const auto& a = coba.projections[j];
+            const auto& b = big.projections[j];
+            const auto n_src = [](const network_spec& s, const std::string& name) {
+                for (const auto& pop : s.populations)
+                    if (pop.name == name) return double(pop.size);
+                return 0.0;
+            };
+            CHECK(b.source == a.source);
+            CHECK(b.target == a.target);
+            CHECK(n_src(big, b.source) * b.connector.p == Approx(n_src(coba, a.source) * a.connector.p));
+        }
+    }
+}
+
 TEST_CASE("runaway and ambiguous inputs are refused", "[unit][config]") {
     REQUIRE_THROWS_WITH(parse(base, {"simulation.duration=inf ms"}), Contains("duration must be finite"));
     REQUIRE_THROWS_WITH(parse(replace(base, "  exc:\n", "  ex/c:\n")), Contains("may contain only letters"));
