@@ -4,6 +4,8 @@
 #include <atomic>
 #include <cstdint>
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -524,6 +526,53 @@ record:
         for (std::size_t j = 0; j < 2; ++j) {
             const auto tr = c.trace(0, 0, j);
             CHECK(*std::max_element(tr.begin(), tr.end()) == Approx(1500.0).epsilon(1e-5));
+        }
+    }
+}
+
+TEST_CASE("gathered direct delivery adds every weight of short, long and longer-than-its-list rows", "[unit][engine]") {
+    // A projection with one shared weight into a float state array is delivered by
+    // gathering its rows' targets into one list (walk_gathered, 8,192 targets at a time).
+    // Here all 300 sources fire in the same step: four rows of 3,000 targets (the list
+    // fills and is walked between them), one of all 9,000 (on one part, longer than the
+    // list: walked in place), and 295 of one target each (the last ones at the end of the
+    // stored targets, copied exactly). I_ex right after delivery is the number of rows
+    // that reach a neuron times 0.5 pA (times 1 / sigma and back, to float rounding).
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / "engram_test_gathered";
+    fs::create_directories(dir);
+    {
+        std::ofstream csv(dir / "rows.csv");
+        csv << "pre,post\n";
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 3000; ++j) csv << i << ',' << j << '\n';
+        for (int j = 0; j < 9000; ++j) csv << 4 << ',' << j << '\n';
+        for (int i = 5; i < 300; ++i) csv << i << ',' << 3000 + (i - 5) << '\n';
+    }
+    const std::string y = R"(
+simulation: {dt: 0.1 ms, duration: 2 ms, seed: 5, min_neurons_per_thread: 1}
+populations:
+  src: {size: 300, model: spike_array, params: {spike_times: [1 ms]}}
+  tgt: {size: 9000, model: lif_curr_exp, params: {V_th: 1000 mV, tau_syn_ex: 2 ms}}
+projections:
+  p: {source: src, target: tgt, receptor: ex, weight: 0.5 pA, connector: {rule: from_list, file: )" +
+                          (dir / "rows.csv").string() + R"(}}
+record:
+  state: {r: {population: tgt, variables: [I_ex]}}
+)";
+    const auto spec = parse(y);
+    fs::remove_all(dir);
+    for (int threads : {1, 2}) {
+        INFO(threads << " thread(s)");
+        simulation sim(spec, builtin_models(), threads, threads);
+        capture c;
+        const auto st = sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &c);
+        CHECK(st.synaptic_events == 4 * 3000 + 9000 + 295);
+        for (std::size_t j : {0, 1, 2999, 3000, 3150, 3294, 3295, 4499, 4500, 8999}) {
+            INFO("neuron " << j);
+            const double rows = j < 3000 ? 5 : j < 3295 ? 2 : 1;
+            const auto tr = c.trace(0, 0, j);
+            CHECK(*std::max_element(tr.begin(), tr.end()) == Approx(0.5 * rows).epsilon(1e-6));
         }
     }
 }

@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <thread>
 #include <type_traits>
 
@@ -101,9 +102,68 @@ struct row_segment {
     bool wide;  // 4-byte targets
     bool f64;   // dst is double
 };
+// One spiking neuron's row in one part of a gathered projection (below): [b, e) in its
+// targets.
+struct row_span {
+    std::uint64_t b, e;
+};
 struct alignas(64) segment_list {
     aligned_vector<row_segment> s;  // deliver_direct's chunk of rows, sized at its first call
+    aligned_vector<row_span> spans;       // a gathered projection's chunk of rows
+    aligned_vector<std::uint16_t> flat;   // their targets, back to back
 };
+
+// Gathered delivery, for a direct projection whose synapses share one weight into a
+// float array, with 2-byte targets: each row of the step is copied into one flat list
+// with fixed-size copies (`fixed` targets whatever the row's length, as 32-byte blocks,
+// then 16 more at a time while the row has more), then the list is walked in one loop.
+// Walked one at a time, every row ended in a loop exit that its length, random, made
+// the branch predictor miss (with the remainder of an unrolled loop, about two per
+// row); a part's row of a COBA spike is 8-64 targets, so splitting rows between two
+// parts doubled those misses. The sums are those of walk_segment, in the same order.
+constexpr std::size_t gather_block = 16;       // targets per copy (32 bytes)
+constexpr std::size_t gather_capacity = 8192;  // targets gathered, then walked, at a time
+constexpr std::uint64_t gather_max_mean = 256; // longer rows on average: walked in place
+
+inline void walk_gathered(const std::uint16_t* tg, std::uint64_t size, const row_span* rows, std::size_t m,
+                          std::uint16_t* flat, std::size_t fixed, float* dst, float w0, float scale) {
+    constexpr std::size_t ahead = 16;
+    std::size_t pos = 0;
+    auto walk = [&] {
+#pragma GCC unroll 4
+        for (std::size_t u = 0; u < pos; ++u) dst[flat[u]] = fmadd(w0, scale, dst[flat[u]]);
+        pos = 0;
+    };
+    auto prefetch = [&](const row_span& r) {
+        const char* t = reinterpret_cast<const char*>(tg + r.b);
+        __builtin_prefetch(t);
+        __builtin_prefetch(t + 64);
+    };
+    for (std::size_t j = 0; j < std::min(ahead, m); ++j) prefetch(rows[j]);
+    for (std::size_t j = 0; j < m; ++j) {
+        if (j + ahead < m) prefetch(rows[j + ahead]);
+        const std::uint64_t b = rows[j].b, n = rows[j].e - b;
+        if (pos + n + fixed + gather_block > gather_capacity) [[unlikely]] {
+            walk();
+            if (n + fixed + gather_block > gather_capacity) {  // longer than the list: in place
+                for (std::uint64_t s = b; s < b + n; ++s) dst[tg[s]] = fmadd(w0, scale, dst[tg[s]]);
+                continue;
+            }
+        }
+        const std::uint16_t* src = tg + b;
+        std::uint16_t* out = flat + pos;
+        if (b + n + fixed + gather_block <= size) [[likely]] {
+            // copies past the row's end read the next rows (inside the array) and write
+            // past `pos + n` (inside the list): both are overwritten or ignored
+            for (std::size_t c = 0; c < fixed; c += gather_block) std::memcpy(out + c, src + c, gather_block * sizeof(std::uint16_t));
+            for (std::size_t c = fixed; c < n; c += gather_block) std::memcpy(out + c, src + c, gather_block * sizeof(std::uint16_t));
+        } else {
+            std::memcpy(out, src, n * sizeof(std::uint16_t));  // the array's last rows: exactly
+        }
+        pos += n;
+    }
+    walk();
+}
 
 // A row segment's first two cache lines of targets and first line of weights: a COBA
 // row is 1-2 lines of 2-byte targets.
@@ -142,6 +202,9 @@ struct projection_rt {
     // (deliver_direct). Empty where a part holds 2^32 synapses or more (or as many as a
     // lower limit_interleaved_row_starts gives).
     std::vector<std::uint32_t> bounds;
+    // Per part: targets that walk_gathered copies per row whatever its length (the mean
+    // row plus two standard deviations, in whole blocks); 0: rows walked one at a time.
+    std::vector<std::uint32_t> gather_fixed;
     std::vector<std::vector<std::uint32_t>> col_src;  // per part: scratch for one column's sources
 };
 
@@ -463,6 +526,22 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             for (std::size_t k = 0; k < P; ++k)
                 for (std::size_t i = 0; i <= r.rows.n_pre; ++i) r.bounds[i * P + k] = static_cast<std::uint32_t>(r.rows.parts[k].row_begin[i]);
         }
+        r.gather_fixed.assign(P, 0);
+        if (r.direct && r.rows.homogeneous_weight)
+            for (std::size_t k = 0; k < P; ++k) {
+                const auto& c = r.rows.parts[k];
+                if (!c.compact() || r.rows.n_pre == 0) continue;
+                double sum = 0, sq = 0;
+                for (std::size_t i = 0; i < r.rows.n_pre; ++i) {
+                    const double len = static_cast<double>(c.row_begin[i + 1] - c.row_begin[i]);
+                    sum += len;
+                    sq += len * len;
+                }
+                const double mean = sum / r.rows.n_pre, sd = std::sqrt(std::max(0.0, sq / r.rows.n_pre - mean * mean));
+                if (mean > static_cast<double>(gather_max_mean)) continue;
+                const auto blocks = static_cast<std::uint32_t>(std::ceil((mean + 2 * sd) / gather_block));
+                r.gather_fixed[k] = std::max<std::uint32_t>(1, blocks) * gather_block;
+            }
         if (!r.is_direct()) {
             tgt.ring_input = true;
             tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
@@ -670,6 +749,37 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         void* dst = f64 ? static_cast<void*>(pj.direct64 + off) : static_cast<void*>(pj.direct + off);
         const float w0 = pj.rows.weight0;
         const double scale = pops[pj.target].model->direct_scale(static_cast<std::size_t>(pj.receptor), n);
+        if (const std::size_t fixed = pj.gather_fixed[k]) {
+            walk();  // the rows listed before first: the same order of additions into shared arrays
+            auto& spans = direct_rows[k].spans;
+            auto& flat = direct_rows[k].flat;
+            if (spans.size() < chunk) spans.resize(chunk);
+            if (flat.size() < gather_capacity) flat.resize(gather_capacity);
+            const auto* t16 = rows.target16.data();
+            const std::uint64_t n_targets = rows.target16.size();
+            float* d = pj.direct + off;
+            std::size_t q = 0;
+            auto flush = [&] {
+                walk_gathered(t16, n_targets, spans.data(), q, flat.data(), fixed, d, w0, static_cast<float>(scale));
+                q = 0;
+            };
+            auto span = [&](std::uint64_t b, std::uint64_t e) {
+                spans[q++] = row_span{b, e};
+                ev += e - b;
+                if (q == chunk) [[unlikely]] flush();
+            };
+            if (!pj.bounds.empty()) {
+                const std::size_t P = pj.rows.parts.size();
+                const std::uint32_t* bd = pj.bounds.data() + k;
+                for (const auto& sp : pops[pj.source].spikes[prev])
+                    for (const std::uint32_t i : sp.ids) span(bd[i * P], bd[(i + 1) * P]);
+            } else {
+                for (const auto& sp : pops[pj.source].spikes[prev])
+                    for (const std::uint32_t i : sp.ids) span(rb[i], rb[i + 1]);
+            }
+            flush();
+            continue;
+        }
         // every spike gets an entry, empty rows too: no store waits on a load
         auto put = [&](std::uint64_t b, std::uint64_t e) {
             segs[m++] = row_segment{tg + b * size, w ? w + b : nullptr, dst, e - b, scale, w0, wide, f64};
