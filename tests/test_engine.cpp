@@ -142,6 +142,32 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     CHECK(c.spikes == one.spikes);
 }
 
+TEST_CASE("gathered and row-by-row direct delivery give the same spikes and state", "[unit][engine]") {
+    // every step's rows of the shared-weight projections gathered (from 1 row a step), or
+    // none (from SIZE_MAX): the same additions in the same order, so the same bits
+    const auto spec = parse(direct_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    struct restore {
+        std::size_t rows;
+        ~restore() { gather_rows_from(rows); }
+    } restore_rows{gather_rows_from(3)};
+    for (int threads : {1, 2}) {
+        std::vector<capture> got(2);
+        std::vector<std::vector<float>> g_ex(2);
+        for (std::size_t m : {0, 1}) {
+            gather_rows_from(m == 0 ? std::size_t(1) : SIZE_MAX);
+            simulation sim(spec, builtin_models(), threads, threads == 1 ? 0 : 3);
+            sim.run(steps, &got[m]);
+            const auto g = sim.state(0, "g_ex");
+            g_ex[m].assign(g.begin(), g.end());
+        }
+        INFO(threads << " thread(s)");
+        REQUIRE(got[0].spikes.size() > 200);
+        CHECK(got[0].spikes == got[1].spikes);
+        CHECK(g_ex[0] == g_ex[1]);
+    }
+}
+
 // The phases of a profile, each non-negative, summing to at most the run loop (each
 // worker's phases are disjoint stretches of its loop).
 void check_profile(const run_stats& st, std::size_t workers) {

@@ -11,6 +11,7 @@
 #include <bit>
 #include <cmath>
 #include <map>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -271,17 +272,24 @@ void check_case(const std::array<std::string, 5>& c, const std::array<std::strin
     // 1 and 3 threads with the widest hand-written kernels this build has; 1 thread again
     // with each narrower width below it (256: AVX2; 0: the compiler's loops alone), all
     // to the last bit
+    // (and 1 and 3 threads again with every step's direct rows of a shared weight
+    // gathered, however few: few steps here have the 3 that gather by default)
     const int widest = kernel_vector_bits();
-    std::vector<std::pair<int, int>> runs{{1, widest}, {3, widest}};
+    std::vector<std::tuple<int, int, std::size_t>> runs{{1, widest, 3}, {3, widest, 3}, {1, widest, 1}, {3, widest, 1}};
     for (int bits : {256, 0})
-        if (bits < widest) runs.emplace_back(1, bits);
-    for (const auto& [threads, bits] : runs) {
-        INFO(threads << " threads, kernels up to " << bits << "-bit vectors");
+        if (bits < widest) runs.emplace_back(1, bits, 3);
+    for (const auto& [threads, bits, gather] : runs) {
+        INFO(threads << " threads, kernels up to " << bits << "-bit vectors, rows gathered from " << gather << " a step");
         limit_kernel_vector_bits(bits);
+        const std::size_t gather_before = gather_rows_from(gather);
         struct restore {
             int bits;
-            ~restore() { limit_kernel_vector_bits(bits); }
-        } restore_width{widest};
+            std::size_t gather;
+            ~restore() {
+                limit_kernel_vector_bits(bits);
+                gather_rows_from(gather);
+            }
+        } restore_width{widest, gather_before};
         simulation sim(spec, builtin_models(), threads, threads == 1 ? 0 : 4);
         capture got;
         sim.run(steps_for(spec.simulation.duration, spec.simulation.dt), &got);

@@ -185,4 +185,11 @@ std::uint64_t steps_for(double duration_ms, double dt_ms);
 // second path on small networks. Returns the limit before the call.
 std::uint64_t limit_interleaved_row_starts(std::uint64_t synapses_per_part);
 
+// A direct projection whose synapses share one weight gathers its rows of a step into one
+// list before adding them (docs/architecture.md, "Gathered rows") where the step has at
+// least this many of its rows (default 3); fewer are walked one at a time. Both give the
+// same sums in the same order. Process-wide, read when a simulation is built; tests set
+// 1 (always) or SIZE_MAX (never) to compare the two. Returns the value before the call.
+std::size_t gather_rows_from(std::size_t rows);
+
 }  // namespace engram
