@@ -718,6 +718,23 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
     }
 }
 
+// f(begin, end) for part k's row of every spiking neuron in `spikes` (a step's buffers of
+// pj's source, in order), from the interleaved row starts or, where there are none, the
+// part's own row_begin.
+template <class F>
+void for_each_spiking_row(const projection_rt& pj, const std::vector<spike_buffer>& spikes, std::size_t k, F&& f) {
+    if (!pj.bounds.empty()) {
+        const std::size_t P = pj.rows.parts.size();
+        const std::uint32_t* bd = pj.bounds.data() + k;
+        for (const auto& sp : spikes)
+            for (const std::uint32_t i : sp.ids) f(bd[i * P], bd[(i + 1) * P]);
+    } else {
+        const std::uint64_t* rb = pj.rows.parts[k].row_begin.data();
+        for (const auto& sp : spikes)
+            for (const std::uint32_t i : sp.ids) f(rb[i], rb[i + 1]);
+    }
+}
+
 // Step 3b of step n for part k: spikes of step n-1 of static projections with a delay of
 // one step, straight into the targets' state (the update of step n has decayed it; the
 // next update reads it). First the bounds of every spiking neuron's row of every such
@@ -749,7 +766,6 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
     for (auto& pj : projs) {
         if (!pj.is_direct()) continue;
         auto& rows = pj.rows.parts[k];
-        const std::uint64_t* rb = rows.row_begin.data();
         const bool wide = !rows.compact();
         const char* tg = wide ? reinterpret_cast<const char*>(rows.target.data()) : reinterpret_cast<const char*>(rows.target16.data());
         const std::size_t size = wide ? sizeof(std::uint32_t) : sizeof(std::uint16_t);
@@ -781,15 +797,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
                 ev += e - b;
                 if (q == chunk) [[unlikely]] flush();
             };
-            if (!pj.bounds.empty()) {
-                const std::size_t P = pj.rows.parts.size();
-                const std::uint32_t* bd = pj.bounds.data() + k;
-                for (const auto& sp : pops[pj.source].spikes[prev])
-                    for (const std::uint32_t i : sp.ids) span(bd[i * P], bd[(i + 1) * P]);
-            } else {
-                for (const auto& sp : pops[pj.source].spikes[prev])
-                    for (const std::uint32_t i : sp.ids) span(rb[i], rb[i + 1]);
-            }
+            for_each_spiking_row(pj, pops[pj.source].spikes[prev], k, span);
             flush();
             continue;
         }
@@ -799,15 +807,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
             ev += e - b;
             if (m == chunk) [[unlikely]] walk();
         };
-        if (!pj.bounds.empty()) {
-            const std::size_t P = pj.rows.parts.size();
-            const std::uint32_t* bd = pj.bounds.data() + k;
-            for (const auto& sp : pops[pj.source].spikes[prev])
-                for (const std::uint32_t i : sp.ids) put(bd[i * P], bd[(i + 1) * P]);
-        } else {
-            for (const auto& sp : pops[pj.source].spikes[prev])
-                for (const std::uint32_t i : sp.ids) put(rb[i], rb[i + 1]);
-        }
+        for_each_spiking_row(pj, pops[pj.source].spikes[prev], k, put);
     }
     walk();
     events[k].n += ev;
