@@ -527,22 +527,26 @@ projections:
     CHECK(order == std::vector<std::size_t>{2, 1, 0});
 }
 
+// `sources` neurons that all fire at 1 ms into `targets` lif_curr_exp neurons that never
+// fire, through one static one-step projection of 0.5 pA (direct delivery), with I_ex
+// recorded.
+std::string burst_into(int sources, int targets, const std::string& connector) {
+    return "simulation: {dt: 0.1 ms, duration: 2 ms, seed: 5, min_neurons_per_thread: 1}\n"
+           "populations:\n"
+           "  src: {size: " + std::to_string(sources) + ", model: spike_array, params: {spike_times: [1 ms]}}\n"
+           "  tgt: {size: " + std::to_string(targets) + ", model: lif_curr_exp, params: {V_th: 1000 mV, tau_syn_ex: 2 ms}}\n"
+           "projections:\n"
+           "  p: {source: src, target: tgt, receptor: ex, weight: 0.5 pA, connector: " + connector + "}\n"
+           "record:\n"
+           "  state: {r: {population: tgt, variables: [I_ex]}}\n";
+}
+
 TEST_CASE("a step with more spiking rows than direct delivery lists at once adds every weight", "[unit][engine]") {
     // 3,000 sources fire in the same step into two lif_curr_exp neurons through a static
     // one-step projection (direct delivery, which lists and walks 1,024 rows at a time):
     // I_ex right after that delivery is 3,000 x 0.5 pA, to the rounding of 3,000 float
     // additions of the weight times 1 / sigma (lazy decay); one row of 0.5 pA is 3e-4 of it.
-    const std::string y = R"(
-simulation: {dt: 0.1 ms, duration: 2 ms, seed: 5, min_neurons_per_thread: 1}
-populations:
-  src: {size: 3000, model: spike_array, params: {spike_times: [1 ms]}}
-  tgt: {size: 2, model: lif_curr_exp, params: {V_th: 1000 mV, tau_syn_ex: 2 ms}}
-projections:
-  p: {source: src, target: tgt, receptor: ex, weight: 0.5 pA, connector: {rule: all_to_all}}
-record:
-  state: {r: {population: tgt, variables: [I_ex]}}
-)";
-    const auto spec = parse(y);
+    const auto spec = parse(burst_into(3000, 2, "{rule: all_to_all}"));
     for (int threads : {1, 2}) {
         INFO(threads << " thread(s)");
         simulation sim(spec, builtin_models(), threads, 2);
@@ -575,18 +579,7 @@ TEST_CASE("gathered direct delivery adds every weight of short, long and longer-
         for (int j = 0; j < 9000; ++j) csv << 4 << ',' << j << '\n';
         for (int i = 5; i < 300; ++i) csv << i << ',' << 3000 + (i - 5) << '\n';
     }
-    const std::string y = R"(
-simulation: {dt: 0.1 ms, duration: 2 ms, seed: 5, min_neurons_per_thread: 1}
-populations:
-  src: {size: 300, model: spike_array, params: {spike_times: [1 ms]}}
-  tgt: {size: 9000, model: lif_curr_exp, params: {V_th: 1000 mV, tau_syn_ex: 2 ms}}
-projections:
-  p: {source: src, target: tgt, receptor: ex, weight: 0.5 pA, connector: {rule: from_list, file: )" +
-                          (dir / "rows.csv").string() + R"(}}
-record:
-  state: {r: {population: tgt, variables: [I_ex]}}
-)";
-    const auto spec = parse(y);
+    const auto spec = parse(burst_into(300, 9000, "{rule: from_list, file: " + (dir / "rows.csv").string() + "}"));
     fs::remove_all(dir);
     for (int threads : {1, 2}) {
         INFO(threads << " thread(s)");
