@@ -776,9 +776,12 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         const float w0 = pj.rows.weight0;
         const double scale = pops[pj.target].model->direct_scale(static_cast<std::size_t>(pj.receptor), n);
         // gathered where the step has a few of the projection's rows (gather_rows_from)
-        std::size_t spiking = 0;
-        for (const auto& sp : pops[pj.source].spikes[prev]) spiking += sp.ids.size();
-        if (const std::size_t fixed = pj.gather_fixed[k]; fixed && spiking >= gather_from) {
+        auto spiking = [&] {
+            std::size_t c = 0;
+            for (const auto& sp : pops[pj.source].spikes[prev]) c += sp.ids.size();
+            return c;
+        };
+        if (const std::size_t fixed = pj.gather_fixed[k]; fixed && spiking() >= gather_from) {
             walk();  // the rows listed before first: the same order of additions into shared arrays
             auto& spans = direct_rows[k].spans;
             auto& flat = direct_rows[k].flat;
