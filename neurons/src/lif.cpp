@@ -73,9 +73,10 @@ struct vec8 {
     // one bit per lane, lane 0 lowest: x >= y (false for NaN)
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_GE_OQ))); }
     // every lane's bits, as int32, below bound
-    static bool all_below(i bound, f x) {
-        return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bound, _mm256_castps_si256(x)))) == 0xff;
-    }
+    static bool all_below(i bound, f x) { return all_below(bound, _mm256_castps_si256(x)); }
+    static bool all_below(i bound, i x) { return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bound, x))) == 0xff; }
+    // per lane the larger of acc and x's bits as int32 (for all_below over several vectors)
+    static i max_bits(i acc, f x) { return _mm256_max_epi32(acc, _mm256_castps_si256(x)); }
 };
 // The same operations on 4 doubles (AVX2), for the double kernels: the steps of the
 // last spikes as 4 int32, widened to a 64-bit lane mask for the blend; the doubles'
@@ -120,7 +121,10 @@ struct vec16 {
     static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_ps(a, b, c); }
     static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(a, b), x, r); }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_ps_mask(x, y, _CMP_GE_OQ)); }
-    static bool all_below(i bound, f x) { return _mm512_cmpgt_epi32_mask(bound, _mm512_castps_si512(x)) == 0xffff; }
+    static bool all_below(i bound, f x) { return all_below(bound, _mm512_castps_si512(x)); }
+    static bool all_below(i bound, i x) { return _mm512_cmpgt_epi32_mask(bound, x) == 0xffff; }
+    // (masked: the plain intrinsic's undefined source draws GCC 12's -Wmaybe-uninitialized)
+    static i max_bits(i acc, f x) { return _mm512_mask_max_epi32(acc, 0xffff, acc, _mm512_castps_si512(x)); }
 };
 #endif
 #if defined(ENGRAM_AVX512) && defined(__AVX512VL__)
@@ -146,6 +150,28 @@ struct vec8d {
     static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_pd(_mm256_cmpgt_epi32_mask(a, b), x, r); }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_pd_mask(x, y, _CMP_GE_OQ)); }
     static bool all_below(bits bound, f x) { return _mm512_cmpgt_epi64_mask(bound, _mm512_castpd_si512(x)) == 0xff; }
+};
+#endif
+#if defined(__AVX2__)
+// What lif_base::threshold_pass checks once per block of 32 neurons rather than once per
+// vector. no_block_check: nothing. block_below: that the bits, as int32, of a value the
+// step computes (vof(i, acc) folds each vector's into acc with V::max_bits) are below
+// bound in every lane of the block's vectors; where not, redo(i) computes each vector of
+// the block again, with its own check. The maximum runs on other pipes than a compare
+// into a mask, which on Zen 4 shares the two pipes of the multiply-adds.
+struct no_block_check {
+    static constexpr bool active = false;
+    struct acc {};
+    acc start() const { return {}; }
+};
+template <class V, class Redo>
+struct block_below {
+    static constexpr bool active = true;
+    using acc = typename V::i;
+    typename V::i bound;
+    Redo redo;
+    acc start() const { return V::set(std::numeric_limits<std::int32_t>::min()); }
+    bool ok(acc a) const { return V::all_below(bound, a); }
 };
 #endif
 #if defined(__AVX2__)
@@ -331,9 +357,10 @@ struct lif_base : population_model {
     // loop does (fused multiply-adds included), so that the spikes stay those of the
     // reference kernel (tests/test_reference.cpp). Returns where it stopped: the last
     // e - b mod 32 neurons are left to integrate and detect.
-    template <class V, class Step>
-    std::uint32_t fused_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step) {
-        return threshold_pass<V, true>(m, b, e, spikes, step);
+    template <class V, class Step, class Check = no_block_check>
+    std::uint32_t fused_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Step&& step,
+                             const Check& check = {}) {
+        return threshold_pass<V, true>(m, b, e, spikes, step, check);
     }
 
     // Both of the above: v of neurons [i, i + V::lanes) from vof(i); Hold: the refractory
@@ -341,8 +368,9 @@ struct lif_base : population_model {
     // m - 1 - n_ref (one compare; neither side overflows, see step_in_epoch). Per block of
     // 32 neurons the compares' lane bits make one word, neuron by neuron: spikes come out
     // in ascending order, and the scalar work follows the spikes.
-    template <class V, bool Hold, class Vof>
-    std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof) {
+    template <class V, bool Hold, class Vof, class Check = no_block_check>
+    std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof,
+                                 const Check& check = {}) {
         T* vv = v.data();  // not restrict: vof may read v through its own pointer
         std::int32_t* rr = last.data();
         const T Vr = V_reset;
@@ -360,10 +388,21 @@ struct lif_base : population_model {
             std::uint32_t any = 0;  // bit k: block k of the chunk has a spike
             for (std::uint32_t w = c; w < end; w += 32) {
                 std::uint32_t bits = 0;
+                constexpr unsigned n = 32 / V::lanes;
+                typename V::f ys[n];
+                auto acc = check.start();
 #pragma GCC unroll 4
-                for (unsigned j = 0; j < 32 / V::lanes; ++j) {
+                for (unsigned j = 0; j < n; ++j) {
                     const std::size_t i = std::size_t(w) + V::lanes * j;  // 64-bit: addresses fold into displacements
-                    typename V::f y = vof(i);
+                    if constexpr (Check::active) ys[j] = vof(i, acc); else ys[j] = vof(i);
+                }
+                if constexpr (Check::active)
+                    if (!check.ok(acc)) [[unlikely]]
+                        for (unsigned j = 0; j < n; ++j) ys[j] = check.redo(std::size_t(w) + V::lanes * j);
+#pragma GCC unroll 4
+                for (unsigned j = 0; j < n; ++j) {
+                    const std::size_t i = std::size_t(w) + V::lanes * j;
+                    typename V::f y = ys[j];
                     if constexpr (Hold) {
                         y = V::select_gt(V::load(rr + i), since, vreset, y);
                         V::store(vv + i, y);
@@ -916,17 +955,42 @@ struct lif_cond_exp final : lif_base<T> {
         constexpr int n = phi1_degree<T, true>;
         f q[n + 1];
         for (int j = 0; j <= n; ++j) q[j] = V::set(phi1_qn[j]);
-        return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
+        // exponential Euler's step by the near polynomial, and z; checked: and where z is
+        // outside its range in some lane, beyond_near's
+        struct near_step {
+            f x, z, d, w, y;
+        };
+        const auto exp_step_near = [&](std::size_t i) {
             const f a = V::load(ge + i), c = V::load(gi + i), x = V::load(vv + i);
+            const f z = V::fmadd(a, zex, V::fmadd(c, zin, zL));
+            const f d = V::fmadd(c, din, Eex0 ? d0 : V::fmadd(a, dex, d0));
+            const f p = phi1_eval<n>(z, q, [](f r, f s, f t) { return V::fmadd(r, s, t); }, [](f r, f s) { return V::mul(r, s); });
+            const f w = V::fmadd(z, x, d);
+            const f y = V::fmadd(w, p, x);
+            return near_step{x, z, d, w, y};
+        };
+        const auto exp_step_checked = [&](std::size_t i) {
+            const auto [x, z, d, w, y] = exp_step_near(i);
+            if (!V::all_below(near_bound, z)) [[unlikely]] return beyond_near(x, z, d, w, y);
+            return y;
+        };
+        if constexpr (Exp && !In && std::is_same_v<T, float>) {
+            // z's range checked once per 32 neurons: nothing is stored before the check, so a
+            // block with a lane outside it is stepped again, vector by vector
+            const block_below<V, decltype(exp_step_checked)> check{near_bound, exp_step_checked};
+            return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i, typename V::i& acc) {
+                const near_step s = exp_step_near(i);
+                acc = V::max_bits(acc, s.z);
+                return s.y;
+            }, check);
+        }
+        return B::template fused_pass<V>(m, b, e, spikes, [&](std::size_t i) {
+            const f a = V::load(ge + i), c = V::load(gi + i);
             f y;
             if constexpr (Exp) {  // v + (d + z v) phi1(z): z = -g dt/C, d = dt/C drive
-                const f z = V::fmadd(a, zex, V::fmadd(c, zin, zL));
-                const f d = V::fmadd(c, din, Eex0 ? d0 : V::fmadd(a, dex, d0));
-                const f p = phi1_eval<n>(z, q, [](f r, f s, f t) { return V::fmadd(r, s, t); }, [](f r, f s) { return V::mul(r, s); });
-                const f w = V::fmadd(z, x, d);
-                y = V::fmadd(w, p, x);
-                if (!V::all_below(near_bound, z)) [[unlikely]] y = beyond_near(x, z, d, w, y);
+                y = exp_step_checked(i);
             } else {  // v + dt/C (drive - g v), g = g_L + a + c, drive = g_L E_L + I_e + a E_ex + c E_in
+                const f x = V::load(vv + i);
                 const f g = V::fmadd(a, gex, V::fmadd(c, gin, gL));
                 const f drive = V::fmadd(c, drin, Eex0 ? gLEL : V::fmadd(a, drex, gLEL));
                 y = V::fmadd(dtC, V::fnmadd(g, x, drive), x);
