@@ -367,7 +367,9 @@ struct lif_base : population_model {
     // hold, and v stored back. Refractory while (m - 1) - last < n_ref, tested as last >
     // m - 1 - n_ref (one compare; neither side overflows, see step_in_epoch). Per block of
     // 32 neurons the compares' lane bits make one word, neuron by neuron: spikes come out
-    // in ascending order, and the scalar work follows the spikes.
+    // in ascending order, and the scalar work follows the spikes. With an active Check
+    // (block_below) the block's vectors come from vof(i, acc), all before any is held,
+    // stored or tested, and check.redo(i) steps them again where check.ok(acc) fails.
     template <class V, bool Hold, class Vof, class Check = no_block_check>
     std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof,
                                  const Check& check = {}) {
@@ -955,8 +957,9 @@ struct lif_cond_exp final : lif_base<T> {
         constexpr int n = phi1_degree<T, true>;
         f q[n + 1];
         for (int j = 0; j <= n; ++j) q[j] = V::set(phi1_qn[j]);
-        // exponential Euler's step by the near polynomial, and z; checked: and where z is
-        // outside its range in some lane, beyond_near's
+        // exp_step_near: exponential Euler's step of vector i by the near polynomial, with z
+        // and what beyond_near needs; exp_step_checked: that step with the range test of
+        // the vector's z, and beyond_near's lanes where it fails
         struct near_step {
             f x, z, d, w, y;
         };
