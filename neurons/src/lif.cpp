@@ -72,6 +72,9 @@ struct vec8 {
     static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_ps(x, r, _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b))); }
     // one bit per lane, lane 0 lowest: x >= y (false for NaN)
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_GE_OQ))); }
+    // per lane the larger of x and acc, acc where x is NaN
+    static f max_of(f x, f acc) { return _mm256_max_ps(x, acc); }
+    static bool any_ge(f x, f y) { return _mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_GE_OQ)) != 0; }
     // every lane's bits, as int32, below bound
     static bool all_below(i bound, f x) { return all_below(bound, _mm256_castps_si256(x)); }
     static bool all_below(i bound, i x) { return _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpgt_epi32(bound, x))) == 0xff; }
@@ -99,6 +102,8 @@ struct vec4d {
     static f fnmadd(f a, f b, f c) { return _mm256_fnmadd_pd(a, b, c); }
     static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_pd(x, r, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpgt_epi32(a, b)))); }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_pd(_mm256_cmp_pd(x, y, _CMP_GE_OQ))); }
+    static f max_of(f x, f acc) { return _mm256_max_pd(x, acc); }
+    static bool any_ge(f x, f y) { return _mm256_movemask_pd(_mm256_cmp_pd(x, y, _CMP_GE_OQ)) != 0; }
     static bool all_below(bits bound, f x) { return _mm256_movemask_pd(_mm256_castsi256_pd(_mm256_cmpgt_epi64(bound, _mm256_castpd_si256(x)))) == 0xf; }
 };
 #endif
@@ -121,6 +126,8 @@ struct vec16 {
     static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_ps(a, b, c); }
     static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(a, b), x, r); }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_ps_mask(x, y, _CMP_GE_OQ)); }
+    static f max_of(f x, f acc) { return _mm512_mask_max_ps(acc, 0xffff, x, acc); }
+    static bool any_ge(f x, f y) { return _mm512_cmp_ps_mask(x, y, _CMP_GE_OQ) != 0; }
     static bool all_below(i bound, f x) { return all_below(bound, _mm512_castps_si512(x)); }
     static bool all_below(i bound, i x) { return _mm512_cmpgt_epi32_mask(bound, x) == 0xffff; }
     // (masked: the plain intrinsic's undefined source draws GCC 12's -Wmaybe-uninitialized)
@@ -149,6 +156,8 @@ struct vec8d {
     static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_pd(a, b, c); }
     static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_pd(_mm256_cmpgt_epi32_mask(a, b), x, r); }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_pd_mask(x, y, _CMP_GE_OQ)); }
+    static f max_of(f x, f acc) { return _mm512_mask_max_pd(acc, 0xff, x, acc); }
+    static bool any_ge(f x, f y) { return _mm512_cmp_pd_mask(x, y, _CMP_GE_OQ) != 0; }
     static bool all_below(bits bound, f x) { return _mm512_cmpgt_epi64_mask(bound, _mm512_castpd_si512(x)) == 0xff; }
 };
 #endif
@@ -367,16 +376,21 @@ struct lif_base : population_model {
     // hold, and v stored back. Refractory while (m - 1) - last < n_ref, tested as last >
     // m - 1 - n_ref (one compare; neither side overflows, see step_in_epoch). Per block of
     // 32 neurons the compares' lane bits make one word, neuron by neuron: spikes come out
-    // in ascending order, and the scalar work follows the spikes. With an active Check
-    // (block_below) the block's vectors come from vof(i, acc), all before any is held,
-    // stored or tested, and check.redo(i) steps them again where check.ok(acc) fails.
+    // in ascending order, and the scalar work follows the spikes. With Hold, one compare
+    // per block finds the blocks with a spike: the lane-wise maximum of the block's new v
+    // (NaN lanes left out: NaN never reaches V_th) against V_th; only those blocks' words
+    // are then made, from the v just stored. A maximum runs on other pipes than a compare
+    // into a mask, which on Zen 4 shares the two pipes of the multiply-adds (COBA: a
+    // block in 18 has a spike). With an active Check (block_below) the block's vectors
+    // come from vof(i, acc), all before any is held, stored or tested, and check.redo(i)
+    // steps them again where check.ok(acc) fails.
     template <class V, bool Hold, class Vof, class Check = no_block_check>
     std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof,
                                  const Check& check = {}) {
         T* vv = v.data();  // not restrict: vof may read v through its own pointer
         std::int32_t* rr = last.data();
         const T Vr = V_reset;
-        const typename V::f th = V::set(T(V_th)), vreset = V::set(Vr);
+        const typename V::f th = V::set(T(V_th)), vreset = V::set(Vr), ninf = V::set(-std::numeric_limits<T>::infinity());
         const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
         const typename V::i since = V::set(static_cast<std::int32_t>(held_after));
         // The spike bits of up to 1,024 neurons are kept and only then turned into
@@ -389,7 +403,6 @@ struct lif_base : population_model {
             const std::uint32_t end = c + std::min<std::uint32_t>(chunk, (e - c) & ~31u);
             std::uint32_t any = 0;  // bit k: block k of the chunk has a spike
             for (std::uint32_t w = c; w < end; w += 32) {
-                std::uint32_t bits = 0;
                 constexpr unsigned n = 32 / V::lanes;
                 typename V::f ys[n];
                 auto acc = check.start();
@@ -401,21 +414,32 @@ struct lif_base : population_model {
                 if constexpr (Check::active)
                     if (!check.ok(acc)) [[unlikely]]
                         for (unsigned j = 0; j < n; ++j) ys[j] = check.redo(std::size_t(w) + V::lanes * j);
+                if constexpr (Hold) {
+                    typename V::f top = ninf;
 #pragma GCC unroll 4
-                for (unsigned j = 0; j < n; ++j) {
-                    const std::size_t i = std::size_t(w) + V::lanes * j;
-                    typename V::f y = ys[j];
-                    if constexpr (Hold) {
-                        y = V::select_gt(V::load(rr + i), since, vreset, y);
+                    for (unsigned j = 0; j < n; ++j) {
+                        const std::size_t i = std::size_t(w) + V::lanes * j;
+                        const typename V::f y = V::select_gt(V::load(rr + i), since, vreset, ys[j]);
                         V::store(vv + i, y);
+                        top = V::max_of(y, top);
                     }
-                    bits |= V::ge_bits(y, th) << (V::lanes * j);
+                    any |= std::uint32_t(V::any_ge(top, th)) << ((w - c) / 32);
+                } else {
+                    std::uint32_t bits = 0;
+#pragma GCC unroll 4
+                    for (unsigned j = 0; j < n; ++j) bits |= V::ge_bits(ys[j], th) << (V::lanes * j);
+                    words[(w - c) / 32] = bits;
+                    any |= std::uint32_t(bits != 0) << ((w - c) / 32);
                 }
-                words[(w - c) / 32] = bits;
-                any |= std::uint32_t(bits != 0) << ((w - c) / 32);
             }
             for (; any; any &= any - 1) {
                 const auto j = static_cast<std::uint32_t>(__builtin_ctz(any));
+                if constexpr (Hold) {  // the block's word, from its stored v
+                    std::uint32_t bits = 0;
+                    for (unsigned k = 0; k < 32 / V::lanes; ++k)
+                        bits |= V::ge_bits(V::load(vv + std::size_t(c) + 32 * j + V::lanes * k), th) << (V::lanes * k);
+                    words[j] = bits;
+                }
                 for (std::uint32_t bits = words[j]; bits; bits &= bits - 1) {
                     const std::uint32_t k = c + 32 * j + static_cast<std::uint32_t>(__builtin_ctz(bits));
                     spikes.push_back(k);
