@@ -1,6 +1,7 @@
 // LIF dynamics against closed-form solutions and an independent fine-step integration.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "helpers.hpp"
@@ -359,12 +360,12 @@ std::vector<std::uint64_t> spikes_from(const std::string& model, std::uint64_t f
 
 }  // namespace
 
-TEST_CASE("refractoriness is the same across the 2^28-step epochs of the spike record", "[unit][lif]") {
+TEST_CASE("refractoriness is the same across the 2^14-step epochs of the spike record", "[unit][lif]") {
     // t_ref = 2 ms = 20 steps. Kicked at every step from 0 to 60: a spike at s0 (0 where
     // the input moves v at once, 1 where it flows through a synaptic current), then held
     // for 20 steps after each spike - wherever the run is, including across the boundary
-    // at 2^28 where the records move back.
-    const std::uint64_t epoch = std::uint64_t(1) << 28;
+    // at 2^14 where the records move back.
+    const std::uint64_t epoch = std::uint64_t(1) << 14;
     std::vector<std::uint64_t> every;
     for (std::uint64_t k = 0; k <= 60; ++k) every.push_back(k);
     for (const char* model : {"lif_curr_exp", "lif_curr_delta", "lif_cond_exp"}) {
@@ -372,7 +373,7 @@ TEST_CASE("refractoriness is the same across the 2^28-step epochs of the spike r
         const auto near_start = spikes_from(model, 1, 61, every);
         const std::uint64_t s0 = std::string(model) == "lif_curr_delta" ? 0 : 1;
         REQUIRE(near_start == std::vector<std::uint64_t>{s0, s0 + 21, s0 + 42});
-        for (std::uint64_t first : {epoch - 30, epoch - 1, epoch, 3 * epoch - 10, (std::uint64_t(1) << 40) - 5}) {
+        for (std::uint64_t first : {epoch - 30, epoch - 1, epoch, 3 * epoch - 10, (std::uint64_t(1) << 28) - 7, (std::uint64_t(1) << 40) - 5}) {
             INFO("first step " << first);
             CHECK(spikes_from(model, first, 61, every) == near_start);
         }
@@ -382,6 +383,49 @@ TEST_CASE("refractoriness is the same across the 2^28-step epochs of the spike r
         for (std::uint64_t k = 1; k <= 12; ++k) idle.push_back(k * epoch);
         CHECK(spikes_from(model, 12 * epoch + 1, 30, {0, 3, 21}, idle) == std::vector<std::uint64_t>{s0, s0 + 21});
     }
+}
+
+TEST_CASE("a refractory period longer than the 2^14-step epoch holds for exactly its steps, up to the longest accepted", "[unit][lif]") {
+    // 70 neurons (two blocks of 32 through the vector kernels, 6 through the scalar code)
+    // under a constant current that takes them from V_reset to V_th in a few ms: every
+    // interval between spikes is the hold of n_ref steps plus that climb, so it must grow
+    // by exactly the steps t_ref adds. 20,000 and 32,767 steps (the most accepted) span
+    // one and two epoch boundaries of the spike record; 20 steps as the reference.
+    for (const char* precision : {"float", "double"})
+        for (const char* model : {"lif_curr_exp", "lif_curr_delta", "lif_cond_exp"}) {
+            INFO(model << " in " << precision);
+            auto isis = [&](const std::string& t_ref) {
+                const std::string y = std::string("simulation: {dt: 0.1 ms, duration: 9000 ms, precision: ") + precision +
+                                      "}\npopulations:\n  n: {size: 70, model: " + model +
+                                      ", params: {C_m: 250 pF, tau_m: 10 ms, E_L: -70 mV, V_th: -55 mV, V_reset: -70 mV, I_e: 500 pA, t_ref: " +
+                                      t_ref + "}}\n";
+                const auto c = run(parse(y));
+                std::vector<std::vector<std::uint64_t>> per(70);
+                for (const auto& sp : c.spikes) per[sp.id].push_back(sp.step);
+                std::vector<std::uint64_t> out;  // every interval of every neuron
+                for (const auto& t : per) {
+                    REQUIRE(t.size() >= 2);
+                    REQUIRE(t == per[0]);  // the neurons are identical
+                    for (std::size_t k = 1; k < t.size(); ++k) out.push_back(t[k] - t[k - 1]);
+                }
+                return out;
+            };
+            const auto ref = isis("2 ms");
+            REQUIRE(std::all_of(ref.begin(), ref.end(), [&](std::uint64_t d) { return d == ref[0]; }));
+            for (const auto& [t_ref, steps] : {std::pair<const char*, std::uint64_t>{"2000 ms", 20000}, {"3276.7 ms", 32767}}) {
+                INFO("t_ref " << t_ref);
+                const auto longer = isis(t_ref);
+                REQUIRE(!longer.empty());
+                for (std::uint64_t d : longer) CHECK(d == ref[0] + steps - 20);
+            }
+        }
+}
+
+TEST_CASE("a refractory period beyond 32,767 steps of dt is refused, naming t_ref", "[unit][lif]") {
+    const std::string y = "simulation: {dt: 0.1 ms, duration: 10 ms}\npopulations:\n  n: {size: 4, model: lif_cond_exp, params: {t_ref: 3276.8 ms}}\n";
+    using Catch::Matchers::Contains;
+    REQUIRE_THROWS_WITH(parse(y), Contains("populations.n.params") && Contains("t_ref = 3276.8 ms is 32768 steps") && Contains("at most 32767"));
+    CHECK_NOTHROW(parse(y, {"simulation.dt=0.2ms"}));  // 16,384 steps of the coarser dt
 }
 
 TEST_CASE("lazily decayed synaptic variables read as their exact decay, across rescaling steps, reset and precisions", "[unit][lif]") {

@@ -1021,7 +1021,7 @@ void validate(const network_spec& spec, const model_registry& models) {
                     if (x * sim.dt * 1e-3 > 1.0) throw spec_error(pk, "rate x dt exceeds 1 (at most one spike per step); use poisson_input for larger rates");
         }
         if (m->check)
-            if (const std::string msg = m->check(p); !msg.empty()) throw spec_error(key + ".params", msg);
+            if (const std::string msg = m->check(p, sim.dt); !msg.empty()) throw spec_error(key + ".params", msg);
         if (p.integration == "euler")  // forward Euler on a decay exp(-t/tau) is monotone only for dt < tau
             for (const auto& pi : m->params)
                 if (pi.dim == dimension::time && pi.name.rfind("tau", 0) == 0 && !(sim.dt < p.params.at(pi.name).values.at(0)))

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -21,10 +22,12 @@
 #include <immintrin.h>
 #endif
 
-// AVX-512 kernels where the build machine has the foundation subset and DQ
-// (-march=native): DQ for the moves between 512-bit vectors and their 256-bit halves
-// (_mm512_extractf32x8_ps, _mm512_insertf32x8) in lif_cond_exp's rare path.
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
+// AVX-512 kernels where the build machine has the foundation subset, DQ, BW and VL
+// (-march=native; every AVX-512 core since Skylake-SP has the four): DQ for the moves
+// between 512-bit vectors and their 256-bit halves (_mm512_extractf32x8_ps,
+// _mm512_insertf32x8) in lif_cond_exp's rare path, BW and VL for the compares of 16-bit
+// refractory stamps into a mask.
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #define ENGRAM_AVX512 1
 #endif
 
@@ -35,6 +38,16 @@
 
 namespace engram {
 namespace {
+
+// The type of the LIF models' refractory stamps (lif_base::last): int16 where the
+// AVX-512 kernels compare 16 of them per 256-bit op; int32 otherwise, since widening
+// int16 stamps to the 32-bit lanes of an AVX2 blend costs the 8-lane kernels a shuffle
+// per vector (COBA's kernel took 1.10 x as long). The same results either way.
+#if defined(ENGRAM_AVX512)
+using stamp = std::int16_t;
+#else
+using stamp = std::int32_t;
+#endif
 
 // kernel_vector_bits: 512 where compiled for AVX-512, else 256 with AVX2, else 0.
 constexpr int widest_kernel_bits =
@@ -58,18 +71,26 @@ struct vec8 {
     using i = __m256i;
     static constexpr unsigned lanes = 8;
     static f load(const float* p) { return _mm256_loadu_ps(p); }
-    static i load(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
     static void store(float* p, f x) { _mm256_storeu_ps(p, x); }
     static f set(float x) { return _mm256_set1_ps(x); }
     static i set(std::int32_t x) { return _mm256_set1_epi32(x); }
+    // the refractory stamps (stamp: int32, or int16 in a build with AVX-512)
+    static __m256i set_stamps(std::int32_t x) { return _mm256_set1_epi32(x); }
+    static __m128i set_stamps(std::int16_t x) { return _mm_set1_epi16(x); }
     static f zero() { return _mm256_setzero_ps(); }
     static f add(f a, f b) { return _mm256_add_ps(a, b); }
     static f sub(f a, f b) { return _mm256_sub_ps(a, b); }
     static f mul(f a, f b) { return _mm256_mul_ps(a, b); }
     static f fmadd(f a, f b, f c) { return _mm256_fmadd_ps(a, b, c); }
     static f fnmadd(f a, f b, f c) { return _mm256_fnmadd_ps(a, b, c); }
-    // r in the lanes where a > b (as int32), x in the others
-    static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_ps(x, r, _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b))); }
+    // r in the lanes whose stamp p[lane] is above since, x in the others
+    static f select_held(const std::int32_t* p, __m256i since, f r, f x) {
+        return _mm256_blendv_ps(x, r, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), since)));
+    }
+    static f select_held(const std::int16_t* p, __m128i since, f r, f x) {
+        const __m128i held = _mm_cmpgt_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), since);
+        return _mm256_blendv_ps(x, r, _mm256_castsi256_ps(_mm256_cvtepi16_epi32(held)));
+    }
     // one bit per lane, lane 0 lowest: x >= y (false for NaN)
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(x, y, _CMP_GE_OQ))); }
     // per lane the larger of x and acc, acc where x is NaN
@@ -86,21 +107,27 @@ struct vec8 {
 // bits as int64 lanes (all_below).
 struct vec4d {
     using f = __m256d;
-    using i = __m128i;     // 4 int32
     using bits = __m256i;  // 4 int64
     static constexpr unsigned lanes = 4;
     static f load(const double* p) { return _mm256_loadu_pd(p); }
-    static i load(const std::int32_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
     static void store(double* p, f x) { _mm256_storeu_pd(p, x); }
     static f set(double x) { return _mm256_set1_pd(x); }
-    static i set(std::int32_t x) { return _mm_set1_epi32(x); }
+    static __m128i set_stamps(std::int32_t x) { return _mm_set1_epi32(x); }
+    static __m128i set_stamps(std::int16_t x) { return _mm_set1_epi16(x); }
     static bits set_bits(std::int64_t x) { return _mm256_set1_epi64x(x); }
     static f add(f a, f b) { return _mm256_add_pd(a, b); }
     static f sub(f a, f b) { return _mm256_sub_pd(a, b); }
     static f mul(f a, f b) { return _mm256_mul_pd(a, b); }
     static f fmadd(f a, f b, f c) { return _mm256_fmadd_pd(a, b, c); }
     static f fnmadd(f a, f b, f c) { return _mm256_fnmadd_pd(a, b, c); }
-    static f select_gt(i a, i b, f r, f x) { return _mm256_blendv_pd(x, r, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(_mm_cmpgt_epi32(a, b)))); }
+    static f select_held(const std::int32_t* p, __m128i since, f r, f x) {
+        const __m128i held = _mm_cmpgt_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), since);
+        return _mm256_blendv_pd(x, r, _mm256_castsi256_pd(_mm256_cvtepi32_epi64(held)));
+    }
+    static f select_held(const std::int16_t* p, __m128i since, f r, f x) {
+        const __m128i held = _mm_cmpgt_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), since);
+        return _mm256_blendv_pd(x, r, _mm256_castsi256_pd(_mm256_cvtepi16_epi64(held)));
+    }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm256_movemask_pd(_mm256_cmp_pd(x, y, _CMP_GE_OQ))); }
     static f max_of(f x, f acc) { return _mm256_max_pd(x, acc); }
     static bool any_ge(f x, f y) { return _mm256_movemask_pd(_mm256_cmp_pd(x, y, _CMP_GE_OQ)) != 0; }
@@ -114,17 +141,21 @@ struct vec16 {
     using i = __m512i;
     static constexpr unsigned lanes = 16;
     static f load(const float* p) { return _mm512_loadu_ps(p); }
-    static i load(const std::int32_t* p) { return _mm512_loadu_si512(p); }
+    using stamps = __m256i;  // 16 int16 refractory stamps
     static void store(float* p, f x) { _mm512_storeu_ps(p, x); }
     static f set(float x) { return _mm512_set1_ps(x); }
     static i set(std::int32_t x) { return _mm512_set1_epi32(x); }
+    static stamps set_stamps(std::int16_t x) { return _mm256_set1_epi16(x); }
     static f zero() { return _mm512_setzero_ps(); }
     static f add(f a, f b) { return _mm512_add_ps(a, b); }
     static f sub(f a, f b) { return _mm512_sub_ps(a, b); }
     static f mul(f a, f b) { return _mm512_mul_ps(a, b); }
     static f fmadd(f a, f b, f c) { return _mm512_fmadd_ps(a, b, c); }
     static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_ps(a, b, c); }
-    static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_ps(_mm512_cmpgt_epi32_mask(a, b), x, r); }
+    // a 256-bit compare: on Zen 4 half the pipe time of a 512-bit one
+    static f select_held(const std::int16_t* p, stamps since, f r, f x) {
+        return _mm512_mask_blend_ps(_mm256_cmpgt_epi16_mask(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)), since), x, r);
+    }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_ps_mask(x, y, _CMP_GE_OQ)); }
     static f max_of(f x, f acc) { return _mm512_mask_max_ps(acc, 0xffff, x, acc); }
     static bool any_ge(f x, f y) { return _mm512_cmp_ps_mask(x, y, _CMP_GE_OQ) != 0; }
@@ -136,25 +167,26 @@ struct vec16 {
 #endif
 #if defined(ENGRAM_AVX512) && defined(__AVX512VL__)
 #define ENGRAM_AVX512_F64 1
-// vec4d's operations on 8 doubles: the compares give mask registers (VL: compares of
-// 256-bit integer vectors into a mask).
+// vec4d's operations on 8 doubles: the compares give mask registers (BW and VL: a
+// compare of 8 int16 stamps into a mask).
 struct vec8d {
     using f = __m512d;
-    using i = __m256i;   // 8 int32: the steps of the last spikes
-    using bits = __m512i;  // 8 int64: the doubles' bits
+    using stamps = __m128i;  // 8 int16 refractory stamps
+    using bits = __m512i;    // 8 int64: the doubles' bits
     static constexpr unsigned lanes = 8;
     static f load(const double* p) { return _mm512_loadu_pd(p); }
-    static i load(const std::int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
     static void store(double* p, f x) { _mm512_storeu_pd(p, x); }
     static f set(double x) { return _mm512_set1_pd(x); }
-    static i set(std::int32_t x) { return _mm256_set1_epi32(x); }
+    static stamps set_stamps(std::int16_t x) { return _mm_set1_epi16(x); }
     static bits set_bits(std::int64_t x) { return _mm512_set1_epi64(x); }
     static f add(f a, f b) { return _mm512_add_pd(a, b); }
     static f sub(f a, f b) { return _mm512_sub_pd(a, b); }
     static f mul(f a, f b) { return _mm512_mul_pd(a, b); }
     static f fmadd(f a, f b, f c) { return _mm512_fmadd_pd(a, b, c); }
     static f fnmadd(f a, f b, f c) { return _mm512_fnmadd_pd(a, b, c); }
-    static f select_gt(i a, i b, f r, f x) { return _mm512_mask_blend_pd(_mm256_cmpgt_epi32_mask(a, b), x, r); }
+    static f select_held(const std::int16_t* p, stamps since, f r, f x) {
+        return _mm512_mask_blend_pd(_mm_cmpgt_epi16_mask(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), since), x, r);
+    }
     static std::uint32_t ge_bits(f x, f y) { return static_cast<std::uint32_t>(_mm512_cmp_pd_mask(x, y, _CMP_GE_OQ)); }
     static f max_of(f x, f acc) { return _mm512_mask_max_pd(acc, 0xff, x, acc); }
     static bool any_ge(f x, f y) { return _mm512_cmp_pd_mask(x, y, _CMP_GE_OQ) != 0; }
@@ -218,8 +250,18 @@ std::vector<param_info> lif_common() {
     };
 }
 
-std::string check_lif(const population_spec& s) {
+// The longest refractory period the LIF models hold, in steps of dt (lif_base::last).
+constexpr long long max_ref_steps = 32767;
+
+std::string check_lif(const population_spec& s, double dt) {
     if (!(scalar(s, "V_reset") < scalar(s, "V_th"))) return "V_reset must be below V_th";
+    if (const long long steps = std::llround(scalar(s, "t_ref") / dt); steps > max_ref_steps)
+    {
+        std::ostringstream os;
+        os << "t_ref = " << scalar(s, "t_ref") << " ms is " << steps << " steps of dt = " << dt << " ms; the LIF models hold at most "
+           << max_ref_steps << " steps (shorten t_ref or raise dt)";
+        return os.str();
+    }
     return {};
 }
 
@@ -228,16 +270,20 @@ std::string check_lif(const population_spec& s) {
 // double); the synaptic input of a step arrives as a float sum either way.
 template <class T>
 struct lif_base : population_model {
-    // Refractoriness: the step of each neuron's last spike, counted from the start of the
-    // current epoch of 2^28 steps. A neuron is refractory at step m in the n_ref steps
-    // after its spike: while (m - 1) - last < n_ref. Read-only between spikes (a countdown
-    // would be stored back for every neuron and step). At each epoch boundary, update()
-    // moves its neurons' values 2^28 back (held at long_ago), so the int32 differences
-    // never overflow, however long the run.
-    static constexpr std::uint64_t epoch = std::uint64_t(1) << 28;
-    static constexpr std::int32_t long_ago = -(1 << 29);
+    // Refractoriness: the step of each neuron's last spike (a stamp: int16 with AVX-512,
+    // int32 otherwise), counted from the start of the current epoch of 2^14 steps. A neuron is refractory at step m in the
+    // n_ref steps after its spike: while (m - 1) - last < n_ref, tested as last > m - 1 -
+    // n_ref. Read-only between spikes (a countdown would be stored back for every neuron
+    // and step). At each epoch's first step, update() moves its neurons' values 2^14 back,
+    // held at long_ago (-2^15). A value is exact while its spike is at most 2^15 steps
+    // back; one held at long_ago is further back than that, so with n_ref < 2^15
+    // (max_ref_steps, which validation checks) it is not refractory, and m - 1 - n_ref >=
+    // -2^15 is an int16 too. With AVX-512, two bytes per neuron: the kernels compare 16
+    // per 256-bit op, half the pipe time of a 512-bit compare of int32 on Zen 4.
+    static constexpr std::uint64_t epoch = std::uint64_t(1) << 14;
+    static constexpr stamp long_ago = std::numeric_limits<std::int16_t>::min();
     aligned_vector<T> v;
-    aligned_vector<std::int32_t> last;  // step of the last spike, within the epoch
+    aligned_vector<stamp> last;  // step of the last spike, within the epoch
     T E_L, V_th, V_reset, I_e, P_mm, P_mI, A_m;  // A_m = 1 - P_mm
     std::int32_t n_ref;
 
@@ -247,7 +293,8 @@ struct lif_base : population_model {
     std::int32_t step_in_epoch(std::uint64_t n, std::uint32_t b, std::uint32_t e) {
         const auto m = static_cast<std::int32_t>(n & (epoch - 1));
         if (m == 0)
-            for (std::uint32_t i = b; i < e; ++i) last[i] = std::max(last[i] - static_cast<std::int32_t>(epoch), long_ago);
+            for (std::uint32_t i = b; i < e; ++i)
+                last[i] = static_cast<stamp>(std::max<std::int32_t>(last[i] - static_cast<std::int32_t>(epoch), long_ago));
         return m;
     }
 
@@ -260,7 +307,10 @@ struct lif_base : population_model {
         P_mm = static_cast<T>(std::exp(-dt / tau));
         A_m = static_cast<T>(-std::expm1(-dt / tau));
         P_mI = static_cast<T>(tau / C * -std::expm1(-dt / tau));  // mV per pA of constant current
-        n_ref = static_cast<std::int32_t>(std::llround(scalar(s, "t_ref") / dt));
+        const long long steps = std::llround(scalar(s, "t_ref") / dt);
+        if (steps > max_ref_steps)  // validation refuses it first (check_lif)
+            throw error("population " + s.name + ": t_ref is " + std::to_string(steps) + " steps of dt, more than " + std::to_string(max_ref_steps));
+        n_ref = static_cast<std::int32_t>(steps);
     }
 
     // A state array for state() (float) or state_f64() (double): null in the other.
@@ -289,7 +339,7 @@ struct lif_base : population_model {
         }
 #endif
         T* __restrict vv = v.data();
-        std::int32_t* __restrict rr = last.data();
+        stamp* __restrict rr = last.data();
         const T th = V_th, Vr = V_reset;
         const std::int32_t nr = n_ref, m1 = m - 1;
         alignas(64) std::uint8_t flag[256];
@@ -297,7 +347,7 @@ struct lif_base : population_model {
             const std::uint32_t n = std::min<std::uint32_t>(256, e - c);
             T* __restrict x = vv + c;
             if constexpr (Clamp) {
-                const std::int32_t* __restrict q = rr + c;
+                const stamp* __restrict q = rr + c;
                 for (std::uint32_t i = 0; i < n; ++i) {
                     const T y = m1 - q[i] < nr ? Vr : x[i];
                     x[i] = y;
@@ -318,7 +368,7 @@ struct lif_base : population_model {
                     const std::uint32_t k = c + i + static_cast<std::uint32_t>(__builtin_ctz(bits));
                     spikes.push_back(k);
                     vv[k] = Vr;
-                    rr[k] = m;
+                    rr[k] = static_cast<stamp>(m);
                 }
             }
 #else
@@ -331,7 +381,7 @@ struct lif_base : population_model {
                     const std::uint32_t k = c + i + byte;
                     spikes.push_back(k);
                     vv[k] = Vr;
-                    rr[k] = m;
+                    rr[k] = static_cast<stamp>(m);
                     w &= ~(std::uint64_t(0xFF) << (byte * 8));
                 }
             }
@@ -388,11 +438,10 @@ struct lif_base : population_model {
     std::uint32_t threshold_pass(std::int32_t m, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& spikes, Vof&& vof,
                                  const Check& check = {}) {
         T* vv = v.data();  // not restrict: vof may read v through its own pointer
-        std::int32_t* rr = last.data();
+        stamp* rr = last.data();
         const T Vr = V_reset;
         const typename V::f th = V::set(T(V_th)), vreset = V::set(Vr), ninf = V::set(-std::numeric_limits<T>::infinity());
-        const auto held_after = std::max<std::int64_t>(std::int64_t(m) - 1 - n_ref, std::numeric_limits<std::int32_t>::min());
-        const typename V::i since = V::set(static_cast<std::int32_t>(held_after));
+        const auto since = V::set_stamps(static_cast<stamp>(m - 1 - n_ref));  // see step_in_epoch
         // The spike bits of up to 1,024 neurons are kept and only then turned into
         // spikes: a branch on each block's bits sat at the end of the vector work's
         // longest dependency chain and was mispredicted at every spiking block.
@@ -419,7 +468,7 @@ struct lif_base : population_model {
 #pragma GCC unroll 4
                     for (unsigned j = 0; j < n; ++j) {
                         const std::size_t i = std::size_t(w) + V::lanes * j;
-                        const typename V::f y = V::select_gt(V::load(rr + i), since, vreset, ys[j]);
+                        const typename V::f y = V::select_held(rr + i, since, vreset, ys[j]);
                         V::store(vv + i, y);
                         top = V::max_of(y, top);
                     }
@@ -444,7 +493,7 @@ struct lif_base : population_model {
                     const std::uint32_t k = c + 32 * j + static_cast<std::uint32_t>(__builtin_ctz(bits));
                     spikes.push_back(k);
                     vv[k] = Vr;
-                    rr[k] = m;
+                    rr[k] = static_cast<stamp>(m);
                 }
             }
             c = end;
@@ -668,7 +717,7 @@ struct lif_curr_delta final : lif_base<T> {
     template <bool Stim>
     void integrate(const step_context& ctx, std::int32_t m, std::uint32_t b, std::uint32_t e) {
         T* __restrict vv = v.data();
-        const std::int32_t* __restrict rr = last.data();
+        const stamp* __restrict rr = last.data();
         const std::int32_t nr = B::n_ref, m1 = m - 1;
         float* __restrict in_e = ctx.input[0];
         float* __restrict in_i = ctx.input[1];

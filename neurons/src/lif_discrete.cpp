@@ -84,7 +84,7 @@ void register_lif_discrete(model_registry& r) {
     m.receptors = {{"syn", dimension::voltage, false, "through the synaptic kernel: a weight w adds w dt/tau_syn e^{-k dt/tau_syn} to v at the k-th step after arrival"},
                    {"direct", dimension::voltage, false, "added to v in the step it arrives (NALSM's input current)"}};
     m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_discrete>(s, dt); };
-    m.check = [](const population_spec& s) -> std::string {
+    m.check = [](const population_spec& s, double) -> std::string {
         if (!(scalar(s, "V_reset") < scalar(s, "V_th"))) return "V_reset must be below V_th";
         return {};
     };

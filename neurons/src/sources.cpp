@@ -85,7 +85,7 @@ void register_source_models(model_registry& r) {
                     {"stop", dimension::time, param_kind::scalar, inf, 0.0, inf, false, "time the source stops"}};
         m.is_source = true;
         m.make = [](const population_spec& s, double dt) { return std::make_unique<poisson_source>(s, dt); };
-        m.check = [](const population_spec& s) -> std::string {
+        m.check = [](const population_spec& s, double) -> std::string {
             return s.params.at("stop").values[0] < s.params.at("start").values[0] ? "stop is before start" : "";
         };
         r.add(std::move(m));

@@ -120,7 +120,7 @@ std::unique_ptr<model_registry> make_registry(std::shared_ptr<input_queue> queue
                        {"in", dimension::current, false, "the same onto I_in (give inhibitory weights negative)"}};
         m.accepts_current = true;
         m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_spinnaker>(s, dt); };
-        m.check = [](const population_spec& s) -> std::string {
+        m.check = [](const population_spec& s, double) -> std::string {
             return scalar(s, "V_reset") < scalar(s, "V_th") ? "" : "V_reset must be below V_th";
         };
         r->add(std::move(m));

@@ -114,8 +114,9 @@ struct model_info {
     // The same model with its state and arithmetic in double (simulation.precision:
     // double); empty where the model has float kernels only.
     std::function<std::unique_ptr<population_model>(const population_spec&, double dt)> make_f64;
-    // Checks across parameters (e.g. V_reset < V_th); returns an error message or "".
-    std::function<std::string(const population_spec&)> check;
+    // Checks across parameters, and of parameters against the step dt (e.g. V_reset <
+    // V_th); returns an error message or "".
+    std::function<std::string(const population_spec&, double dt)> check;
 
     const param_info* find_param(const std::string& n) const;
     int state_index(const std::string& n) const;     // -1 if absent
