@@ -1,6 +1,8 @@
 // The step contract: delivery timing, determinism across seeds and thread counts.
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <atomic>
 #include <cstdint>
 #include <algorithm>
@@ -348,6 +350,56 @@ TEST_CASE("an observer that throws ends a run of workers a step apart with its e
         simulation sim(spec, builtin_models(), threads);
         failing f;
         CHECK_THROWS_WITH(sim.run(1000, &f), "disk full at step 300");
+    }
+}
+
+TEST_CASE("the run summary's rates and CV of ISI are those of the spikes, on 1 and 2 threads, over two runs", "[unit][engine]") {
+    // computed here from every spike the run gave, with the summary's definitions: the
+    // mean rate over all neurons, and the mean over neurons with 2 or more spikes of
+    // sd(ISI) / mean(ISI) (population variance)
+    const auto spec = parse(direct_coba());
+    const std::uint64_t steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    for (int threads : {1, 2}) {
+        INFO(threads << " threads");
+        simulation sim(spec, builtin_models(), threads);
+        spike_summary summary(spec);
+        capture c;
+        observer_list obs;
+        obs.add(&c);
+        obs.add(&summary);
+        sim.run(steps / 2, &obs);
+        sim.run(steps - steps / 2, &obs);
+        for (std::size_t p = 0; p < spec.populations.size(); ++p) {
+            const std::uint32_t n = spec.populations[p].size;
+            std::vector<std::vector<double>> times(n);
+            std::uint64_t total = 0;
+            for (const auto& sp : c.spikes)
+                if (sp.pop == p) {
+                    times[sp.id].push_back(static_cast<double>(sp.step) * spec.simulation.dt);
+                    ++total;
+                }
+            double cv_sum = 0.0;
+            std::uint32_t cv_n = 0;
+            for (const auto& t : times) {
+                if (t.size() < 2) continue;
+                std::vector<double> isi;
+                for (std::size_t k = 1; k < t.size(); ++k) isi.push_back(t[k] - t[k - 1]);
+                double mean = 0.0, var = 0.0;
+                for (double x : isi) mean += x;
+                mean /= static_cast<double>(isi.size());
+                for (double x : isi) var += (x - mean) * (x - mean);
+                var /= static_cast<double>(isi.size());
+                cv_sum += std::sqrt(var) / mean;
+                ++cv_n;
+            }
+            const spike_stats s = summary.stats(p, spec.simulation.duration);
+            REQUIRE(total > 0);
+            CHECK(s.spikes == total);
+            CHECK(s.mean_rate_hz == Approx(static_cast<double>(total) / (n * spec.simulation.duration * 1e-3)).epsilon(1e-12));
+            CHECK(s.cv_neurons == cv_n);
+            CHECK(s.cv_isi == Approx(cv_sum / cv_n).epsilon(1e-9));
+            CHECK(summary.stats(p, spec.simulation.duration).spikes == total);  // asking again changes nothing
+        }
     }
 }
 
