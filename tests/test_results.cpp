@@ -156,6 +156,41 @@ TEST_CASE("spikes cross the writer's chunks in order: one call of many chunks, m
     CHECK(off == 0);
 }
 
+TEST_CASE("a results file replaces an earlier one of the same name only when complete; a directory of that name is an error", "[unit][results]") {
+    const auto dir = std::filesystem::temp_directory_path() / "engram_test_results_replace";
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    const std::string path = (dir / "run.h5").string();
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    auto write = [&](const std::string& to, std::uint64_t steps) {
+        simulation sim(ex.spec, builtin_models());
+        results_writer w(to, ex.spec, ex.resolved_yaml);
+        sim.run(steps, &w);
+        w.close(true, 0.1 * static_cast<double>(steps), 1.0);
+    };
+    auto simulated = [&](const std::string& p) {
+        auto f = h5::open_file(p);
+        return h5::read_attr_double(f, "simulated_ms", p);
+    };
+    write(path, 500);
+    REQUIRE(simulated(path) == Approx(50.0));
+    {  // a second run: until it closes, the first file is there as it was
+        simulation sim(ex.spec, builtin_models());
+        results_writer w(path, ex.spec, ex.resolved_yaml);
+        sim.run(1000, &w);
+        CHECK(simulated(path) == Approx(50.0));
+        w.close(true, 100.0, 1.0);
+    }
+    CHECK(simulated(path) == Approx(100.0));
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+    // a directory where the file would go: an error naming it, the directory kept
+    const std::string sub = (dir / "out.h5").string();
+    std::filesystem::create_directories(sub);
+    CHECK_THROWS_WITH(write(sub, 100), Contains(sub));
+    CHECK(std::filesystem::is_directory(sub));
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a process that dies mid-run leaves PATH.tmp readable, with the spikes up to its last flush", "[unit][results]") {
     const auto dir = temp_dir("results_crash");
     const std::string path = (dir / "crash.h5").string();
