@@ -426,6 +426,14 @@ TEST_CASE("a refractory period beyond 32,767 steps of dt is refused, naming t_re
     using Catch::Matchers::Contains;
     REQUIRE_THROWS_WITH(parse(y), Contains("populations.n.params") && Contains("t_ref = 3276.8 ms is 32768 steps") && Contains("at most 32767"));
     CHECK_NOTHROW(parse(y, {"simulation.dt=0.2ms"}));  // 16,384 steps of the coarser dt
+    // built without validation (the C++ API), at the finer dt: the model refuses it too
+    const auto spec = parse(y, {"simulation.dt=0.2ms"});
+    for (const char* model : {"lif_curr_exp", "lif_curr_delta", "lif_cond_exp"}) {
+        INFO(model);
+        const model_info& info = builtin_models().get(model);
+        REQUIRE_THROWS_WITH(info.make(spec.populations[0], 0.1), Contains("population n: t_ref is 32768 steps of dt"));
+        CHECK_NOTHROW(info.make(spec.populations[0], 0.2));
+    }
 }
 
 TEST_CASE("lazily decayed synaptic variables read as their exact decay, across rescaling steps, reset and precisions", "[unit][lif]") {

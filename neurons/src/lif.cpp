@@ -255,8 +255,7 @@ constexpr long long max_ref_steps = 32767;
 
 std::string check_lif(const population_spec& s, double dt) {
     if (!(scalar(s, "V_reset") < scalar(s, "V_th"))) return "V_reset must be below V_th";
-    if (const long long steps = std::llround(scalar(s, "t_ref") / dt); steps > max_ref_steps)
-    {
+    if (const long long steps = std::llround(scalar(s, "t_ref") / dt); steps > max_ref_steps) {
         std::ostringstream os;
         os << "t_ref = " << scalar(s, "t_ref") << " ms is " << steps << " steps of dt = " << dt << " ms; the LIF models hold at most "
            << max_ref_steps << " steps (shorten t_ref or raise dt)";
@@ -271,14 +270,14 @@ std::string check_lif(const population_spec& s, double dt) {
 template <class T>
 struct lif_base : population_model {
     // Refractoriness: the step of each neuron's last spike (a stamp: int16 with AVX-512,
-    // int32 otherwise), counted from the start of the current epoch of 2^14 steps. A neuron is refractory at step m in the
-    // n_ref steps after its spike: while (m - 1) - last < n_ref, tested as last > m - 1 -
-    // n_ref. Read-only between spikes (a countdown would be stored back for every neuron
-    // and step). At each epoch's first step, update() moves its neurons' values 2^14 back,
-    // held at long_ago (-2^15). A value is exact while its spike is at most 2^15 steps
-    // back; one held at long_ago is further back than that, so with n_ref < 2^15
-    // (max_ref_steps, which validation checks) it is not refractory, and m - 1 - n_ref >=
-    // -2^15 is an int16 too. With AVX-512, two bytes per neuron: the kernels compare 16
+    // int32 otherwise), counted from the start of the current epoch of 2^14 steps. A
+    // neuron is refractory at step m in the n_ref steps after its spike: while (m - 1) -
+    // last < n_ref, tested as last > m - 1 - n_ref. Read-only between spikes (a countdown
+    // would be stored back for every neuron and step). At each epoch's first step,
+    // update() moves its neurons' values 2^14 back, held at long_ago (-2^15). A value is
+    // exact while its spike is at most 2^15 steps back; one held at long_ago is further
+    // back than that, so with n_ref < 2^15 (max_ref_steps, which validation checks) it is
+    // not refractory, and m - 1 - n_ref >= -2^15 is an int16 too. With AVX-512, two bytes per neuron: the kernels compare 16
     // per 256-bit op, half the pipe time of a 512-bit compare of int32 on Zen 4.
     static constexpr std::uint64_t epoch = std::uint64_t(1) << 14;
     static constexpr stamp long_ago = std::numeric_limits<std::int16_t>::min();
