@@ -9,6 +9,7 @@
 
 #include "engram/core/connectivity.hpp"
 #include "engram/core/hdf5.hpp"
+#include "engram/core/rng.hpp"
 #include "helpers.hpp"
 
 using namespace engram;
@@ -72,6 +73,38 @@ TEST_CASE("fixed_probability: synapse count and in-degrees within binomial bound
     CHECK(generate_synapses(p, 50, 50, 0.1, 1).size() == 0);
     p.connector.p = 1.0;
     CHECK(generate_synapses(p, 50, 50, 0.1, 1).size() == 2500);
+}
+
+TEST_CASE("fixed_probability draws the sources a plain geometric skip gives, gap by gap", "[unit][connectors]") {
+    // An independent form of the rule: per target, from its own stream, the next source
+    // is 1 + floor(log(u) / log(1 - p)) after the last one (libm's log, in double), until
+    // it passes the last source. Very sparse rows (p = 1e-7: most gaps are far longer than
+    // the population, the first ends the row; p = 1e-300: every gap is beyond any integer
+    // type, and no synapse is made), dense ones and no self-connections too.
+    for (const double pc : {1e-300, 1e-7, 0.003, 0.02, 0.5, 0.97}) {
+        for (const bool self : {true, false}) {
+            auto p = proj("fixed_probability", !self);
+            p.connector.p = pc;
+            p.connector.allow_self_connections = self;
+            const bool sparse = pc > 1e-10 && pc < 1e-3;
+            const std::uint32_t n_pre = sparse ? 20000 : 700, n_post = sparse ? 20000 : 600;
+            const auto s = generate_synapses(p, n_pre, n_post, 0.1, 11);
+            std::vector<std::pair<std::uint32_t, std::uint32_t>> want, got;
+            const double inv = 1.0 / std::log1p(-pc);
+            for (std::uint32_t j = 0; j < n_post; ++j) {
+                random_stream rng(11, stream_id("conn/p"), j);
+                for (double i = -1.0;;) {
+                    i += 1.0 + std::floor(std::log(rng.uniform()) * inv);
+                    if (i >= n_pre) break;
+                    if (self || static_cast<std::uint32_t>(i) != j) want.push_back({static_cast<std::uint32_t>(i), j});
+                }
+            }
+            for (std::size_t k = 0; k < s.size(); ++k) got.push_back({s.pre[k], s.post[k]});
+            INFO("p = " << pc << ", self-connections " << self);
+            CHECK(got == want);
+            CHECK(want.empty() == (pc < 1e-10));
+        }
+    }
 }
 
 TEST_CASE("fixed_number_pre / fixed_number_post / fixed_total_number", "[unit][connectors]") {

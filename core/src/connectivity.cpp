@@ -178,16 +178,26 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             // Geometric skipping: the gap to the next connected source is geometric,
             // 1 + floor(log(u) / log(1 - p)), one draw per gap. Gaps in batches of 8, so
             // that their logs vectorise (unit_log); draws past the row's end are unused.
+            // The sources are integers: each gap's floor, capped at n_pre (a gap that long
+            // ends the row wherever it starts, so the cap changes nothing), converted and
+            // summed up in integer registers. Summed in a double kept in memory, each
+            // synapse waited for the one before through a store and a load.
             random_stream rng(seed, conn_stream, j);
-            double i = -1.0;
+            std::int64_t i = -1;
             constexpr int batch = 8;
+            const double cap = static_cast<double>(n_pre);
             double gap[batch];
+            std::int64_t step[batch];
             for (bool more = true; more;) {
                 for (int b = 0; b < batch; ++b) gap[b] = rng.uniform();
                 for (int b = 0; b < batch; ++b) gap[b] = unit_log(gap[b]) * inv_log_q;
                 for (int b = 0; b < batch; ++b) {
-                    i += 1.0 + std::floor(gap[b]);  // (GCC vectorises floor only without trapping math)
-                    if (i >= n_pre) { more = false; break; }
+                    const double g = std::floor(gap[b]);
+                    step[b] = static_cast<std::int64_t>(g < cap ? g : cap) + 1;
+                }
+                for (int b = 0; b < batch; ++b) {
+                    i += step[b];
+                    if (i >= static_cast<std::int64_t>(n_pre)) { more = false; break; }
                     const u32 ii = static_cast<u32>(i);
                     if (!(no_self && ii == j)) put(ov, ii, j);
                 }
