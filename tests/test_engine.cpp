@@ -477,7 +477,7 @@ TEST_CASE("arrays of 32 MiB and more start on a 2 MiB huge-page boundary, smalle
     CHECK(big.capacity() == 0);
 }
 
-TEST_CASE("parts cover each population in order, split at multiples of 16 neurons", "[unit][engine]") {
+TEST_CASE("parts cover each population in order, split at multiples of 32 neurons", "[unit][engine]") {
     for (std::uint32_t size : {1u, 15u, 16u, 17u, 150u, 8001u, 32000u}) {
         network_spec spec;
         population_spec p;
@@ -494,9 +494,9 @@ TEST_CASE("parts cover each population in order, split at multiples of 16 neuron
             for (std::size_t k = 0; k < parts; ++k) {
                 CHECK(r[k].begin <= r[k].end);
                 if (k > 0) CHECK(r[k].begin == r[k - 1].end);
-                if (k > 0) CHECK(r[k].begin % 16 == 0);  // no cache line of float state shared by two parts
-                // balanced to within one line of 16 neurons
-                CHECK(r[k].end - r[k].begin <= size / parts + 16);
+                if (k > 0) CHECK(r[k].begin % 32 == 0);  // no cache line of 2-byte stamps shared by two parts
+                // balanced to within one line of 32 stamps
+                CHECK(r[k].end - r[k].begin <= size / parts + 32);
             }
         }
     }

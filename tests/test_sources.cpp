@@ -73,7 +73,7 @@ TEST_CASE("poisson_input: each neuron's count is its Philox draw, whatever the t
     // the inversion of word i mod 4 of the Philox block (stimulus, i / 4, step 1) by the
     // Poisson(lambda) table, computed here one neuron at a time. The engine draws 64
     // neurons at once from a multiple of 4 and a part's last neurons one by one; 3 threads
-    // cut the population at other places (multiples of 16), so the two paths meet at
+    // cut the population at other places (multiples of 32), so the two paths meet at
     // different neurons in the two runs.
     const auto spec = parse(R"(
 simulation: {dt: 0.1 ms, duration: 0.1 ms, seed: 6523534576316, min_neurons_per_thread: 1}
@@ -112,7 +112,7 @@ stimuli:
 TEST_CASE("Poisson sources spike where their per-neuron draw is below rate x dt, whatever the thread count", "[unit][sources]") {
     // The draw of neuron i in step n is uniform_at(seed, stream, i, n); the model takes 64
     // neurons at a time from a multiple of 4 and the rest one by one, and 3 threads cut
-    // the population elsewhere (at multiples of 16), so the two paths meet at different
+    // the population elsewhere (at multiples of 32), so the two paths meet at different
     // neurons across the runs.
     const auto spec = parse(R"(
 simulation: {dt: 0.1 ms, duration: 30 ms, seed: 6523534576316, min_neurons_per_thread: 1}
@@ -136,7 +136,7 @@ populations:
 }
 
 TEST_CASE("a Poisson source's update draws the same from any first neuron", "[unit][sources]") {
-    // The engine starts parts at multiples of 16; other callers (the SpiNNaker2 target's
+    // The engine starts parts at multiples of 32; other callers (the SpiNNaker2 target's
     // slices) may start anywhere: neurons before the first multiple of 4 go one by one.
     const auto spec = parse("populations:\n  s: {size: 300, model: poisson, params: {rate: 400 Hz}}\n");  // p = 0.04 per step
     const auto& ps = spec.populations[0];

@@ -48,11 +48,12 @@ partition balance_even(const network_spec& spec, std::size_t n_parts) {
     p.n_parts = std::max<std::size_t>(1, n_parts);
     for (const auto& pop : spec.populations) {
         std::vector<neuron_range> r(p.n_parts);
-        // interior boundaries at multiples of 16 neurons: 64 bytes of float state, so no
-        // cache line is written by two parts (the arrays start on a line, aligned.hpp)
+        // interior boundaries at multiples of 32 neurons: 64 bytes of the 2-byte refractory
+        // stamps (128 of float state), so no cache line is written by two parts (the arrays
+        // start on a line, aligned.hpp)
         auto cut = [&](std::size_t k) {
             if (k == p.n_parts) return pop.size;
-            return static_cast<std::uint32_t>(std::uint64_t(pop.size) * k / p.n_parts) & ~15u;
+            return static_cast<std::uint32_t>(std::uint64_t(pop.size) * k / p.n_parts) & ~31u;
         };
         for (std::size_t k = 0; k < p.n_parts; ++k) {
             r[k].begin = cut(k);
