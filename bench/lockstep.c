@@ -34,6 +34,7 @@
  *   /tmp/lockstep [ROUNDS [STEPS [NEURONS [SCATTER]]]]
  *   /tmp/lockstep --form 1t|lock1|lock2|lock2w|pipe|free|x2 [STEPS [NEURONS [SCATTER]]]
  *   /tmp/lockstep --gaps [SECONDS]
+ *   /tmp/lockstep --pingpong [TRIPS]
  * The second form runs one form once and prints "loop S s" (for x2 the mean of the two
  * threads): bench/threads.sh runs 1t, lock2 and lock2w so in every repeat, beside engram.
  * --gaps reads the time-stamp counter in a tight loop on one CPU, then on both at once,
@@ -347,12 +348,60 @@ static int gaps(double seconds) {
     return 0;
 }
 
+/* --pingpong: how far apart the two vCPUs are. Two threads, one per CPU, hand a cache line
+ * back and forth `trips` times; each trip is two transfers of the line between the cores.
+ * On the 2-core EPYC VMs a round trip took 60-170 ns in most minutes and 350-650 ns in
+ * others (the vCPUs then sit on different core complexes), and coba_large's two workers
+ * ran 1.25 x (update) and 2.2 x (delivery) as long in the latter (docs/performance.md). */
+static _Atomic unsigned long g_ball __attribute__((aligned(64)));
+typedef struct {
+    int cpu;
+    unsigned long trips;
+} pong_t;
+
+static void* pong_thread(void* p) {
+    const pong_t* q = p;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(q->cpu, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    for (unsigned long i = 0; i < q->trips; ++i) {  /* odd values are this thread's to answer */
+        while (atomic_load_explicit(&g_ball, memory_order_acquire) != 2 * i + 1) _mm_pause();
+        atomic_store_explicit(&g_ball, 2 * i + 2, memory_order_release);
+    }
+    return 0;
+}
+
+static int pingpong(unsigned long trips) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    pthread_setaffinity_np(pthread_self(), sizeof set, &set);
+    atomic_store(&g_ball, 0);
+    pong_t q = {1, trips};
+    pthread_t t;
+    if (pthread_create(&t, NULL, pong_thread, &q)) {
+        fprintf(stderr, "lockstep: cannot start a thread\n");
+        return 1;
+    }
+    const double t0 = now();
+    for (unsigned long i = 0; i < trips; ++i) {
+        atomic_store_explicit(&g_ball, 2 * i + 1, memory_order_release);
+        while (atomic_load_explicit(&g_ball, memory_order_acquire) != 2 * i + 2) _mm_pause();
+    }
+    const double t1 = now();
+    pthread_join(t, NULL);
+    printf("pingpong: %lu round trips between CPU 0 and CPU 1: %.0f ns each\n", trips, (t1 - t0) / (double)trips * 1e9);
+    return 0;
+}
+
 static int usage(const char* argv0) {
     fprintf(stderr,
             "usage: %s [ROUNDS [STEPS [NEURONS [SCATTER]]]]\n"
             "       %s --form 1t|lock1|lock2|lock2w|pipe|free|x2 [STEPS [NEURONS [SCATTER]]]\n"
-            "       %s --gaps [SECONDS]\n",
-            argv0, argv0, argv0);
+            "       %s --gaps [SECONDS]\n"
+            "       %s --pingpong [TRIPS]\n",
+            argv0, argv0, argv0, argv0);
     return 2;
 }
 
@@ -361,6 +410,11 @@ int main(int argc, char** argv) {
         const double seconds = argc > 2 ? atof(argv[2]) : 5.0;
         if (argc > 3 || !(seconds > 0)) return usage(argv[0]);
         return gaps(seconds);
+    }
+    if (argc > 1 && strcmp(argv[1], "--pingpong") == 0) {
+        const long trips = argc > 2 ? atol(argv[2]) : 100000;
+        if (argc > 3 || trips <= 0) return usage(argv[0]);
+        return pingpong((unsigned long)trips);
     }
     int form = -1, at = 1;
     if (argc > 1 && strcmp(argv[1], "--form") == 0) {

@@ -75,7 +75,11 @@
 #                   to a file from one thread, as engram's two workers do. Their speed-ups
 #                   are what stepping in lockstep alone gets on this machine in the same
 #                   minutes; the lines under the table give engram's 2-thread speed-up as
-#                   a share of them. 0: skip them
+#                   a share of them. Each repeat also starts with the round trip of a cache
+#                   line between the two CPUs (`lockstep --pingpong`): 60-170 ns where the
+#                   vCPUs share a core complex, 350-650 ns where they do not, and in those
+#                   minutes coba_large's 2-thread runs are much slower (docs/performance.md,
+#                   "Twenty-ninth session"). 0: skip them
 #   XL              1: every repeat also runs experiments/coba_xl.yaml (COBA at 80,000
 #                   neurons, twice coba_large, same in-degree) on 1 and 2 threads and as two
 #                   1-thread processes ("coba_xl 1t", "2t", "1t x2"), for XL_DURATION
@@ -146,6 +150,7 @@ echo
 for ((r = 1; r <= REPEATS; r++)); do
   for c in "${configs[@]}"; do
     IFS='|' read -r label exp dur thr extra <<< "$c"
+    probe=0
     tag="${label// /_}.$r"
     h5="$tmp/$tag.h5"
     log="$tmp/$tag.log"
@@ -178,9 +183,19 @@ for ((r = 1; r <= REPEATS; r++)); do
                                                 kill "$twin_pid" 2>/dev/null; wait "$twin_pid" 2>/dev/null; exit 1; }
       wait "$twin_pid" || { echo "engram failed ($label, second process):" >&2; cat "$log.twin" >&2; exit 1; }
     else
+      [ "$LOCKSTEP" = 1 ] && [ "$thr" = 2 ] && probe=1
+      # the host's placement of the two vCPUs just before and after the run (round trip of
+      # a cache line between them, ns); outside the timed span of the run itself
+      if [ "$probe" = 1 ]; then rt0=$("$tmp/lockstep" --pingpong 20000 | sed -n 's/.*: \([0-9]*\) ns each$/\1/p'); t0=$EPOCHREALTIME; fi
       "$ENGRAM" "${args[@]}" > "$log" 2>&1 || { echo "engram failed ($label):" >&2; cat "$log" >&2; exit 1; }
+      if [ "$probe" = 1 ]; then
+        t1p=$EPOCHREALTIME
+        rt1=$("$tmp/lockstep" --pingpong 20000 | sed -n 's/.*: \([0-9]*\) ns each$/\1/p')
+        printf '%s\t%d\t%s\t%s\n' "$label" "$r" "${rt0:-0}" "${rt1:-0}" >> "$tmp/round_trip.tsv"
+      fi
     fi
     t1=$EPOCHREALTIME
+    [ "$probe" = 1 ] && t1=$t1p
     wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
     sim_ms=$(sed -n 's/^simulated \([0-9.]*\) ms in .*/\1/p' "$log")
     loop=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log")
@@ -198,7 +213,8 @@ for ((r = 1; r <= REPEATS; r++)); do
     fi
     printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$exp" "$r" "$thr" "$workers" \
       "$sim_ms" "$wall" "$loop" "$events" "$h5" >> "$runs"
-    printf '  rep %d  %-15s  %d worker(s)  whole %7.3f s  loop %7.3f s\n' "$r" "$label" "$workers" "$wall" "$loop"
+    printf '  rep %d  %-15s  %d worker(s)  whole %7.3f s  loop %7.3f s%s\n' "$r" "$label" "$workers" "$wall" "$loop" \
+      "$([ "$probe" = 1 ] && echo "  (cross-core round trip ${rt0:-?} / ${rt1:-?} ns before / after)")"
   done
   if [ "$with_brian" = 1 ]; then
     for exp in coba coba_large; do
@@ -223,12 +239,13 @@ done
 
 echo
 status=0
-"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" "$brian_runs" <<'PYEOF' || status=$?
+touch "$tmp/round_trip.tsv"
+"$PYTHON" - "$runs" "$OUT_DIR/threads.json" "$ENGRAM" "$REPEATS" "$SEED" "$brian_runs" "$tmp/round_trip.tsv" <<'PYEOF' || status=$?
 import json, os, platform, statistics as st, sys, time
 import h5py
 import numpy as np
 
-runs_path, out_path, engram, repeats, seed, brian_path = sys.argv[1:7]
+runs_path, out_path, engram, repeats, seed, brian_path, rt_path = sys.argv[1:8]
 rows = [l.rstrip('\n').split('\t') for l in open(runs_path) if l.strip()]
 cfg = {}
 for label, exp, rep, thr, workers, sim_ms, wall, loop, events, h5 in rows:
@@ -334,6 +351,33 @@ for key, what in (('lockstep 2t', 'no simulator'), ('lockstep 2t w', 'no simulat
     print(f"{key} ({what}): {lk['speedup_vs_1t']:.2f}x by medians, {lk['speedup_vs_1t_paired']:.2f}x paired: "
           f"{100 * lk['fraction_of_ceiling']:.0f} % of the ceiling; coba_large 2t {100 * lk['coba_large_2t_fraction']:.0f} % "
           f"of it by medians, {100 * lk['coba_large_2t_fraction_paired']:.0f} % paired")
+
+# The 2-thread runs by where the host had put the two vCPUs: the round trip of a cache line
+# between them just before and just after each run. It came out either below about 200 ns
+# or above about 340 ns, and coba_large's 2-thread runs in the second state took about
+# 1.6 x as long (docs/performance.md, "Twenty-ninth session"); a run with one of each is
+# "changed".
+far_ns = 250
+for l in open(rt_path):
+    if not l.strip():
+        continue
+    label, rep, before, after = l.rstrip('\n').split('\t')
+    for x in cfg.get(label, {}).get('runs', []):
+        if x['rep'] == int(rep):
+            b, a = int(before), int(after)
+            x['round_trip_ns'] = [b, a]
+            x['vcpus'] = 'near' if max(b, a) < far_ns else 'far' if min(b, a) >= far_ns else 'changed'
+if any('vcpus' in x for x in two['runs']):
+    base_by_rep = {x['rep']: x['loop_s'] for x in cfg['coba_large 1t']['runs']}
+    parts = []
+    for state in ('near', 'far', 'changed'):
+        xs = [x for x in two['runs'] if x.get('vcpus') == state]
+        if xs:
+            q = st.median(base_by_rep[x['rep']] / x['loop_s'] for x in xs)
+            two[f'speedup_vs_1t_paired_{state}'] = q
+            parts.append(f"{state} {q:.2f}x ({len(xs)} run{'s' if len(xs) > 1 else ''})")
+    print(f"coba_large 2t by the vCPUs' round trip around each run (near: both below {far_ns} ns, far: both above), "
+          f"paired speed-up: " + ', '.join(parts))
 
 # Brian2 with 1 and 2 OpenMP threads (--with-brian)
 brian = {}
