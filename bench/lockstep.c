@@ -348,11 +348,11 @@ static int gaps(double seconds) {
     return 0;
 }
 
-/* --pingpong: how far apart the two vCPUs are. Two threads, one per CPU, hand a cache line
- * back and forth `trips` times; each trip is two transfers of the line between the cores.
- * On the 2-core EPYC VMs a round trip took 60-170 ns in most minutes and 350-650 ns in
- * others (the vCPUs then sit on different core complexes), and coba_large's two workers
- * ran 1.25 x (update) and 2.2 x (delivery) as long in the latter (docs/performance.md). */
+/* --pingpong: how far apart the host has put the two vCPUs. Two threads, one pinned to each
+ * CPU, hand a cache line back and forth `trips` times; each trip moves the line between
+ * the cores twice. On the 2-core EPYC VMs a round trip took 60-200 ns in most minutes and
+ * 340-650 ns in others, and coba_large's two workers then took about 1.25 x (update) and
+ * 2.2 x (delivery) as long (docs/performance.md, "Twenty-ninth session"). */
 static _Atomic unsigned long g_ball __attribute__((aligned(64)));
 typedef struct {
     int cpu;

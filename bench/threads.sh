@@ -75,11 +75,12 @@
 #                   to a file from one thread, as engram's two workers do. Their speed-ups
 #                   are what stepping in lockstep alone gets on this machine in the same
 #                   minutes; the lines under the table give engram's 2-thread speed-up as
-#                   a share of them. Each repeat also starts with the round trip of a cache
-#                   line between the two CPUs (`lockstep --pingpong`): 60-170 ns where the
-#                   vCPUs share a core complex, 350-650 ns where they do not, and in those
-#                   minutes coba_large's 2-thread runs are much slower (docs/performance.md,
-#                   "Twenty-ninth session"). 0: skip them
+#                   a share of them. Every 2-thread run is also bracketed by the round
+#                   trip of a cache line between the two CPUs (`lockstep --pingpong`,
+#                   printed after the run's line): on the 2-core EPYC VMs it is either
+#                   below about 200 ns or above about 340 ns, and coba_large's 2-thread
+#                   runs that start in the second state mostly run no faster than one
+#                   thread (docs/performance.md, "Twenty-ninth session"). 0: skip them
 #   XL              1: every repeat also runs experiments/coba_xl.yaml (COBA at 80,000
 #                   neurons, twice coba_large, same in-degree) on 1 and 2 threads and as two
 #                   1-thread processes ("coba_xl 1t", "2t", "1t x2"), for XL_DURATION
@@ -352,11 +353,13 @@ for key, what in (('lockstep 2t', 'no simulator'), ('lockstep 2t w', 'no simulat
           f"{100 * lk['fraction_of_ceiling']:.0f} % of the ceiling; coba_large 2t {100 * lk['coba_large_2t_fraction']:.0f} % "
           f"of it by medians, {100 * lk['coba_large_2t_fraction_paired']:.0f} % paired")
 
-# The 2-thread runs by where the host had put the two vCPUs: the round trip of a cache line
-# between them just before and just after each run. It came out either below about 200 ns
-# or above about 340 ns, and coba_large's 2-thread runs in the second state took about
-# 1.6 x as long (docs/performance.md, "Twenty-ninth session"); a run with one of each is
-# "changed".
+# The 2-thread runs by where the host had put the two vCPUs just before each run: the round
+# trip of a cache line between them (lockstep --pingpong). It came out either below about
+# 200 ns or above about 340 ns; over 60 runs of 2 s without recording, every run that
+# started above took about 1.6 x as long as those that started below (docs/performance.md,
+# "Twenty-ninth session"). The placement can change within a run, and the probe just after
+# a run that wrote its file reads high whatever the placement (the kernel is still writing
+# the file), so the classes are a guide, not a measurement of the state during the run.
 far_ns = 250
 for l in open(rt_path):
     if not l.strip():
@@ -364,20 +367,20 @@ for l in open(rt_path):
     label, rep, before, after = l.rstrip('\n').split('\t')
     for x in cfg.get(label, {}).get('runs', []):
         if x['rep'] == int(rep):
-            b, a = int(before), int(after)
-            x['round_trip_ns'] = [b, a]
-            x['vcpus'] = 'near' if max(b, a) < far_ns else 'far' if min(b, a) >= far_ns else 'changed'
-if any('vcpus' in x for x in two['runs']):
+            x['round_trip_ns'] = [int(before), int(after)]
+            x['vcpus_before'] = 'near' if int(before) < far_ns else 'far'
+if any('vcpus_before' in x for x in two['runs']):
     base_by_rep = {x['rep']: x['loop_s'] for x in cfg['coba_large 1t']['runs']}
     parts = []
-    for state in ('near', 'far', 'changed'):
-        xs = [x for x in two['runs'] if x.get('vcpus') == state]
+    for state in ('near', 'far'):
+        xs = [x for x in two['runs'] if x.get('vcpus_before') == state]
         if xs:
-            q = st.median(base_by_rep[x['rep']] / x['loop_s'] for x in xs)
-            two[f'speedup_vs_1t_paired_{state}'] = q
-            parts.append(f"{state} {q:.2f}x ({len(xs)} run{'s' if len(xs) > 1 else ''})")
-    print(f"coba_large 2t by the vCPUs' round trip around each run (near: both below {far_ns} ns, far: both above), "
-          f"paired speed-up: " + ', '.join(parts))
+            q = sorted(base_by_rep[x['rep']] / x['loop_s'] for x in xs)
+            two[f'speedup_vs_1t_paired_{state}'] = st.median(q)
+            parts.append(f"{state} {st.median(q):.2f}x ({len(xs)} run{'s' if len(xs) > 1 else ''}: "
+                         + ', '.join(f'{v:.2f}' for v in q) + ')')
+    print(f"coba_large 2t by the vCPUs' round trip just before each run (near: below {far_ns} ns), "
+          f"paired speed-ups: " + '; '.join(parts))
 
 # Brian2 with 1 and 2 OpenMP threads (--with-brian)
 brian = {}
