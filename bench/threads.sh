@@ -78,9 +78,10 @@
 #                   a share of them. Every 2-thread run is also bracketed by the round
 #                   trip of a cache line between the two CPUs (`lockstep --pingpong`,
 #                   printed after the run's line): on the 2-core EPYC VMs it is either
-#                   below about 200 ns or above about 340 ns, and coba_large's 2-thread
-#                   runs that start in the second state mostly run no faster than one
-#                   thread (docs/performance.md, "Twenty-ninth session"). 0: skip them
+#                   below about 200 ns or above about 340 ns, and in the second state
+#                   coba_large's 2-thread runs gain little or nothing over one thread
+#                   (docs/performance.md, "Twenty-ninth session"); the state can change
+#                   within a run. 0: skip them
 #   XL              1: every repeat also runs experiments/coba_xl.yaml (COBA at 80,000
 #                   neurons, twice coba_large, same in-degree) on 1 and 2 threads and as two
 #                   1-thread processes ("coba_xl 1t", "2t", "1t x2"), for XL_DURATION

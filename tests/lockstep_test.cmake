@@ -1,7 +1,7 @@
 # bench/lockstep.c, the synthetic lockstep pair that bench/threads.sh runs beside engram:
 # each form runs and prints the line threads.sh parses, the chunk file of lock2w is
-# removed after the run, the rounds summary lists every form, and bad arguments fail
-# with the usage (exit status 2).
+# removed after the run, the rounds summary lists every form, --gaps and --pingpong
+# print their lines, and bad arguments fail with the usage (exit status 2).
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
 foreach(form 1t lock1 lock2 lock2w pipe free x2)
@@ -25,7 +25,7 @@ foreach(line "1t +[0-9.]+ +[0-9.]+ +1\\.00x" "lock2 w +[0-9.]+ +[0-9.]+ +[0-9.]+
     message(FATAL_ERROR "lockstep's summary lacks a line like '${line}': ${out}")
   endif()
 endforeach()
-foreach(args "--form;bad" "--form" "0" "2;100;8" "--gaps;0" "1;2;3;4;5")
+foreach(args "--form;bad" "--form" "0" "2;100;8" "--gaps;0" "1;2;3;4;5" "--pingpong;0" "--pingpong;10;10")
   execute_process(COMMAND ${LOCKSTEP} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL 2 OR NOT err MATCHES "usage: ")
     message(FATAL_ERROR "lockstep ${args} should fail with the usage (2), gave ${rc}: ${err}")
@@ -34,4 +34,8 @@ endforeach()
 execute_process(COMMAND ${LOCKSTEP} --gaps 0.05 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL 0 OR NOT out MATCHES "\n1 thread\\(s\\), CPU 0:.*%\n2 thread\\(s\\), CPU 0:.*%\n2 thread\\(s\\), CPU 1:.*%\n$")
   message(FATAL_ERROR "lockstep --gaps (${rc}): ${out} ${err}")
+endif()
+execute_process(COMMAND ${LOCKSTEP} --pingpong 2000 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc EQUAL 0 OR NOT out MATCHES "^pingpong: 2000 round trips between CPU 0 and CPU 1: [0-9]+ ns each\n$")
+  message(FATAL_ERROR "lockstep --pingpong (${rc}): ${out} ${err}")
 endif()
