@@ -82,6 +82,8 @@
 #                   coba_large's 2-thread runs gain little or nothing over one thread
 #                   (docs/performance.md, "Twenty-ninth session"); the state can change
 #                   within a run. 0: skip them
+#   PIN             1: the 2-thread engram runs pin each worker to a CPU of its own
+#                   (--set simulation.pin_threads=true). Default 0
 #   XL              1: every repeat also runs experiments/coba_xl.yaml (COBA at 80,000
 #                   neurons, twice coba_large, same in-degree) on 1 and 2 threads and as two
 #                   1-thread processes ("coba_xl 1t", "2t", "1t x2"), for XL_DURATION
@@ -104,6 +106,7 @@ PROFILE="${PROFILE:-1}"
 NO_RECORD="${NO_RECORD:-0}"
 SYNC="${SYNC:-0}"
 LOCKSTEP="${LOCKSTEP:-1}"
+PIN="${PIN:-0}"
 XL="${XL:-0}"
 XL_DURATION="${XL_DURATION:-$LARGE_DURATION}"
 bench_setup threads
@@ -146,7 +149,7 @@ if [ "$NO_RECORD" = 1 ]; then
             "coba_large 2t nr|coba_large|$LARGE_DURATION|2|record.spikes=[]")
 fi
 
-echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$XL" = 1 ] && echo ", coba_xl $XL_DURATION s")$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
+echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$XL" = 1 ] && echo ", coba_xl $XL_DURATION s")$([ "$PIN" = 1 ] && echo "; 2-thread runs with pinned workers")$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
@@ -159,6 +162,7 @@ for ((r = 1; r <= REPEATS; r++)); do
     args=(run "$root/experiments/$exp.yaml" -o "$h5" --seed "$SEED" --threads "$thr"
           --set simulation.duration="$dur s")
     [ -n "$extra" ] && args+=(--set "$extra")
+    [ "$PIN" = 1 ] && [ "$thr" = 2 ] && args+=(--set simulation.pin_threads=true)
     [ "$SYNC" = 1 ] && sync
     t0=$EPOCHREALTIME
     if [ "$exp" = lockstep ]; then  # the synthetic pair: as many steps as coba_large at dt 0.1 ms

@@ -13,6 +13,11 @@
 #include <thread>
 #include <tuple>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #include "engram/core/aligned.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/graph.hpp"
@@ -436,6 +441,67 @@ TEST_CASE("an observer that takes spikes per part gets each part's spikes once, 
         }
     }
 }
+
+#if defined(__linux__)
+TEST_CASE("pin_threads puts each worker on a CPU of its own for the run, with the same spikes, and gives the caller its CPUs back", "[unit][engine]") {
+    // The workers' CPUs, seen from the calls that take each part's spikes (made by the
+    // worker that owns the part), for workers a step apart and for workers that meet
+    // every step.
+    struct cpus_seen : capture {
+        std::mutex mu;
+        std::set<std::pair<int, int>> seen;  // (CPUs in the calling thread's set, the one CPU if a single one)
+        bool takes_part_spikes() const override { return true; }
+        void on_part_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {
+            cpu_set_t set;
+            CPU_ZERO(&set);
+            pthread_getaffinity_np(pthread_self(), sizeof set, &set);
+            int one = -1;
+            for (int c = 0; c < CPU_SETSIZE; ++c)
+                if (CPU_ISSET(c, &set)) one = c;
+            std::lock_guard<std::mutex> g(mu);
+            seen.insert({CPU_COUNT(&set), CPU_COUNT(&set) == 1 ? one : -1});
+        }
+    };
+    cpu_set_t before;
+    CPU_ZERO(&before);
+    REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof before, &before) == 0);
+    if (CPU_COUNT(&before) < 2) {
+        WARN("pinning two workers needs two CPUs: not tested here");
+        return;
+    }
+    for (const std::string& yaml : {direct_coba(), small_coba(323, 81)}) {
+        auto spec = parse(yaml);
+        const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+        simulation loose(spec, builtin_models(), 2, 2);
+        capture ref;
+        loose.run(steps, &ref);
+        REQUIRE(ref.spikes.size() > 100);
+        spec.simulation.pin_threads = true;
+        simulation sim(spec, builtin_models(), 2, 2);
+        REQUIRE(sim.workers() == 2);
+        cpus_seen c;
+        sim.run(steps, &c);
+        CHECK(c.spikes == ref.spikes);
+        // two workers, each on one CPU, the two different
+        REQUIRE(c.seen.size() == 2);
+        CHECK(c.seen.begin()->first == 1);
+        CHECK(c.seen.rbegin()->first == 1);
+        CHECK(c.seen.begin()->second != c.seen.rbegin()->second);
+        cpu_set_t after;
+        CPU_ZERO(&after);
+        REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof after, &after) == 0);
+        CHECK(CPU_EQUAL(&before, &after));
+    }
+    // the key in a file: a boolean, and anything else is an error that names it
+    CHECK(parse(small_coba(40, 10) + "").simulation.pin_threads == false);
+    auto y = small_coba(40, 10);
+    const auto at = y.find("simulation: {");
+    REQUIRE(at != std::string::npos);
+    CHECK(parse(y.substr(0, at) + "simulation: {pin_threads: true, " + y.substr(at + 13)).simulation.pin_threads);
+    CHECK_THROWS_WITH(parse(y.substr(0, at) + "simulation: {pin_threads: maybe, " + y.substr(at + 13)),
+                      Catch::Contains("simulation.pin_threads") && Catch::Contains("expected true or false"));
+}
+#endif
 
 TEST_CASE("2-byte and 4-byte stored targets deliver the same spikes", "[unit][engine]") {
     // 70,000 targets: on one part the rows hold 4-byte indices, on two parts 2-byte

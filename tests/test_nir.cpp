@@ -294,6 +294,10 @@ TEST_CASE("NIR import errors name the node and the problem", "[unit][nir]") {
     REQUIRE_THROWS_AS(nir::import_nir_experiment(write_doc_graph((dir / "ok.nir").string()), builtin_models(),
                                                  {"populations.lif.size=4"}),
                       config_error);
+    CHECK(nir::import_nir_experiment(write_doc_graph((dir / "ok.nir").string()), builtin_models(), {"simulation.pin_threads=true"})
+              .spec.simulation.pin_threads);
+    CHECK_THROWS_WITH(nir::import_nir_experiment(write_doc_graph((dir / "ok.nir").string()), builtin_models(), {"simulation.pin_threads=maybe"}),
+                      Catch::Contains("simulation.pin_threads") && Catch::Contains("expected true or false"));
 }
 
 TEST_CASE("strict NIR export refuses and lists every approximation", "[unit][nir]") {

@@ -9,6 +9,11 @@
 #include <thread>
 #include <type_traits>
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
 #endif
@@ -920,6 +925,52 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     if (plasticity) clock.lap(&event_counter::plasticity);
 }
 
+namespace {
+
+// simulation.pin_threads: for the run, worker w on the w-th CPU of the calling thread's
+// own set (taskset, cgroup cpusets), where that set has a CPU per worker; the calling
+// thread (worker 0) gets its set back when the run ends, however it ends. The team's
+// threads stay where they were put. Where the set has fewer CPUs than workers, or the
+// system has no affinity calls, nothing is pinned.
+class pinned_workers {
+public:
+    pinned_workers(spin_team* team, bool on) {
+#if defined(__linux__)
+        if (!on || !team) return;
+        if (pthread_getaffinity_np(pthread_self(), sizeof saved_, &saved_) != 0) return;
+        std::vector<int> cpus;
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+            if (CPU_ISSET(c, &saved_)) cpus.push_back(c);
+        if (cpus.size() < static_cast<std::size_t>(team->size())) return;
+        restore_ = true;
+        team->run([&](int w) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpus[static_cast<std::size_t>(w)], &one);
+            pthread_setaffinity_np(pthread_self(), sizeof one, &one);  // advice: a refusal leaves the thread where it was
+        });
+#else
+        (void)team;
+        (void)on;
+#endif
+    }
+    ~pinned_workers() {
+#if defined(__linux__)
+        if (restore_) pthread_setaffinity_np(pthread_self(), sizeof saved_, &saved_);
+#endif
+    }
+    pinned_workers(const pinned_workers&) = delete;
+    pinned_workers& operator=(const pinned_workers&) = delete;
+
+private:
+#if defined(__linux__)
+    cpu_set_t saved_{};
+#endif
+    bool restore_ = false;
+};
+
+}  // namespace
+
 run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<bool>* stop,
                           const std::function<void(double)>& progress) {
     auto& m = *impl_;
@@ -1120,6 +1171,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         st.interrupted = end < last;
         if (progress) progress(double(st.steps_done) / double(steps));
     };
+    const pinned_workers pinned(m.team.get(), m.spec.simulation.pin_threads);
     if (m.pipelined() && steps > 0) {
         const flush_denormals ftz;
         pipelined_loop();

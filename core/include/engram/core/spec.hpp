@@ -145,6 +145,7 @@ struct simulation_spec {
     int threads = 1;
     std::uint64_t min_neurons_per_thread = 0;  // below this, parts share a worker; 0: automatic (16,000, or 4,000 where every input is direct)
     bool double_precision = false;  // neuron state and integration in double (precision: double)
+    bool pin_threads = false;       // each worker on a CPU of its own for the run (pin_threads: true)
     std::string output;       // results file; empty = <experiment stem>.h5
 };
 
