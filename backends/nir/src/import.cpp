@@ -767,9 +767,11 @@ experiment import_nir_experiment(const std::string& path, const model_registry& 
             else if (key == "simulation.min_neurons_per_thread") sim.min_neurons_per_thread = std::stoull(val);
             else if (key == "simulation.output") sim.output = val;
             else if (key == "simulation.pin_threads") {
-                if (val == "true" || val == "yes" || val == "on") sim.pin_threads = true;
-                else if (val == "false" || val == "no" || val == "off") sim.pin_threads = false;
-                else throw bad("expected true or false, got '" + val + "'");
+                config_node v;
+                v.type = config_node::kind::scalar;
+                v.scalar = val;
+                v.from_override = true;
+                sim.pin_threads = config_section{"--set"}.boolean(v, key);
             }
             else throw bad("only simulation.duration, dt, seed, threads, min_neurons_per_thread, pin_threads and output can be set for a NIR graph");
         } catch (const std::invalid_argument& e) {
