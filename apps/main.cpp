@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "engram/ca3/experiment.hpp"
+#include "engram/core/background.hpp"
 #include "engram/core/config.hpp"
 #include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
@@ -410,16 +411,18 @@ int run_command(run_args a) {
 
     sim.set_profiling(a.profile);
     results_writer writer(out, spec, ex.resolved_yaml, &registry);
-    // A core that no worker uses writes the file meanwhile; with every core stepping, a
-    // writing thread would only take turns with a worker, so the workers write. Not with
-    // data set input: its readers may call HDF5 during the run (SHD, SSC), and HDF5 is
-    // not thread-safe.
-    if (!input && static_cast<unsigned>(sim.workers()) < std::max(1u, std::thread::hardware_concurrency()))
-        writer.write_in_background();
     spike_summary summary(spec);
-    observer_list obs;
-    obs.add(&writer);
-    obs.add(&summary);
+    observer_list recorders;
+    recorders.add(&writer);
+    recorders.add(&summary);
+    // A core that no worker uses converts and writes the spikes and keeps the statistics
+    // meanwhile; with every core stepping, a thread of its own would only take turns with
+    // a worker, so the workers record. Not with data set input: its readers may call HDF5
+    // during the run (SHD, SSC), and HDF5 is not thread-safe.
+    std::optional<background_observer> behind;
+    if (!input && static_cast<unsigned>(sim.workers()) < std::max(1u, std::thread::hardware_concurrency()))
+        behind.emplace(recorders);
+    observer* recording = behind ? static_cast<observer*>(&*behind) : &recorders;
 
     std::signal(SIGINT, on_sigint);
     std::signal(SIGTERM, on_sigint);
@@ -447,6 +450,8 @@ int run_command(run_args a) {
             // The simulation on its own thread, the window on this one; spikes cross over
             // through the feed's bounded rings, so the run never waits on drawing.
             viz::live_feed feed(spec, a.live_opt.ring_capacity, &g_stop);
+            observer_list obs;  // the window's feed beside the recording
+            obs.add(recording);
             obs.add(&feed);
             std::atomic<bool> finished{false}, go{false};
             std::exception_ptr failure;
@@ -477,9 +482,12 @@ int run_command(run_args a) {
             worker.join();
             if (failure) std::rethrow_exception(failure);
         } else {
-            st = sim.run(steps, &obs, &g_stop, progress);
+            st = sim.run(steps, recording, &g_stop, progress);
         }
     } catch (...) {
+        if (behind) {  // what the run passed on before it failed, into the file first
+            try { behind->drain(); } catch (...) {}
+        }
         writer.close(false, static_cast<double>(sim.current_step()) * spec.simulation.dt, 0.0);
         throw;
     }

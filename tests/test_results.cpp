@@ -10,11 +10,15 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <optional>
+#include <csignal>
 #include <cstdlib>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "engram/core/background.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/hdf5.hpp"
 #include "engram/core/png.hpp"
@@ -224,21 +228,23 @@ TEST_CASE("a process that dies mid-run leaves PATH.tmp readable, with the spikes
     CHECK(h5::read_attr_double(f, "complete", path) == 0);
 }
 
-TEST_CASE("writing in the background gives the same file, spikes and state", "[unit][results]") {
+TEST_CASE("a writer behind a background_observer writes the same file, spikes and state", "[unit][results]") {
     const auto dir = temp_dir("results_background");
     const auto ex = parse_experiment(net, "net.yaml", builtin_models());
     auto write = [&](const std::string& name, bool background, int threads) {
         const std::string path = (dir / name).string();
         simulation sim(ex.spec, builtin_models(), threads);
         results_writer w(path, ex.spec, ex.resolved_yaml);
-        if (background) w.write_in_background();
         // many chunks of spikes, and every 2^14 steps all buffers (which leaves the
-        // file off a chunk boundary), in 40,000 steps
+        // file off a chunk boundary), in 40,000 steps; behind: the writer on a thread of
+        // its own, everything handed to it by the time run() returns
         capture c;
         observer_list both;
         both.add(&w);
         both.add(&c);
-        sim.run(40000, &both);
+        std::optional<background_observer> behind;
+        if (background) behind.emplace(both);
+        sim.run(40000, background ? static_cast<observer*>(&*behind) : &both);
         if (!background) {
             std::vector<double> t_expect;
             std::vector<std::uint64_t> id_expect;
@@ -500,4 +506,73 @@ TEST_CASE("engram run --profile prints each worker's phases and writes them to /
     CHECK_THAT(shell(std::string(ENGRAM_BINARY) + " run " + ENGRAM_SOURCE_DIR + "/experiments/lsm/lsm1000_fmnist.yaml --profile -o " + out + " 2>&1"),
                Contains("--profile times a plain run, not the trials of a classification experiment"));
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("engram run stopped by SIGINT leaves the spikes of every step it ran, in the file and in its summary", "[unit][results]") {
+    const auto dir = temp_dir("results_sigint");
+    const auto yaml = dir / "net.yaml";
+    const std::string net_yaml = small_coba() + "record: {spikes: all}\n";
+    std::ofstream(yaml) << net_yaml;
+    // 1 thread (on a machine with a core left over, the file is written by a thread of
+    // its own) and 2 threads
+    for (const char* threads : {"1", "2"}) {
+        INFO("threads " << threads);
+        const std::string out = (dir / (std::string("run") + threads + ".h5")).string();
+        const std::string log = (dir / (std::string("run") + threads + ".txt")).string();
+        const pid_t pid = fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            if (!std::freopen(log.c_str(), "w", stdout)) std::_Exit(99);
+            execl(ENGRAM_BINARY, ENGRAM_BINARY, "run", yaml.c_str(), "--threads", threads, "-o", out.c_str(), "--set",
+                  "simulation.duration=100000s", static_cast<char*>(nullptr));
+            std::_Exit(98);
+        }
+        // stop it once it has run a while (its file exists from the start of the run)
+        for (int i = 0; i < 500 && !std::filesystem::exists(out + ".tmp"); ++i) usleep(10'000);
+        usleep(300'000);
+        kill(pid, SIGINT);
+        int status = 0;
+        REQUIRE(waitpid(pid, &status, 0) == pid);
+        REQUIRE(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 130);
+        const std::string text = [&] {
+            std::ifstream in(log);
+            return std::string(std::istreambuf_iterator<char>(in), {});
+        }();
+        INFO(text);
+        CHECK_THAT(text, Contains("the results file holds everything up to then"));
+        auto f = h5::open_file(out);
+        CHECK(h5::read_attr_double(f, "complete", out) == 0);
+        const double ms = h5::read_attr_double(f, "simulated_ms", out);
+        REQUIRE(ms > 100.0);
+        std::uint64_t in_file = 0;
+        for (const char* pop : {"exc", "inh"}) {
+            const auto t = h5::read_vector<double>(f, std::string("spikes/") + pop + "/timestamps", out);
+            REQUIRE_FALSE(t.empty());
+            CHECK(t.back() <= ms + 1e-9);
+            in_file += t.size();
+        }
+        // the summary counted what the file holds
+        std::uint64_t printed = 0;
+        for (const char* pop : {"\nexc ", "\ninh "}) {
+            const auto at = text.find(pop);
+            REQUIRE(at != std::string::npos);
+            std::istringstream row(text.substr(at + 1));
+            std::string name, spikes;
+            std::uint32_t neurons = 0;
+            row >> name >> neurons >> spikes;
+            spikes.erase(std::remove(spikes.begin(), spikes.end(), ','), spikes.end());
+            printed += std::stoull(spikes);
+        }
+        CHECK(printed == in_file);
+        // and the file holds the spikes of a run of exactly that length
+        const auto ex = parse_experiment(net_yaml, "net.yaml", builtin_models());
+        simulation sim(ex.spec, builtin_models());
+        capture c;
+        sim.run(static_cast<std::uint64_t>(std::llround(ms / ex.spec.simulation.dt)), &c);
+        std::vector<std::uint64_t> ids;
+        for (const auto& s : c.spikes)
+            if (s.pop == 0) ids.push_back(s.id);
+        CHECK(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", out) == ids);
+    }
 }

@@ -1182,6 +1182,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         }
         if (m.team && st.steps_done > 0) record(m.step, 0);
     }
+    if (obs) obs->on_run_end();  // within the run's time: an observer that buffers finishes here
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));
     st.run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (auto& e : m.events) { st.synaptic_events += e.n; e.n = 0; }

@@ -1,11 +1,6 @@
 #include "engram/core/results.hpp"
 
 #include <cmath>
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <mutex>
-#include <thread>
 #include <cstdio>
 #include <filesystem>
 #include <set>
@@ -36,7 +31,7 @@ struct results_writer::impl {
         h5::handle times, ids;
         std::vector<double> t;
         std::vector<std::uint64_t> n;
-        std::uint64_t rows = 0;  // spikes written, or handed to the writing thread
+        std::uint64_t rows = 0;  // spikes written
         // buffered spikes at which the file would reach the next chunk boundary
         std::size_t due() const { return spike_chunk - static_cast<std::size_t>(rows % spike_chunk); }
     };
@@ -49,97 +44,6 @@ struct results_writer::impl {
     std::vector<std::vector<var_stream>> reports;  // [recorder][variable]
     std::vector<std::vector<std::string>> time_datasets;  // mapping/time per recorder variable
     bool closed = false;
-
-    // Writing in the background (write_in_background): full buffers go, as tasks, to one
-    // thread that makes the HDF5 calls, and emptied buffers come back through a pool, so
-    // the run's thread only fills memory. While that thread runs, no other thread calls
-    // HDF5: close and add_table first wait until it is idle (drain). Its first error is
-    // rethrown to the run's thread at the next flush, or at close, and every write after
-    // it is dropped, so that the file holds what came before the error and no holes.
-    std::thread io;
-    std::mutex mu;
-    std::condition_variable has_task, idle;
-    std::deque<std::function<void()>> tasks;
-    bool busy = false, stopping = false, broken = false;
-    std::exception_ptr failed;
-    std::vector<std::vector<double>> pool_d;
-    std::vector<std::vector<std::uint64_t>> pool_u;
-    std::vector<std::vector<float>> pool_f;
-
-    ~impl() { stop_io(); }
-    void io_loop() {
-        std::unique_lock<std::mutex> lk(mu);
-        while (true) {
-            has_task.wait(lk, [&] { return stopping || !tasks.empty(); });
-            if (tasks.empty()) return;  // stopping, nothing left
-            auto task = std::move(tasks.front());
-            tasks.pop_front();
-            busy = true;
-            const bool skip = broken;  // after an error, later writes are dropped
-            lk.unlock();
-            try {
-                if (!skip) task();
-            } catch (...) {
-                lk.lock();
-                if (!broken) failed = std::current_exception();
-                broken = true;
-                lk.unlock();
-            }
-            lk.lock();
-            busy = false;
-            if (tasks.empty()) idle.notify_all();
-        }
-    }
-    void rethrow_locked() {
-        if (failed) {
-            auto e = failed;
-            failed = nullptr;
-            std::rethrow_exception(e);
-        }
-    }
-    void submit(std::function<void()> f) {
-        {
-            std::lock_guard<std::mutex> g(mu);
-            rethrow_locked();
-            tasks.push_back(std::move(f));
-        }
-        has_task.notify_one();
-    }
-    void drain() {
-        if (!io.joinable()) return;
-        std::unique_lock<std::mutex> lk(mu);
-        idle.wait(lk, [&] { return tasks.empty() && !busy; });
-        rethrow_locked();
-    }
-    void stop_io() {
-        if (!io.joinable()) return;
-        {
-            std::lock_guard<std::mutex> g(mu);
-            stopping = true;
-        }
-        has_task.notify_one();
-        io.join();
-    }
-    // An empty buffer from the pool (or a new one), reserved for a block.
-    template <class T>
-    std::vector<T> take(std::vector<std::vector<T>>& pool, std::size_t reserve) {
-        std::vector<T> v;
-        {
-            std::lock_guard<std::mutex> g(mu);
-            if (!pool.empty()) {
-                v = std::move(pool.back());
-                pool.pop_back();
-            }
-        }
-        v.reserve(reserve);
-        return v;
-    }
-    template <class T>
-    void give_back(std::vector<std::vector<T>>& pool, std::vector<T>&& v) {
-        v.clear();
-        std::lock_guard<std::mutex> g(mu);
-        pool.push_back(std::move(v));
-    }
 
     // Both datasets or neither: a failed write leaves them as they were.
     void write_spikes(spike_stream& s, const double* t, const std::uint64_t* n, std::size_t count) {
@@ -162,51 +66,23 @@ struct results_writer::impl {
             w = due + (w - due) / spike_chunk * spike_chunk;
         }
         if (w == 0) return;
-        if (!io.joinable()) {
-            write_spikes(s, s.t.data(), s.n.data(), w);  // on failure the spikes stay buffered
-            s.rows += w;
-            s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));
-            s.n.erase(s.n.begin(), s.n.begin() + static_cast<std::ptrdiff_t>(w));
-            return;
-        }
+        write_spikes(s, s.t.data(), s.n.data(), w);  // on failure the spikes stay buffered
         s.rows += w;
-        auto t = take(pool_d, 2 * spike_chunk);
-        auto n = take(pool_u, 2 * spike_chunk);
-        t.assign(s.t.begin() + static_cast<std::ptrdiff_t>(w), s.t.end());
-        n.assign(s.n.begin() + static_cast<std::ptrdiff_t>(w), s.n.end());
-        std::swap(t, s.t);
-        std::swap(n, s.n);
-        t.resize(w);
-        n.resize(w);
-        submit([this, &s, t = std::move(t), n = std::move(n)]() mutable {
-            write_spikes(s, t.data(), n.data(), t.size());
-            give_back(pool_d, std::move(t));
-            give_back(pool_u, std::move(n));
-        });
+        s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));
+        s.n.erase(s.n.begin(), s.n.begin() + static_cast<std::ptrdiff_t>(w));
     }
     void flush_var(var_stream& v) {
         if (v.buf.empty() || !v.cols) {
             v.buf.clear();
             return;
         }
-        if (!io.joinable()) {
-            h5::append(v.data, H5T_NATIVE_FLOAT, v.buf.data(), v.buf.size() / v.cols, v.cols, tmp);
-            v.buf.clear();
-            return;
-        }
-        submit([this, &v, b = std::move(v.buf)]() mutable {
-            h5::append(v.data, H5T_NATIVE_FLOAT, b.data(), b.size() / v.cols, v.cols, tmp);
-            give_back(pool_f, std::move(b));
-        });
-        v.buf = take(pool_f, flush_values);
+        h5::append(v.data, H5T_NATIVE_FLOAT, v.buf.data(), v.buf.size() / v.cols, v.cols, tmp);
+        v.buf.clear();
     }
     void flush_all() {
         for (auto& s : spikes) if (s.recorded) flush_spike(s, true);
         for (auto& r : reports) for (auto& v : r) flush_var(v);
-        auto h5flush = [this] {
-            if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
-        };
-        if (io.joinable()) submit(h5flush); else h5flush();
+        if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
     }
 };
 
@@ -325,8 +201,6 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
     if (m.closed) return;
     m.closed = true;
     m.flush_all();
-    m.drain();
-    m.stop_io();
     if (simulated_ms >= 0)  // mapping/time = [start, stop, step]: stop is where the run ended
         for (const auto& rec : m.time_datasets)
             for (const auto& path : rec) {
@@ -354,7 +228,6 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
 void results_writer::add_table(const std::string& name, const std::vector<column>& columns) {
     auto& m = *impl_;
     if (m.closed) throw io_error(m.path, "write table '" + name + "' to", "the file is already closed");
-    m.drain();
     auto g = h5::exists(m.file, name) ? h5::open_group(m.file, name, m.tmp) : h5::create_group(m.file, name, m.tmp);
     for (const auto& c : columns) {
         std::visit([&](const auto& v) { h5::write_vector(g, c.name, v, m.tmp); }, c.values);
@@ -366,12 +239,6 @@ void results_writer::add_table(const std::string& name, const std::vector<column
 }
 
 const std::string& results_writer::path() const { return impl_->path; }
-
-void results_writer::write_in_background() {
-    auto& m = *impl_;
-    if (m.io.joinable() || m.closed) return;
-    m.io = std::thread([&m] { m.io_loop(); });
-}
 
 std::string describe_results(const std::string& path) {
     auto f = h5::open_file(path);

@@ -48,6 +48,9 @@ public:
                            const std::vector<std::vector<float>>& /*values*/) {}
     // End of step `step`, after its spikes were passed on.
     virtual void on_step(std::uint64_t /*step*/) {}
+    // The run has passed on its last step (also when it was stopped early) and is about
+    // to return; not called when it throws.
+    virtual void on_run_end() {}
     // Spikes of step `step` of one part of population `pop` (ascending), from the worker
     // that computed them, right after its update, for an observer whose
     // takes_part_spikes() is true. Unlike the calls above these are not serial: calls
@@ -76,6 +79,9 @@ public:
     }
     void on_step(std::uint64_t step) override {
         for (auto* o : list_) o->on_step(step);
+    }
+    void on_run_end() override {
+        for (auto* o : list_) o->on_run_end();
     }
     bool takes_part_spikes() const override { return !parts_.empty(); }
     void on_part_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t count) override {

@@ -10,6 +10,8 @@
 // The file is written as PATH.tmp and renamed to PATH by close(); data is flushed in
 // chunks and the file is flushed every 2^14 steps, so an interrupted run leaves a
 // readable file (after a hard kill, PATH.tmp holds what was flushed).
+// The writer works on the thread that calls it; to convert and write on a core the run
+// leaves over, put it behind a background_observer (background.hpp).
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -42,14 +44,6 @@ public:
         std::string units;
     };
     void add_table(const std::string& name, const std::vector<column>& columns);
-
-    // From now on, full buffers are written to the file by a thread of the writer's own,
-    // while the run goes on (about 0.5 ms of a core per 65,536 spikes, mostly the kernel's
-    // page cache): worth it where a core is left over, as with a 1-thread run on a
-    // 2-core machine. The file's contents are the same. Errors of that thread are thrown
-    // at the next flush or by close(); writes after an error are dropped, so the file
-    // holds what came before it. Nothing else may call HDF5 while the run goes on.
-    void write_in_background();
 
     // Writes what is buffered, the final attributes, and renames PATH.tmp -> PATH.
     void close(bool complete, double simulated_ms, double wall_seconds);
