@@ -48,6 +48,22 @@ TEST_CASE("a stream's draws are the Philox blocks of counters start, start+1, ..
     }
 }
 
+TEST_CASE("next_u32s gives the words of as many next_u32 calls, in runs of any length, drawn in bulk or not", "[unit][rng]") {
+    for (const bool bulk : {false, true})
+        for (const int run : {1, 3, 4, 5, 8, 13, 16}) {
+            INFO("bulk " << bulk << ", runs of " << run);
+            random_stream one(42, 7, 9, 0xfffffffdu), many(42, 7, 9, 0xfffffffdu);  // across the counter's carry
+            if (bulk) many.draw_in_bulk();
+            u32 got[16];
+            for (int k = 0; k < 40; ++k) {
+                many.next_u32s(got, run);
+                for (int w = 0; w < run; ++w) REQUIRE(got[w] == one.next_u32());
+                // and single draws between runs
+                if (k % 3 == 0) REQUIRE(many.next_u32() == one.next_u32());
+            }
+        }
+}
+
 TEST_CASE("uniform, normal and bounded integers have the right moments", "[unit][rng]") {
     random_stream r(1, 1, 1);
     const int n = 200000;

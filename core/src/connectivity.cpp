@@ -116,6 +116,23 @@ void sample_with_replacement(random_stream& rng, u32 n, u32 k, std::vector<u32>&
 // With self-connections excluded, candidate index k maps to neuron k or k+1.
 u32 unskip(u32 k, u32 skip) { return k >= skip ? k + 1 : k; }
 
+// fixed_probability's gaps a batch at a time: step[b] = min(floor(gap[b]), cap) + 1 for
+// gaps > 0 and cap < 2^52, as vectors. (In plain code GCC computes each step where the
+// summing loop, which may leave early, reads it: one by one.)
+constexpr int geometric_batch = 8;
+inline void geometric_steps(const double* gap, double cap, std::int64_t* step) {
+#if defined(__AVX2__)  // (also with AVX-512: GCC 12 warns falsely of uninitialised values in its 512-bit intrinsics)
+    for (int h = 0; h < geometric_batch; h += 4) {
+        const __m256d g = _mm256_min_pd(_mm256_floor_pd(_mm256_loadu_pd(gap + h)), _mm256_set1_pd(cap));
+        // a whole number below 2^52 plus 2^52 has 2^52's bits plus the number
+        const __m256i bits = _mm256_castpd_si256(_mm256_add_pd(g, _mm256_set1_pd(4503599627370496.0)));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(step + h), _mm256_sub_epi64(bits, _mm256_set1_epi64x(0x4330000000000000LL - 1)));
+    }
+#else
+    for (int b = 0; b < geometric_batch; ++b) step[b] = static_cast<std::int64_t>(std::min(std::floor(gap[b]), cap)) + 1;
+#endif
+}
+
 // Calls emit(pre, post, weight, delay_steps) for every synapse of `proj` whose target is
 // in `targets`, in canonical order (by owner neuron). With `values` false, weights and
 // delays are not drawn (emit gets 0, 0): the counting pass.
@@ -179,22 +196,23 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             // 1 + floor(log(u) / log(1 - p)), one draw per gap. Gaps in batches of 8, so
             // that their logs vectorise (unit_log); draws past the row's end are unused.
             // The sources are integers: each gap's floor, capped at n_pre (a gap that long
-            // ends the row wherever it starts, so the cap changes nothing), converted and
-            // summed up in integer registers. Summed in a double kept in memory, each
-            // synapse waited for the one before through a store and a load.
+            // ends the row wherever it starts, so the cap changes nothing), converted
+            // (geometric_steps) and summed up in integer registers. Summed in a double kept
+            // in memory, each synapse waited for the one before through a store and a load.
+            // A batch's words come as one copy (next_u32s): drawn one by one, each went
+            // through a store that the vector load of all eight waited for.
             random_stream rng(seed, conn_stream, j);
+            rng.draw_in_bulk();  // 16 words a refill: every batch of 8 in one copy
             std::int64_t i = -1;
-            constexpr int batch = 8;
+            constexpr int batch = geometric_batch;
             const double cap = static_cast<double>(n_pre);
+            u32 word[batch];
             double gap[batch];
             std::int64_t step[batch];
             for (bool more = true; more;) {
-                for (int b = 0; b < batch; ++b) gap[b] = rng.uniform();
-                for (int b = 0; b < batch; ++b) gap[b] = unit_log(gap[b]) * inv_log_q;
-                for (int b = 0; b < batch; ++b) {
-                    const double g = std::floor(gap[b]);
-                    step[b] = static_cast<std::int64_t>(g < cap ? g : cap) + 1;
-                }
+                rng.next_u32s(word, batch);
+                for (int b = 0; b < batch; ++b) gap[b] = unit_log(to_unit(word[b])) * inv_log_q;
+                geometric_steps(gap, cap, step);
                 for (int b = 0; b < batch; ++b) {
                     i += step[b];
                     if (i >= static_cast<std::int64_t>(n_pre)) { more = false; break; }

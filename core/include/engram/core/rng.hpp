@@ -2,11 +2,13 @@
 // Counter-based random numbers (Philox4x32-10, Salmon et al. SC'11). A draw is a pure
 // function of (seed, stream, neuron, counter): no generator state is shared, so results
 // do not depend on thread count or on the order in which neurons are visited.
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <bit>
 #include <cstdint>
 #include <cstddef>
+#include <cstring>
 #include <string_view>
 
 #if defined(__AVX2__)
@@ -151,6 +153,28 @@ public:
     u32 next_u32() {
         if (pos_ == end_) refill();
         return block_[pos_++];
+    }
+    // From the first draw on, four blocks at a time (refill): for a caller that will
+    // draw many words, in runs of next_u32s that then never straddle two refills. The
+    // words are the same.
+    void draw_in_bulk() { wide_ = true; }
+    // n words at once, the same as n calls of next_u32: copied from the block a run at a
+    // time, so that a caller converts them as one vector (stored one by one, a vector
+    // load of them waits until every store has left the core).
+    void next_u32s(u32* out, int n) {
+        if (end_ - pos_ >= n) {
+            std::memcpy(out, block_.data() + pos_, sizeof(u32) * static_cast<std::size_t>(n));
+            pos_ += n;
+            return;
+        }
+        while (n > 0) {
+            if (pos_ == end_) refill();
+            const int take = std::min(n, end_ - pos_);
+            std::memcpy(out, block_.data() + pos_, sizeof(u32) * static_cast<std::size_t>(take));
+            pos_ += take;
+            out += take;
+            n -= take;
+        }
     }
     double uniform() { return to_unit(next_u32()); }
     double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
