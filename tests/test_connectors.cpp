@@ -338,23 +338,41 @@ TEST_CASE("plastic projections: columns find every synapse's source from the row
 }
 
 TEST_CASE("parts above and below the cap on kept draws hold the same rows", "[unit][connectors]") {
-    // A part of at most 2^19 synapses fills its rows from the pairs its counting pass
-    // kept; a larger one drops them at the cap and draws again. 300 sources x 2,000
-    // targets x 300 per target = 600,000 synapses in one part (above the cap) and 150,000
-    // in each of four (below it): the same synapses, and those of the sorted list.
+    // A part of at most 2^20 synapses fills its rows from the pairs its counting pass
+    // kept (grown from room for 4,096 as they come); a larger one drops them at the cap
+    // and draws again, as does a part whose source and target place do not fit in 32
+    // bits together. 300 sources x 4,000 targets x 300 per target = 1,200,000 synapses in
+    // one part (above the cap) and 300,000 in each of four (below it): the same synapses,
+    // and those of the sorted list.
     auto p = proj("fixed_number_pre", false);
     p.connector.n = 300;
-    const auto one = build_projection(p, 300, 2000, 0.1, 5, {{0, 2000}}, 1);
-    const auto four = build_projection(p, 300, 2000, 0.1, 5, {{0, 512}, {512, 1024}, {1024, 1536}, {1536, 2000}}, 2);
+    const auto one = build_projection(p, 300, 4000, 0.1, 5, {{0, 4000}}, 1);
+    const auto four = build_projection(p, 300, 4000, 0.1, 5, {{0, 1024}, {1024, 2048}, {2048, 3072}, {3072, 4000}}, 2);
     REQUIRE(one.homogeneous_weight);
-    REQUIRE(one.size() == 600000u);
+    REQUIRE(one.size() == 1200000u);
     const auto a = one.to_list(), b = four.to_list();
     CHECK(a.pre == b.pre);
     CHECK(a.post == b.post);
-    const auto list = generate_synapses(p, 300, 2000, 0.1, 5);
-    std::vector<std::pair<std::uint32_t, std::uint32_t>> x, y;
-    for (std::size_t k = 0; k < a.size(); ++k) x.push_back({a.pre[k], a.post[k]});
-    for (std::size_t k = 0; k < list.size(); ++k) y.push_back({list.pre[k], list.post[k]});
-    std::sort(y.begin(), y.end());
-    CHECK(x == y);
+    auto sorted_list = [](const projection_spec& q, std::uint32_t n_pre, std::uint32_t n_post) {
+        const auto list = generate_synapses(q, n_pre, n_post, 0.1, 5);
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> y;
+        for (std::size_t k = 0; k < list.size(); ++k) y.push_back({list.pre[k], list.post[k]});
+        std::sort(y.begin(), y.end());
+        return y;
+    };
+    auto pairs = [](const synapse_list& l) {
+        std::vector<std::pair<std::uint32_t, std::uint32_t>> x;
+        for (std::size_t k = 0; k < l.size(); ++k) x.push_back({l.pre[k], l.post[k]});
+        return x;
+    };
+    CHECK(pairs(a) == sorted_list(p, 300, 4000));
+    // 2^17 sources and a part of 2^16 + 1 targets: 17 + 17 bits, drawn again; one of 2^15
+    // targets: 17 + 15 bits, kept
+    p.connector.n = 2;
+    for (const std::uint32_t n_post : {65537u, 32768u}) {
+        INFO("targets " << n_post);
+        const auto big = build_projection(p, 131072, n_post, 0.1, 5, {{0, n_post}}, 1);
+        REQUIRE(big.size() == 2u * n_post);
+        CHECK(pairs(big.to_list()) == sorted_list(p, 131072, n_post));
+    }
 }

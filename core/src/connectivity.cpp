@@ -4,8 +4,10 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <thread>
 #include <unordered_set>
@@ -376,45 +378,67 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         rows.row_begin.assign(std::size_t(n_pre) + 1, 0);
         // The count pass keeps the synapses of a small part, so that the fill pass need not
         // draw them again; it can only when the fill pass draws no weights or delays (the
-        // count pass does not). A larger part drops them and draws again.
+        // count pass does not). A larger part drops them and draws again. A pair is the
+        // source and the target's place in the part in 4 bytes, source above jbits bits
+        // (half the memory that the first writes fault in, page by page); parts whose
+        // sources and places do not fit draw again too.
         const bool values = !r.homogeneous_weight || !r.uniform_delay;
-        constexpr std::size_t keep_max = std::size_t(1) << 19;  // (source, target) pairs: 4 MiB
-        bool keep = !values;
+        constexpr std::size_t keep_max = std::size_t(1) << 20;  // (source, target) pairs: 4 MiB
+        const u32 span = std::min(parts[k].end, n_post) - std::min(parts[k].begin, n_post);
+        const int jbits = std::bit_width(std::max<u32>(span, 1) - 1);
+        const u32 jmask = static_cast<u32>((std::uint64_t(1) << jbits) - 1), jbase = parts[k].begin;
+        bool keep = !values && std::bit_width(std::max<u32>(n_pre, 1) - 1) + jbits <= 32;
         // kept[0, nk): written in place, not pushed (a call per synapse; see `put` in
-        // for_each_synapse), in room grown out of line when full
-        std::vector<std::uint64_t> kept;
-        std::size_t nk = 0;
+        // for_each_synapse), in room grown out of line when full; left uninitialised (no
+        // pass over the memory before the pairs are written)
+        std::unique_ptr<std::uint32_t[]> kept;
+        std::uint32_t* kp = nullptr;
+        std::size_t nk = 0, room = 0;
         if (keep) {
-            std::size_t room = 4096;
+            room = 4096;
             if (c.rule == "fixed_probability") {  // the expected count and 4 sd more
-                const double mean = c.p * n_pre * (std::min(parts[k].end, n_post) - std::min(parts[k].begin, n_post));
+                const double mean = c.p * n_pre * span;
                 room = static_cast<std::size_t>(std::min<double>(keep_max, mean + 4.0 * std::sqrt(mean) + 64.0));
             }
-            kept.resize(room);
+            kept.reset(new std::uint32_t[room]);
+            kp = kept.get();
         }
-        auto grow = [&]() __attribute__((noinline, cold)) {
-            if (kept.size() >= keep_max) {
-                keep = false;
-                kept = {};
-            } else {
-                kept.resize(std::min(keep_max, 2 * kept.size()));
-            }
-        };
         // Each source's count in 4 bytes (a part's row of one source has fewer than 2^32
         // synapses): half the lines of row_begin's 8-byte entries, so that more of the
-        // counts' random increments find their line in L1 beside the kept pairs' stream.
+        // counts' random increments find their line in L1. While the pairs are kept, they
+        // are counted after the pass, from the pairs: the pass's emit then stores one pair
+        // per synapse and nothing else (with the count's increment beside it, GCC read
+        // the pass's state back from memory after each synapse).
         std::vector<std::uint32_t> counts(n_pre);
         std::uint32_t* cnt = counts.data();
+        auto grow = [&]() __attribute__((noinline, cold)) {
+            if (room >= keep_max) {  // too many to keep: counted so far, then dropped
+                for (std::size_t x = 0; x < nk; ++x) ++cnt[kp[x] >> jbits];
+                keep = false;
+                kept.reset();
+                kp = nullptr;
+            } else {
+                const std::size_t more = std::min(keep_max, 2 * room);
+                std::unique_ptr<std::uint32_t[]> bigger(new std::uint32_t[more]);
+                std::copy(kp, kp + nk, bigger.get());
+                kept = std::move(bigger);
+                kp = kept.get();
+                room = more;
+            }
+        };
         for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], false, opt.pre_pos, opt.post_pos,
                          [&](u32 i, u32 j, float, std::uint16_t) __attribute__((always_inline)) {
-                             ++cnt[i];
-                             if (!keep) return;
-                             if (nk == kept.size()) [[unlikely]] {
-                                 grow();
-                                 if (!keep) return;
+                             if (keep) {
+                                 if (nk == room) [[unlikely]] grow();
+                                 if (keep) {
+                                     kp[nk++] = i << jbits | (j - jbase);
+                                     return;
+                                 }
                              }
-                             kept[nk++] = std::uint64_t(i) << 32 | j;
+                             ++cnt[i];
                          });
+        if (keep)
+            for (std::size_t x = 0; x < nk; ++x) ++cnt[kp[x] >> jbits];
         for (u32 i = 0; i < n_pre; ++i) rows.row_begin[i + 1] = rows.row_begin[i] + cnt[i];
         const std::size_t n = rows.row_begin[n_pre];
         // 2-byte targets where the part allows (plastic rules are handed 4-byte targets)
@@ -433,8 +457,8 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
             if (!r.uniform_delay) { rows.delay[pos] = d; dmax = std::max(dmax, d); }
         };
         if (keep) {
-            for (std::size_t x = 0; x < nk; ++x) put(static_cast<u32>(kept[x] >> 32), static_cast<u32>(kept[x]), 0.0f, 0);
-            kept = {};
+            for (std::size_t x = 0; x < nk; ++x) put(kp[x] >> jbits, (kp[x] & jmask) + jbase, 0.0f, 0);
+            kept.reset();
         } else {
             // Drawn again, a chunk of synapses at a time, then put: each put stores to a
             // random row, and most of those stores miss the cache. Stores leave the store
