@@ -713,3 +713,28 @@ TEST_CASE("gathered direct delivery adds every weight of short, long and longer-
         }
     }
 }
+
+TEST_CASE("run reports progress from the first step on, every thousandth of the run, and 1 at its end", "[unit][engine]") {
+    const auto spec = parse(direct_coba());
+    for (int threads : {1, 2}) {  // the step-by-step loop; workers a step apart
+        INFO(threads << " threads");
+        simulation sim(spec, builtin_models(), threads);
+        REQUIRE(sim.pipelined() == (threads == 2));
+        std::vector<double> seen;
+        const std::uint64_t steps = 10000;  // a report every 10 steps
+        sim.run(steps, nullptr, nullptr, [&](double f) { seen.push_back(f); });
+        REQUIRE(seen.size() >= 1000);
+        CHECK(seen.size() <= 1003);
+        CHECK(seen.front() == Approx(1.0 / steps));
+        CHECK(seen[1] - seen[0] == Approx(10.0 / steps));
+        CHECK(seen.back() == 1.0);
+        CHECK(std::is_sorted(seen.begin(), seen.end()));
+        CHECK(*std::min_element(seen.begin(), seen.end()) > 0.0);
+        // and a second run starts counting again
+        std::vector<double> again;
+        sim.run(100, nullptr, nullptr, [&](double f) { again.push_back(f); });
+        REQUIRE(again.size() >= 100);
+        CHECK(again.front() == Approx(0.01));
+        CHECK(again.back() == 1.0);
+    }
+}
