@@ -6,6 +6,9 @@
 #   e.g. A=/tmp/engram_before B=build/bin/engram PAIRS=11 bench/ab.sh experiments/coba_large.yaml --threads 2
 #        A_ARGS="--threads 1" B_ARGS="--threads 2" bench/ab.sh experiments/coba.yaml      (1 thread vs 2)
 #        B_ARGS="--set record.spikes=[]" bench/ab.sh experiments/coba.yaml     (recording all vs none)
+#        PAIRS=40 bench/ab.sh experiments/coba.yaml --set simulation.duration=0.1ms
+#            (the fixed costs: start-up, construction, the file; a loop that short prints
+#            0 s, so only the whole process is compared)
 #
 # On a shared host the speed drifts by 10-30 % between minutes, far more than most changes
 # this is meant to measure, so one median per side taken minutes apart says little. Here
@@ -108,6 +111,9 @@ def quartiles(x):
 
 
 def summary(key):
+    # engram prints the run loop in ms: a run shorter than that has no loop time to compare
+    if any(side[(s, p)][key] <= 0 for s in 'AB' for p in pairs):
+        return None
     r = [side[('B', p)][key] / side[('A', p)][key] for p in pairs]
     lo, hi = quartiles(r)
     return dict(ratios=r, median=st.median(r), q1=lo, q3=hi, b_faster=sum(x < 1 for x in r),
@@ -134,6 +140,9 @@ if compare == '1':
 print('ratio = B / A per pair (below 1: B faster); median and interquartile range over pairs')
 for name, label in (('loop', 'run loop'), ('whole', 'whole process')):
     s = res[name]
+    if s is None:
+        print(f"{label:14} not compared: some runs printed 0 s (shorter than engram's 1 ms resolution)")
+        continue
     print(f"{label:14} A median {s['a_median']:.4f} s  B median {s['b_median']:.4f} s  "
           f"ratio {s['median']:.3f} (IQR {s['q1']:.3f}-{s['q3']:.3f}), B faster in {s['b_faster']} of {len(pairs)} pairs")
 if same is not None:
