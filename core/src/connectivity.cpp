@@ -387,7 +387,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         const u32 span = std::min(parts[k].end, n_post) - std::min(parts[k].begin, n_post);
         const int jbits = std::bit_width(std::max<u32>(span, 1) - 1);
         const u32 jmask = static_cast<u32>((std::uint64_t(1) << jbits) - 1), jbase = parts[k].begin;
-        bool keep = !values && std::bit_width(std::max<u32>(n_pre, 1) - 1) + jbits <= 32;
+        bool keep = !values && jbits < 32 && std::bit_width(std::max<u32>(n_pre, 1) - 1) + jbits <= 32;  // (a shift by 32 is undefined)
         // kept[0, nk): written in place, not pushed (a call per synapse; see `put` in
         // for_each_synapse), in room grown out of line when full; left uninitialised (no
         // pass over the memory before the pairs are written)
