@@ -195,6 +195,34 @@ TEST_CASE("a results file replaces an earlier one of the same name only when com
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("when close() returns, the file under its final name is finished on disk, while the writer still exists", "[unit][results]") {
+    // Another process (here h5dump and a byte copy) reads what is on disk, not what this
+    // process's HDF5 library still holds: every handle of the file must be closed before
+    // it takes its final name.
+    const auto dir = temp_dir("results_closed");
+    const std::string path = (dir / "run.h5").string();
+    const auto ex = parse_experiment(net, "net.yaml", builtin_models());
+    simulation sim(ex.spec, builtin_models());
+    results_writer w(path, ex.spec, ex.resolved_yaml);
+    sim.run(1000, &w);
+    w.close(true, 100.0, 2.5);
+    REQUIRE(std::filesystem::exists(path));
+    CHECK_THAT(shell("h5dump -a complete " + path + " 2>&1"), Contains("(0): 1"));
+    CHECK_THAT(shell("h5dump -a wall_time_s " + path + " 2>&1"), Contains("(0): 2.5"));
+    const std::string copy = (dir / "copy.h5").string();  // the bytes as they are now
+    std::filesystem::copy_file(path, copy);
+    auto f = h5::open_file(copy);
+    CHECK(h5::read_attr_double(f, "complete", copy) == 1);
+    CHECK(h5::read_attr_double(f, "simulated_ms", copy) == Approx(100.0));
+    CHECK(h5::shape(f, "report/exc/v/data", copy) == std::vector<hsize_t>{200, 3});
+    auto g = h5::open_file(path);
+    CHECK(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", copy) == h5::read_vector<std::uint64_t>(g, "spikes/exc/node_ids", path));
+    CHECK_FALSE(h5::read_vector<std::uint64_t>(f, "spikes/exc/node_ids", copy).empty());
+    f.reset();
+    g.reset();
+    std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("a process that dies mid-run leaves PATH.tmp readable, with the spikes up to its last flush", "[unit][results]") {
     const auto dir = temp_dir("results_crash");
     const std::string path = (dir / "crash.h5").string();

@@ -22,6 +22,8 @@ public:
     handle& operator=(const handle&) = delete;
     ~handle() { reset(); }
     void reset() { if (id_ >= 0 && closer_) closer_(id_); id_ = -1; }
+    // The id, no longer closed by this handle: the caller closes it (and can check how).
+    hid_t release() { const hid_t id = id_; id_ = -1; return id; }
     hid_t id() const { return id_; }
     operator hid_t() const { return id_; }
     bool valid() const { return id_ >= 0; }
