@@ -223,6 +223,54 @@ TEST_CASE("when close() returns, the file under its final name is finished on di
     std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("h5::new_file: the file takes its name only when committed and closed; an earlier one stays until then", "[unit][results]") {
+    const auto dir = temp_dir("new_file");
+    const std::string path = (dir / "out.h5").string();
+    auto version = [&](const std::string& p) {
+        auto f = h5::open_file(p);
+        return h5::read_attr_string(f, "version", p);
+    };
+    {  // committed: under its name, finished on disk (another process reads it), no .tmp
+        h5::new_file f(path);
+        h5::write_attr(f, "version", std::string("one"), path);
+        CHECK_FALSE(std::filesystem::exists(path));
+        CHECK(std::filesystem::exists(path + ".tmp"));
+        f.commit();
+        CHECK_THAT(shell("h5dump -a version " + path + " 2>&1"), Contains("\"one\""));
+    }
+    CHECK(version(path) == "one");
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+    {  // not committed (an exception unwound the writer): the earlier file as it was
+        h5::new_file f(path);
+        h5::write_attr(f, "version", std::string("two"), path);
+        CHECK(version(path) == "one");
+    }
+    CHECK(version(path) == "one");
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+    {  // an object still open at commit: an error naming the file; nothing replaced
+        h5::new_file f(path);
+        auto g = h5::create_group(f, "open", path);
+        CHECK_THROWS_WITH(f.commit(), Contains(path + ".tmp") && Contains("still open"));
+    }
+    CHECK(version(path) == "one");
+    CHECK_FALSE(std::filesystem::exists(path + ".tmp"));
+    {  // replaced by the next committed file
+        h5::new_file f(path);
+        h5::write_attr(f, "version", std::string("three"), path);
+        f.commit();
+    }
+    CHECK(version(path) == "three");
+    // a directory where the file would go: an error naming it, the directory kept
+    const std::string sub = (dir / "sub.h5").string();
+    std::filesystem::create_directories(sub);
+    {
+        h5::new_file f(sub);
+        CHECK_THROWS_WITH(f.commit(), Contains(sub));
+    }
+    CHECK(std::filesystem::is_directory(sub));
+    CHECK_FALSE(std::filesystem::exists(sub + ".tmp"));
+}
+
 TEST_CASE("a process that dies mid-run leaves PATH.tmp readable, with the spikes up to its last flush", "[unit][results]") {
     const auto dir = temp_dir("results_crash");
     const std::string path = (dir / "crash.h5").string();

@@ -1,6 +1,7 @@
 #include "engram/core/hdf5.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "engram/core/errors.hpp"
 
@@ -19,6 +20,30 @@ handle create_file(const std::string& path) {
     return {check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
                   "HDF5 file cannot be created"),
             H5Fclose};
+}
+
+void close_file(handle& f, const std::string& file) {
+    const bool alone = H5Fget_obj_count(f, H5F_OBJ_ALL | H5F_OBJ_LOCAL) == 1;
+    if (H5Fclose(f.release()) < 0 || !alone)
+        throw io_error(file, "close", alone ? "HDF5 could not write the file out (disk full?)"
+                                            : "an object of the file is still open (a writer's bug)");
+}
+
+new_file::new_file(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp"), file_(create_file(tmp_)) {}
+
+new_file::~new_file() {
+    if (committed_) return;
+    file_.reset();
+    std::error_code ec;
+    std::filesystem::remove(tmp_, ec);
+}
+
+void new_file::commit() {
+    close_file(file_, tmp_);
+    std::error_code ec;
+    std::filesystem::rename(tmp_, path_, ec);  // replaces an earlier file at once
+    if (ec) throw io_error(path_, "rename " + tmp_ + " to", ec.message());  // the destructor removes tmp
+    committed_ = true;
 }
 
 handle open_file(const std::string& path) {

@@ -219,9 +219,7 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
     // name. Another process reading it in between found no valid HDF5 file.
     for (auto& s : m.spikes) { s.times.reset(); s.ids.reset(); }
     for (auto& r : m.reports) for (auto& v : r) v.data.reset();
-    const bool alone = H5Fget_obj_count(m.file, H5F_OBJ_ALL | H5F_OBJ_LOCAL) == 1;
-    if (H5Fclose(m.file.release()) < 0 || !alone)
-        throw io_error(m.tmp, "close", "HDF5 could not close the file (an object of it is still open, or the disk is full)");
+    h5::close_file(m.file, m.tmp);
     std::error_code ec;
     // An earlier file of the same name is removed first rather than renamed over: ext4
     // writes a file's data out at once when it is renamed over another (auto_da_alloc),

@@ -228,15 +228,10 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
 
     if (options.strict && !approx.empty()) throw export_refused(approx);
 
-    // Write to PATH.tmp, renamed to PATH when complete: a failure leaves no partial file.
-    const std::string tmp = path + ".tmp";
-    struct remove_on_failure {
-        const std::string& file;
-        bool armed = true;
-        ~remove_on_failure() { if (armed) { std::error_code ec; std::filesystem::remove(file, ec); } }
-    } guard{tmp};
+    // Written as PATH.tmp, renamed to PATH when complete: a failure leaves no partial file
+    // and an earlier file of that name as it was.
+    h5::new_file file(path);
     {
-        h5::handle file = h5::create_file(tmp);
         write_string(file, "version", "1.0.0", path);
         h5::handle top = h5::create_group(file, "node", path);
         write_string(top, "type", "NIRGraph", path);
@@ -265,10 +260,7 @@ export_report export_nir(const network_spec& spec, const simulation& sim, const 
         }
         detail::write_string_pairs(top, "edges", edges, path);
     }
-    std::error_code ec;
-    std::filesystem::rename(tmp, path, ec);
-    if (ec) throw io_error(path, "rename " + tmp + " to", ec.message());
-    guard.armed = false;
+    file.commit();
     report.nodes = order.size();
     report.edges = edges.size();
     return report;

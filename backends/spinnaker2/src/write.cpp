@@ -431,7 +431,7 @@ std::string pe_group_name(const network_map& m, const slice_map& s) {
 void write_rows(const network_map& m, const std::filesystem::path& path) {
     const std::string file = path.string();
     h5::silence_errors();
-    auto f = h5::create_file(file);
+    h5::new_file f(file);  // rows.h5.tmp until complete
     h5::write_attr(f, "format", std::string("engram spinnaker2 synaptic rows"), file);
     h5::write_attr(f, "word_layout",
                    std::string("LSB first: target index (index_bits) | delay-1 (delay_bits) | "
@@ -479,6 +479,8 @@ void write_rows(const network_map& m, const std::filesystem::path& path) {
             h5::write_vector(g, "words", words32, file);
         }
     }
+    root.reset();
+    f.commit();
 }
 
 // ---------------------------------------------------------------------------------------

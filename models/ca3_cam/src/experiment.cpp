@@ -232,7 +232,7 @@ void print_table(std::ostream& os, const experiment_spec& ex, const experiment_r
 }
 
 void write_results(const std::string& path, const experiment_spec& ex, const experiment_result& r) {
-    auto f = h5::create_file(path);
+    h5::new_file f(path);  // PATH.tmp until complete: an earlier PATH stays until then
     auto g = h5::create_group(f, "ca3", path);
     h5::write_attr(g, "cues", static_cast<std::uint64_t>(ex.n), path);
     h5::write_attr(g, "content_bits", static_cast<std::uint64_t>(ex.m), path);
@@ -283,6 +283,8 @@ void write_results(const std::string& path, const experiment_spec& ex, const exp
     for (const auto& s : r.output) { ts.push_back(static_cast<double>(s.step)); ids.push_back(s.id); }
     h5::write_vector(g, "output_spike_times_ms", ts, path);
     h5::write_vector(g, "output_spike_ids", ids, path);
+    g.reset();
+    f.commit();
 }
 
 }  // namespace engram::ca3

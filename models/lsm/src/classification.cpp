@@ -542,9 +542,9 @@ private:
 
     void write(const classification_report& rep, const std::vector<set_data>& data, const std::vector<std::vector<int>>& predicted,
                const Eigen::MatrixXd& W, const Eigen::VectorXd& b) const {
-        const std::string tmp = rep.output + ".tmp";
+        const std::string tmp = rep.output + ".tmp";  // what errors name until commit()
+        h5::new_file f(rep.output);
         {
-            auto f = h5::create_file(tmp);
             h5::write_attr(f.id(), "engram_version", std::string(version_string), tmp);
             h5::write_attr(f.id(), "experiment", base_.resolved_yaml, tmp);
             h5::write_attr(f.id(), "seed", static_cast<std::uint64_t>(base_.spec.simulation.seed), tmp);
@@ -596,7 +596,7 @@ private:
             for (const auto& name : sec_.features) feats += (feats.empty() ? "" : ",") + name;
             h5::write_attr(g.id(), "features", feats, tmp);
         }
-        fs::rename(tmp, rep.output);
+        f.commit();
     }
 
     template <class T>

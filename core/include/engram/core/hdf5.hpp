@@ -35,6 +35,33 @@ private:
 
 void silence_errors();
 handle create_file(const std::string& path);
+// Closes file handle f for good: throws io_error naming `file` if an object of it (a
+// group, dataset or attribute) is still open, or if HDF5 fails to write it out. While
+// an object is open, H5Fclose only marks the file for closing: its last metadata
+// reaches the disk when that object closes, and another process reading it before then
+// finds no valid HDF5 file. f is closed either way.
+void close_file(handle& f, const std::string& file);
+
+// A new HDF5 file, written as PATH.tmp, that takes the name PATH only at commit(): until
+// then an earlier file PATH stays as it was, and one destroyed without commit() (an
+// exception unwound its writer) is removed, PATH.tmp with it. commit() closes the file
+// (close_file: every object of it must be closed by then) and renames it over PATH.
+class new_file {
+public:
+    explicit new_file(std::string path);
+    ~new_file();
+    new_file(const new_file&) = delete;
+    new_file& operator=(const new_file&) = delete;
+    hid_t id() const { return file_.id(); }
+    operator hid_t() const { return file_.id(); }
+    const std::string& path() const { return path_; }
+    void commit();
+
+private:
+    std::string path_, tmp_;
+    handle file_;
+    bool committed_ = false;
+};
 handle open_file(const std::string& path);  // read-only
 handle create_group(hid_t loc, const std::string& name, const std::string& file);
 bool exists(hid_t loc, const std::string& path);
