@@ -15,6 +15,9 @@
 #   REPEATS   repetitions of each variant (default 5)
 #   DURATION  seconds simulated (default 10)
 #   THREADS   engram threads (default 1)
+#   CPUS      run engram on these CPUs only (taskset -c, e.g. 0): with one CPU a 1-thread
+#             run's recording thread takes turns with the worker instead of using the
+#             idle core (default: every CPU)
 #   SEED      seed (default 1)
 #   OUT_DIR   where recording.json goes (default bench/out)
 #   PYTHON    interpreter for the summary (default /usr/bin/python3)
@@ -28,8 +31,15 @@ REPEATS="${REPEATS:-5}"
 DURATION="${DURATION:-10}"
 THREADS="${THREADS:-1}"
 SEED="${SEED:-1}"
+CPUS="${CPUS:-}"
+pin=()
+if [ -n "$CPUS" ]; then
+  command -v taskset > /dev/null || { echo "recording.sh: CPUS needs taskset (util-linux)" >&2; exit 2; }
+  taskset -c "$CPUS" true 2> /dev/null || { echo "recording.sh: CPUS='$CPUS' is not a CPU list this machine has" >&2; exit 2; }
+  pin=(taskset -c "$CPUS")
+fi
 bench_setup recording
-echo "coba.yaml, $DURATION s simulated, $REPEATS repeats per variant, seed $SEED, $THREADS thread(s)"
+echo "coba.yaml, $DURATION s simulated, $REPEATS repeats per variant, seed $SEED, $THREADS thread(s)${CPUS:+, on CPU(s) $CPUS}"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
@@ -37,7 +47,7 @@ for ((r = 1; r <= REPEATS; r++)); do
     log="$tmp/$variant.$r.log"
     h5="$tmp/$variant.h5"
     t0=$EPOCHREALTIME
-    "$ENGRAM" run "$root/experiments/coba.yaml" -o "$h5" --seed "$SEED" --threads "$THREADS" \
+    "${pin[@]}" "$ENGRAM" run "$root/experiments/coba.yaml" -o "$h5" --seed "$SEED" --threads "$THREADS" \
       --set simulation.duration="$DURATION s" --set record.spikes="$variant" > "$log" 2>&1 \
       || { echo "engram failed (record.spikes=$variant):" >&2; cat "$log" >&2; exit 1; }
     t1=$EPOCHREALTIME
@@ -55,9 +65,9 @@ for ((r = 1; r <= REPEATS; r++)); do
 done
 
 echo
-"$PYTHON" - "$runs" "$OUT_DIR/recording.json" "$ENGRAM" <<'PYEOF'
+"$PYTHON" - "$runs" "$OUT_DIR/recording.json" "$ENGRAM" "$CPUS" <<'PYEOF'
 import json, os, statistics as st, sys, time
-runs_path, out_path, engram = sys.argv[1:4]
+runs_path, out_path, engram, cpus = sys.argv[1:5]
 v = {}
 for l in open(runs_path):
     variant, rep, sim_ms, wall, loop, spikes, size = l.split('\t')
@@ -79,7 +89,7 @@ for k, label in (('all', 'all'), ('none', 'none')):
           f"{x['whole_s']:8.3f} {x['file_bytes'] / 1e6:9.2f} MB")
 print(f"recording overhead: run loop {over['loop_pct']:+.1f} %, whole process {over['whole_pct']:+.1f} %")
 with open(out_path, 'w') as f:
-    json.dump(dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, nproc=os.cpu_count(),
+    json.dump(dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, nproc=os.cpu_count(), cpus=cpus or 'all',
                    variants=s, overhead=over), f, indent=1)
 print(f'wrote {out_path}')
 PYEOF
