@@ -80,7 +80,7 @@
 #                   printed after the run's line): on the 2-core EPYC VMs it is either
 #                   below about 200 ns or above about 340 ns, and in the second state
 #                   coba_large's 2-thread runs gain little or nothing over one thread
-#                   (docs/performance.md, "Twenty-ninth session"); the state can change
+#                   (docs/performance-history.md, "Twenty-ninth session"); the state can change
 #                   within a run. 0: skip them
 #   PIN             1: the 2-thread engram runs pin each worker to a CPU of its own
 #                   (--set simulation.pin_threads=true). Default 0
@@ -361,7 +361,7 @@ for key, what in (('lockstep 2t', 'no simulator'), ('lockstep 2t w', 'no simulat
 # The 2-thread runs by where the host had put the two vCPUs just before each run: the round
 # trip of a cache line between them (lockstep --pingpong). It came out either below about
 # 200 ns or above about 340 ns; over 60 runs of 2 s without recording, every run that
-# started above took about 1.6 x as long as those that started below (docs/performance.md,
+# started above took about 1.6 x as long as those that started below (docs/performance-history.md,
 # "Twenty-ninth session"). The placement can change within a run, and the probe just after
 # a run that wrote its file reads high whatever the placement (the kernel is still writing
 # the file), so the classes are a guide, not a measurement of the state during the run.
