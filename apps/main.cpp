@@ -18,6 +18,7 @@
 #include "engram/ca3/experiment.hpp"
 #include "engram/core/background.hpp"
 #include "engram/core/config.hpp"
+#include "engram/core/cpus.hpp"
 #include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/results.hpp"
@@ -402,11 +403,17 @@ int run_command(run_args a) {
                     with_commas(sim.synapse_count()).c_str(), sim.build_seconds(),
                     sim.synapse_count() ? double(sim.connectivity_bytes()) / double(sim.synapse_count()) : 0.0);
         if (spec.simulation.double_precision) std::printf("neuron state and integration in double precision (simulation.precision)\n");
-        if (sim.workers() < sim.threads())
-            std::printf("note: %d thread%s asked for, %d used: fewer than %llu neurons per thread gain nothing "
-                        "(simulation.min_neurons_per_thread); results are the same\n",
-                        sim.threads(), sim.threads() == 1 ? "" : "s", sim.workers(),
-                        static_cast<unsigned long long>(sim.min_neurons_per_worker()));
+        if (sim.workers() < sim.threads()) {
+            if (sim.workers() == sim.cpus())  // the CPUs, not the network, capped the team
+                std::printf("note: %d threads asked for, %d used: this process may run on %d CPU%s (of the machine, its affinity mask or its "
+                            "cgroup quota), and more workers than CPUs would wait for each other; results are the same\n",
+                            sim.threads(), sim.workers(), sim.cpus(), sim.cpus() == 1 ? "" : "s");
+            else
+                std::printf("note: %d thread%s asked for, %d used: fewer than %llu neurons per thread gain nothing "
+                            "(simulation.min_neurons_per_thread); results are the same\n",
+                            sim.threads(), sim.threads() == 1 ? "" : "s", sim.workers(),
+                            static_cast<unsigned long long>(sim.min_neurons_per_worker()));
+        }
     }
 
     sim.set_profiling(a.profile);
@@ -420,7 +427,7 @@ int run_command(run_args a) {
     // a worker, so the workers record. Not with data set input: its readers may call HDF5
     // during the run (SHD, SSC), and HDF5 is not thread-safe.
     std::optional<background_observer> behind;
-    if (!input && static_cast<unsigned>(sim.workers()) < std::max(1u, std::thread::hardware_concurrency()))
+    if (!input && sim.workers() < usable_cpus())
         behind.emplace(recorders);
     observer* recording = behind ? static_cast<observer*>(&*behind) : &recorders;
 

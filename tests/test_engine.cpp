@@ -19,6 +19,7 @@
 #endif
 
 #include "engram/core/aligned.hpp"
+#include "engram/core/cpus.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/graph.hpp"
 #include "engram/core/stats.hpp"
@@ -272,7 +273,7 @@ TEST_CASE("direct delivery from each part's own row starts (parts too large for 
 }
 
 TEST_CASE("unset, min_neurons_per_thread is 4,000 neurons per worker where every input is direct and 16,000 otherwise", "[unit][engine]") {
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int cores = usable_cpus();
     // sparse, so that building 8,000 neurons stays quick
     const std::vector<std::string> unset{"simulation.min_neurons_per_thread=0", "projections.ee.connector.p=0.001",
                                          "projections.ei.connector.p=0.001", "projections.ie.connector.p=0.001",
@@ -441,6 +442,65 @@ TEST_CASE("an observer that takes spikes per part gets each part's spikes once, 
         }
     }
 }
+
+TEST_CASE("a cgroup's CPU quota, read from cpu.max (v2) and cpu.cfs_quota_us (v1)", "[unit][engine]") {
+    CHECK_FALSE(cpu_max_quota("max 100000\n"));
+    CHECK(cpu_max_quota("150000 100000\n") == 1.5);
+    CHECK(cpu_max_quota("50000 100000") == 0.5);
+    CHECK(cpu_max_quota("400000 100000") == 4.0);
+    for (const char* bad : {"", "100000", "abc 100000", "12x 100000", "0 100000", "-1 100000", "100000 0"})
+        CHECK_FALSE(cpu_max_quota(bad));
+    CHECK_FALSE(cfs_quota("-1\n", "100000\n"));
+    CHECK(cfs_quota("200000\n", "100000\n") == 2.0);
+    CHECK(cfs_quota("25000", "100000") == 0.25);
+    CHECK_FALSE(cfs_quota("", "100000"));
+    CHECK_FALSE(cfs_quota("200000", "0"));
+}
+
+#if defined(__linux__)
+TEST_CASE("a process confined to one CPU steps on one worker whatever threads it asks for, with the same spikes", "[unit][engine]") {
+    // taskset, cgroup cpusets and Slurm confine a process to fewer CPUs than the machine
+    // has; workers beyond them would spin while the one they wait for is not running.
+    cpu_set_t before;
+    CPU_ZERO(&before);
+    REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
+    int first = -1;
+    for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+        if (CPU_ISSET(c, &before)) first = c;
+    REQUIRE(first >= 0);
+    struct restore {
+        cpu_set_t set;
+        ~restore() { sched_setaffinity(0, sizeof set, &set); }
+    } back{before};
+    const int all = usable_cpus();
+    CHECK(all <= CPU_COUNT(&before));
+    CHECK(all >= 1);
+
+    auto spec = parse(direct_coba(), {"simulation.min_neurons_per_thread=100"});
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation free_(spec, builtin_models(), 2);
+    CHECK(free_.cpus() == all);
+    CHECK(free_.workers() == std::min(2, all));
+    capture ref;
+    free_.run(steps, &ref);
+    REQUIRE(ref.spikes.size() > 100);
+
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(first, &one);
+    REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+    CHECK(usable_cpus() == 1);
+    simulation confined(spec, builtin_models(), 2);
+    CHECK(confined.cpus() == 1);
+    CHECK(confined.workers() == 1);
+    CHECK(confined.threads() == 2);
+    capture c;
+    confined.run(steps, &c);
+    CHECK(c.spikes == ref.spikes);
+    REQUIRE(sched_setaffinity(0, sizeof before, &before) == 0);
+    CHECK(usable_cpus() == all);
+}
+#endif
 
 #if defined(__linux__)
 TEST_CASE("pin_threads puts each worker on a CPU of its own for the run, with the same spikes, and gives the caller its CPUs back", "[unit][engine]") {

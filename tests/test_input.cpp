@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "engram/core/cpus.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/hdf5.hpp"
 #include "engram/core/results.hpp"
@@ -425,7 +426,7 @@ TEST_CASE("input: workers meet after every step where a data set feeds the netwo
     register_dataset_models(reg, streams);
     experiment ex = parse_experiment(yaml, "input.yaml", reg);
     REQUIRE(prepare_input(ex, *streams));
-    if (std::thread::hardware_concurrency() < 2) {
+    if (usable_cpus() < 2) {
         WARN("one core: no second worker, so which loop runs is not shown here");
     } else {
         simulation fed(ex.spec, reg, 2, 4);

@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <sstream>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -582,6 +583,34 @@ TEST_CASE("engram run --profile prints each worker's phases and writes them to /
     CHECK_THAT(shell(std::string(ENGRAM_BINARY) + " run " + ENGRAM_SOURCE_DIR + "/experiments/lsm/lsm1000_fmnist.yaml --profile -o " + out + " 2>&1"),
                Contains("--profile times a plain run, not the trials of a classification experiment"));
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("engram run confined to one CPU (taskset) steps on one worker at --threads 2, says why, and writes the same spikes", "[unit][results]") {
+    if (std::system("command -v taskset > /dev/null 2>&1") != 0) {
+        WARN("no taskset (util-linux): not tested here");
+        return;
+    }
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    REQUIRE(sched_getaffinity(0, sizeof mine, &mine) == 0);
+    int first = -1;
+    for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
+        if (CPU_ISSET(c, &mine)) first = c;
+    REQUIRE(first >= 0);
+    const auto dir = temp_dir("one_cpu");
+    const auto yaml = dir / "net.yaml";
+    std::ofstream(yaml) << small_coba();
+    const std::string run = std::string(ENGRAM_BINARY) + " run " + yaml.string() + " --set simulation.min_neurons_per_thread=100";
+    const std::string one = (dir / "one.h5").string(), confined = (dir / "confined.h5").string();
+    shell(run + " --threads 1 -o " + one + " 2>&1");
+    const std::string text = shell("taskset -c " + std::to_string(first) + " " + run + " --threads 2 -o " + confined + " 2>&1");
+    INFO(text);
+    CHECK_THAT(text, Contains("2 threads asked for, 1 used") && Contains("may run on 1 CPU"));
+    auto a = h5::open_file(one), b = h5::open_file(confined);
+    for (const char* d : {"spikes/exc/node_ids", "spikes/inh/node_ids"})
+        CHECK(h5::read_vector<std::uint64_t>(a, d, one) == h5::read_vector<std::uint64_t>(b, d, confined));
+    CHECK(h5::read_vector<double>(a, "spikes/exc/timestamps", one) == h5::read_vector<double>(b, "spikes/exc/timestamps", confined));
+    CHECK_FALSE(h5::read_vector<std::uint64_t>(a, "spikes/exc/node_ids", one).empty());
 }
 
 TEST_CASE("engram run stopped by SIGINT leaves the spikes of every step it ran, in the file and in its summary", "[unit][results]") {

@@ -1,4 +1,5 @@
 #include "engram/core/connectivity.hpp"
+#include "engram/core/cpus.hpp"
 
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -503,7 +504,7 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         }
     };
     if (threads > 1 && parts.size() > 1) {
-        const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        const int cores = usable_cpus();
         tbb::task_arena arena(std::min({threads, static_cast<int>(parts.size()), cores}));
         arena.execute([&] { tbb::parallel_for(std::size_t(0), parts.size(), build_part); });
     } else {

@@ -1,4 +1,5 @@
 #include "engram/core/aligned.hpp"
+#include "engram/core/cpus.hpp"
 #include "engram/core/engine.hpp"
 
 #include <algorithm>
@@ -392,6 +393,7 @@ struct simulation::impl {
     bool any_ring_projection = false, any_direct_projection = false;
     event_counter* clock_of(std::size_t k) { return profiling ? &events[k] : nullptr; }
     std::uint64_t min_per_worker = 16000;
+    int cpus = 1;  // usable_cpus() when built
     void apply_stimuli(std::size_t k, std::uint64_t n);
     void init_state(std::size_t pop);
 };
@@ -435,7 +437,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     }
     min_per_worker = spec.simulation.min_neurons_per_thread ? spec.simulation.min_neurons_per_thread
                                                             : direct_inputs_only() ? 4000 : 16000;
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int cores = cpus = usable_cpus();  // not every CPU of the machine: taskset, cgroups
     const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / min_per_worker));
     workers = std::min({threads, cores, useful});
     if (workers > 1) team = std::make_unique<spin_team>(workers);
@@ -1228,6 +1230,7 @@ int simulation::threads() const { return impl_->threads; }
 std::size_t simulation::parts() const { return impl_->part.n_parts; }
 bool simulation::pipelined() const { return impl_->pipelined(); }
 int simulation::workers() const { return impl_->workers; }
+int simulation::cpus() const { return impl_->cpus; }
 std::uint64_t simulation::min_neurons_per_worker() const { return impl_->min_per_worker; }
 double simulation::build_seconds() const { return impl_->build_seconds; }
 std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).rows.size(); }

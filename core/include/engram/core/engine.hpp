@@ -167,7 +167,8 @@ public:
     // exactly to double).
     std::vector<double> state(std::size_t pop, const std::string& var) const;
     int threads() const;        // what the user asked for
-    int workers() const;        // threads actually stepping (fewer for small networks)
+    int workers() const;        // threads actually stepping: fewer for small networks, at most cpus()
+    int cpus() const;           // the CPUs this process could use when it was built (usable_cpus)
     std::uint64_t min_neurons_per_worker() const;  // the threshold that applied (simulation.min_neurons_per_thread, or its automatic value)
     std::size_t parts() const;  // parts of the partition
     // Whether run() lets the workers run up to a step apart, with no barrier per step:
