@@ -16,8 +16,8 @@
 #   DURATION  seconds simulated (default 10)
 #   THREADS   engram threads (default 1)
 #   CPUS      run engram on these CPUs only (taskset -c, e.g. 0): with one CPU a 1-thread
-#             run's recording thread takes turns with the worker instead of using the
-#             idle core (default: every CPU)
+#             run has no idle core for a recording thread, and its worker writes the file
+#             itself (default: every CPU)
 #   SEED      seed (default 1)
 #   OUT_DIR   where recording.json goes (default bench/out)
 #   PYTHON    interpreter for the summary (default /usr/bin/python3)
