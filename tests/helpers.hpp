@@ -7,6 +7,9 @@
 #include <vector>
 
 #include <unistd.h>
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "engram/core/config.hpp"
 #include "engram/core/engine.hpp"
@@ -99,5 +102,17 @@ stimuli:
   kick: {type: poisson_input, target: exc, receptor: ex, rate: 10 Hz, n_sources: 100, weight: 3 nS, stop: 50 ms}
 )";
 }
+
+#if defined(__linux__)
+// The lowest CPU of the calling thread's affinity mask (-1 if it cannot be read).
+inline int first_allowed_cpu() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+        if (CPU_ISSET(c, &set)) return c;
+    return -1;
+}
+#endif
 
 }  // namespace engram::test

@@ -464,9 +464,7 @@ TEST_CASE("a process confined to one CPU steps on one worker whatever threads it
     cpu_set_t before;
     CPU_ZERO(&before);
     REQUIRE(sched_getaffinity(0, sizeof before, &before) == 0);
-    int first = -1;
-    for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
-        if (CPU_ISSET(c, &before)) first = c;
+    const int first = first_allowed_cpu();
     REQUIRE(first >= 0);
     struct restore {
         cpu_set_t set;

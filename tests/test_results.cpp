@@ -14,7 +14,6 @@
 #include <csignal>
 #include <cstdlib>
 #include <sstream>
-#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -585,17 +584,13 @@ TEST_CASE("engram run --profile prints each worker's phases and writes them to /
     std::filesystem::remove_all(dir);
 }
 
+#if defined(__linux__)
 TEST_CASE("engram run confined to one CPU (taskset) steps on one worker at --threads 2, says why, and writes the same spikes", "[unit][results]") {
     if (std::system("command -v taskset > /dev/null 2>&1") != 0) {
         WARN("no taskset (util-linux): not tested here");
         return;
     }
-    cpu_set_t mine;
-    CPU_ZERO(&mine);
-    REQUIRE(sched_getaffinity(0, sizeof mine, &mine) == 0);
-    int first = -1;
-    for (int c = 0; c < CPU_SETSIZE && first < 0; ++c)
-        if (CPU_ISSET(c, &mine)) first = c;
+    const int first = first_allowed_cpu();
     REQUIRE(first >= 0);
     const auto dir = temp_dir("one_cpu");
     const auto yaml = dir / "net.yaml";
@@ -612,6 +607,7 @@ TEST_CASE("engram run confined to one CPU (taskset) steps on one worker at --thr
     CHECK(h5::read_vector<double>(a, "spikes/exc/timestamps", one) == h5::read_vector<double>(b, "spikes/exc/timestamps", confined));
     CHECK_FALSE(h5::read_vector<std::uint64_t>(a, "spikes/exc/node_ids", one).empty());
 }
+#endif
 
 TEST_CASE("engram run stopped by SIGINT leaves the spikes of every step it ran, in the file and in its summary", "[unit][results]") {
     const auto dir = temp_dir("results_sigint");
