@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <thread>
-#include <vector>
 
 #if defined(__linux__)
 #include <sched.h>

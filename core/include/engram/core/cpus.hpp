@@ -7,7 +7,7 @@
 // docker --cpuset-cpus) or a CPU-time quota (cgroup cpu.max or cpu.cfs_quota_us: docker
 // --cpus, Kubernetes limits). Workers that meet every step and wait by spinning lose far
 // more than they gain when there are more of them than CPUs (coba_large on 2 workers
-// confined to one CPU: 6.5 x slower than on 1).
+// confined to one CPU: 6.4 x slower than on 1).
 #include <optional>
 #include <string>
 
