@@ -18,7 +18,6 @@
 #include "engram/ca3/experiment.hpp"
 #include "engram/core/background.hpp"
 #include "engram/core/config.hpp"
-#include "engram/core/cpus.hpp"
 #include "engram/core/engine.hpp"
 #include "engram/core/errors.hpp"
 #include "engram/core/results.hpp"
@@ -427,7 +426,7 @@ int run_command(run_args a) {
     // a worker, so the workers record. Not with data set input: its readers may call HDF5
     // during the run (SHD, SSC), and HDF5 is not thread-safe.
     std::optional<background_observer> behind;
-    if (!input && sim.workers() < usable_cpus())
+    if (!input && sim.workers() < sim.cpus())
         behind.emplace(recorders);
     observer* recording = behind ? static_cast<observer*>(&*behind) : &recorders;
 
