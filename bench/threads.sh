@@ -219,8 +219,11 @@ for ((r = 1; r <= REPEATS; r++)); do
     fi
     printf '%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$exp" "$r" "$thr" "$workers" \
       "$sim_ms" "$wall" "$loop" "$events" "$h5" >> "$runs"
-    printf '  rep %d  %-15s  %d worker(s)  whole %7.3f s  loop %7.3f s%s\n' "$r" "$label" "$workers" "$wall" "$loop" \
-      "$([ "$probe" = 1 ] && echo "  (cross-core round trip ${rt0:-?} / ${rt1:-?} ns before / after)")"
+    # "note: worker 0 stepped alone for N of M steps ...": a worker got too little CPU time
+    alone=$(sed -n 's/^note: worker 0 stepped alone for \([0-9,]*\) of .*/\1/p' "$log")
+    printf '  rep %d  %-15s  %d worker(s)  whole %7.3f s  loop %7.3f s%s%s\n' "$r" "$label" "$workers" "$wall" "$loop" \
+      "$([ "$probe" = 1 ] && echo "  (cross-core round trip ${rt0:-?} / ${rt1:-?} ns before / after)")" \
+      "${alone:+  (worker 0 alone for $alone steps)}"
   done
   if [ "$with_brian" = 1 ]; then
     for exp in coba coba_large; do

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -359,6 +360,175 @@ TEST_CASE("an observer that throws ends a run of workers a step apart with its e
     }
 }
 
+TEST_CASE("workers a step apart that step alone and together by turns give the same spikes", "[unit][engine]") {
+    const auto spec = parse(direct_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation ref(spec, builtin_models(), 1, 1);
+    capture one;
+    spike_summary ref_summary(spec);
+    observer_list ref_obs;
+    ref_obs.add(&one);
+    ref_obs.add(&ref_summary);
+    const auto st1 = ref.run(steps, &ref_obs);
+    REQUIRE(one.spikes.size() > 200);
+    for (int threads : {2, 3}) {
+        for (std::size_t parts : {0, 3, 5}) {
+            for (std::uint64_t every : {1, 2, 7, 50}) {
+                INFO(threads << " threads, " << parts << " parts, by turns every " << every << " steps");
+                simulation sim(spec, builtin_models(), threads, parts);
+                REQUIRE(sim.workers() >= 2);
+                REQUIRE(sim.pipelined());
+                stall_policy pol;
+                pol.alternate_every = every;
+                sim.set_stall_policy(pol);
+                capture c;
+                spike_summary summary(spec);  // per part, from whichever worker steps it
+                observer_list obs;
+                obs.add(&c);
+                obs.add(&summary);
+                const auto st = sim.run(steps, &obs);
+                CHECK(c.spikes == one.spikes);
+                CHECK(st.synaptic_events == st1.synaptic_events);
+                CHECK(sim.current_step() == steps);
+                CHECK(st.solo_steps > steps / 5);
+                CHECK(st.solo_steps < steps);
+                CHECK(st.solo_spells >= 2);
+                for (std::size_t p = 0; p < 2; ++p) {
+                    CHECK(summary.stats(p, spec.simulation.duration).spikes == ref_summary.stats(p, spec.simulation.duration).spikes);
+                    CHECK(summary.stats(p, spec.simulation.duration).cv_isi == ref_summary.stats(p, spec.simulation.duration).cv_isi);
+                }
+            }
+        }
+    }
+    // by the CPU time (the default) or by turns, over several runs: the same
+    stall_policy pol;
+    pol.alternate_every = 3;
+    for (bool turns : {false, true}) {
+        INFO((turns ? "by turns" : "by the CPU time") << ", in three runs");
+        simulation sim(spec, builtin_models(), 2);
+        if (turns) sim.set_stall_policy(pol);
+        sim.set_profiling(true);
+        capture c;
+        const auto a = sim.run(401, &c);
+        sim.run(2, &c);
+        sim.run(steps - 403, &c);
+        CHECK(c.spikes == one.spikes);
+        check_profile(a, 2);  // parts stepped alone count for worker 0
+    }
+}
+
+TEST_CASE("workers a step apart that step alone by turns stop together and pass on an observer's error", "[unit][engine]") {
+    const auto spec = parse(direct_coba());
+    const auto whole = run(spec);
+    stall_policy pol;
+    pol.alternate_every = 5;
+    for (int threads : {2, 3}) {
+        INFO(threads << " threads");
+        struct stopper : capture {
+            std::atomic<bool>* flag;
+            std::uint64_t stopped_at = 0, last_step = 0;
+            void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
+                capture::on_spikes(step, pop, ids, n);
+                if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
+            }
+            void on_step(std::uint64_t step) override { CHECK(step == last_step + 1); last_step = step; }
+        };
+        std::atomic<bool> stop{false};
+        stopper s;
+        s.flag = &stop;
+        simulation sim(spec, builtin_models(), threads);
+        sim.set_stall_policy(pol);
+        const auto st = sim.run(1400, &s, &stop);
+        CHECK(st.interrupted);
+        CHECK(st.steps_done >= s.stopped_at);
+        CHECK(st.steps_done <= s.stopped_at + 5);
+        CHECK(s.last_step == st.steps_done);
+        std::vector<capture::spike> head;
+        for (const auto& x : whole.spikes)
+            if (x.step <= st.steps_done) head.push_back(x);
+        CHECK(s.spikes == head);
+        // by turns every 5 steps, worker 0 goes together again at steps 11, 21, ...: runs
+        // whose last step is such a step, each continued by another
+        simulation turns(spec, builtin_models(), threads);
+        turns.set_stall_policy(pol);
+        capture c;
+        std::uint64_t done = 0;
+        for (std::uint64_t n : {11, 21, 10, 31, 1, 2, 3}) {
+            INFO("a run of " << n << " steps after " << done);
+            turns.run(n, &c);
+            done += n;
+            std::vector<capture::spike> upto;
+            for (const auto& x : whole.spikes)
+                if (x.step <= done) upto.push_back(x);
+            CHECK(c.spikes == upto);
+        }
+        CHECK(turns.state(0, "v") == [&] {
+            simulation one(spec, builtin_models(), 1);
+            one.run(done, nullptr);
+            return one.state(0, "v");
+        }());
+        // an error while the others sleep wakes them: the run ends with it
+        struct failing : observer {
+            void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+            void on_step(std::uint64_t step) override {
+                if (step == 300) throw std::runtime_error("disk full at step 300");
+            }
+        };
+        simulation again(spec, builtin_models(), threads);
+        again.set_stall_policy(pol);
+        failing f;
+        CHECK_THROWS_WITH(again.run(1000, &f), "disk full at step 300");
+    }
+}
+
+TEST_CASE("a worker held up for milliseconds at every step sends the run on alone, with the same spikes", "[unit][engine]") {
+    // A constant drive, so that the second worker's parts spike in most steps; the
+    // observer sleeps 1 ms whenever that worker hands it a part's spikes: the worker gets
+    // little CPU time and holds up the other, as one that the operating system put aside.
+    auto y = direct_coba();
+    const auto at = y.find("times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]");
+    REQUIRE(at != std::string::npos);
+    y.replace(at, std::string("times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]").size(), "times: [0 ms], amplitudes: [400 pA]");
+    const auto spec = parse(y);
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    const auto one = run(spec);
+    REQUIRE(one.spikes.size() > 2000);
+    struct sleepy : observer {
+        std::thread::id caller = std::this_thread::get_id();
+        std::atomic<int> naps{0};
+        void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+        bool takes_part_spikes() const override { return true; }
+        void on_part_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {
+            if (std::this_thread::get_id() == caller) return;
+            naps.fetch_add(1);
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+    };
+    simulation sim(spec, builtin_models(), 2);
+    REQUIRE(sim.workers() == 2);
+    sleepy slow;
+    capture c;
+    observer_list obs;
+    obs.add(&c);
+    obs.add(&slow);
+    const auto st = sim.run(steps, &obs);
+    CHECK(c.spikes == one.spikes);
+    CHECK(st.solo_spells >= 1);
+    CHECK(st.solo_steps > steps / 2);  // alone after the first 50 ms window (the default policy)
+    CHECK(slow.naps.load() < 200);
+    // with a share no worker falls below, the run stays together, held up at every nap
+    stall_policy never;
+    never.min_share = 0.0;
+    simulation held(spec, builtin_models(), 2);
+    held.set_stall_policy(never);
+    sleepy slow2;
+    observer_list obs2;
+    obs2.add(&slow2);
+    const auto st2 = held.run(300, &obs2);
+    CHECK(st2.solo_steps == 0);
+    CHECK(slow2.naps.load() > 50);
+}
+
 TEST_CASE("the run summary's rates and CV of ISI are those of the spikes, on 1 and 2 threads, over two runs", "[unit][engine]") {
     // computed here from every spike the run gave, with the summary's definitions: the
     // mean rate over all neurons, and the mean over neurons with 2 or more spikes of
@@ -560,6 +730,35 @@ TEST_CASE("pin_threads puts each worker on a CPU of its own for the run, with th
                       Catch::Contains("simulation.pin_threads") && Catch::Contains("expected true or false"));
 }
 #endif
+
+TEST_CASE("connectivity built on the workers is that of one thread, denormal weights included", "[unit][engine]") {
+    // The workers flush denormals to zero while they step; construction on them runs in
+    // the caller's floating-point environment, as a serial build does.
+    auto y = small_coba();
+    const auto at = y.find("  ee: {");
+    y.replace(at, y.find('\n', at) - at,
+              "  ee: {source: exc, target: exc, receptor: ex, weight: {distribution: uniform, low: 1e-41 nS, high: 1.1e-38 nS}, "
+              "connector: {rule: fixed_probability, p: 0.1}}");
+    const auto spec = parse(y);
+    simulation one(spec, builtin_models(), 1);
+    const auto w1 = one.weights(0);
+    std::size_t tiny = 0;
+    for (float w : w1) tiny += w > 0.0f && w < std::numeric_limits<float>::min();
+    REQUIRE(tiny > w1.size() / 2);
+    for (int threads : {2, 3}) {
+        INFO(threads << " threads");
+        simulation sim(spec, builtin_models(), threads);
+        REQUIRE(sim.workers() >= 2);
+        CHECK(sim.weights(0) == w1);
+        for (std::size_t j = 0; j < spec.projections.size(); ++j) {
+            const auto a = sim.synapses(j), b = one.synapses(j);
+            CHECK(a.pre == b.pre);
+            CHECK(a.post == b.post);
+            CHECK(a.weight == b.weight);
+            CHECK(a.delay == b.delay);
+        }
+    }
+}
 
 TEST_CASE("2-byte and 4-byte stored targets deliver the same spikes", "[unit][engine]") {
     // 70,000 targets: on one part the rows hold 4-byte indices, on two parts 2-byte

@@ -503,7 +503,9 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
             build_source_index(rows, n_pre);
         }
     };
-    if (threads > 1 && parts.size() > 1) {
+    if (opt.for_parts && parts.size() > 1) {
+        opt.for_parts(parts.size(), build_part);
+    } else if (threads > 1 && parts.size() > 1) {
         const int cores = usable_cpus();
         tbb::task_arena arena(std::min({threads, static_cast<int>(parts.size()), cores}));
         arena.execute([&] { tbb::parallel_for(std::size_t(0), parts.size(), build_part); });

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <thread>
 #include <type_traits>
 
@@ -88,6 +89,16 @@ inline std::uint64_t profile_ticks() {
     return __rdtsc();
 #else
     return static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+#endif
+}
+// The calling thread's CPU time in ns (-1 where there is no such clock).
+inline std::int64_t thread_cpu_ns() {
+#if defined(__linux__)
+    timespec ts{};
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return -1;
+    return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+#else
+    return -1;
 #endif
 }
 // Adds the ticks since the last lap to a phase of a part (with profiling on).
@@ -390,6 +401,7 @@ struct simulation::impl {
     bool direct_inputs_only() const;
     observer* part_obs = nullptr;  // the run's observer where it takes spikes per part
     bool profiling = false;
+    stall_policy stalls;
     bool any_ring_projection = false, any_direct_projection = false;
     event_counter* clock_of(std::size_t k) { return profiling ? &events[k] : nullptr; }
     std::uint64_t min_per_worker = 16000;
@@ -462,6 +474,17 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         r.receptor = tgt.info->receptor_index(pj.receptor);
         build_options opt;
         opt.threads = threads;
+        if (team) {
+            // on the workers, with the caller's floating-point environment (as TBB would
+            // give its threads): the workers otherwise flush denormals to zero
+            opt.for_parts = [this](std::size_t n, const std::function<void(std::size_t)>& body) {
+                const fp_environment caller;
+                team->run([&](int w) {
+                    const fp_environment::as here(caller);
+                    for (std::size_t k = static_cast<std::size_t>(w); k < n; k += static_cast<std::size_t>(team->size())) body(k);
+                });
+            };
+        }
         opt.per_synapse_weights = opt.columns = pj.plasticity.plastic();
         opt.pre_pos = &positions[r.source];
         opt.post_pos = &positions[r.target];
@@ -1089,17 +1112,50 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     // that "updated n", acquired by the wait): a stop read there ends every worker after
     // step n+1, with no handshake per step. (Reordering that check and that wait would
     // break this.)
+    // Alone (stall_policy): where a worker gets too little of the CPUs, worker 0 steps
+    // every part from a step s on while the others sleep, and from a step r on all workers
+    // step their own parts again. Worker 0 alone decides, at the start of a step n: alone
+    // from s = n + 2 (a worker may be a step ahead, at n + 1, but not at n + 2, where it
+    // reads the decision after its wait for worker 0's delivery of n, so it sees it), or
+    // together again from r = n (the others sleep until woken). The decision, "from step x
+    // on, alone or together" with the opposite before x, is one word; worker 0 changes it
+    // only two steps after the last change took effect, by when every worker has read that
+    // change (together: worker 0's delivery at x + 1 needed their updates of x; alone: a
+    // worker that has not yet read it still finds its step before x under the opposite).
+    // Alone, worker 0 publishes every worker's counters, and waits at its first step for
+    // every worker's delivery of s - 1; it decides on r after its delivery of r - 1 into
+    // every part, so a worker woken by that decision finds its parts ready. Each part
+    // still takes its operations in the same order: the same spikes.
     struct alignas(64) step_counter {
         std::atomic<std::uint64_t> v{0};
     };
     struct aborted {};
     auto pipelined_loop = [&] {
+        using wall = std::chrono::steady_clock;
         const int W = m.team->size();
-        std::vector<step_counter> updated(static_cast<std::size_t>(W)), delivered(static_cast<std::size_t>(W));
-        for (int w = 0; w < W; ++w) updated[static_cast<std::size_t>(w)].v = delivered[static_cast<std::size_t>(w)].v = first - 1;
+        const auto W_ = static_cast<std::size_t>(W);
+        // starved: the windows in which the worker ran for less than min_share of the wall time
+        std::vector<step_counter> updated(W_), delivered(W_), starved(W_);
+        for (std::size_t w = 0; w < W_; ++w) updated[w].v = delivered[w].v = first - 1;
         alignas(64) std::atomic<std::uint64_t> recorded{first - 1};
         alignas(64) std::atomic<std::uint64_t> final_step{last};
-        alignas(64) std::atomic<bool> recording{false}, abort{false};
+        alignas(64) std::atomic<bool> recording{false}, abort{false}, ended{false};
+        // 2 x + 1: alone from step x on (together before); 2 x: together from x on
+        alignas(64) std::atomic<std::uint64_t> mode{2 * first};
+        alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
+        const stall_policy pol = m.stalls;
+        const bool judged = !pol.alternate_every && W > 1;
+        const auto window = std::chrono::duration_cast<wall::duration>(std::chrono::duration<double>(pol.window_s));
+        auto alone_at = [](std::uint64_t md, std::uint64_t n) { return (n >= md / 2) == bool(md & 1); };
+        auto rouse = [&] {
+            wake.fetch_add(1, std::memory_order_release);
+            wake.notify_all();
+        };
+        auto all_starved = [&] {
+            std::uint64_t x = 0;
+            for (const auto& c : starved) x += c.v.load(std::memory_order_relaxed);
+            return x;
+        };
         auto least = [](const std::vector<step_counter>& c) {
             std::uint64_t x = ~std::uint64_t(0);
             for (const auto& e : c) x = std::min(x, e.v.load(std::memory_order_acquire));
@@ -1123,22 +1179,108 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
             }
         };
+        // worker 0 alone: part k of another worker, its profile ticks moved to worker 0's
+        auto foreign = [&](std::size_t k, auto&& phase) {
+            event_counter* e = m.clock_of(k);
+            if (!e) return phase();
+            const event_counter before = *e;
+            phase();
+            auto move = [&](std::uint64_t event_counter::*f) {
+                const std::uint64_t d = e->*f - before.*f;
+                e->*f -= d;
+                worker_clock[0].*f += d;
+            };
+            move(&event_counter::update);
+            move(&event_counter::deliver);
+            move(&event_counter::record);
+        };
+        std::uint64_t solo_steps = 0, solo_spells = 0;
         const std::function<void(int)> pipe_job = [&](int w) {
-            const auto W_ = static_cast<std::size_t>(W), w_ = static_cast<std::size_t>(w);
+            const auto w_ = static_cast<std::size_t>(w);
             bool stopping = false;
             // The counters only grow: what this worker last read of them stands until it
             // no longer suffices, and only then is read again (each read of a line another
             // core has written since is a transfer between cores).
             std::uint64_t seen_updated = first - 1, seen_delivered = first - 1, seen_recorded = first - 1;
             std::uint64_t next_report = 1;  // worker 0: progress after steps first, first + report_every, ...
-            auto delivered_and_recorded = [&](std::uint64_t n) {  // every worker delivered n-2, and step n-3 recorded
-                if (seen_delivered + 2 < n) seen_delivered = least(delivered);
+            // This worker's share of the CPU over its current window of wall time (every
+            // 64 steps the wall clock; at a window's end the thread's CPU time), counted
+            // in `starved` where it is below min_share.
+            wall::time_point window_start = wall::now();
+            std::int64_t cpu_start = thread_cpu_ns();
+            auto restart_window = [&] {
+                window_start = wall::now();
+                cpu_start = thread_cpu_ns();
+            };
+            auto measure = [&](wall::time_point now) {
+                if (now - window_start < window) return;
+                const std::int64_t cpu = thread_cpu_ns();
+                const double share = double(cpu - cpu_start) * 1e-9 / std::chrono::duration<double>(now - window_start).count();
+                if (cpu >= 0 && share < pol.min_share)
+                    starved[w_].v.store(starved[w_].v.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+                window_start = now;
+                cpu_start = cpu;
+            };
+            // worker 0's decisions: alone or together from step `since_step`; when it went
+            // alone, or together on trial; the starved windows counted then; the time alone
+            // before the next trial
+            bool alone = false, trial = false;
+            std::uint64_t since_step = first, starved_base = 0;
+            wall::time_point switched{};
+            double retry = pol.retry_s;
+            auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {  // every worker delivered n-lag, and step n-3 recorded
+                if (seen_delivered + lag < n) seen_delivered = least(delivered);
                 if (obs && seen_recorded + 3 < n) seen_recorded = recorded.load(std::memory_order_acquire);
-                return seen_delivered + 2 >= n && (!obs || seen_recorded + 3 >= n);
+                return seen_delivered + lag >= n && (!obs || seen_recorded + 3 >= n);
             };
             auto all_updated = [&](std::uint64_t n) {  // every worker updated n-1
                 if (seen_updated + 1 < n) seen_updated = least(updated);
                 return seen_updated + 1 >= n;
+            };
+            // worker 0 at the start of step n: alone from n + 2, or together from n. Together,
+            // alone once a worker had a starved window since the last change; alone, a trial
+            // together after `retry`, which doubles (up to max_retry_s) where a worker starves
+            // within two windows of the trial, and is back to retry_s where none does.
+            auto decide = [&](std::uint64_t n, wall::time_point now) {
+                if (n < since_step + 2) return;
+                bool go;
+                if (pol.alternate_every) {
+                    go = (n - first) % pol.alternate_every == 0;
+                } else if (alone) {
+                    go = now - switched >= std::chrono::duration<double>(retry);
+                    if (go) trial = true;
+                } else {
+                    go = all_starved() > starved_base;
+                    if (trial && (go || now - switched >= 2 * window)) {
+                        retry = go ? std::min(2 * retry, pol.max_retry_s) : pol.retry_s;
+                        trial = false;
+                    }
+                }
+                if (!go) return;
+                alone = !alone;
+                since_step = alone ? n + 2 : n;
+                switched = now;
+                starved_base = all_starved();
+                mode.store(2 * since_step + (alone ? 1 : 0), std::memory_order_release);
+                if (alone) ++solo_spells; else rouse();
+            };
+            // a worker other than 0 from step n on, while worker 0 steps alone: false where
+            // the run ended meanwhile, else true with n the step it goes on from
+            auto sleep_through = [&](std::uint64_t& n) {
+                while (true) {
+                    const std::uint32_t g = wake.load(std::memory_order_acquire);
+                    if (abort.load(std::memory_order_relaxed)) throw aborted{};
+                    const std::uint64_t md = mode.load(std::memory_order_acquire);
+                    if (!(md & 1)) {
+                        // together from here (worker 0 stored that after its delivery of n - 1),
+                        // up to the run's last step even where worker 0 has ended meanwhile
+                        n = md / 2;
+                        restart_window();  // the time asleep is no starvation
+                        return true;
+                    }
+                    if (ended.load(std::memory_order_acquire)) return false;  // alone to the end
+                    wake.wait(g, std::memory_order_acquire);
+                }
             };
             try {
                 for (std::uint64_t n = first;; ++n) {
@@ -1154,7 +1296,47 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         }
                     }
                     if (final_step.load(std::memory_order_acquire) < n) break;
-                    wait_until(w_, [&] { return delivered_and_recorded(n); });
+                    if (judged && (n & 63) == 0) {  // the wall clock every 64 steps
+                        const auto now = wall::now();
+                        measure(now);
+                        if (w == 0 && !stopping) decide(n, now);
+                    } else if (pol.alternate_every && w == 0 && !stopping) {
+                        decide(n, {});
+                    }
+                    if (w == 0 && alone && n >= since_step) {
+                        // every part, every worker's counters; at the first such step every
+                        // worker's delivery of n - 1 first
+                        wait_until(0, [&] { return delivered_and_recorded(n, 1); });
+                        for (std::size_t k = 0; k < m.part.n_parts; ++k) {
+                            phase_clock clock{m.clock_of(k)};
+                            if (k % W_ == 0) {
+                                m.update_part(k, n);
+                                clock.lap(&event_counter::update);
+                            } else {
+                                foreign(k, [&] { m.update_part(k, n); clock.lap(&event_counter::update); });
+                            }
+                        }
+                        for (auto& c : updated) c.v.store(n, std::memory_order_release);
+                        for (std::size_t k = 0; k < m.part.n_parts; ++k) {
+                            phase_clock clock{m.clock_of(k)};
+                            if (k % W_ == 0) {
+                                m.deliver_direct(k, n);
+                                clock.lap(&event_counter::deliver);
+                            } else {
+                                foreign(k, [&] { m.deliver_direct(k, n); clock.lap(&event_counter::deliver); });
+                            }
+                        }
+                        for (auto& c : delivered) c.v.store(n, std::memory_order_release);
+                        try_record(0);
+                        ++solo_steps;
+                        continue;
+                    }
+                    wait_until(w_, [&] { return delivered_and_recorded(n, 2); });
+                    if (w != 0 && alone_at(mode.load(std::memory_order_acquire), n)) {
+                        if (!sleep_through(n)) break;
+                        --n;  // the loop's ++n: step n again, together
+                        continue;
+                    }
                     for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
                         phase_clock clock{m.clock_of(k)};
                         m.update_part(k, n);
@@ -1167,13 +1349,18 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         m.deliver_direct(k, n);
                         clock.lap(&event_counter::deliver);
                     }
-                    delivered[static_cast<std::size_t>(w)].v.store(n, std::memory_order_release);
+                    delivered[w_].v.store(n, std::memory_order_release);
                 }
             } catch (const aborted&) {
                 return;  // another worker failed; the team rethrows its error
             } catch (...) {
                 abort.store(true, std::memory_order_relaxed);
+                rouse();
                 throw;
+            }
+            if (w == 0) {  // sleepers wake to the end
+                ended.store(true, std::memory_order_release);
+                rouse();
             }
         };
         m.team->run(pipe_job);
@@ -1182,6 +1369,8 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         m.step = end;
         st.steps_done = end + 1 - first;
         st.interrupted = end < last;
+        st.solo_steps = solo_steps;
+        st.solo_spells = solo_spells;
         if (progress) progress(double(st.steps_done) / double(steps));
     };
     const pinned_workers pinned(m.team.get(), m.spec.simulation.pin_threads);
@@ -1214,6 +1403,8 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         }
         for (std::size_t w = 0; w < n_workers; ++w) {
             auto& p = st.profile[w];
+            p.update += static_cast<double>(worker_clock[w].update) * per_tick;  // parts of others, stepped alone
+            p.deliver += static_cast<double>(worker_clock[w].deliver) * per_tick;
             p.record += static_cast<double>(worker_clock[w].record) * per_tick;
             p.wait = std::max(0.0, st.run_seconds - (p.update + p.deliver + p.plasticity + p.record));
         }
@@ -1222,6 +1413,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
 }
 
 void simulation::set_profiling(bool on) { impl_->profiling = on; }
+void simulation::set_stall_policy(const stall_policy& p) { impl_->stalls = p; }
 bool simulation::profiling() const { return impl_->profiling; }
 std::uint64_t simulation::current_step() const { return impl_->step; }
 double simulation::dt() const { return impl_->dt; }

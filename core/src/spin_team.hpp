@@ -33,6 +33,33 @@ private:
 #endif
 };
 
+// The calling thread's floating-point control state (MXCSR on x86: rounding, FTZ/DAZ),
+// and a guard that gives another thread that state while alive.
+class fp_environment {
+public:
+#if defined(__x86_64__) || defined(__i386__)
+    fp_environment() : csr_(_mm_getcsr()) {}
+    class as {
+    public:
+        explicit as(const fp_environment& e) : saved_(_mm_getcsr()) { _mm_setcsr(e.csr_); }
+        ~as() { _mm_setcsr(saved_); }
+        as(const as&) = delete;
+        as& operator=(const as&) = delete;
+
+    private:
+        unsigned saved_;
+    };
+
+private:
+    unsigned csr_;
+#else
+    class as {
+    public:
+        explicit as(const fp_environment&) {}
+    };
+#endif
+};
+
 class spin_team {
 public:
     explicit spin_team(int workers) : n_(workers < 1 ? 1 : workers) {

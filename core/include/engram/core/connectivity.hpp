@@ -6,6 +6,7 @@
 // part of the target population, built in parallel in two passes (count, then fill;
 // the second pass regenerates the same draws, so no intermediate list is kept).
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "engram/core/aligned.hpp"
@@ -85,6 +86,11 @@ std::vector<neuron_positions> place_neurons(const network_spec& spec, std::uint6
 
 struct build_options {
     int threads = 1;
+    // Runs body(k) for every part k in [0, n), possibly at once on several threads (the
+    // engine hands in its workers: no thread pool of TBB's is left spinning after the
+    // construction, taking CPU time from the run that follows). Empty: a TBB arena of
+    // `threads` threads (at most the parts and the CPUs the process may use).
+    std::function<void(std::size_t n, const std::function<void(std::size_t)>& body)> for_parts;
     bool per_synapse_weights = false;  // store weights per synapse even when all are equal
     bool columns = false;              // build the post->pre index (plastic projections; targets then stay 4 bytes)
     const neuron_positions* pre_pos = nullptr;  // for the distance rule

@@ -111,6 +111,31 @@ struct run_stats {
     double run_seconds = 0.0;
     bool interrupted = false;
     std::vector<worker_profile> profile;  // one per worker where profiling was on, else empty
+    // Workers a step apart (simulation::pipelined) of which one got too little of the
+    // CPUs: the steps worker 0 stepped alone, and how many times it went alone
+    // (stall_policy).
+    std::uint64_t solo_steps = 0;
+    std::uint64_t solo_spells = 0;
+};
+
+// When the workers of a run a step apart (simulation::pipelined) step alone. Such
+// workers meet twice a step, so where the CPUs are shared with other busy threads
+// (another simulation, a build), a worker that the operating system has put aside holds
+// up the others for its whole wait for a time slice: milliseconds against microseconds of
+// work per step. Each worker measures the CPU time it got over windows of window_s of
+// wall time; once one got less than min_share of a window, worker 0 steps every part
+// alone from the step after next while the others sleep, and after retry_s tries all
+// workers again (retry_s doubling, up to max_retry_s, each time a worker starves within
+// two windows of the trial). Which worker steps a part does not change what is computed:
+// the spikes are the same.
+struct stall_policy {
+    double window_s = 0.05;
+    double min_share = 0.75;
+    double retry_s = 0.5;
+    double max_retry_s = 8.0;
+    // tests: from the first step on, alone and together by turns every this many steps,
+    // whatever the CPU time (0: by the CPU time)
+    std::uint64_t alternate_every = 0;
 };
 
 class simulation {
@@ -138,6 +163,8 @@ public:
     // three per part and step; docs/performance.md, "Where the time goes").
     void set_profiling(bool on);
     bool profiling() const;
+    // When workers a step apart go on alone (stall_policy); the default is stall_policy{}.
+    void set_stall_policy(const stall_policy& p);
 
     std::uint64_t current_step() const;
     double dt() const;
