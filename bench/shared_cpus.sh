@@ -3,7 +3,7 @@
 #
 # Usage: bench/shared_cpus.sh [--help]
 #
-# Starts RUNS engram processes of coba_large (experiments/coba_large.yaml, no spike
+# Starts RUNS engram processes of EXPERIMENT (default experiments/coba_large.yaml; no spike
 # recording, seeds 1, 2, ...) at the same moment and waits for all of them; once with each
 # at --threads THREADS, once with each at --threads 1; the two alternated, REPEATS times.
 # With RUNS x THREADS above the CPUs (the default on a 2-CPU machine: two runs of 2 threads)
@@ -14,6 +14,8 @@
 #
 # Environment:
 #   ENGRAM    engram binary (default build/bin/engram, relative to the repo root)
+#   EXPERIMENT  the experiment (default experiments/coba_large.yaml, relative to the repo
+#             root; experiments/brunel.yaml has ring inputs: its workers meet every step)
 #   RUNS      processes started together (default 2)
 #   THREADS   threads of each in the first configuration (default 2)
 #   DURATION  seconds simulated by each (default 3)
@@ -27,6 +29,9 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 bench_no_args "${BASH_SOURCE[0]}" shared_cpus.sh "$@"
 
 RUNS="${RUNS:-2}"
+EXPERIMENT="${EXPERIMENT:-experiments/coba_large.yaml}"
+case "$EXPERIMENT" in /*) ;; *) EXPERIMENT="$root/$EXPERIMENT" ;; esac
+[ -f "$EXPERIMENT" ] || { echo "shared_cpus.sh: no experiment file $EXPERIMENT" >&2; exit 2; }
 THREADS="${THREADS:-2}"
 DURATION="${DURATION:-3}"
 REPEATS="${REPEATS:-3}"
@@ -34,14 +39,14 @@ for v in RUNS THREADS REPEATS; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || { echo "shared_cpus.sh: $v must be a positive integer, not '${!v}'" >&2; exit 2; }
 done
 bench_setup shared_cpus
-echo "coba_large.yaml, $DURATION s simulated, $RUNS runs at a time, --threads $THREADS against --threads 1, $REPEATS passes"
+echo "$(basename "$EXPERIMENT"), $DURATION s simulated, $RUNS runs at a time, --threads $THREADS against --threads 1, $REPEATS passes"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
   for threads in "$THREADS" 1; do
     pids=()
     for ((i = 1; i <= RUNS; i++)); do
-      "$ENGRAM" run "$root/experiments/coba_large.yaml" -o "$tmp/run$i.h5" --seed "$i" --threads "$threads" \
+      "$ENGRAM" run "$EXPERIMENT" -o "$tmp/run$i.h5" --seed "$i" --threads "$threads" \
         --set simulation.duration="$DURATION s" --set record.spikes=none > "$tmp/run$i.log" 2>&1 &
       pids+=($!)
     done
@@ -62,7 +67,7 @@ for ((r = 1; r <= REPEATS; r++)); do
 done
 
 echo
-"$PYTHON" - "$runs" "$OUT_DIR/shared_cpus.json" "$ENGRAM" "$THREADS" "$RUNS" "$DURATION" <<'PYEOF'
+EXPERIMENT="$EXPERIMENT" "$PYTHON" - "$runs" "$OUT_DIR/shared_cpus.json" "$ENGRAM" "$THREADS" "$RUNS" "$DURATION" <<'PYEOF'
 import json, os, statistics as st, sys, time
 runs_path, out_path, engram, threads, n_runs, duration = sys.argv[1:7]
 v = {}
@@ -80,7 +85,7 @@ for t in sorted(s, reverse=True):
 ratio = s[T]['loop_s'] / s[1]['loop_s'] if T != 1 else 1.0
 print(f"--threads {T} / --threads 1: {ratio:.2f} x")
 with open(out_path, 'w') as f:
-    json.dump(dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, nproc=os.cpu_count(), runs_at_once=int(n_runs),
+    json.dump(dict(date=time.strftime('%Y-%m-%dT%H:%M:%S%z'), engram=engram, experiment=os.environ.get('EXPERIMENT', ''), nproc=os.cpu_count(), runs_at_once=int(n_runs),
                    simulated_s=float(duration), configurations={str(k): x for k, x in s.items()}, ratio=ratio), f, indent=1)
 print(f'wrote {out_path}')
 PYEOF

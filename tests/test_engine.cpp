@@ -99,6 +99,17 @@ TEST_CASE("spikes are bit-identical for any thread count and any partition", "[u
     }
 }
 
+// A network's YAML with its projection ee replaced by `ee` (the map after "ee: ").
+std::string with_ee(std::string y, const std::string& ee) {
+    const auto at = y.find("  ee: {");
+    y.replace(at, y.find('\n', at) - at, "  ee: " + ee);
+    return y;
+}
+// small_coba's ee under STDP
+const std::string stdp_ee =
+    "{source: exc, target: exc, receptor: ex, weight: 12 nS, connector: {rule: fixed_probability, p: 0.1}, "
+    "plasticity: {rule: stdp, tau_plus: 16.8 ms, tau_minus: 33.7 ms, a_plus: 0.05, a_minus: 0.04, w_min: 0, w_max: 20}}";
+
 // COBA with every input direct (one-step delays, a step current, no Poisson input): the
 // engine runs its workers up to a step apart instead of meeting every step.
 std::string direct_coba(int n_exc = 323, int n_inh = 81) {
@@ -229,12 +240,7 @@ TEST_CASE("profiling times each phase on each worker and leaves the spikes as th
     CHECK(c.spikes == run(ring).spikes);
     CHECK_FALSE(barrier.pipelined());
     check_profile(st, static_cast<std::size_t>(barrier.workers()));
-    auto plastic_yaml = small_coba();
-    const auto at = plastic_yaml.find("  ee: {");
-    plastic_yaml.replace(at, plastic_yaml.find('\n', at) - at,
-                         "  ee: {source: exc, target: exc, receptor: ex, weight: 12 nS, connector: {rule: fixed_probability, p: 0.1}, "
-                         "plasticity: {rule: stdp, tau_plus: 16.8 ms, tau_minus: 33.7 ms, a_plus: 0.05, a_minus: 0.04, w_min: 0, w_max: 20}}");
-    const auto plastic = parse(plastic_yaml);
+    const auto plastic = parse(with_ee(small_coba(), stdp_ee));
     simulation learner(plastic, builtin_models(), 1);
     learner.set_profiling(true);
     const auto sl = learner.run(steps_for(plastic.simulation.duration, plastic.simulation.dt), nullptr);
@@ -302,18 +308,28 @@ TEST_CASE("unset, min_neurons_per_thread is 4,000 neurons per worker where every
     CHECK(sim.workers() == std::min(2, cores));
 }
 
+// Sets a stop flag at the first spikes of step 500 or later; checks that steps end in order.
+struct stopper : capture {
+    std::atomic<bool>* flag;
+    std::uint64_t stopped_at = 0, last_step = 0;
+    void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
+        capture::on_spikes(step, pop, ids, n);
+        if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
+    }
+    void on_step(std::uint64_t step) override { CHECK(step == last_step + 1); last_step = step; }
+};
+
+// Throws at the end of step 300.
+struct failing : observer {
+    void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+    void on_step(std::uint64_t step) override {
+        if (step == 300) throw std::runtime_error("disk full at step 300");
+    }
+};
+
 TEST_CASE("workers a step apart stop together, with every step up to the stop recorded", "[unit][engine]") {
     const auto spec = parse(direct_coba());
     const auto whole = run(spec);
-    struct stopper : capture {
-        std::atomic<bool>* flag;
-        std::uint64_t stopped_at = 0, last_step = 0;
-        void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
-            capture::on_spikes(step, pop, ids, n);
-            if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
-        }
-        void on_step(std::uint64_t step) override { CHECK(step == last_step + 1); last_step = step; }
-    };
     std::atomic<bool> stop{false};
     stopper s;
     s.flag = &stop;
@@ -347,17 +363,28 @@ TEST_CASE("workers a step apart stop together, with every step up to the stop re
 
 TEST_CASE("an observer that throws ends a run of workers a step apart with its error", "[unit][engine]") {
     const auto spec = parse(direct_coba());
-    struct failing : observer {
-        void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
-        void on_step(std::uint64_t step) override {
-            if (step == 300) throw std::runtime_error("disk full at step 300");
-        }
-    };
     for (int threads : {2, 3}) {
         simulation sim(spec, builtin_models(), threads);
         failing f;
         CHECK_THROWS_WITH(sim.run(1000, &f), "disk full at step 300");
     }
+}
+
+// f(sim, every) for a simulation of spec at 2 and 3 threads and 0, 3 and 5 parts whose
+// workers step alone and together by turns every 1, 2, 7 and 50 steps
+template <class F>
+void by_turns(const network_spec& spec, F&& f) {
+    for (int threads : {2, 3})
+        for (std::size_t parts : {0, 3, 5})
+            for (std::uint64_t every : {1, 2, 7, 50}) {
+                INFO(threads << " threads, " << parts << " parts, by turns every " << every << " steps");
+                simulation sim(spec, builtin_models(), threads, parts);
+                REQUIRE(sim.workers() >= 2);
+                stall_policy pol;
+                pol.alternate_every = every;
+                sim.set_stall_policy(pol);
+                f(sim, every);
+            }
 }
 
 TEST_CASE("workers a step apart that step alone and together by turns give the same spikes", "[unit][engine]") {
@@ -371,35 +398,25 @@ TEST_CASE("workers a step apart that step alone and together by turns give the s
     ref_obs.add(&ref_summary);
     const auto st1 = ref.run(steps, &ref_obs);
     REQUIRE(one.spikes.size() > 200);
-    for (int threads : {2, 3}) {
-        for (std::size_t parts : {0, 3, 5}) {
-            for (std::uint64_t every : {1, 2, 7, 50}) {
-                INFO(threads << " threads, " << parts << " parts, by turns every " << every << " steps");
-                simulation sim(spec, builtin_models(), threads, parts);
-                REQUIRE(sim.workers() >= 2);
-                REQUIRE(sim.pipelined());
-                stall_policy pol;
-                pol.alternate_every = every;
-                sim.set_stall_policy(pol);
-                capture c;
-                spike_summary summary(spec);  // per part, from whichever worker steps it
-                observer_list obs;
-                obs.add(&c);
-                obs.add(&summary);
-                const auto st = sim.run(steps, &obs);
-                CHECK(c.spikes == one.spikes);
-                CHECK(st.synaptic_events == st1.synaptic_events);
-                CHECK(sim.current_step() == steps);
-                CHECK(st.solo_steps > steps / 5);
-                CHECK(st.solo_steps < steps);
-                CHECK(st.solo_spells >= 2);
-                for (std::size_t p = 0; p < 2; ++p) {
-                    CHECK(summary.stats(p, spec.simulation.duration).spikes == ref_summary.stats(p, spec.simulation.duration).spikes);
-                    CHECK(summary.stats(p, spec.simulation.duration).cv_isi == ref_summary.stats(p, spec.simulation.duration).cv_isi);
-                }
-            }
+    by_turns(spec, [&](simulation& sim, std::uint64_t) {
+        REQUIRE(sim.pipelined());
+        capture c;
+        spike_summary summary(spec);  // per part, from whichever worker steps it
+        observer_list obs;
+        obs.add(&c);
+        obs.add(&summary);
+        const auto st = sim.run(steps, &obs);
+        CHECK(c.spikes == one.spikes);
+        CHECK(st.synaptic_events == st1.synaptic_events);
+        CHECK(sim.current_step() == steps);
+        CHECK(st.solo_steps > steps / 5);
+        CHECK(st.solo_steps < steps);
+        CHECK(st.solo_spells >= 2);
+        for (std::size_t p = 0; p < 2; ++p) {
+            CHECK(summary.stats(p, spec.simulation.duration).spikes == ref_summary.stats(p, spec.simulation.duration).spikes);
+            CHECK(summary.stats(p, spec.simulation.duration).cv_isi == ref_summary.stats(p, spec.simulation.duration).cv_isi);
         }
-    }
+    });
     // by the CPU time (the default) or by turns, over several runs: the same
     stall_policy pol;
     pol.alternate_every = 3;
@@ -424,15 +441,6 @@ TEST_CASE("workers a step apart that step alone by turns stop together and pass 
     pol.alternate_every = 5;
     for (int threads : {2, 3}) {
         INFO(threads << " threads");
-        struct stopper : capture {
-            std::atomic<bool>* flag;
-            std::uint64_t stopped_at = 0, last_step = 0;
-            void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
-                capture::on_spikes(step, pop, ids, n);
-                if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
-            }
-            void on_step(std::uint64_t step) override { CHECK(step == last_step + 1); last_step = step; }
-        };
         std::atomic<bool> stop{false};
         stopper s;
         s.flag = &stop;
@@ -468,12 +476,6 @@ TEST_CASE("workers a step apart that step alone by turns stop together and pass 
             return one.state(0, "v");
         }());
         // an error while the others sleep wakes them: the run ends with it
-        struct failing : observer {
-            void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
-            void on_step(std::uint64_t step) override {
-                if (step == 300) throw std::runtime_error("disk full at step 300");
-            }
-        };
         simulation again(spec, builtin_models(), threads);
         again.set_stall_policy(pol);
         failing f;
@@ -527,6 +529,94 @@ TEST_CASE("a worker held up for milliseconds at every step sends the run on alon
     const auto st2 = held.run(300, &obs2);
     CHECK(st2.solo_steps == 0);
     CHECK(slow2.naps.load() > 50);
+}
+
+TEST_CASE("workers that meet every step and step alone by turns give the same spikes and weights", "[unit][engine]") {
+    // ring inputs and Poisson input: the barrier loop
+    const auto spec = parse(small_coba(323, 81));
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    const auto one = run(spec);
+    REQUIRE(one.spikes.size() > 100);
+    by_turns(spec, [&](simulation& sim, std::uint64_t every) {
+        REQUIRE_FALSE(sim.pipelined());
+        capture c;
+        const auto st = sim.run(steps, &c);
+        CHECK(c.spikes == one.spikes);
+        CHECK(st.solo_steps >= steps / 2 - every);
+        CHECK(st.solo_steps < steps);
+        CHECK(st.solo_spells >= 1);
+    });
+    // plastic, with state samples, continued in runs that start and end alone and together
+    auto plastic_yaml = with_ee(small_coba(323, 81), stdp_ee);
+    plastic_yaml += "record:\n  state: {v: {population: exc, variables: [v], neurons: [0, 5, 200], interval: 0.3 ms}}\n";
+    const auto plastic = parse(plastic_yaml);
+    simulation ref(plastic, builtin_models(), 1);
+    capture r;
+    ref.run(steps, &r);
+    simulation sim(plastic, builtin_models(), 2);
+    stall_policy pol;
+    pol.alternate_every = 3;
+    sim.set_stall_policy(pol);
+    sim.set_profiling(true);
+    capture c;
+    const auto a = sim.run(7, &c);
+    for (std::uint64_t n : {3, 1, 301}) sim.run(n, &c);
+    sim.run(steps - 312, &c);
+    CHECK(c.spikes == r.spikes);
+    CHECK(c.samples == r.samples);
+    CHECK(sim.weights(0) == ref.weights(0));
+    check_profile(a, 2);
+}
+
+TEST_CASE("busy threads on every CPU send the workers of both loops alone, with the same spikes", "[unit][engine]") {
+    // As many spinning threads as the process may use CPUs: each worker then gets about
+    // half of one. The barrier loop judges by the time on a run queue, which the kernel
+    // gives in /proc/thread-self/schedstat.
+    std::ifstream schedstat("/proc/thread-self/schedstat");
+    unsigned long long ran = 0, waited = 0;
+    const bool queue_times = bool(schedstat >> ran >> waited);
+    std::atomic<bool> done{false};
+    std::vector<std::thread> busy;
+    const auto spin_all = [&] {
+        done = false;
+        for (int i = 0; i < usable_cpus(); ++i)
+            busy.emplace_back([&] {
+                volatile std::uint64_t x = 0;
+                while (!done.load(std::memory_order_relaxed)) x = x + 1;
+            });
+    };
+    const auto stop_all = [&] {
+        done = true;
+        for (auto& t : busy) t.join();
+        busy.clear();
+    };
+    for (bool barrier : {false, true}) {
+        INFO((barrier ? "workers that meet every step" : "workers a step apart"));
+        const auto spec = barrier ? parse(small_coba(323, 81, "6000 ms")) : parse(direct_coba(1615, 405), {"simulation.duration=6000 ms"});
+        const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+        const auto one = run(spec);
+        simulation sim(spec, builtin_models(), 2);
+        REQUIRE(sim.workers() == 2);
+        REQUIRE(sim.pipelined() == !barrier);
+        capture c;
+        spin_all();
+        run_stats st;
+        try {
+            st = sim.run(steps, &c);
+        } catch (...) {
+            stop_all();
+            throw;
+        }
+        stop_all();
+        CHECK(c.spikes == one.spikes);
+        if (barrier && !queue_times) {
+            WARN("no run-queue times in /proc/thread-self/schedstat: the barrier loop cannot tell starvation");
+            CHECK(st.solo_steps == 0);
+        } else {
+            CHECK(st.solo_spells >= 1);
+            CHECK(st.solo_steps > 0);
+        }
+    }
 }
 
 TEST_CASE("the run summary's rates and CV of ISI are those of the spikes, on 1 and 2 threads, over two runs", "[unit][engine]") {
@@ -734,12 +824,8 @@ TEST_CASE("pin_threads puts each worker on a CPU of its own for the run, with th
 TEST_CASE("connectivity built on the workers is that of one thread, denormal weights included", "[unit][engine]") {
     // The workers flush denormals to zero while they step; construction on them runs in
     // the caller's floating-point environment, as a serial build does.
-    auto y = small_coba();
-    const auto at = y.find("  ee: {");
-    y.replace(at, y.find('\n', at) - at,
-              "  ee: {source: exc, target: exc, receptor: ex, weight: {distribution: uniform, low: 1e-41 nS, high: 1.1e-38 nS}, "
-              "connector: {rule: fixed_probability, p: 0.1}}");
-    const auto spec = parse(y);
+    const auto spec = parse(with_ee(small_coba(), "{source: exc, target: exc, receptor: ex, weight: {distribution: uniform, low: 1e-41 nS, "
+                                                  "high: 1.1e-38 nS}, connector: {rule: fixed_probability, p: 0.1}}"));
     simulation one(spec, builtin_models(), 1);
     const auto w1 = one.weights(0);
     std::size_t tiny = 0;
@@ -834,16 +920,8 @@ TEST_CASE("a run can be continued and stopped between steps", "[unit][engine]") 
     sim.run(steps_for(spec.simulation.duration, spec.simulation.dt) - 700, &c);
     CHECK(c.spikes == whole.spikes);
 
-    struct stopper : capture {
-        std::atomic<bool>* flag;
-        std::uint64_t stopped_at = 0;
-        void on_spikes(std::uint64_t step, std::size_t pop, const std::uint32_t* ids, std::size_t n) override {
-            capture::on_spikes(step, pop, ids, n);
-            if (step >= 500 && !stopped_at) { flag->store(true); stopped_at = step; }
-        }
-    };
     std::atomic<bool> stop{false};
-    stopper s;
+    stopper s;  // (above)
     s.flag = &stop;
     simulation sim2(spec, builtin_models());
     const auto st = sim2.run(2000, &s, &stop);

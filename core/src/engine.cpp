@@ -6,14 +6,17 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <thread>
 #include <type_traits>
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -97,6 +100,24 @@ inline std::int64_t thread_cpu_ns() {
     timespec ts{};
     if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return -1;
     return std::int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+#else
+    return -1;
+#endif
+}
+// The calling thread's time spent runnable on a run queue, waiting for a CPU, in ns
+// (/proc/thread-self/schedstat's second field; -1 where the kernel gives none).
+inline std::int64_t thread_wait_ns() {
+#if defined(__linux__)
+    const int fd = ::open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buf[128];
+    const ssize_t got = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (got <= 0) return -1;
+    buf[got] = '\0';
+    unsigned long long run = 0, wait = 0;
+    if (std::sscanf(buf, "%llu %llu", &run, &wait) != 2) return -1;
+    return static_cast<std::int64_t>(wait);
 #else
     return -1;
 #endif
@@ -1039,15 +1060,124 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         obs->on_step(s);
         clock.lap(&event_counter::record);
     };
+    using wall = std::chrono::steady_clock;
+    const stall_policy pol = m.stalls;
+    const auto window = std::chrono::duration_cast<wall::duration>(std::chrono::duration<double>(pol.window_s));
+    std::uint64_t solo_steps = 0, solo_spells = 0;
+    // worker 0 alone: part k of another worker, its profile ticks moved to worker 0's
+    auto foreign = [&](std::size_t k, auto&& phase) {
+        event_counter* e = m.clock_of(k);
+        if (!e) return phase();
+        const event_counter before = *e;
+        phase();
+        auto move = [&](std::uint64_t event_counter::*f) {
+            const std::uint64_t d = e->*f - before.*f;
+            e->*f -= d;
+            worker_clock[0].*f += d;
+        };
+        move(&event_counter::update);
+        move(&event_counter::deliver);
+        move(&event_counter::plasticity);
+        move(&event_counter::record);
+    };
+    // worker 0 alone: phase(k) for every part k, timed as `field` of its part (unless
+    // null), parts of other workers counted for worker 0
+    auto every_part = [&](auto&& phase, std::uint64_t event_counter::*field) {
+        const auto W_ = static_cast<std::size_t>(m.team->size());
+        for (std::size_t k = 0; k < m.part.n_parts; ++k) {
+            phase_clock clock{m.clock_of(k)};
+            const auto timed = [&] {
+                phase(k);
+                if (field) clock.lap(field);
+            };
+            if (k % W_ == 0) timed(); else foreign(k, timed);
+        }
+    };
     // With a team, the first worker to finish its parts of step n records step n-1 while
     // the others finish theirs (the spikes of step n-1 stay untouched until step n+1).
     // Observers are called one at a time, in step order, from whichever worker that is.
+    // Stepping alone (stall_policy): each worker measures, over windows of wall time, how
+    // long it waited on a run queue for a CPU (these workers sleep between steps of their
+    // own accord, which their CPU time would count as starvation); worker 0, which runs
+    // the loop, steps every part itself while one waited more than 1 - min_share of a
+    // window. The step is a barrier, so the switch needs no protocol.
+    struct alignas(64) queue_window {
+        wall::time_point start{};
+        std::int64_t waited = 0;
+        std::uint64_t epoch = 0, starved = 0;
+        bool have = true;  // the kernel gives the wait
+    };
+    std::vector<queue_window> queued(n_workers);
+    std::uint64_t window_epoch = 1;  // bumped by worker 0 to restart every window (at a trial)
+    const bool judged = m.team && !pol.alternate_every;
+    std::uint64_t recorded_upto = first - 1;  // the claimer's (job), or worker 0's between steps
     std::uint64_t step_n = 0;
     std::atomic<bool> claimed{false};  // step n-1 is being recorded; reset before each step
     const std::function<void(int)> job = [&](int w) {
-        for (std::size_t k = static_cast<std::size_t>(w); k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
+        const auto w_ = static_cast<std::size_t>(w);
+        if (judged && (step_n & 63) == 0) {
+            auto& q = queued[w_];
+            const auto now = wall::now();
+            if (q.epoch != window_epoch) {
+                q.epoch = window_epoch;
+                q.start = now;
+                q.waited = q.have ? thread_wait_ns() : -1;
+                q.have = q.waited >= 0;
+            } else if (q.have && now - q.start >= window) {
+                const std::int64_t d = thread_wait_ns();
+                const double span = std::chrono::duration<double>(now - q.start).count();
+                if (d >= 0 && double(d - q.waited) * 1e-9 > (1.0 - pol.min_share) * span) ++q.starved;
+                q.have = d >= 0;
+                q.start = now;
+                q.waited = d;
+            }
+        }
+        for (std::size_t k = w_; k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
             m.step_part(k, step_n);
-        if (step_n > first && !claimed.exchange(true, std::memory_order_relaxed)) record(step_n - 1, static_cast<std::size_t>(w));
+        if (step_n > first && !claimed.exchange(true, std::memory_order_relaxed) && step_n - 1 > recorded_upto) {
+            record(step_n - 1, w_);
+            recorded_upto = step_n - 1;
+        }
+    };
+    // worker 0's decisions, as in the pipelined loop: alone from step n on where a worker
+    // starved since the last change; together again after `retry`
+    struct {
+        bool alone = false, trial = false;
+        std::uint64_t since_step = 0, starved_base = 0;
+        wall::time_point switched{};
+        double retry = 0.0;
+    } bar;
+    bar.since_step = first;
+    bar.retry = pol.retry_s;
+    auto queue_starved = [&] {
+        std::uint64_t x = 0;
+        for (const auto& q : queued) x += q.starved;
+        return x;
+    };
+    auto decide_barrier = [&](std::uint64_t n) {
+        bool go;
+        if (pol.alternate_every) {
+            go = n > first && (n - first) % pol.alternate_every == 0;
+        } else {
+            if (n < bar.since_step + 2 || (n & 63) != 0) return;
+            const auto now = wall::now();
+            if (bar.alone) {
+                go = now - bar.switched >= std::chrono::duration<double>(bar.retry);
+                if (go) bar.trial = true;
+            } else {
+                go = queue_starved() > bar.starved_base;
+                if (bar.trial && (go || now - bar.switched >= 2 * window)) {
+                    bar.retry = go ? std::min(2 * bar.retry, pol.max_retry_s) : pol.retry_s;
+                    bar.trial = false;
+                }
+            }
+            if (go) bar.switched = now;
+        }
+        if (!go) return;
+        bar.alone = !bar.alone;
+        bar.since_step = n;
+        bar.starved_base = queue_starved();
+        if (bar.alone) ++solo_spells; else ++window_epoch;
     };
     auto loop = [&] {
         for (std::uint64_t n = first; n <= last; ++n) {
@@ -1077,8 +1207,15 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 const std::size_t slot = (n % p.slots) * p.stride;
                 for (std::size_t r = 0; r < p.ring.size(); ++r) p.input[r] = p.ring[r].data() + slot;
             }
+            if (m.team && (judged || pol.alternate_every)) decide_barrier(n);
             if (!m.team) {
                 for (std::size_t k = 0; k < m.part.n_parts; ++k) m.step_part(k, n);
+            } else if (bar.alone) {  // every part here, and the records the job would make
+                every_part([&](std::size_t k) { m.step_part(k, n); }, nullptr);  // step_part times its phases
+                if (n > first && recorded_upto < n - 1) record(n - 1, 0);
+                record(n, 0);
+                recorded_upto = n;
+                ++solo_steps;
             } else {
                 step_n = n;
                 claimed.store(false, std::memory_order_relaxed);  // published by run()
@@ -1131,7 +1268,6 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     };
     struct aborted {};
     auto pipelined_loop = [&] {
-        using wall = std::chrono::steady_clock;
         const int W = m.team->size();
         const auto W_ = static_cast<std::size_t>(W);
         // starved: the windows in which the worker ran for less than min_share of the wall time
@@ -1143,9 +1279,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         // 2 x + 1: alone from step x on (together before); 2 x: together from x on
         alignas(64) std::atomic<std::uint64_t> mode{2 * first};
         alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
-        const stall_policy pol = m.stalls;
-        const bool judged = !pol.alternate_every && W > 1;
-        const auto window = std::chrono::duration_cast<wall::duration>(std::chrono::duration<double>(pol.window_s));
+        const bool judged_here = !pol.alternate_every && W > 1;
         auto alone_at = [](std::uint64_t md, std::uint64_t n) { return (n >= md / 2) == bool(md & 1); };
         auto rouse = [&] {
             wake.fetch_add(1, std::memory_order_release);
@@ -1179,22 +1313,6 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
             }
         };
-        // worker 0 alone: part k of another worker, its profile ticks moved to worker 0's
-        auto foreign = [&](std::size_t k, auto&& phase) {
-            event_counter* e = m.clock_of(k);
-            if (!e) return phase();
-            const event_counter before = *e;
-            phase();
-            auto move = [&](std::uint64_t event_counter::*f) {
-                const std::uint64_t d = e->*f - before.*f;
-                e->*f -= d;
-                worker_clock[0].*f += d;
-            };
-            move(&event_counter::update);
-            move(&event_counter::deliver);
-            move(&event_counter::record);
-        };
-        std::uint64_t solo_steps = 0, solo_spells = 0;
         const std::function<void(int)> pipe_job = [&](int w) {
             const auto w_ = static_cast<std::size_t>(w);
             bool stopping = false;
@@ -1296,7 +1414,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         }
                     }
                     if (final_step.load(std::memory_order_acquire) < n) break;
-                    if (judged && (n & 63) == 0) {  // the wall clock every 64 steps
+                    if (judged_here && (n & 63) == 0) {  // the wall clock every 64 steps
                         const auto now = wall::now();
                         measure(now);
                         if (w == 0 && !stopping) decide(n, now);
@@ -1307,25 +1425,9 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         // every part, every worker's counters; at the first such step every
                         // worker's delivery of n - 1 first
                         wait_until(0, [&] { return delivered_and_recorded(n, 1); });
-                        for (std::size_t k = 0; k < m.part.n_parts; ++k) {
-                            phase_clock clock{m.clock_of(k)};
-                            if (k % W_ == 0) {
-                                m.update_part(k, n);
-                                clock.lap(&event_counter::update);
-                            } else {
-                                foreign(k, [&] { m.update_part(k, n); clock.lap(&event_counter::update); });
-                            }
-                        }
+                        every_part([&](std::size_t k) { m.update_part(k, n); }, &event_counter::update);
                         for (auto& c : updated) c.v.store(n, std::memory_order_release);
-                        for (std::size_t k = 0; k < m.part.n_parts; ++k) {
-                            phase_clock clock{m.clock_of(k)};
-                            if (k % W_ == 0) {
-                                m.deliver_direct(k, n);
-                                clock.lap(&event_counter::deliver);
-                            } else {
-                                foreign(k, [&] { m.deliver_direct(k, n); clock.lap(&event_counter::deliver); });
-                            }
-                        }
+                        every_part([&](std::size_t k) { m.deliver_direct(k, n); }, &event_counter::deliver);
                         for (auto& c : delivered) c.v.store(n, std::memory_order_release);
                         try_record(0);
                         ++solo_steps;
@@ -1382,7 +1484,9 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
             loop();
         }
-        if (m.team && st.steps_done > 0) record(m.step, 0);
+        if (m.team && st.steps_done > 0 && recorded_upto < m.step) record(m.step, 0);
+        st.solo_steps = solo_steps;
+        st.solo_spells = solo_spells;
     }
     if (obs) obs->on_run_end();  // within the run's time: an observer that buffers finishes here
     if (progress) progress(double(st.steps_done) / double(std::max<std::uint64_t>(1, steps)));

@@ -111,23 +111,24 @@ struct run_stats {
     double run_seconds = 0.0;
     bool interrupted = false;
     std::vector<worker_profile> profile;  // one per worker where profiling was on, else empty
-    // Workers a step apart (simulation::pipelined) of which one got too little of the
-    // CPUs: the steps worker 0 stepped alone, and how many times it went alone
-    // (stall_policy).
+    // Workers of which one got too little of the CPUs: the steps worker 0 stepped alone,
+    // and how many times it went alone (stall_policy).
     std::uint64_t solo_steps = 0;
     std::uint64_t solo_spells = 0;
 };
 
-// When the workers of a run a step apart (simulation::pipelined) step alone. Such
-// workers meet twice a step, so where the CPUs are shared with other busy threads
-// (another simulation, a build), a worker that the operating system has put aside holds
-// up the others for its whole wait for a time slice: milliseconds against microseconds of
-// work per step. Each worker measures the CPU time it got over windows of window_s of
-// wall time; once one got less than min_share of a window, worker 0 steps every part
-// alone from the step after next while the others sleep, and after retry_s tries all
-// workers again (retry_s doubling, up to max_retry_s, each time a worker starves within
-// two windows of the trial). Which worker steps a part does not change what is computed:
-// the spikes are the same.
+// When the workers of a run step alone. Workers meet once or twice a step, so where the
+// CPUs are shared with other busy threads (another simulation, a build), a worker that
+// the operating system has put aside holds up the others for its whole wait for a time
+// slice: milliseconds against microseconds of work per step. Each worker measures, over
+// windows of window_s of wall time, the CPU time it got (workers a step apart,
+// simulation::pipelined) or the time it spent runnable on a run queue (workers that meet
+// every step, which sleep between steps of their own accord; /proc/thread-self/schedstat,
+// without which they never go alone); once one got less than min_share of a window,
+// worker 0 steps every part alone (workers a step apart: from the step after next)
+// while the others sleep, and after retry_s tries all workers again (retry_s doubling,
+// up to max_retry_s, each time a worker starves within two windows of the trial). Which
+// worker steps a part does not change what is computed: the spikes are the same.
 struct stall_policy {
     double window_s = 0.05;
     double min_share = 0.75;
@@ -163,7 +164,7 @@ public:
     // three per part and step; docs/performance.md, "Where the time goes").
     void set_profiling(bool on);
     bool profiling() const;
-    // When workers a step apart go on alone (stall_policy); the default is stall_policy{}.
+    // When the workers go on alone (stall_policy); the default is stall_policy{}.
     void set_stall_policy(const stall_policy& p);
 
     std::uint64_t current_step() const;
