@@ -483,29 +483,35 @@ TEST_CASE("workers a step apart that step alone by turns stop together and pass 
     }
 }
 
-TEST_CASE("a worker held up for milliseconds at every step sends the run on alone, with the same spikes", "[unit][engine]") {
-    // A constant drive, so that the second worker's parts spike in most steps; the
-    // observer sleeps 1 ms whenever that worker hands it a part's spikes: the worker gets
-    // little CPU time and holds up the other, as one that the operating system put aside.
+// Sleeps 1 ms whenever a worker other than the one that made it hands it a part's
+// spikes: that worker gets little CPU time and holds up the others, as one that the
+// operating system put aside.
+struct sleepy : observer {
+    std::thread::id caller = std::this_thread::get_id();
+    std::atomic<int> naps{0};
+    void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+    bool takes_part_spikes() const override { return true; }
+    void on_part_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {
+        if (std::this_thread::get_id() == caller) return;
+        naps.fetch_add(1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+};
+
+// direct_coba with a constant drive, so that every part spikes in most steps
+std::string driven_coba() {
     auto y = direct_coba();
-    const auto at = y.find("times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]");
+    const std::string pulse = "times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]";
+    const auto at = y.find(pulse);
     REQUIRE(at != std::string::npos);
-    y.replace(at, std::string("times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]").size(), "times: [0 ms], amplitudes: [400 pA]");
-    const auto spec = parse(y);
+    return y.replace(at, pulse.size(), "times: [0 ms], amplitudes: [400 pA]");
+}
+
+TEST_CASE("a worker held up for milliseconds at every step sends the run on alone, with the same spikes", "[unit][engine]") {
+    const auto spec = parse(driven_coba());
     const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
     const auto one = run(spec);
     REQUIRE(one.spikes.size() > 2000);
-    struct sleepy : observer {
-        std::thread::id caller = std::this_thread::get_id();
-        std::atomic<int> naps{0};
-        void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
-        bool takes_part_spikes() const override { return true; }
-        void on_part_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {
-            if (std::this_thread::get_id() == caller) return;
-            naps.fetch_add(1);
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-    };
     simulation sim(spec, builtin_models(), 2);
     REQUIRE(sim.workers() == 2);
     sleepy slow;
@@ -529,6 +535,70 @@ TEST_CASE("a worker held up for milliseconds at every step sends the run on alon
     const auto st2 = held.run(300, &obs2);
     CHECK(st2.solo_steps == 0);
     CHECK(slow2.naps.load() > 50);
+}
+
+TEST_CASE("a run starts alone where the last one ended alone, until the policy is set again", "[unit][engine]") {
+    const auto spec = parse(driven_coba());
+    simulation sim(spec, builtin_models(), 2);
+    REQUIRE(sim.workers() == 2);
+    stall_policy stay;
+    stay.retry_s = stay.max_retry_s = 1000.0;  // no trial together within the test
+    sim.set_stall_policy(stay);
+    sleepy slow;
+    const auto a = sim.run(3000, &slow);
+    REQUIRE(a.solo_spells == 1);
+    REQUIRE(a.solo_steps > 1500);
+    // short runs after it, without the nap: alone from their first step, as one spell each
+    capture c;
+    for (std::uint64_t n : {1, 2, 100}) {
+        INFO("a run of " << n << " steps");
+        const auto st = sim.run(n, &c);
+        CHECK(st.solo_steps == n);
+        CHECK(st.solo_spells == 1);
+    }
+    // the same spikes and v as one thread over the four runs
+    simulation one(spec, builtin_models(), 1);
+    capture c1;
+    one.run(3000, nullptr);
+    one.run(103, &c1);
+    CHECK(c.spikes == c1.spikes);
+    CHECK(sim.state(0, "v") == one.state(0, "v"));
+    // a policy set again starts together (and with no share too small, stays so)
+    stay.min_share = 0.0;
+    sim.set_stall_policy(stay);
+    const auto st = sim.run(100, nullptr);
+    CHECK(st.solo_steps == 0);
+    CHECK(st.solo_spells == 0);
+}
+
+TEST_CASE("set_stall_policy refuses a policy it cannot follow, naming the field", "[unit][engine]") {
+    simulation sim(parse(direct_coba()), builtin_models(), 2);
+    const auto refused = [&](auto&& change, const std::string& what) {
+        stall_policy p;
+        change(p);
+        CHECK_THROWS_WITH(sim.set_stall_policy(p), Catch::Contains(what));
+    };
+    const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+    refused([](stall_policy& p) { p.window_s = 0.0; }, "stall_policy.window_s must be a positive number of seconds (got 0)");
+    refused([&](stall_policy& p) { p.window_s = inf; }, "stall_policy.window_s");
+    refused([](stall_policy& p) { p.min_share = 1.5; }, "stall_policy.min_share must be between 0 and 1 (got 1.5)");
+    refused([&](stall_policy& p) { p.min_share = nan; }, "stall_policy.min_share");
+    refused([](stall_policy& p) { p.min_share = -0.1; }, "stall_policy.min_share");
+    refused([](stall_policy& p) { p.retry_s = -1.0; }, "stall_policy.retry_s must be a positive number of seconds (got -1)");
+    refused([](stall_policy& p) { p.max_retry_s = 0.25; }, "stall_policy.max_retry_s must be at least retry_s");
+    // the bounds themselves are taken, and a refused policy leaves the last one in force
+    stall_policy edge;
+    edge.min_share = 0.0;
+    edge.max_retry_s = edge.retry_s;
+    CHECK_NOTHROW(sim.set_stall_policy(edge));
+    edge.min_share = 1.0;
+    CHECK_NOTHROW(sim.set_stall_policy(edge));
+    edge.alternate_every = 4;
+    sim.set_stall_policy(edge);
+    stall_policy bad = edge;
+    bad.window_s = -1.0;
+    CHECK_THROWS(sim.set_stall_policy(bad));
+    CHECK(sim.run(40, nullptr).solo_steps > 0);  // still by turns
 }
 
 TEST_CASE("workers that meet every step and step alone by turns give the same spikes and weights", "[unit][engine]") {
@@ -598,6 +668,9 @@ TEST_CASE("busy threads on every CPU send the workers of both loops alone, with 
         simulation sim(spec, builtin_models(), 2);
         REQUIRE(sim.workers() == 2);
         REQUIRE(sim.pipelined() == !barrier);
+        stall_policy stay;  // alone to the end once alone
+        stay.retry_s = stay.max_retry_s = 1000.0;
+        sim.set_stall_policy(stay);
         capture c;
         spin_all();
         run_stats st;
@@ -613,8 +686,12 @@ TEST_CASE("busy threads on every CPU send the workers of both loops alone, with 
             WARN("no run-queue times in /proc/thread-self/schedstat: the barrier loop cannot tell starvation");
             CHECK(st.solo_steps == 0);
         } else {
-            CHECK(st.solo_spells >= 1);
+            CHECK(st.solo_spells == 1);
             CHECK(st.solo_steps > 0);
+            // the next run, on idle CPUs, starts alone as this one ended
+            const auto next = sim.run(50, nullptr);
+            CHECK(next.solo_steps == 50);
+            CHECK(next.solo_spells == 1);
         }
     }
 }

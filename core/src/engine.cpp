@@ -122,6 +122,64 @@ inline std::int64_t thread_wait_ns() {
     return -1;
 #endif
 }
+// Worker 0's choice between stepping together and alone (stall_policy), the same in
+// both run loops. Together, alone once a worker had a starved window since the last
+// change; alone, a trial together after `retry`, which doubles (up to max_retry_s) where
+// a worker starves within two windows of the trial and is back to retry_s where none
+// does. A change decided at step n takes effect at n + lead going alone (the pipelined
+// loop: a worker may be a step ahead) and at n going together; the next decision comes
+// no sooner than `gap` steps after the last change took effect. What it has learnt
+// (alone or not, when it last switched, the wait before the next trial) carries over
+// from one run to the next, so that short runs one after another (run() per sample)
+// stay alone where the CPUs stay busy.
+struct solo_switch {
+    using wall = std::chrono::steady_clock;
+    bool alone = false, trial = false;
+    wall::time_point switched{};
+    double retry = -1.0;  // before the first run: the policy's retry_s
+    // per run
+    std::uint64_t first = 0, since_step = 0, starved_base = 0, lead = 0, gap = 1;
+    stall_policy pol;
+
+    // At the start of a run from step `first`: by turns (alternate_every) every run starts
+    // together; otherwise as the last run left off. True where the run starts alone.
+    bool start(const stall_policy& p, std::uint64_t first_step, std::uint64_t lead_steps, std::uint64_t gap_steps) {
+        pol = p;
+        if (retry < 0.0 || pol.alternate_every) {
+            alone = trial = false;
+            retry = pol.retry_s;
+        }
+        first = since_step = first_step;
+        starved_base = 0;
+        lead = lead_steps;
+        gap = gap_steps;
+        return alone;
+    }
+    // At step n, with the windows starved so far in this run: true where worker 0 switches
+    // (`alone` and `since_step` then say how, and from when).
+    bool decide(std::uint64_t n, wall::time_point now, std::uint64_t starved) {
+        if (n < since_step + gap) return false;
+        bool go;
+        if (pol.alternate_every) {
+            go = (n - first) % pol.alternate_every == 0;
+        } else if (alone) {
+            go = now - switched >= std::chrono::duration<double>(retry);
+            if (go) trial = true;
+        } else {
+            go = starved > starved_base;
+            if (trial && (go || now - switched >= 2 * std::chrono::duration<double>(pol.window_s))) {
+                retry = go ? std::min(2 * retry, pol.max_retry_s) : pol.retry_s;
+                trial = false;
+            }
+        }
+        if (!go) return false;
+        alone = !alone;
+        since_step = alone ? n + lead : n;
+        switched = now;
+        starved_base = starved;
+        return true;
+    }
+};
 // Adds the ticks since the last lap to a phase of a part (with profiling on).
 struct phase_clock {
     event_counter* e;  // null: profiling off
@@ -423,6 +481,7 @@ struct simulation::impl {
     observer* part_obs = nullptr;  // the run's observer where it takes spikes per part
     bool profiling = false;
     stall_policy stalls;
+    solo_switch solo;  // worker 0's choice, carried from run to run
     bool any_ring_projection = false, any_direct_projection = false;
     event_counter* clock_of(std::size_t k) { return profiling ? &events[k] : nullptr; }
     std::uint64_t min_per_worker = 16000;
@@ -1139,47 +1198,20 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             recorded_upto = step_n - 1;
         }
     };
-    // worker 0's decisions, as in the pipelined loop: alone from step n on where a worker
-    // starved since the last change; together again after `retry`
-    struct {
-        bool alone = false, trial = false;
-        std::uint64_t since_step = 0, starved_base = 0;
-        wall::time_point switched{};
-        double retry = 0.0;
-    } bar;
-    bar.since_step = first;
-    bar.retry = pol.retry_s;
+    // worker 0's decisions (solo_switch): alone or together from step n on
+    solo_switch& sw = m.solo;
     auto queue_starved = [&] {
         std::uint64_t x = 0;
         for (const auto& q : queued) x += q.starved;
         return x;
     };
     auto decide_barrier = [&](std::uint64_t n) {
-        bool go;
-        if (pol.alternate_every) {
-            go = n > first && (n - first) % pol.alternate_every == 0;
-        } else {
-            if (n < bar.since_step + 2 || (n & 63) != 0) return;
-            const auto now = wall::now();
-            if (bar.alone) {
-                go = now - bar.switched >= std::chrono::duration<double>(bar.retry);
-                if (go) bar.trial = true;
-            } else {
-                go = queue_starved() > bar.starved_base;
-                if (bar.trial && (go || now - bar.switched >= 2 * window)) {
-                    bar.retry = go ? std::min(2 * bar.retry, pol.max_retry_s) : pol.retry_s;
-                    bar.trial = false;
-                }
-            }
-            if (go) bar.switched = now;
-        }
-        if (!go) return;
-        bar.alone = !bar.alone;
-        bar.since_step = n;
-        bar.starved_base = queue_starved();
-        if (bar.alone) ++solo_spells; else ++window_epoch;
+        if (!pol.alternate_every && (n & 63) != 0) return;
+        if (!sw.decide(n, pol.alternate_every ? wall::time_point{} : wall::now(), queue_starved())) return;
+        if (sw.alone) ++solo_spells; else ++window_epoch;
     };
     auto loop = [&] {
+        if (m.team && sw.start(pol, first, 0, 1)) ++solo_spells;  // alone as the last run ended
         for (std::uint64_t n = first; n <= last; ++n) {
             // 4b. sample state before step n (time (n-1)*dt)
             if (obs && !m.recs.empty()) {
@@ -1210,7 +1242,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             if (m.team && (judged || pol.alternate_every)) decide_barrier(n);
             if (!m.team) {
                 for (std::size_t k = 0; k < m.part.n_parts; ++k) m.step_part(k, n);
-            } else if (bar.alone) {  // every part here, and the records the job would make
+            } else if (sw.alone) {  // every part here, and the records the job would make
                 every_part([&](std::size_t k) { m.step_part(k, n); }, nullptr);  // step_part times its phases
                 if (n > first && recorded_upto < n - 1) record(n - 1, 0);
                 record(n, 0);
@@ -1276,8 +1308,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         alignas(64) std::atomic<std::uint64_t> recorded{first - 1};
         alignas(64) std::atomic<std::uint64_t> final_step{last};
         alignas(64) std::atomic<bool> recording{false}, abort{false}, ended{false};
-        // 2 x + 1: alone from step x on (together before); 2 x: together from x on
-        alignas(64) std::atomic<std::uint64_t> mode{2 * first};
+        // 2 x + 1: alone from step x on (together before); 2 x: together from x on. The
+        // run starts alone where the last one ended alone (solo_switch).
+        const bool alone_first = sw.start(pol, first, 2, 2);
+        if (alone_first) ++solo_spells;
+        alignas(64) std::atomic<std::uint64_t> mode{2 * first + (alone_first ? 1 : 0)};
         alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
         const bool judged_here = !pol.alternate_every && W > 1;
         auto alone_at = [](std::uint64_t md, std::uint64_t n) { return (n >= md / 2) == bool(md & 1); };
@@ -1339,13 +1374,6 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 window_start = now;
                 cpu_start = cpu;
             };
-            // worker 0's decisions: alone or together from step `since_step`; when it went
-            // alone, or together on trial; the starved windows counted then; the time alone
-            // before the next trial
-            bool alone = false, trial = false;
-            std::uint64_t since_step = first, starved_base = 0;
-            wall::time_point switched{};
-            double retry = pol.retry_s;
             auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {  // every worker delivered n-lag, and step n-3 recorded
                 if (seen_delivered + lag < n) seen_delivered = least(delivered);
                 if (obs && seen_recorded + 3 < n) seen_recorded = recorded.load(std::memory_order_acquire);
@@ -1355,32 +1383,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 if (seen_updated + 1 < n) seen_updated = least(updated);
                 return seen_updated + 1 >= n;
             };
-            // worker 0 at the start of step n: alone from n + 2, or together from n. Together,
-            // alone once a worker had a starved window since the last change; alone, a trial
-            // together after `retry`, which doubles (up to max_retry_s) where a worker starves
-            // within two windows of the trial, and is back to retry_s where none does.
+            // worker 0 at the start of step n (solo_switch): alone from n + 2, or together from n
             auto decide = [&](std::uint64_t n, wall::time_point now) {
-                if (n < since_step + 2) return;
-                bool go;
-                if (pol.alternate_every) {
-                    go = (n - first) % pol.alternate_every == 0;
-                } else if (alone) {
-                    go = now - switched >= std::chrono::duration<double>(retry);
-                    if (go) trial = true;
-                } else {
-                    go = all_starved() > starved_base;
-                    if (trial && (go || now - switched >= 2 * window)) {
-                        retry = go ? std::min(2 * retry, pol.max_retry_s) : pol.retry_s;
-                        trial = false;
-                    }
-                }
-                if (!go) return;
-                alone = !alone;
-                since_step = alone ? n + 2 : n;
-                switched = now;
-                starved_base = all_starved();
-                mode.store(2 * since_step + (alone ? 1 : 0), std::memory_order_release);
-                if (alone) ++solo_spells; else rouse();
+                if (!sw.decide(n, now, all_starved())) return;
+                mode.store(2 * sw.since_step + (sw.alone ? 1 : 0), std::memory_order_release);
+                if (sw.alone) ++solo_spells; else rouse();
             };
             // a worker other than 0 from step n on, while worker 0 steps alone: false where
             // the run ended meanwhile, else true with n the step it goes on from
@@ -1421,7 +1428,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                     } else if (pol.alternate_every && w == 0 && !stopping) {
                         decide(n, {});
                     }
-                    if (w == 0 && alone && n >= since_step) {
+                    if (w == 0 && sw.alone && n >= sw.since_step) {
                         // every part, every worker's counters; at the first such step every
                         // worker's delivery of n - 1 first
                         wait_until(0, [&] { return delivered_and_recorded(n, 1); });
@@ -1517,7 +1524,20 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
 }
 
 void simulation::set_profiling(bool on) { impl_->profiling = on; }
-void simulation::set_stall_policy(const stall_policy& p) { impl_->stalls = p; }
+void simulation::set_stall_policy(const stall_policy& p) {
+    const auto refuse = [](const char* field, double value, const char* need) {
+        char got[32];
+        std::snprintf(got, sizeof got, "%g", value);
+        throw error("stall_policy." + std::string(field) + " must be " + need + " (got " + got + ")");
+    };
+    if (!(p.window_s > 0.0) || !std::isfinite(p.window_s)) refuse("window_s", p.window_s, "a positive number of seconds");
+    if (!(p.min_share >= 0.0 && p.min_share <= 1.0)) refuse("min_share", p.min_share, "between 0 and 1");
+    if (!(p.retry_s > 0.0) || !std::isfinite(p.retry_s)) refuse("retry_s", p.retry_s, "a positive number of seconds");
+    if (!(p.max_retry_s >= p.retry_s) || !std::isfinite(p.max_retry_s))
+        refuse("max_retry_s", p.max_retry_s, "at least retry_s, and finite");
+    impl_->stalls = p;
+    impl_->solo = {};  // together again, and the new policy's retry_s
+}
 bool simulation::profiling() const { return impl_->profiling; }
 std::uint64_t simulation::current_step() const { return impl_->step; }
 double simulation::dt() const { return impl_->dt; }

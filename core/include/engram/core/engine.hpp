@@ -127,8 +127,10 @@ struct run_stats {
 // without which they never go alone); once one got less than min_share of a window,
 // worker 0 steps every part alone (workers a step apart: from the step after next)
 // while the others sleep, and after retry_s tries all workers again (retry_s doubling,
-// up to max_retry_s, each time a worker starves within two windows of the trial). Which
-// worker steps a part does not change what is computed: the spikes are the same.
+// up to max_retry_s, each time a worker starves within two windows of the trial). A run
+// starts as the last one ended (alone or together, and when to try again), so that short
+// runs one after another stay alone while the CPUs stay busy. Which worker steps a part
+// does not change what is computed: the spikes are the same.
 struct stall_policy {
     double window_s = 0.05;
     double min_share = 0.75;
@@ -164,7 +166,9 @@ public:
     // three per part and step; docs/performance.md, "Where the time goes").
     void set_profiling(bool on);
     bool profiling() const;
-    // When the workers go on alone (stall_policy); the default is stall_policy{}.
+    // When the workers go on alone (stall_policy); the default is stall_policy{}. The next
+    // run starts together. Throws engram::error naming the field where window_s or retry_s
+    // is not positive, min_share is outside [0, 1] or max_retry_s is below retry_s.
     void set_stall_policy(const stall_policy& p);
 
     std::uint64_t current_step() const;
