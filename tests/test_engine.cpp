@@ -571,6 +571,37 @@ TEST_CASE("a run starts alone where the last one ended alone, until the policy i
     CHECK(st.solo_spells == 0);
 }
 
+TEST_CASE("a run that starts alone hands itself on to the workers where it tries them again", "[unit][engine]") {
+    // alone within the first run; the second, a second later, starts alone on the caller
+    // and tries all workers at its first look (the wait before a trial has passed)
+    const auto spec = parse(driven_coba());
+    for (std::size_t parts : {0, 3}) {
+        INFO(parts << " parts");
+        simulation sim(spec, builtin_models(), 2, parts);
+        REQUIRE(sim.workers() == 2);
+        stall_policy pol;
+        pol.retry_s = pol.max_retry_s = 1.0;
+        sim.set_stall_policy(pol);
+        sleepy slow;
+        capture c;
+        observer_list obs;
+        obs.add(&slow);
+        obs.add(&c);
+        const auto a = sim.run(600, &obs);
+        REQUIRE(a.solo_spells == 1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(1050));
+        const auto b = sim.run(500, &c);
+        CHECK(b.solo_spells == 1);
+        CHECK(b.solo_steps >= 2);
+        CHECK(b.solo_steps < 100);  // together from the first look (every 16 steps)
+        simulation one(spec, builtin_models(), 1);
+        capture c1;
+        one.run(1100, &c1);
+        CHECK(c.spikes == c1.spikes);
+        CHECK(sim.state(0, "v") == one.state(0, "v"));
+    }
+}
+
 TEST_CASE("set_stall_policy refuses a policy it cannot follow, naming the field", "[unit][engine]") {
     simulation sim(parse(direct_coba()), builtin_models(), 2);
     const auto refused = [&](auto&& change, const std::string& what) {

@@ -122,51 +122,117 @@ inline std::int64_t thread_wait_ns() {
     return -1;
 #endif
 }
-// Worker 0's choice between stepping together and alone (stall_policy), the same in
-// both run loops. Together, alone once a worker had a starved window since the last
-// change; alone, a trial together after `retry`, which doubles (up to max_retry_s) where
-// a worker starves within two windows of the trial and is back to retry_s where none
-// does. A change decided at step n takes effect at n + lead going alone (the pipelined
-// loop: a worker may be a step ahead) and at n going together; the next decision comes
-// no sooner than `gap` steps after the last change took effect. What it has learnt
-// (alone or not, when it last switched, the wait before the next trial) carries over
-// from one run to the next, so that short runs one after another (run() per sample)
-// stay alone where the CPUs stay busy.
+// Worker 0's choice between stepping together and alone (stall_policy), and the
+// workers' windows it is made from, the same in both run loops. Together, alone once a
+// worker had a starved window since the last change; alone, a trial together after
+// `retry`, which doubles (up to max_retry_s) where a worker starves within two windows
+// of the trial and is back to retry_s where none does. A change decided at step n takes
+// effect at n + lead going alone (the pipelined loop: a worker may be a step ahead) and
+// at n going together; the next decision comes no sooner than `gap` steps after the
+// last change took effect. All of it carries over from one run to the next (alone or
+// not, the wait before the next trial, each worker's open window with the wall time
+// between the runs left out), so that short runs one after another (run() per sample)
+// are judged, and stay alone, as one long run would be.
 struct solo_switch {
     using wall = std::chrono::steady_clock;
+    // how often (in steps) the workers read the wall clock, and worker 0 decides
+    static constexpr std::uint64_t look_every = 16;
+    // Worker w's current window: its start, the wall time between runs within it (not
+    // counted), and its thread's CPU time or run-queue wait at the start (-1: none open);
+    // starved: the windows in which it got too little (read by worker 0).
+    struct alignas(64) worker_window {
+        wall::time_point start{};
+        wall::duration idle{};
+        std::int64_t base = -1;
+        std::thread::id thread{};
+        std::uint64_t epoch = 0;
+        bool have = true;  // the thread's clock (or the kernel's wait) is there
+        std::atomic<std::uint64_t> starved{0};
+    };
+    std::vector<worker_window> windows;
+    std::atomic<std::uint64_t> epoch{1};  // bumped by worker 0 at a trial: every window starts again
+    wall::time_point ended{};              // when the last run ended
     bool alone = false, trial = false;
     wall::time_point switched{};
     double retry = -1.0;  // before the first run: the policy's retry_s
+    std::uint64_t starved_base = 0;
     // per run
-    std::uint64_t first = 0, since_step = 0, starved_base = 0, lead = 0, gap = 1;
+    std::uint64_t first = 0, since_step = 0, lead = 0, gap = 1;
     stall_policy pol;
 
-    // At the start of a run from step `first`: by turns (alternate_every) every run starts
-    // together; otherwise as the last run left off. True where the run starts alone.
-    bool start(const stall_policy& p, std::uint64_t first_step, std::uint64_t lead_steps, std::uint64_t gap_steps) {
+    // Forgets all it learnt (a new policy).
+    void reset() {
+        windows = std::vector<worker_window>();
+        retry = -1.0;
+    }
+    // At the start of a run of `workers` workers from step `first`: by turns
+    // (alternate_every) every run starts together; otherwise as the last run left off.
+    // True where the run starts alone.
+    bool start(const stall_policy& p, std::size_t workers, std::uint64_t first_step, std::uint64_t lead_steps,
+               std::uint64_t gap_steps) {
         pol = p;
+        const auto now = wall::now();
+        if (windows.size() != workers) {
+            windows = std::vector<worker_window>(workers);
+            starved_base = 0;
+        } else if (ended != wall::time_point{}) {
+            for (auto& x : windows) x.idle += now - ended;
+        }
         if (retry < 0.0 || pol.alternate_every) {
             alone = trial = false;
             retry = pol.retry_s;
         }
         first = since_step = first_step;
-        starved_base = 0;
         lead = lead_steps;
         gap = gap_steps;
         return alone;
     }
-    // At step n, with the windows starved so far in this run: true where worker 0 switches
-    // (`alone` and `since_step` then say how, and from when).
-    bool decide(std::uint64_t n, wall::time_point now, std::uint64_t starved) {
+    void end() { ended = wall::now(); }
+    // Worker w at `now` (every look_every steps): got() is its thread's CPU time (cpu) or its time
+    // runnable on a run queue, in ns, or -1 where there is none; read only where a window
+    // opens or ends. A window opens where none is, or where it was opened by another
+    // thread or before a trial; at its end it counts as starved where the worker ran for
+    // less than min_share of it (cpu), or waited for more than the rest.
+    template <class Got>
+    void look(std::size_t w, wall::time_point now, bool cpu, Got&& got) {
+        auto& x = windows[w];
+        if (!x.have) return;
+        const std::uint64_t e = epoch.load(std::memory_order_relaxed);
+        const auto self = std::this_thread::get_id();
+        if (x.base >= 0 && x.thread == self && x.epoch == e) {
+            const auto span = now - x.start - x.idle;
+            if (span < std::chrono::duration<double>(pol.window_s)) return;
+            const std::int64_t g = got();
+            if (g >= 0) {
+                const double s = std::chrono::duration<double>(span).count(), d = double(g - x.base) * 1e-9;
+                if (cpu ? d < pol.min_share * s : d > (1.0 - pol.min_share) * s)
+                    x.starved.store(x.starved.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+            }
+            open(x, now, g, self, e);
+            return;
+        }
+        open(x, now, got(), self, e);
+    }
+    // The window of worker w closed (it slept while worker 0 stepped alone): the next look opens one.
+    void drop(std::size_t w) { windows[w].base = -1; }
+    std::uint64_t starved() const {
+        std::uint64_t x = 0;
+        for (const auto& y : windows) x += y.starved.load(std::memory_order_relaxed);
+        return x;
+    }
+    // At step n: true where worker 0 switches (`alone` and `since_step` then say how, and
+    // from when).
+    bool decide(std::uint64_t n, wall::time_point now) {
         if (n < since_step + gap) return false;
         bool go;
+        const std::uint64_t s = pol.alternate_every ? 0 : starved();
         if (pol.alternate_every) {
             go = (n - first) % pol.alternate_every == 0;
         } else if (alone) {
             go = now - switched >= std::chrono::duration<double>(retry);
             if (go) trial = true;
         } else {
-            go = starved > starved_base;
+            go = s > starved_base;
             if (trial && (go || now - switched >= 2 * std::chrono::duration<double>(pol.window_s))) {
                 retry = go ? std::min(2 * retry, pol.max_retry_s) : pol.retry_s;
                 trial = false;
@@ -176,8 +242,19 @@ struct solo_switch {
         alone = !alone;
         since_step = alone ? n + lead : n;
         switched = now;
-        starved_base = starved;
+        starved_base = s;
+        if (!alone) epoch.fetch_add(1, std::memory_order_relaxed);
         return true;
+    }
+
+private:
+    static void open(worker_window& x, wall::time_point now, std::int64_t g, std::thread::id self, std::uint64_t e) {
+        x.have = g >= 0;
+        x.base = g;
+        x.start = now;
+        x.idle = {};
+        x.thread = self;
+        x.epoch = e;
     }
 };
 // Adds the ticks since the last lap to a phase of a part (with profiling on).
@@ -1121,7 +1198,6 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     };
     using wall = std::chrono::steady_clock;
     const stall_policy pol = m.stalls;
-    const auto window = std::chrono::duration_cast<wall::duration>(std::chrono::duration<double>(pol.window_s));
     std::uint64_t solo_steps = 0, solo_spells = 0;
     // worker 0 alone: part k of another worker, its profile ticks moved to worker 0's
     auto foreign = [&](std::size_t k, auto&& phase) {
@@ -1160,37 +1236,14 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     // own accord, which their CPU time would count as starvation); worker 0, which runs
     // the loop, steps every part itself while one waited more than 1 - min_share of a
     // window. The step is a barrier, so the switch needs no protocol.
-    struct alignas(64) queue_window {
-        wall::time_point start{};
-        std::int64_t waited = 0;
-        std::uint64_t epoch = 0, starved = 0;
-        bool have = true;  // the kernel gives the wait
-    };
-    std::vector<queue_window> queued(n_workers);
-    std::uint64_t window_epoch = 1;  // bumped by worker 0 to restart every window (at a trial)
+    solo_switch& sw = m.solo;
     const bool judged = m.team && !pol.alternate_every;
     std::uint64_t recorded_upto = first - 1;  // the claimer's (job), or worker 0's between steps
     std::uint64_t step_n = 0;
     std::atomic<bool> claimed{false};  // step n-1 is being recorded; reset before each step
     const std::function<void(int)> job = [&](int w) {
         const auto w_ = static_cast<std::size_t>(w);
-        if (judged && (step_n & 63) == 0) {
-            auto& q = queued[w_];
-            const auto now = wall::now();
-            if (q.epoch != window_epoch) {
-                q.epoch = window_epoch;
-                q.start = now;
-                q.waited = q.have ? thread_wait_ns() : -1;
-                q.have = q.waited >= 0;
-            } else if (q.have && now - q.start >= window) {
-                const std::int64_t d = thread_wait_ns();
-                const double span = std::chrono::duration<double>(now - q.start).count();
-                if (d >= 0 && double(d - q.waited) * 1e-9 > (1.0 - pol.min_share) * span) ++q.starved;
-                q.have = d >= 0;
-                q.start = now;
-                q.waited = d;
-            }
-        }
+        if (judged && step_n % solo_switch::look_every == 0) sw.look(w_, wall::now(), false, [] { return thread_wait_ns(); });
         for (std::size_t k = w_; k < m.part.n_parts; k += static_cast<std::size_t>(m.team->size()))
             m.step_part(k, step_n);
         if (step_n > first && !claimed.exchange(true, std::memory_order_relaxed) && step_n - 1 > recorded_upto) {
@@ -1199,19 +1252,12 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         }
     };
     // worker 0's decisions (solo_switch): alone or together from step n on
-    solo_switch& sw = m.solo;
-    auto queue_starved = [&] {
-        std::uint64_t x = 0;
-        for (const auto& q : queued) x += q.starved;
-        return x;
-    };
     auto decide_barrier = [&](std::uint64_t n) {
-        if (!pol.alternate_every && (n & 63) != 0) return;
-        if (!sw.decide(n, pol.alternate_every ? wall::time_point{} : wall::now(), queue_starved())) return;
-        if (sw.alone) ++solo_spells; else ++window_epoch;
+        if (!pol.alternate_every && n % solo_switch::look_every != 0) return;
+        if (sw.decide(n, pol.alternate_every ? wall::time_point{} : wall::now()) && sw.alone) ++solo_spells;
     };
     auto loop = [&] {
-        if (m.team && sw.start(pol, first, 0, 1)) ++solo_spells;  // alone as the last run ended
+        if (m.team && sw.start(pol, n_workers, first, 0, 1)) ++solo_spells;  // alone as the last run ended
         for (std::uint64_t n = first; n <= last; ++n) {
             // 4b. sample state before step n (time (n-1)*dt)
             if (obs && !m.recs.empty()) {
@@ -1302,15 +1348,14 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     auto pipelined_loop = [&] {
         const int W = m.team->size();
         const auto W_ = static_cast<std::size_t>(W);
-        // starved: the windows in which the worker ran for less than min_share of the wall time
-        std::vector<step_counter> updated(W_), delivered(W_), starved(W_);
+        std::vector<step_counter> updated(W_), delivered(W_);
         for (std::size_t w = 0; w < W_; ++w) updated[w].v = delivered[w].v = first - 1;
         alignas(64) std::atomic<std::uint64_t> recorded{first - 1};
         alignas(64) std::atomic<std::uint64_t> final_step{last};
         alignas(64) std::atomic<bool> recording{false}, abort{false}, ended{false};
         // 2 x + 1: alone from step x on (together before); 2 x: together from x on. The
         // run starts alone where the last one ended alone (solo_switch).
-        const bool alone_first = sw.start(pol, first, 2, 2);
+        const bool alone_first = sw.start(pol, W_, first, 2, 2);
         if (alone_first) ++solo_spells;
         alignas(64) std::atomic<std::uint64_t> mode{2 * first + (alone_first ? 1 : 0)};
         alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
@@ -1319,11 +1364,6 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         auto rouse = [&] {
             wake.fetch_add(1, std::memory_order_release);
             wake.notify_all();
-        };
-        auto all_starved = [&] {
-            std::uint64_t x = 0;
-            for (const auto& c : starved) x += c.v.load(std::memory_order_relaxed);
-            return x;
         };
         auto least = [](const std::vector<step_counter>& c) {
             std::uint64_t x = ~std::uint64_t(0);
@@ -1348,6 +1388,12 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
             }
         };
+        // A run that starts alone (as the last one ended) runs on the caller alone, without
+        // waking the others, which would cost two time slices of theirs per run on busy
+        // CPUs; where worker 0 tries them together again at a step `handoff`, the team
+        // takes the run on from there.
+        bool without_team = false, handed = false;
+        std::uint64_t from = first, handoff = 0;
         const std::function<void(int)> pipe_job = [&](int w) {
             const auto w_ = static_cast<std::size_t>(w);
             bool stopping = false;
@@ -1356,24 +1402,6 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             // core has written since is a transfer between cores).
             std::uint64_t seen_updated = first - 1, seen_delivered = first - 1, seen_recorded = first - 1;
             std::uint64_t next_report = 1;  // worker 0: progress after steps first, first + report_every, ...
-            // This worker's share of the CPU over its current window of wall time (every
-            // 64 steps the wall clock; at a window's end the thread's CPU time), counted
-            // in `starved` where it is below min_share.
-            wall::time_point window_start = wall::now();
-            std::int64_t cpu_start = thread_cpu_ns();
-            auto restart_window = [&] {
-                window_start = wall::now();
-                cpu_start = thread_cpu_ns();
-            };
-            auto measure = [&](wall::time_point now) {
-                if (now - window_start < window) return;
-                const std::int64_t cpu = thread_cpu_ns();
-                const double share = double(cpu - cpu_start) * 1e-9 / std::chrono::duration<double>(now - window_start).count();
-                if (cpu >= 0 && share < pol.min_share)
-                    starved[w_].v.store(starved[w_].v.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-                window_start = now;
-                cpu_start = cpu;
-            };
             auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {  // every worker delivered n-lag, and step n-3 recorded
                 if (seen_delivered + lag < n) seen_delivered = least(delivered);
                 if (obs && seen_recorded + 3 < n) seen_recorded = recorded.load(std::memory_order_acquire);
@@ -1385,9 +1413,9 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             };
             // worker 0 at the start of step n (solo_switch): alone from n + 2, or together from n
             auto decide = [&](std::uint64_t n, wall::time_point now) {
-                if (!sw.decide(n, now, all_starved())) return;
+                if (!sw.decide(n, now)) return;
                 mode.store(2 * sw.since_step + (sw.alone ? 1 : 0), std::memory_order_release);
-                if (sw.alone) ++solo_spells; else rouse();
+                if (sw.alone) ++solo_spells; else if (without_team) handed = true, handoff = n; else rouse();
             };
             // a worker other than 0 from step n on, while worker 0 steps alone: false where
             // the run ended meanwhile, else true with n the step it goes on from
@@ -1400,15 +1428,18 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         // together from here (worker 0 stored that after its delivery of n - 1),
                         // up to the run's last step even where worker 0 has ended meanwhile
                         n = md / 2;
-                        restart_window();  // the time asleep is no starvation
+                        sw.drop(w_);  // the time asleep is no starvation: a new window
                         return true;
                     }
-                    if (ended.load(std::memory_order_acquire)) return false;  // alone to the end
+                    if (ended.load(std::memory_order_acquire)) {  // alone to the end
+                        sw.drop(w_);
+                        return false;
+                    }
                     wake.wait(g, std::memory_order_acquire);
                 }
             };
             try {
-                for (std::uint64_t n = first;; ++n) {
+                for (std::uint64_t n = from;; ++n) {
                     if (w == 0 && !stopping) {
                         if (n > first && progress && --next_report == 0) {
                             next_report = report_every;
@@ -1421,13 +1452,14 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         }
                     }
                     if (final_step.load(std::memory_order_acquire) < n) break;
-                    if (judged_here && (n & 63) == 0) {  // the wall clock every 64 steps
+                    if (judged_here && n % solo_switch::look_every == 0) {  // the wall clock every 16 steps
                         const auto now = wall::now();
-                        measure(now);
+                        sw.look(w_, now, true, [] { return thread_cpu_ns(); });
                         if (w == 0 && !stopping) decide(n, now);
                     } else if (pol.alternate_every && w == 0 && !stopping) {
                         decide(n, {});
                     }
+                    if (without_team && handed) return;  // worker 0 hands the run on to the team
                     if (w == 0 && sw.alone && n >= sw.since_step) {
                         // every part, every worker's counters; at the first such step every
                         // worker's delivery of n - 1 first
@@ -1472,7 +1504,17 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                 rouse();
             }
         };
-        m.team->run(pipe_job);
+        if (alone_first && judged_here) {
+            without_team = true;
+            pipe_job(0);
+            without_team = false;
+            if (handed) {
+                from = handoff;
+                m.team->run(pipe_job);
+            }
+        } else {
+            m.team->run(pipe_job);
+        }
         const std::uint64_t end = final_step.load();
         for (std::uint64_t s = recorded.load() + 1; s <= end; ++s) record(s, 0);
         m.step = end;
@@ -1483,6 +1525,10 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         if (progress) progress(double(st.steps_done) / double(steps));
     };
     const pinned_workers pinned(m.team.get(), m.spec.simulation.pin_threads);
+    struct ends_run {  // the time between this run and the next is not in any worker's window
+        solo_switch& sw;
+        ~ends_run() { sw.end(); }
+    } const ends{m.solo};
     if (m.pipelined() && steps > 0) {
         const flush_denormals ftz;
         pipelined_loop();
@@ -1536,7 +1582,7 @@ void simulation::set_stall_policy(const stall_policy& p) {
     if (!(p.max_retry_s >= p.retry_s) || !std::isfinite(p.max_retry_s))
         refuse("max_retry_s", p.max_retry_s, "at least retry_s, and finite");
     impl_->stalls = p;
-    impl_->solo = {};  // together again, and the new policy's retry_s
+    impl_->solo.reset();  // together again, and the new policy's retry_s
 }
 bool simulation::profiling() const { return impl_->profiling; }
 std::uint64_t simulation::current_step() const { return impl_->step; }
