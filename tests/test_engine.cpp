@@ -571,6 +571,24 @@ TEST_CASE("a run starts alone where the last one ended alone, until the policy i
     CHECK(st.solo_spells == 0);
 }
 
+TEST_CASE("what the observers do after a run's last step is no starvation of the workers", "[unit][engine]") {
+    // short runs whose observer takes 100 ms at each run's end: counted in the workers'
+    // windows, they would get under 10 % of the wall time
+    struct slow_end : observer {
+        void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+        void on_run_end() override { std::this_thread::sleep_for(std::chrono::milliseconds(100)); }
+    };
+    simulation sim(parse(driven_coba()), builtin_models(), 2);
+    REQUIRE(sim.workers() == 2);
+    stall_policy pol;
+    pol.min_share = 0.3;  // other processes on the CPUs (ctest -j) leave the workers more
+    sim.set_stall_policy(pol);
+    slow_end o;
+    std::uint64_t alone = 0;
+    for (int k = 0; k < 6; ++k) alone += sim.run(200, &o).solo_steps;
+    CHECK(alone == 0);
+}
+
 TEST_CASE("a run that starts alone hands itself on to the workers where it tries them again", "[unit][engine]") {
     // alone within the first run; the second, a second later, starts alone on the caller
     // and tries all workers at its first look (the wait before a trial has passed)

@@ -1525,17 +1525,28 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         if (progress) progress(double(st.steps_done) / double(steps));
     };
     const pinned_workers pinned(m.team.get(), m.spec.simulation.pin_threads);
-    struct ends_run {  // the time between this run and the next is not in any worker's window
+    // The time from the end of the step loop (what the observers do at the run's end
+    // included) to the next run's loop is in no worker's window.
+    struct ends_loop {
         solo_switch& sw;
-        ~ends_run() { sw.end(); }
-    } const ends{m.solo};
+        bool done = false;
+        void now() {
+            sw.end();
+            done = true;
+        }
+        ~ends_loop() {
+            if (!done) sw.end();
+        }
+    } ends{m.solo};
     if (m.pipelined() && steps > 0) {
         const flush_denormals ftz;
         pipelined_loop();
+        ends.now();
     } else {
         {
             const flush_denormals ftz;  // as the workers do: same arithmetic on every thread
             loop();
+            ends.now();
         }
         if (m.team && st.steps_done > 0 && recorded_upto < m.step) record(m.step, 0);
         st.solo_steps = solo_steps;
