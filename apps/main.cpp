@@ -531,7 +531,7 @@ int run_command(run_args a) {
         std::printf("peak memory: %.1f MiB\n", ru.ru_maxrss / 1024.0);
         if (st.solo_steps > 0)
             std::printf("note: worker 0 stepped alone for %s of %s steps (%llu time%s): the workers kept waiting for each other's "
-                        "time slices, as where other busy threads share the CPUs; the spikes are the same\n",
+                        "time slices, as where other busy threads share the CPUs; the spikes are the same (simulation.step_alone)\n",
                         with_commas(st.solo_steps).c_str(), with_commas(st.steps_done).c_str(),
                         static_cast<unsigned long long>(st.solo_spells), st.solo_spells == 1 ? "" : "s");
         if (!st.profile.empty()) print_profile(st.profile, st.run_seconds);

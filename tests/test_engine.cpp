@@ -621,6 +621,67 @@ TEST_CASE("a run that starts alone hands itself on to the workers where it tries
     }
 }
 
+TEST_CASE("simulation.step_alone sets when the workers step alone, and bad values are refused where they are", "[unit][engine]") {
+    // the file's simulation line with step_alone added
+    const auto with = [](const std::string& step_alone) {
+        auto y = driven_coba();
+        const auto at = y.find("simulation: {");
+        REQUIRE(at != std::string::npos);
+        return y.substr(0, at) + "simulation: {step_alone: " + step_alone + ", " + y.substr(at + 13);
+    };
+    const auto line_of = [](const std::string& y, const std::string& what) {
+        return 1 + static_cast<int>(std::count(y.begin(), y.begin() + static_cast<std::ptrdiff_t>(y.find(what)), '\n'));
+    };
+    const auto refused = [&](const std::string& step_alone, const std::string& key, const std::string& what) {
+        INFO("step_alone: " << step_alone);
+        const auto y = with(step_alone);
+        try {
+            parse(y);
+            FAIL("no error");
+        } catch (const config_error& e) {
+            CHECK(e.file() == "test.yaml");
+            CHECK(e.line() == line_of(y, "step_alone"));
+            CHECK(e.key() == key);
+            CHECK_THAT(e.message(), Catch::Contains(what));
+        }
+    };
+    // the defaults, the switch, and a mapping
+    const auto d = parse(driven_coba()).simulation;
+    CHECK(d.alone_below == 0.75);
+    CHECK(d.alone_window == 50.0);
+    CHECK(d.alone_retry == 500.0);
+    CHECK(d.alone_max_retry == 8000.0);
+    CHECK(parse(with("false")).simulation.alone_below == 0.0);
+    CHECK(parse(with("true")).simulation.alone_below == 0.75);
+    const auto m = parse(with("{below: 0.5, window: 20 ms, retry: 2 s, max_retry: 30 s}")).simulation;
+    CHECK(m.alone_below == 0.5);
+    CHECK(m.alone_window == 20.0);
+    CHECK(m.alone_retry == 2000.0);
+    CHECK(m.alone_max_retry == 30000.0);
+    CHECK(parse(with("{retry: 10 s}")).simulation.alone_max_retry == 10000.0);  // max_retry at least retry
+    refused("{below: 1.5}", "simulation.step_alone.below", "between 0 and 1");
+    refused("{below: -0.1}", "simulation.step_alone.below", "between 0 and 1");
+    refused("{window: 0 ms}", "simulation.step_alone.window", "positive");
+    refused("{window: 5 mV}", "simulation.step_alone.window", "expected a time");
+    refused("{retry: 2 s, max_retry: 1 s}", "simulation.step_alone.max_retry", "at least retry");
+    refused("{belw: 0.5}", "simulation.step_alone.belw", "unknown key");
+    refused("maybe", "simulation.step_alone", "expected true or false");
+    // the file's policy reaches the run: a worker held up at every step sends it alone,
+    // unless step_alone is false
+    for (bool on : {true, false}) {
+        INFO("step_alone: " << on);
+        simulation sim(parse(with(on ? "true" : "false")), builtin_models(), 2);
+        REQUIRE(sim.workers() == 2);
+        sleepy slow;
+        const auto st = sim.run(400, &slow);
+        if (on) CHECK(st.solo_steps > 0); else CHECK(st.solo_steps == 0);
+    }
+    // a spec built in C++ with a share the engine cannot follow
+    auto bad = parse(driven_coba());
+    bad.simulation.alone_below = 2.0;
+    CHECK_THROWS_WITH(simulation(bad, builtin_models(), 2), Catch::Contains("stall_policy.min_share"));
+}
+
 TEST_CASE("set_stall_policy refuses a policy it cannot follow, naming the field", "[unit][engine]") {
     simulation sim(parse(direct_coba()), builtin_models(), 2);
     const auto refused = [&](auto&& change, const std::string& what) {

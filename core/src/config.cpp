@@ -238,7 +238,7 @@ public:
 
     void read_simulation(const YAML::Node& n, simulation_spec& s) {
         remember("simulation", n);
-        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output", "precision", "pin_threads"});
+        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output", "precision", "pin_threads", "step_alone"});
         if (n["dt"]) s.dt = quantity_of(n["dt"], "simulation.dt", dimension::time);
         if (n["duration"]) s.duration = quantity_of(n["duration"], "simulation.duration", dimension::time);
         if (n["seed"]) s.seed = integer(n["seed"], "simulation.seed");
@@ -246,12 +246,43 @@ public:
         if (n["output"]) s.output = scalar(n["output"], "simulation.output");
         if (n["min_neurons_per_thread"]) s.min_neurons_per_thread = integer(n["min_neurons_per_thread"], "simulation.min_neurons_per_thread");
         if (n["pin_threads"]) s.pin_threads = boolean(n["pin_threads"], "simulation.pin_threads");
+        if (n["step_alone"]) read_step_alone(n["step_alone"], s);
         if (n["precision"]) {
             const std::string p = scalar(n["precision"], "simulation.precision");
             if (p != "float" && p != "double")
                 fail(n["precision"], "simulation.precision", "precision must be 'float' or 'double', got '" + p + "'");
             s.double_precision = p == "double";
         }
+    }
+
+    // simulation.step_alone: true (the defaults), false (never alone), or a mapping of
+    // below (a share of the wall time, 0 to 1), window, retry and max_retry (times)
+    void read_step_alone(const YAML::Node& n, simulation_spec& s) {
+        const std::string key = "simulation.step_alone";
+        remember(key, n);
+        if (n.IsScalar()) {
+            if (!boolean(n, key)) s.alone_below = 0.0;
+            return;
+        }
+        check_keys(n, key, {"below", "window", "retry", "max_retry"});
+        if (const auto b = n["below"]) {
+            s.alone_below = quantity_of(b, key + ".below", dimension::dimensionless);
+            if (!(s.alone_below >= 0.0 && s.alone_below <= 1.0))
+                fail(b, key + ".below", "expected a share of the wall time between 0 and 1 (0: never alone), got '" + scalar(b, key + ".below") + "'");
+        }
+        const auto positive_time = [&](const char* name, double& into) {
+            const auto v = n[name];
+            if (!v) return;
+            into = quantity_of(v, key + "." + name, dimension::time);
+            if (!(into > 0.0) || !std::isfinite(into))
+                fail(v, key + "." + name, "expected a positive, finite time, got '" + scalar(v, key + "." + name) + "'");
+        };
+        positive_time("window", s.alone_window);
+        positive_time("retry", s.alone_retry);
+        positive_time("max_retry", s.alone_max_retry);
+        if (!n["max_retry"]) s.alone_max_retry = std::max(s.alone_max_retry, s.alone_retry);
+        if (s.alone_max_retry < s.alone_retry)
+            fail(n["max_retry"] ? n["max_retry"] : n, key + ".max_retry", "max_retry must be at least retry");
     }
 
     void read_populations(const YAML::Node& n, network_spec& spec) {

@@ -575,6 +575,12 @@ simulation::simulation(const network_spec& spec, const model_registry& models, i
     impl_->dt = spec.simulation.dt;
     impl_->seed = spec.simulation.seed;
     impl_->threads = std::max(1, threads > 0 ? threads : spec.simulation.threads);
+    stall_policy pol;  // simulation.step_alone (times in ms)
+    pol.min_share = spec.simulation.alone_below;
+    pol.window_s = spec.simulation.alone_window * 1e-3;
+    pol.retry_s = spec.simulation.alone_retry * 1e-3;
+    pol.max_retry_s = spec.simulation.alone_max_retry * 1e-3;
+    set_stall_policy(pol);  // refuses a spec built in C++ with values it cannot follow
     impl_->build(models, parts, building);
     impl_->build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

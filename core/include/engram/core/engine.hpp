@@ -166,7 +166,8 @@ public:
     // three per part and step; docs/performance.md, "Where the time goes").
     void set_profiling(bool on);
     bool profiling() const;
-    // When the workers go on alone (stall_policy); the default is stall_policy{}. The next
+    // When the workers go on alone (stall_policy); the default is the spec's
+    // simulation.step_alone (stall_policy{} unless the file says otherwise). The next
     // run starts together. Throws engram::error naming the field where window_s or retry_s
     // is not positive, min_share is outside [0, 1] or max_retry_s is below retry_s.
     void set_stall_policy(const stall_policy& p);

@@ -146,6 +146,10 @@ struct simulation_spec {
     std::uint64_t min_neurons_per_thread = 0;  // below this, parts share a worker; 0: automatic (16,000, or 4,000 where every input is direct)
     bool double_precision = false;  // neuron state and integration in double (precision: double)
     bool pin_threads = false;       // each worker on a CPU of its own for the run (pin_threads: true)
+    // step_alone: worker 0 steps every part alone while a worker gets less than `below`
+    // of a window's wall time (0: never); tries them all again after `retry` (doubling up
+    // to `max_retry`). Times in ms. simulation::set_stall_policy's stall_policy, from the file.
+    double alone_below = 0.75, alone_window = 50.0, alone_retry = 500.0, alone_max_retry = 8000.0;
     std::string output;       // results file; empty = <experiment stem>.h5
 };
 
