@@ -162,6 +162,138 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     CHECK(c.spikes == one.spikes);
 }
 
+TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state and reset", "[unit][engine]") {
+    // With two parts or more and every input direct, each part's neurons sit apart in the
+    // LIF models' arrays (unused neurons before, between and after the parts): initial
+    // values drawn per neuron, the step current on every excitatory neuron, the delivered
+    // weights and simulation::state must all land on the same neurons as in one part.
+    const auto spec = parse(direct_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    const std::vector<std::string> vars = {"v", "g_ex", "g_in"};
+    auto state_of = [&](const simulation& sim) {
+        std::vector<std::vector<double>> out;
+        for (std::size_t p = 0; p < 2; ++p)
+            for (const auto& v : vars) out.push_back(sim.state(p, v));
+        return out;
+    };
+    simulation ref(spec, builtin_models(), 1, 1);
+    const auto initial = state_of(ref);
+    capture one;
+    ref.run(steps, &one);
+    REQUIRE(one.spikes.size() > 200);
+    const auto after = state_of(ref);
+    ref.reset_state();
+    capture again;
+    ref.run(200, &again);
+    const auto after_reset = state_of(ref);
+    for (int threads : {1, 2}) {
+        for (std::size_t parts : {2, 3}) {
+            INFO(threads << " threads, " << parts << " parts");
+            simulation sim(spec, builtin_models(), threads, parts);
+            CHECK(state_of(sim) == initial);
+            capture c;
+            sim.run(steps, &c);
+            CHECK(c.spikes == one.spikes);
+            CHECK(state_of(sim) == after);
+            sim.reset_state();
+            capture c2;
+            sim.run(200, &c2);
+            CHECK(c2.spikes == again.spikes);
+            CHECK(state_of(sim) == after_reset);
+        }
+    }
+}
+
+namespace {
+
+// A test model that allows gaps between parts: neuron i adds its own `rate` to x each
+// step and spikes when x reaches 1, and also at the times of its own train `at`.
+struct ramp final : population_model {
+    std::vector<float> x;
+    std::vector<double> rate;
+    std::vector<std::vector<std::uint64_t>> at;
+    std::vector<std::size_t> next;
+    ramp(const population_spec& s, double dt) : x(s.size, 0.0f), next(s.size, 0) {
+        const auto& r = s.params.at("rate");
+        const auto& a = s.params.at("at");
+        for (std::uint32_t i = 0; i < s.size; ++i) {
+            rate.push_back(r.at(i));
+            at.emplace_back();
+            for (double t : a.trains.size() == 1 ? a.trains[0] : a.trains[i]) at.back().push_back(static_cast<std::uint64_t>(std::llround(t / dt)));
+        }
+    }
+    void update(const step_context& ctx, std::uint32_t b, std::uint32_t e, std::vector<std::uint32_t>& out) override {
+        for (std::uint32_t i = b; i < e; ++i) {
+            x[i] += static_cast<float>(rate[i]);
+            bool fire = x[i] >= 1.0f;
+            if (fire) x[i] -= 1.0f;
+            if (next[i] < at[i].size() && at[i][next[i]] == ctx.step) fire = true, ++next[i];
+            if (fire) out.push_back(i);
+        }
+    }
+    float* state(std::size_t) override { return x.data(); }
+    void reset() override { std::fill(next.begin(), next.end(), std::size_t(0)); }
+};
+
+model_registry with_ramp() {
+    model_registry reg = builtin_models();
+    model_info m;
+    m.name = "ramp";
+    m.doc = "test model";
+    param_info rate;
+    rate.name = "rate";
+    rate.kind = param_kind::per_neuron;
+    rate.default_value = 0.0;
+    param_info at;
+    at.name = "at";
+    at.dim = dimension::time;
+    at.kind = param_kind::spike_trains;
+    m.params = {rate, at};
+    m.state = {{"x", dimension::dimensionless, "", 0.0, "ramp"}};
+    m.part_gaps = true;
+    m.make = [](const population_spec& s, double dt) { return std::make_unique<ramp>(s, dt); };
+    reg.add(m);
+    return reg;
+}
+
+}  // namespace
+
+TEST_CASE("a model that allows parts kept apart gets each neuron's own values and trains", "[unit][engine]") {
+    // 96 ramp neurons with a rate and a train of their own drive 64 LIF neurons: in 2 and
+    // 3 parts the values and trains must follow their neurons into the spaced arrays.
+    std::string rates, trains;
+    for (int i = 0; i < 96; ++i) {
+        rates += (i ? ", " : "") + std::to_string(0.001 + 0.0007 * i);
+        trains += std::string(i ? ", " : "") + "[" + std::to_string(1 + i % 17) + " ms, " + std::to_string(20 + i) + " ms]";
+    }
+    const std::string y = "simulation: {dt: 0.1 ms, duration: 150 ms, seed: 3, min_neurons_per_thread: 1}\n"
+                          "populations:\n"
+                          "  r: {size: 96, model: ramp, params: {rate: [" + rates + "], at: [" + trains + "]}}\n"
+                          "  n: {size: 64, model: lif_cond_exp, params: {V_th: -50 mV}}\n"
+                          "projections:\n"
+                          "  rn: {source: r, target: n, receptor: ex, weight: 30 nS, connector: {rule: fixed_probability, p: 0.3}}\n";
+    const auto reg = with_ramp();
+    const auto spec = parse_experiment(y, "test.yaml", reg, {}).spec;
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation ref(spec, reg, 1, 1);
+    capture one;
+    ref.run(steps, &one);
+    std::size_t from_r = 0, from_n = 0;
+    for (const auto& sp : one.spikes) ++(sp.pop == 0 ? from_r : from_n);
+    REQUIRE(from_r > 300);
+    REQUIRE(from_n > 20);
+    for (int threads : {1, 2})
+        for (std::size_t parts : {2, 3}) {
+            INFO(threads << " threads, " << parts << " parts");
+            simulation sim(spec, reg, threads, parts);
+            capture c;
+            sim.run(steps, &c);
+            CHECK(c.spikes == one.spikes);
+            CHECK(sim.state(0, "x") == ref.state(0, "x"));
+            CHECK(sim.state(1, "v") == ref.state(1, "v"));
+        }
+}
+
 TEST_CASE("gathered and row-by-row direct delivery give the same spikes and state", "[unit][engine]") {
     // every step's rows of the shared-weight projections gathered (from 1 row a step), or
     // none (from SIZE_MAX): the same additions in the same order, so the same bits

@@ -367,7 +367,16 @@ struct population_rt {
     bool ring_input = true;                   // false: every input is direct (update gets no ring)
     std::vector<float> i_stim;                // empty unless a step current targets it
     std::vector<spike_buffer> spikes[3];      // [step % 3][part] (3: a pipelined worker may be a step ahead)
+    // Where part k's neuron i sits in the model's arrays (and i_stim): i + shift[k]; the
+    // arrays hold `storage` neurons. Both as the population's own size and 0 unless the
+    // parts are spaced (simulation::impl::space_parts).
+    std::vector<std::uint32_t> shift;
+    std::uint32_t storage = 0;
 };
+
+// Unused neurons before, between and after the parts in a model's arrays where parts are
+// spaced (space_parts): 4 KiB of float state, 2 KiB of 2-byte stamps.
+constexpr std::uint32_t part_gap = 1024;
 
 struct projection_rt {
     std::size_t source = 0, target = 0;
@@ -553,6 +562,8 @@ struct simulation::impl {
     void step_part(std::size_t k, std::uint64_t n);
     void update_part(std::size_t k, std::uint64_t n);
     void deliver_direct(std::size_t k, std::uint64_t n);
+    void space_parts();
+    std::uint32_t slot(std::size_t pop, std::uint32_t i) const;  // neuron i's place in its model's arrays
     bool pipelined() const;
     bool direct_inputs_only() const;
     observer* part_obs = nullptr;  // the run's observer where it takes spikes per part
@@ -608,7 +619,6 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         // validate() has checked that double precision has a kernel where state needs one
         p.model = spec.simulation.double_precision && p.info->make_f64 ? p.info->make_f64(ps, dt) : p.info->make(ps, dt);
         pops.push_back(std::move(p));
-        init_state(pops.size() - 1);
     }
     min_per_worker = spec.simulation.min_neurons_per_thread ? spec.simulation.min_neurons_per_thread
                                                             : direct_inputs_only() ? 4000 : 16000;
@@ -617,6 +627,8 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     workers = std::min({threads, cores, useful});
     if (workers > 1) team = std::make_unique<spin_team>(workers);
     part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
+    space_parts();
+    for (std::size_t pi = 0; pi < pops.size(); ++pi) init_state(pi);
     events.assign(part.n_parts, event_counter{});
     direct_rows.assign(part.n_parts, segment_list{});
     gather_from = gather_min.load(std::memory_order_relaxed);
@@ -685,7 +697,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         s.all = s.neurons.empty();
         if (ss.type == "step_current") {
             s.type = stimulus_rt::kind::step_current;
-            if (tgt.i_stim.empty()) tgt.i_stim.assign(tgt.size, 0.0f);
+            if (tgt.i_stim.empty()) tgt.i_stim.assign(tgt.storage, 0.0f);
             double prev = 0.0;
             for (std::size_t i = 0; i < ss.times.size(); ++i) {
                 const auto st = static_cast<std::uint64_t>(std::llround(ss.times[i] / dt)) + 1;
@@ -792,15 +804,16 @@ void simulation::impl::init_state(std::size_t pi) {
         // stored as the model keeps it after the steps completed (1 but for lazy decays)
         const double scale = p.model->state_scale(v, step);
         if (d.is_constant()) {
-            if (x) std::fill(x, x + p.size, static_cast<float>(d.a / scale));
-            if (xd) std::fill(xd, xd + p.size, d.a / scale);
+            if (x) std::fill(x, x + p.storage, static_cast<float>(d.a / scale));
+            if (xd) std::fill(xd, xd + p.storage, d.a / scale);
         } else {
             const u32 st = stream_id("init/" + ps.name + "/" + si.name);
             for (std::uint32_t i = 0; i < p.size; ++i) {
                 random_stream rng(seed, st, i);
                 const double y = d.sample(rng) / scale;
-                if (x) x[i] = static_cast<float>(y);
-                if (xd) xd[i] = y;
+                const std::uint32_t at = slot(pi, i);
+                if (x) x[at] = static_cast<float>(y);
+                if (xd) xd[at] = y;
             }
         }
     }
@@ -838,7 +851,8 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
                                        [](const current_change& c, std::uint64_t v) { return c.step < v; });
             for (; it != s.changes.end() && it->step == n; ++it) {
                 const float d = it->delta;
-                for_each_neuron([&](std::uint32_t i) { tgt.i_stim[i] += d; });
+                const std::uint32_t sh = tgt.shift[k];
+                for_each_neuron([&](std::uint32_t i) { tgt.i_stim[i + sh] += d; });
             }
         } else if (n >= s.first && n <= s.last && s.lambda > 0.0) {
             float* in = tgt.input[static_cast<std::size_t>(s.receptor)];
@@ -895,7 +909,11 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
         out.clear();
         const auto pi = static_cast<std::size_t>(&p - pops.data());
         const neuron_range r = part.ranges[pi][k];
-        if (r.end > r.begin) p.model->update(ctx, r.begin, r.end, out);
+        // in the model's arrays the part's neurons are shifted; the spikes are neuron indices
+        const std::uint32_t sh = p.shift[k];
+        if (r.end > r.begin) p.model->update(ctx, r.begin + sh, r.end + sh, out);
+        if (sh)
+            for (auto& id : out) id -= sh;
         if (part_obs && !out.empty()) {
             if (event_counter* e = clock_of(k)) {
                 // the caller counts all of update_part as update: this moves to record
@@ -964,7 +982,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
         const char* tg = wide ? reinterpret_cast<const char*>(rows.target.data()) : reinterpret_cast<const char*>(rows.target16.data());
         const std::size_t size = wide ? sizeof(std::uint32_t) : sizeof(std::uint16_t);
         const float* w = pj.rows.homogeneous_weight ? nullptr : rows.weight.data();
-        const std::size_t off = wide ? 0 : rows.target_base;
+        const std::size_t off = (wide ? 0 : rows.target_base) + pops[pj.target].shift[k];
         const bool f64 = pj.direct64 != nullptr;
         void* dst = f64 ? static_cast<void*>(pj.direct64 + off) : static_cast<void*>(pj.direct + off);
         const float w0 = pj.rows.weight0;
@@ -1008,6 +1026,58 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
     }
     walk();
     events[k].n += ev;
+}
+
+// Parts kept apart in the models' arrays. Each worker streams its part's state arrays in
+// the update, and the core's hardware prefetchers fetch a few lines past the part's end,
+// which are the next part's, or past an array's end, which begin another array, often
+// the next part's region of it. The core that owns those lines writes them every step
+// (its update, the spikes it delivers), and each such line then crosses between the
+// cores twice: up to a microsecond where this VM's two vCPUs are far apart. With part k's
+// neuron i at i + (k + 1) part_gap and part_gap unused neurons after the last part, no
+// part's lines lie within part_gap neurons of another part's, in any array (measured on
+// coba_large, 2 workers: each worker's delivery into its conductances took 1.2-1.3 x
+// the time of the same part on one thread, 2-4 x where the vCPUs were far apart; spaced,
+// 1.0 x; docs/performance.md, "Two threads"). Only with two parts or more, where every
+// input is direct (no ring, state recorder, modulator or plastic rule indexes the arrays
+// by neuron; direct_inputs_only), in each population whose model allows it
+// (model_info::part_gaps): its model is built again with `storage` neurons, its
+// per-neuron parameter values and spike trains spread to match. Results do not change.
+void simulation::impl::space_parts() {
+    const std::size_t P = part.n_parts;
+    for (auto& p : pops) {
+        p.storage = p.size;
+        p.shift.assign(P, 0);
+    }
+    if (P < 2 || !direct_inputs_only()) return;
+    for (std::size_t pi = 0; pi < pops.size(); ++pi) {
+        auto& p = pops[pi];
+        if (!p.info->part_gaps || std::uint64_t(p.size) + (P + 1) * std::uint64_t(part_gap) > 0xFFFFFFFFull) continue;
+        for (std::size_t k = 0; k < P; ++k) p.shift[k] = static_cast<std::uint32_t>((k + 1) * part_gap);
+        p.storage = p.size + static_cast<std::uint32_t>((P + 1) * part_gap);
+        population_spec ps = spec.populations[pi];
+        ps.size = p.storage;
+        auto spread = [&](auto& v, auto gap_value) {  // per-neuron values to the spaced layout
+            std::remove_reference_t<decltype(v)> out(p.storage, gap_value);
+            for (std::size_t k = 0; k < P; ++k)
+                for (std::uint32_t i = part.ranges[pi][k].begin; i < part.ranges[pi][k].end; ++i) out[i + p.shift[k]] = std::move(v[i]);
+            v = std::move(out);
+        };
+        for (auto& [name, pv] : ps.params) {
+            if (p.size > 1 && pv.values.size() == p.size) spread(pv.values, pv.values.front());
+            if (pv.trains.size() == p.size) spread(pv.trains, std::vector<double>{});
+        }
+        p.model = spec.simulation.double_precision && p.info->make_f64 ? p.info->make_f64(ps, dt) : p.info->make(ps, dt);
+    }
+}
+
+std::uint32_t simulation::impl::slot(std::size_t pop, std::uint32_t i) const {
+    const auto& p = pops[pop];
+    if (p.storage == p.size) return i;
+    const auto& r = part.ranges[pop];
+    for (std::size_t k = 0; k < r.size(); ++k)
+        if (i < r[k].end) return i + p.shift[k];
+    return i + p.shift.back();
 }
 
 // Whether workers may run a step apart (run()'s pipelined loop): every input is direct (no ring
@@ -1676,8 +1746,15 @@ std::vector<double> simulation::state(std::size_t pop, const std::string& var) c
     const int v = p.info->state_index(var);
     if (v < 0) throw spec_error("population '" + impl_->spec.populations[pop].name + "'", "no state variable '" + var + "'");
     std::vector<double> out;
-    if (const float* x = p.model->state(static_cast<std::size_t>(v))) out.assign(x, x + p.size);
-    else if (const double* xd = p.model->state_f64(static_cast<std::size_t>(v))) out.assign(xd, xd + p.size);
+    const float* x = p.model->state(static_cast<std::size_t>(v));
+    const double* xd = x ? nullptr : p.model->state_f64(static_cast<std::size_t>(v));
+    if (x || xd) {
+        out.resize(p.size);
+        for (std::uint32_t i = 0; i < p.size; ++i) {
+            const std::uint32_t at = impl_->slot(pop, i);
+            out[i] = x ? static_cast<double>(x[at]) : xd[at];
+        }
+    }
     const double scale = p.model->state_scale(static_cast<std::size_t>(v), impl_->step);
     if (scale != 1.0)
         for (double& y : out) y *= scale;

@@ -1141,6 +1141,7 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::current, false, "adds the weight to I_ex"},
                        {"in", dimension::current, false, "adds the weight to I_in (give inhibitory weights negative)"}};
         m.accepts_current = true;
+        m.part_gaps = true;
         m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_exp<float>>(s, dt); };
         m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_exp<double>>(s, dt); };
         m.check = check_lif;
@@ -1155,6 +1156,7 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::voltage, false, "adds the weight to v"},
                        {"in", dimension::voltage, false, "adds the weight to v (give inhibitory weights negative)"}};
         m.accepts_current = true;
+        m.part_gaps = true;
         m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_delta<float>>(s, dt); };
         m.make_f64 = [](const population_spec& s, double dt) { return std::make_unique<lif_curr_delta<double>>(s, dt); };
         m.check = check_lif;
@@ -1177,6 +1179,7 @@ void register_lif_models(model_registry& r) {
         m.receptors = {{"ex", dimension::conductance, true, "adds the weight to g_ex"},
                        {"in", dimension::conductance, true, "adds the weight to g_in"}};
         m.accepts_current = true;
+        m.part_gaps = true;
         m.integrations = {{"exponential_euler", "conductances decay exactly; v relaxes exactly towards v_inf over the step with the conductances frozen (a polynomial for (e^z - 1)/z while g dt / C <= 3/4, exp beyond)"},
                           {"euler", "forward Euler for v, g_ex and g_in (Brian's COBA benchmark script); first-order, stable while dt is well below tau_syn and C / g"}};
         m.make = [](const population_spec& s, double dt) { return std::make_unique<lif_cond_exp<float>>(s, dt); };

@@ -107,6 +107,13 @@ struct model_info {
     // (a data set's current sample): the workers then meet after every step instead of
     // running up to a step apart (simulation::pipelined).
     bool shared_step_data = false;
+    // The model's update and state depend on a neuron's index only through the arrays it
+    // sizes from population_spec::size and the per-neuron values of its spec (params'
+    // values and trains): the engine may then build it with more neurons than the
+    // population has and keep unused neurons between the parts of the partition
+    // (simulation::impl::space_parts). False for a model that draws random numbers or
+    // keys anything by the index it is given.
+    bool part_gaps = false;
     // Numerical schemes a population may choose with `integration:` (the first is the
     // default, with a line of doc each); empty for models with one scheme.
     std::vector<std::pair<std::string, std::string>> integrations;
