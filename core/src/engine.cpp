@@ -770,6 +770,11 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         // a model without a direct input for every receptor always gets its ring
         for (std::size_t r = 0; r < p.info->receptors.size() && !p.ring_input; ++r)
             if (!p.model->direct_input(r) && !p.model->direct_input_f64(r)) p.ring_input = true;
+        // a ring is indexed by neuron, the model's arrays of a spaced population are not
+        // (space_parts spaces only where every input is direct)
+        if (p.ring_input && p.storage != p.size)
+            throw std::logic_error("engram: population '" + spec.populations[static_cast<std::size_t>(&p - pops.data())].name +
+                                   "' has its parts kept apart but takes input through a ring");
         p.stride = (p.size + 15u) & ~15u;
         if (p.ring_input) {
             p.ring.resize(p.info->receptors.size());
