@@ -1041,9 +1041,9 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
 // cores twice: up to a microsecond where this VM's two vCPUs are far apart. With part k's
 // neuron i at i + (k + 1) part_gap and part_gap unused neurons after the last part, no
 // part's lines lie within part_gap neurons of another part's, in any array (measured on
-// coba_large, 2 workers: each worker's delivery into its conductances took 1.2-1.3 x
-// the time of the same part on one thread, 2-4 x where the vCPUs were far apart; spaced,
-// 1.0 x; docs/performance.md, "Two threads"). Only with two parts or more, where every
+// coba_large, 2 workers: the walk that adds each worker's delivered weights into its
+// conductances took 1.5 x the time of the same part on one thread, 3-4 x where the vCPUs
+// were far apart; spaced, 1.0 x; docs/performance.md, "Two threads"). Only with two parts or more, where every
 // input is direct (no ring, state recorder, modulator or plastic rule indexes the arrays
 // by neuron; direct_inputs_only), in each population whose model allows it
 // (model_info::part_gaps): its model is built again with `storage` neurons, its
