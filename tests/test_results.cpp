@@ -342,7 +342,7 @@ TEST_CASE("a writer behind a background_observer writes the same file, spikes an
     const auto a = write("sync.h5", false, 1), b = write("background.h5", true, 1), c = write("background2.h5", true, 2);
     auto fa = h5::open_file(a);
     const auto t = h5::read_vector<double>(fa, "spikes/exc/timestamps", a);
-    REQUIRE(t.size() > 8 * 8192);  // many chunks
+    REQUIRE(t.size() > 4 * 16384);  // many chunks
     const auto v = h5::read_vector<float>(fa, "report/exc/v/data", a);
     REQUIRE(v.size() == 3 * 8000);
     for (const auto& other : {b, c}) {
@@ -363,17 +363,17 @@ TEST_CASE("appends to a chunked dataset write whole chunks as they are and the r
     const auto dir = temp_dir("results_chunked");
     const std::string path = (dir / "c.h5").string();
     auto f = h5::create_file(path);
-    auto d = h5::create_extendable(f, "t", H5T_IEEE_F64LE, 0, path);  // chunks of 8192
+    auto d = h5::create_extendable(f, "t", H5T_IEEE_F64LE, 0, path);  // chunks of 16384
     auto u = h5::create_extendable(f, "u", H5T_STD_U32BE, 0, path);   // stored unlike memory
     const std::size_t chunk = h5::chunk_length(d, path);
-    REQUIRE(chunk == 8192);
+    REQUIRE(chunk == 16384);
     CHECK(h5::stored_as_in_memory(d, H5T_NATIVE_DOUBLE));
     CHECK_FALSE(h5::stored_as_in_memory(u, H5T_NATIVE_UINT32));
     CHECK_FALSE(h5::stored_as_in_memory(d, H5T_NATIVE_FLOAT));
     std::vector<double> all;
     std::vector<std::uint32_t> all_u;
     // from a boundary, off it, whole chunks after a partial one, several at once, empty
-    for (const std::size_t n : {8192UL, 3UL, 8189UL + 2 * 8192UL + 5UL, 0UL, 8187UL, 1UL, 3 * 8192UL}) {
+    for (const std::size_t n : {chunk, 3UL, chunk - 3 + 2 * chunk + 5, 0UL, chunk - 5, 1UL, 3 * chunk}) {
         std::vector<double> v(n);
         std::vector<std::uint32_t> w(n);
         for (std::size_t i = 0; i < n; ++i) {
@@ -427,7 +427,7 @@ TEST_CASE("whole chunks appended raw reach the file byte for byte, the rest conv
     CHECK(converted == 5);
 }
 
-TEST_CASE("the results file's spike datasets are stored as in memory, unfiltered, in chunks of 8,192", "[unit][results]") {
+TEST_CASE("the results file's spike datasets are stored as in memory, unfiltered, in chunks of 16,384", "[unit][results]") {
     // what the writer's direct chunk path needs (results.cpp asks stored_as_in_memory)
     const auto dir = temp_dir("results_chunked");
     const std::string path = (dir / "spikes.h5").string();
@@ -445,7 +445,55 @@ TEST_CASE("the results file's spike datasets are stored as in memory, unfiltered
     REQUIRE(ids.valid());
     CHECK(h5::stored_as_in_memory(times, H5T_NATIVE_DOUBLE));
     CHECK(h5::stored_as_in_memory(ids, H5T_NATIVE_UINT64));
-    CHECK(h5::chunk_length(times, path) == 8192);
+    CHECK(h5::chunk_length(times, path) == 16384);
+}
+
+TEST_CASE("the results file's whole spike chunks start at multiples of 128 KiB with little space between", "[unit][results]") {
+    // what makes their writes cheap (h5::create_file, streamed): the page cache takes an
+    // aligned write in large pages. 1.6 million spikes, partial chunks at each 2^14-step
+    // flush, the chunk index growing between the chunks, two populations.
+    const auto dir = temp_dir("results_chunked");
+    const std::string path = (dir / "aligned.h5").string();
+    const auto spec = parse("populations:\n  a: {size: 1000, model: lif_curr_exp}\n  b: {size: 100, model: lif_curr_exp}\n");
+    std::uint64_t spikes = 0;
+    {
+        results_writer w(path, spec, "");
+        std::uint32_t ids[40];
+        for (std::uint64_t step = 1; step <= 40000; ++step) {
+            for (std::uint32_t j = 0; j < 40; ++j) ids[j] = static_cast<std::uint32_t>((step * 7 + j * 23) % 1000);
+            w.on_spikes(step, 0, ids, 40);
+            if (step % 3 == 0) w.on_spikes(step, 1, ids, 1);
+            w.on_step(step);
+        }
+        spikes = 40000 * 40;
+        w.close(true, 4000.0, 0.0);
+    }
+    auto r = h5::open_file(path);
+    std::uint64_t chunk_bytes = 0;
+    for (const char* name : {"/spikes/a/timestamps", "/spikes/a/node_ids", "/spikes/b/timestamps", "/spikes/b/node_ids"}) {
+        INFO(name);
+        h5::handle d(H5Dopen2(r, name, H5P_DEFAULT), H5Dclose);
+        REQUIRE(d.valid());
+        h5::handle space(H5Dget_space(d), H5Sclose);
+        hsize_t n = 0;
+        REQUIRE(H5Dget_num_chunks(d, space, &n) >= 0);
+        CHECK(n == (std::string(name).find("/a/") != std::string::npos ? (spikes + 16383) / 16384 : (40000 / 3 + 16383) / 16384));
+        for (hsize_t i = 0; i < n; ++i) {
+            hsize_t offset = 0, size = 0;
+            haddr_t addr = 0;
+            unsigned mask = 0;
+            REQUIRE(H5Dget_chunk_info(d, space, i, &offset, &mask, &addr, &size) >= 0);
+            CHECK(addr % h5::streamed_alignment == 0);
+            CHECK(size == h5::streamed_alignment);
+            chunk_bytes += size;
+        }
+    }
+    // the chunks (196 of them), and the metadata in two blocks of 128 KiB: HDF5's default
+    // 2 KiB blocks, taken as the chunk index grows, would each leave most of 128 KiB
+    // unused before the next chunk (five here)
+    const auto file_bytes = std::filesystem::file_size(path);
+    CHECK(file_bytes >= chunk_bytes);
+    CHECK(file_bytes <= chunk_bytes + 2 * h5::streamed_alignment);
 }
 
 TEST_CASE("a failed append leaves the dataset as it was", "[unit][results]") {
@@ -453,27 +501,28 @@ TEST_CASE("a failed append leaves the dataset as it was", "[unit][results]") {
     const std::string path = (dir / "failed.h5").string();
     auto f = h5::create_file(path);
     auto d = h5::create_extendable(f, "t", H5T_IEEE_F64LE, 0, path);
-    const std::vector<double> v(10000, 1.5);
-    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), 3, sizeof(double), 8192, true, path);
+    const std::size_t chunk = h5::chunk_length(d, path);
+    const std::vector<double> v(chunk + 1000, 1.5);
+    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), 3, sizeof(double), chunk, true, path);
     REQUIRE(h5::length(d) == 3);
     // values HDF5 cannot convert to the file's doubles: the write fails after the extent grew
     h5::handle str(H5Tcopy(H5T_C_S1), H5Tclose);
     H5Tset_size(str, 8);
     h5::silence_errors();
-    CHECK_THROWS_AS(h5::append(d, str, v.data(), 9000, 0, path), engram::io_error);
+    CHECK_THROWS_AS(h5::append(d, str, v.data(), chunk + 800, 0, path), engram::io_error);
     CHECK(h5::length(d) == 3);
-    CHECK_THROWS_AS(h5::append_chunked(d, str, v.data(), 9000, 8, 8192, false, path), engram::io_error);
+    CHECK_THROWS_AS(h5::append_chunked(d, str, v.data(), chunk + 800, 8, chunk, false, path), engram::io_error);
     CHECK(h5::length(d) == 3);
-    CHECK_THROWS_WITH(h5::append_chunked(d, H5T_NATIVE_FLOAT, v.data(), 10, sizeof(double), 8192, true, path),
+    CHECK_THROWS_WITH(h5::append_chunked(d, H5T_NATIVE_FLOAT, v.data(), 10, sizeof(double), chunk, true, path),
                       Catch::Contains("value size"));
     CHECK(h5::length(d) == 3);
     // and it still takes writes after that, whole chunks included
-    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), 9000, sizeof(double), 8192, true, path);
-    CHECK(h5::length(d) == 9003);
+    h5::append_chunked(d, H5T_NATIVE_DOUBLE, v.data(), chunk + 800, sizeof(double), chunk, true, path);
+    CHECK(h5::length(d) == chunk + 803);
     d.reset();
     f.reset();
     auto r = h5::open_file(path);
-    CHECK(h5::read_vector<double>(r, "t", path) == std::vector<double>(9003, 1.5));
+    CHECK(h5::read_vector<double>(r, "t", path) == std::vector<double>(chunk + 803, 1.5));
 }
 
 TEST_CASE("the chunk length of a dataset that is not chunked is an error naming the file", "[unit][results]") {

@@ -15,9 +15,13 @@ hid_t check(hid_t id, const std::string& file, const std::string& what) {
 
 void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
 
-handle create_file(const std::string& path) {
+handle create_file(const std::string& path, bool streamed) {
     silence_errors();
-    return {check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), path,
+    handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    if (streamed && (H5Pset_alignment(fapl, streamed_alignment, streamed_alignment) < 0 ||
+                     H5Pset_meta_block_size(fapl, streamed_alignment) < 0))
+        throw io_error(path, "create", "HDF5 refused the file's alignment");
+    return {check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), path,
                   "HDF5 file cannot be created"),
             H5Fclose};
 }
@@ -82,7 +86,7 @@ handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::si
                          const std::string& file) {
     const int rank = cols == 0 ? 1 : 2;
     hsize_t dims[2] = {0, cols}, maxdims[2] = {H5S_UNLIMITED, cols};
-    hsize_t chunk[2] = {cols == 0 ? 8192 : std::max<hsize_t>(1, 16384 / std::max<std::size_t>(cols, 1)), cols};
+    hsize_t chunk[2] = {cols == 0 ? 16384 : std::max<hsize_t>(1, 16384 / std::max<std::size_t>(cols, 1)), cols};
     handle space(H5Screate_simple(rank, dims, maxdims), H5Sclose);
     handle plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     H5Pset_chunk(plist, rank, chunk);
