@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <sstream>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -494,6 +495,50 @@ TEST_CASE("the results file's whole spike chunks start at multiples of 128 KiB w
     const auto file_bytes = std::filesystem::file_size(path);
     CHECK(file_bytes >= chunk_bytes);
     CHECK(file_bytes <= chunk_bytes + 2 * h5::streamed_alignment);
+}
+
+TEST_CASE("disk space taken ahead of the spike chunks is given back when the results file closes", "[unit][results]") {
+    const auto dir = temp_dir("results_chunked");
+    // the helper alone: space past the end, the file's size unchanged
+    {
+        const std::string path = (dir / "ahead.h5").string();
+        auto f = h5::create_file(path, true);
+        h5::space_ahead a;
+        a.ensure(f, 1 << 20, 4 << 20);
+        f.reset();
+        struct stat st {};
+        REQUIRE(stat(path.c_str(), &st) == 0);
+        if (a.taken_to() == 0) {
+            WARN("this file system takes no space ahead (fallocate): nothing to give back");
+        } else {
+            CHECK(a.taken_to() >= static_cast<std::uint64_t>(st.st_size) + (5 << 20));
+            CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 >= (5u << 20));  // taken, past the end
+            CHECK(static_cast<std::uint64_t>(st.st_size) < (1u << 20));
+            a.give_back(path);
+            REQUIRE(stat(path.c_str(), &st) == 0);
+            CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 <= static_cast<std::uint64_t>(st.st_size) + 65536);
+        }
+    }
+    // a results file of many chunks: its blocks are its bytes, no more
+    const std::string path = (dir / "given_back.h5").string();
+    const auto spec = parse("populations:\n  a: {size: 1000, model: lif_curr_exp}\n");
+    std::vector<std::uint64_t> ids_expect;
+    {
+        results_writer w(path, spec, "");
+        std::uint32_t ids[20];
+        for (std::uint64_t step = 1; step <= 20000; ++step) {
+            for (std::uint32_t j = 0; j < 20; ++j) ids[j] = static_cast<std::uint32_t>((step * 11 + j * 47) % 1000);
+            w.on_spikes(step, 0, ids, 20);
+            ids_expect.insert(ids_expect.end(), ids, ids + 20);
+            w.on_step(step);
+        }
+        w.close(true, 2000.0, 0.0);
+    }
+    struct stat st {};
+    REQUIRE(stat(path.c_str(), &st) == 0);
+    CHECK(static_cast<std::uint64_t>(st.st_blocks) * 512 <= static_cast<std::uint64_t>(st.st_size) + 65536);
+    auto r = h5::open_file(path);
+    CHECK(h5::read_vector<std::uint64_t>(r, "spikes/a/node_ids", path) == ids_expect);
 }
 
 TEST_CASE("a failed append leaves the dataset as it was", "[unit][results]") {

@@ -3,6 +3,12 @@
 #include <algorithm>
 #include <filesystem>
 
+#ifdef __linux__
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
 #include "engram/core/errors.hpp"
 
 namespace engram::h5 {
@@ -24,6 +30,49 @@ handle create_file(const std::string& path, bool streamed) {
     return {check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), path,
                   "HDF5 file cannot be created"),
             H5Fclose};
+}
+
+void space_ahead::ensure(hid_t file, std::uint64_t bytes, std::uint64_t step) {
+#ifdef __linux__
+    if (off_) return;
+    hsize_t size = 0;
+    if (H5Fget_filesize(file, &size) < 0) return;
+    if (size + bytes <= end_) return;
+    if (fd_ < 0) {
+        handle fapl(H5Fget_access_plist(file), H5Pclose);
+        void* h = nullptr;
+        if (!fapl.valid() || H5Pget_driver(fapl) != H5FD_SEC2 || H5Fget_vfd_handle(file, H5P_DEFAULT, &h) < 0 || !h) {
+            off_ = true;
+            return;
+        }
+        fd_ = *static_cast<int*>(h);
+    }
+    const std::uint64_t from = std::max<std::uint64_t>(end_, size), to = size + bytes + step;
+    if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(to - from)) != 0) {
+        off_ = true;  // not supported here, or the disk is full: the writes will say so
+        return;
+    }
+    end_ = to;
+#else
+    (void)file, (void)bytes, (void)step;
+#endif
+}
+
+void space_ahead::give_back(const std::string& path) {
+#ifdef __linux__
+    if (end_ == 0) return;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    struct stat st {};
+    // a truncation to the same size frees the blocks past the end (ext4, XFS; ext4 punches
+    // no holes past the end)
+    if (fstat(fd, &st) == 0) (void)ftruncate(fd, st.st_size);
+    ::close(fd);
+    end_ = 0;
+    fd_ = -1;
+#else
+    (void)path;
+#endif
 }
 
 void close_file(handle& f, const std::string& file) {

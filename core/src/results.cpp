@@ -29,6 +29,7 @@ struct results_writer::impl {
     std::string path, tmp;
     double dt = 0.1;
     h5::handle file;
+    h5::space_ahead ahead;  // disk space taken ahead of the spike chunks
     struct spike_stream {
         bool recorded = false;
         bool raw = false;  // the datasets store doubles and uint64 as in memory
@@ -70,6 +71,7 @@ struct results_writer::impl {
             w = due + (w - due) / spike_chunk * spike_chunk;
         }
         if (w == 0) return;
+        ahead.ensure(file, w * (sizeof(double) + sizeof(std::uint64_t)));
         write_spikes(s, s.t.data(), s.n.data(), w);  // on failure the spikes stay buffered
         s.rows += w;
         s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));
@@ -224,6 +226,7 @@ void results_writer::close(bool complete, double simulated_ms, double wall_secon
     for (auto& s : m.spikes) { s.times.reset(); s.ids.reset(); }
     for (auto& r : m.reports) for (auto& v : r) v.data.reset();
     h5::close_file(m.file, m.tmp);
+    m.ahead.give_back(m.tmp);
     std::error_code ec;
     // An earlier file of the same name is removed first rather than renamed over: ext4
     // writes a file's data out at once when it is renamed over another (auto_da_alloc),

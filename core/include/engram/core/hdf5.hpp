@@ -43,6 +43,28 @@ constexpr std::size_t streamed_alignment = std::size_t{1} << 17;
 // alignment seldom leaves gaps (0.75 % of a 62 MB file). Linux caches a write that
 // covers whole aligned 128 KiB in large pages: a chunk's write took 0.63 x the time.
 handle create_file(const std::string& path, bool streamed = false);
+
+// Disk space taken ahead of a file that grows in large appends (the results file's spike
+// chunks). Writing into space the file system has already allocated skips its per-page
+// reservations (ext4's delayed allocation): a 128 KiB spike chunk took 0.74 x the time.
+// Space is taken past the file's end only (its size does not change), and only on Linux
+// with HDF5's POSIX driver; where the file system cannot (ENOTSUP) or the disk is full,
+// nothing more is taken and the writes go on as before.
+class space_ahead {
+public:
+    // Before a write of up to `bytes` at the file's end: takes `step` bytes more where
+    // less than `bytes` are taken past it.
+    void ensure(hid_t file, std::uint64_t bytes, std::uint64_t step = std::uint64_t{8} << 20);
+    // After the file at `path` is closed: gives back the space past its end. (A process
+    // killed before that leaves at most `step` bytes taken past the end.)
+    void give_back(const std::string& path);
+    std::uint64_t taken_to() const { return end_; }
+
+private:
+    int fd_ = -1;
+    bool off_ = false;
+    std::uint64_t end_ = 0;
+};
 // Closes file handle f for good: throws io_error naming `file` if an object of it (a
 // group, dataset or attribute) is still open, or if HDF5 fails to write it out. While
 // an object is open, H5Fclose only marks the file for closing: its last metadata
