@@ -408,10 +408,12 @@ int run_command(run_args a) {
                             "cgroup quota), and more workers than CPUs would wait for each other; results are the same\n",
                             sim.threads(), sim.workers(), sim.cpus(), sim.cpus() == 1 ? "" : "s");
             else
-                std::printf("note: %d thread%s asked for, %d used: fewer than %llu neurons per thread gain nothing "
-                            "(simulation.min_neurons_per_thread); results are the same\n",
+                std::printf("note: %d thread%s asked for, %d used: each thread needs a share of at least %s of the network's "
+                            "size to gain (simulation.min_neurons_per_thread), and its size is %s (its neurons, plus one per "
+                            "%llu synapses); results are the same\n",
                             sim.threads(), sim.threads() == 1 ? "" : "s", sim.workers(),
-                            static_cast<unsigned long long>(sim.min_neurons_per_worker()));
+                            with_commas(sim.min_neurons_per_worker()).c_str(), with_commas(sim.size_for_workers()).c_str(),
+                            static_cast<unsigned long long>(synapses_per_neuron));
         }
     }
 

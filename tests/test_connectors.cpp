@@ -141,6 +141,48 @@ TEST_CASE("fixed_number_pre / fixed_number_post / fixed_total_number", "[unit][c
     CHECK(generate_synapses(t, 10, 10, 0.1, 3).size() == 500);
 }
 
+TEST_CASE("expected_synapses is the count a connector makes: exactly for the fixed rules, the mean for fixed_probability", "[unit][connectors]") {
+    // what chooses the number of workers before anything is built (simulation::size_for_workers)
+    auto made = [](const projection_spec& p, std::uint32_t a, std::uint32_t b) { return generate_synapses(p, a, b, 0.1, 3).size(); };
+    {
+        auto p = proj("all_to_all", true);
+        CHECK(expected_synapses(p, 30, 30) == made(p, 30, 30));
+        p.connector.allow_self_connections = false;
+        CHECK(expected_synapses(p, 30, 30) == 870);
+        CHECK(made(p, 30, 30) == 870);
+        auto q = proj("all_to_all");
+        CHECK(expected_synapses(q, 30, 20) == 600);
+        CHECK(made(q, 30, 20) == 600);
+    }
+    {
+        const auto p = proj("one_to_one");
+        CHECK(expected_synapses(p, 40, 40) == 40);
+        CHECK(made(p, 40, 40) == 40);
+    }
+    for (const char* rule : {"fixed_number_pre", "fixed_number_post", "fixed_total_number"}) {
+        INFO(rule);
+        auto p = proj(rule);
+        p.connector.n = 7;
+        CHECK(expected_synapses(p, 50, 40) == made(p, 50, 40));
+        CHECK(expected_synapses(p, 50, 40) == (std::string(rule) == "fixed_number_pre" ? 280u : std::string(rule) == "fixed_number_post" ? 350u : 7u));
+    }
+    {
+        auto p = proj("fixed_probability", true);
+        p.connector.p = 0.05;
+        p.connector.allow_self_connections = false;
+        const auto mean = expected_synapses(p, 2000, 2000);
+        CHECK(mean == 199900);  // 0.05 of 2000 x 1999 pairs
+        const double sd = std::sqrt(0.05 * 0.95 * 2000.0 * 1999.0);
+        CHECK(std::abs(static_cast<double>(made(p, 2000, 2000)) - static_cast<double>(mean)) < 4 * sd);
+    }
+    {
+        auto p = proj("from_list");
+        p.connector.pre = {0, 1, 2};
+        p.connector.post = {2, 2, 0};
+        CHECK(expected_synapses(p, 3, 3) == 3);
+    }
+}
+
 TEST_CASE("weight distributions: uniform, clipped normal, lognormal", "[unit][connectors]") {
     auto p = proj("all_to_all");
     p.weight = {distribution::kind::uniform, 1.0, 3.0, -INFINITY, INFINITY, dimension::conductance, {}};

@@ -204,6 +204,79 @@ TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state 
     }
 }
 
+TEST_CASE("parts kept apart where inputs go through rings give one part's spikes, samples, state and reset", "[unit][engine]") {
+    // Rings (delays of several steps, Poisson inputs) are laid out as the models' arrays
+    // where the parts are spaced: the delivered weights, the Poisson counts (drawn by
+    // neuron index), the step currents, the recorded samples and simulation::state must all
+    // land on the same neurons as in one part. COBA with STDP on ee, and Brunel's delta
+    // synapses (voltage jumps read from the ring).
+    std::string coba = with_ee(small_coba(320, 80), stdp_ee);
+    coba += "  step: {type: step_current, target: inh, times: [20 ms, 120 ms], amplitudes: [200 pA, 0 pA]}\n"
+            "record:\n  state: {s: {population: exc, variables: [v, g_ex], neurons: [0, 5, 100, 159, 160, 161, 250, 319], interval: 0.5 ms}}\n";
+    const std::string brunel = R"(
+simulation: {dt: 0.1 ms, duration: 150 ms, seed: 3, min_neurons_per_thread: 1}
+populations:
+  exc:
+    size: 400
+    model: lif_curr_delta
+    params: &n {C_m: 250 pF, tau_m: 20 ms, E_L: 0 mV, V_th: 20 mV, V_reset: 10 mV, t_ref: 2 ms}
+    initial: &i {v: {distribution: uniform, low: 0 mV, high: 20 mV}}
+  inh: {size: 100, model: lif_curr_delta, params: *n, initial: *i}
+projections:
+  ee: {source: exc, target: exc, receptor: ex, weight: 0.5 mV, delay: 1.5 ms, connector: {rule: fixed_number_pre, n: 40}}
+  ei: {source: exc, target: inh, receptor: ex, weight: 0.5 mV, delay: 1.5 ms, connector: {rule: fixed_number_pre, n: 40}}
+  ie: {source: inh, target: exc, receptor: in, weight: -2.5 mV, delay: {distribution: uniform, low: 0.5 ms, high: 2 ms}, connector: {rule: fixed_number_pre, n: 10}}
+  ii: {source: inh, target: inh, receptor: in, weight: -2.5 mV, delay: 1.5 ms, connector: {rule: fixed_number_pre, n: 10}}
+stimuli:
+  ext_e: {type: poisson_input, target: exc, receptor: ex, n_sources: 100, rate: 20 Hz, weight: 0.5 mV}
+  ext_i: {type: poisson_input, target: inh, receptor: ex, n_sources: 100, rate: 20 Hz, weight: 0.5 mV}
+record:
+  state: {s: {population: inh, variables: [v], neurons: [0, 33, 49, 50, 51, 99]}}
+)";
+    for (const auto& [name, yaml, vars] : {std::tuple{"COBA", coba, std::vector<std::string>{"v", "g_ex", "g_in"}},
+                                           std::tuple{"Brunel", brunel, std::vector<std::string>{"v"}}}) {
+        INFO(name);
+        const auto spec = parse(yaml);
+        const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+        auto state_of = [&](const simulation& sim) {
+            std::vector<std::vector<double>> out;
+            for (std::size_t p = 0; p < 2; ++p)
+                for (const auto& v : vars) out.push_back(sim.state(p, v));
+            return out;
+        };
+        simulation ref(spec, builtin_models(), 1, 1);
+        const auto initial = state_of(ref);
+        capture one;
+        ref.run(steps, &one);
+        REQUIRE(one.spikes.size() > 300);
+        REQUIRE(one.samples.size() == 1);
+        REQUIRE(one.samples[0].size() > 100);
+        const auto after = state_of(ref);
+        ref.reset_state();
+        capture again;
+        ref.run(300, &again);
+        const auto after_reset = state_of(ref);
+        for (int threads : {1, 2}) {
+            for (std::size_t parts : {2, 3}) {
+                INFO(threads << " threads, " << parts << " parts");
+                simulation sim(spec, builtin_models(), threads, parts);
+                CHECK(state_of(sim) == initial);
+                capture c;
+                sim.run(steps, &c);
+                CHECK(c.spikes == one.spikes);
+                CHECK(c.samples == one.samples);
+                CHECK(state_of(sim) == after);
+                sim.reset_state();
+                capture c2;
+                sim.run(300, &c2);
+                CHECK(c2.spikes == again.spikes);
+                CHECK(c2.samples == again.samples);
+                CHECK(state_of(sim) == after_reset);
+            }
+        }
+    }
+}
+
 namespace {
 
 // A test model that allows gaps between parts: neuron i adds its own `rate` to x each
@@ -411,24 +484,34 @@ TEST_CASE("direct delivery from each part's own row starts (parts too large for 
     }
 }
 
-TEST_CASE("unset, min_neurons_per_thread is 4,000 neurons per worker where every input is direct and 16,000 otherwise", "[unit][engine]") {
+TEST_CASE("unset, min_neurons_per_thread is 6,000 where every input is direct and 8,000 otherwise, of neurons plus synapses / 160", "[unit][engine]") {
     const int cores = usable_cpus();
-    // sparse, so that building 8,000 neurons stays quick
-    const std::vector<std::string> unset{"simulation.min_neurons_per_thread=0", "projections.ee.connector.p=0.001",
-                                         "projections.ei.connector.p=0.001", "projections.ie.connector.p=0.001",
-                                         "projections.ii.connector.p=0.001"};
-    struct expect { std::string yaml; std::uint64_t threshold; int workers; };
+    auto with_p = [](double p) {
+        std::vector<std::string> s{"simulation.min_neurons_per_thread=0"};
+        for (const char* pj : {"ee", "ei", "ie", "ii"}) s.push_back(std::string("projections.") + pj + ".connector.p=" + std::to_string(p));
+        return s;
+    };
+    struct expect { std::string yaml; double p; std::uint64_t threshold; int workers; };
     const std::vector<expect> cases{
-        {direct_coba(6400, 1600), 4000, std::min(2, cores)},  // 8,000 neurons, all direct: 2 workers
-        {direct_coba(6400, 1599), 4000, 1},                   // 7,999: one
-        {direct_coba(3200, 800), 4000, 1},                    // COBA's 4,000: one (docs/performance.md)
-        {small_coba(3200, 800), 16000, 1},                    // ring delays and Poisson input: one below 16,000 per worker
+        {direct_coba(9600, 2400), 0.001, 6000, std::min(2, cores)},  // 12,000 neurons, 144,000 synapses: size 12,900, all direct: 2 workers
+        {direct_coba(8800, 2200), 0.001, 6000, 1},                   // 11,000 and 121,000: 11,756, one
+        {direct_coba(3200, 800), 0.02, 6000, 1},                     // COBA's 4,000 and 320,000: 6,000, one (docs/performance.md)
+        {direct_coba(1600, 400), 0.5, 6000, std::min(2, cores)},     // 2,000 neurons but 2 million synapses: 14,500, two
+        {small_coba(3200, 800), 0.02, 8000, 1},                      // ring delays and Poisson input, 6,000: one
+        {small_coba(2000, 500), 0.5, 8000, std::min(2, cores)},      // 2,500 neurons, 3.1 million synapses: 22,031, two
     };
     for (const auto& c : cases) {
-        const auto spec = parse(c.yaml, unset);
+        const auto spec = parse(c.yaml, with_p(c.p));
         REQUIRE(spec.simulation.min_neurons_per_thread == 0);
+        std::uint64_t neurons = 0, synapses = 0;
+        for (const auto& pop : spec.populations) neurons += pop.size;
+        for (const auto& pj : spec.projections) {  // fixed_probability, self-connections allowed: p of all pairs
+            const auto a = spec.populations[spec.population_index(pj.source)].size, b = spec.populations[spec.population_index(pj.target)].size;
+            synapses += static_cast<std::uint64_t>(std::llround(c.p * double(a) * double(b)));
+        }
         simulation sim(spec, builtin_models(), 4);
-        INFO(spec.populations[0].size + spec.populations[1].size << " neurons");
+        INFO(neurons << " neurons, " << synapses << " synapses");
+        CHECK(sim.size_for_workers() == neurons + synapses / 160);
         CHECK(sim.min_neurons_per_worker() == c.threshold);
         CHECK(sim.workers() == c.workers);
         CHECK(sim.threads() == 4);

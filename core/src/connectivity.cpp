@@ -346,6 +346,20 @@ synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
     return out;
 }
 
+std::uint64_t expected_synapses(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post) {
+    const auto& c = proj.connector;
+    const bool same = proj.source == proj.target;
+    const std::uint64_t pre = n_pre, post = n_post, self = same && !c.allow_self_connections ? std::min(pre, post) : 0;
+    if (c.rule == "all_to_all") return pre * post - self;
+    if (c.rule == "one_to_one") return std::min(pre, post);
+    if (c.rule == "fixed_probability") return static_cast<std::uint64_t>(std::llround(c.p * static_cast<double>(pre * post - self)));
+    if (c.rule == "fixed_number_pre") return c.n * post;
+    if (c.rule == "fixed_number_post") return c.n * pre;
+    if (c.rule == "fixed_total_number") return c.n;
+    if (c.rule == "from_list") return c.pre.size();
+    return 0;
+}
+
 projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
                                  std::uint64_t seed, const std::vector<neuron_range>& parts, int threads) {
     build_options o;

@@ -528,7 +528,7 @@ struct stimulus_rt {
 struct recorder_rt {
     std::size_t population = 0;
     std::vector<int> vars;
-    std::vector<std::uint32_t> neurons;
+    std::vector<std::uint32_t> neurons;  // their places in the model's arrays (simulation::impl::slot)
     std::uint64_t interval = 1;
 };
 
@@ -572,7 +572,8 @@ struct simulation::impl {
     solo_switch solo;  // worker 0's choice, carried from run to run
     bool any_ring_projection = false, any_direct_projection = false;
     event_counter* clock_of(std::size_t k) { return profiling ? &events[k] : nullptr; }
-    std::uint64_t min_per_worker = 16000;
+    std::uint64_t min_per_worker = 8000;
+    std::uint64_t size_for_workers = 0;  // neurons + expected synapses / synapses_per_neuron
     int cpus = 1;  // usable_cpus() when built
     void apply_stimuli(std::size_t k, std::uint64_t n);
     void init_state(std::size_t pop);
@@ -600,16 +601,20 @@ simulation::~simulation() = default;
 
 void simulation::impl::build(const model_registry& models, std::size_t parts, const simulation::build_progress& building) {
     // Workers: at most the requested threads and the machine's cores, and at most one per
-    // simulation.min_neurons_per_thread neurons. A step of a small network is a few
-    // microseconds. Where workers meet at a barrier every step, below about 16,000
-    // neurons per worker the cross-core handshake costs more than the split saves; where
-    // every input is direct, workers run up to a step apart (run()'s pipelined loop) and
-    // 4,000 neurons per worker gain: two workers ran COBA scaled to 8,000 neurons 1.19 x
-    // faster, 6,000 neurons and COBA itself (4,000) no faster on average, and COBA 1.65 x
-    // slower in 1 s runs (docs/performance-history.md, ninth session). Unset
-    // (0), the threshold is the one that applies. The partition has one part per worker
-    // unless the caller pins it; worker w runs parts w, w+W, ... Results do not depend
-    // on either number.
+    // simulation.min_neurons_per_thread of the network's size, counted as its neurons
+    // plus one per `synapses_per_neuron` synapses it is expected to have
+    // (expected_synapses): about the work of a step, where an update costs about 0.15 ns a
+    // neuron and delivery about 1 ns a synaptic event, at COBA's rates. A step of a small
+    // network is a few microseconds, and two workers gain only where it is longer than
+    // their handshakes cost. Where every input is direct, workers run up to a step apart
+    // (run()'s pipelined loop) and 6,000 per worker gain; where they meet at a barrier
+    // every step, 8,000 (docs/performance-history.md, thirty-fifth session: COBA itself,
+    // 4,000 neurons and 320,000 synapses, size 6,000, runs on one; COBA scaled to 8,000
+    // neurons, size 16,000, gained 1.2 x on two; Brunel's 12,500 neurons and 15.6
+    // million synapses, size 110,000, 1.35 x, where the neurons alone had kept it on one
+    // worker). Unset (0), the threshold is the one that applies. The partition has one
+    // part per worker unless the caller pins it; worker w runs parts w, w+W, ... Results
+    // do not depend on either number.
     std::uint64_t neurons = 0;
     for (const auto& ps : spec.populations) {
         neurons += ps.size;
@@ -620,10 +625,15 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         p.model = spec.simulation.double_precision && p.info->make_f64 ? p.info->make_f64(ps, dt) : p.info->make(ps, dt);
         pops.push_back(std::move(p));
     }
+    std::uint64_t synapses = 0;
+    for (const auto& pj : spec.projections)
+        synapses += expected_synapses(pj, spec.populations[spec.population_index(pj.source)].size,
+                                      spec.populations[spec.population_index(pj.target)].size);
+    size_for_workers = neurons + synapses / synapses_per_neuron;
     min_per_worker = spec.simulation.min_neurons_per_thread ? spec.simulation.min_neurons_per_thread
-                                                            : direct_inputs_only() ? 4000 : 16000;
+                                                            : direct_inputs_only() ? 6000 : 8000;
     const int cores = cpus = usable_cpus();  // not every CPU of the machine: taskset, cgroups
-    const int useful = static_cast<int>(std::max<std::uint64_t>(1, neurons / min_per_worker));
+    const int useful = static_cast<int>(std::clamp<std::uint64_t>(size_for_workers / min_per_worker, 1, 1 << 16));
     workers = std::min({threads, cores, useful});
     if (workers > 1) team = std::make_unique<spin_team>(workers);
     part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
@@ -770,12 +780,9 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         // a model without a direct input for every receptor always gets its ring
         for (std::size_t r = 0; r < p.info->receptors.size() && !p.ring_input; ++r)
             if (!p.model->direct_input(r) && !p.model->direct_input_f64(r)) p.ring_input = true;
-        // a ring is indexed by neuron, the model's arrays of a spaced population are not
-        // (space_parts spaces only where every input is direct)
-        if (p.ring_input && p.storage != p.size)
-            throw std::logic_error("engram: population '" + spec.populations[static_cast<std::size_t>(&p - pops.data())].name +
-                                   "' has its parts kept apart but takes input through a ring");
-        p.stride = (p.size + 15u) & ~15u;
+        // a slot of the ring is laid out as the model's arrays (space_parts): part k's
+        // neuron i at i + shift[k]
+        p.stride = (p.storage + 15u) & ~15u;
         if (p.ring_input) {
             p.ring.resize(p.info->receptors.size());
             for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.stride, 0.0f);
@@ -790,6 +797,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         r.neurons = rs.neurons;
         if (r.neurons.empty())
             for (std::uint32_t i = 0; i < pops[r.population].size; ++i) r.neurons.push_back(i);
+        for (auto& i : r.neurons) i = slot(r.population, i);
         r.interval = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(rs.interval / dt)));
         recs.push_back(std::move(r));
     }
@@ -860,7 +868,8 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
                 for_each_neuron([&](std::uint32_t i) { tgt.i_stim[i + sh] += d; });
             }
         } else if (n >= s.first && n <= s.last && s.lambda > 0.0) {
-            float* in = tgt.input[static_cast<std::size_t>(s.receptor)];
+            // neuron i's draws are keyed by i; its input sits at i + shift[k]
+            float* in = tgt.input[static_cast<std::size_t>(s.receptor)] + tgt.shift[k];
             if (s.lambda < 10.0) {
                 // One uniform per neuron and step: a Philox block, keyed by
                 // (seed, stimulus, neuron / 4, step), serves four neurons; the count by
@@ -1043,21 +1052,35 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
 // part's lines lie within part_gap neurons of another part's, in any array (measured on
 // coba_large, 2 workers: the walk that adds each worker's delivered weights into its
 // conductances took 1.5 x the time of the same part on one thread, 3-4 x where the vCPUs
-// were far apart; spaced, 1.0 x; docs/performance.md, "Two threads"). Only with two parts or more, where every
-// input is direct (no ring, state recorder, modulator or plastic rule indexes the arrays
-// by neuron; direct_inputs_only), in each population whose model allows it
-// (model_info::part_gaps): its model is built again with `storage` neurons, its
-// per-neuron parameter values and spike trains spread to match. Results do not change.
+// were far apart; spaced, 1.0 x; docs/performance.md, "Two threads"). The same held
+// where workers meet at a barrier every step and inputs go through rings (Brunel on two
+// workers: each worker's update of half the network took 0.9 x the whole network's on one
+// thread). Only with two parts or more, in each population whose model allows it
+// (model_info::part_gaps), within a budget of unused neurons: its model is built again with `storage`
+// neurons, its per-neuron parameter values and spike trains spread to match, and every
+// other array indexed by neuron follows the same layout: the slots of its rings, its step
+// currents, where the delivered weights and Poisson inputs are added, the neurons that
+// state recorders sample, and simulation::state. Spikes, draws (keyed by neuron index)
+// and plastic rules (which index their own arrays) see neuron indices. Results do not
+// change.
 void simulation::impl::space_parts() {
     const std::size_t P = part.n_parts;
     for (auto& p : pops) {
         p.storage = p.size;
         p.shift.assign(P, 0);
     }
-    if (P < 2 || !direct_inputs_only()) return;
+    if (P < 2) return;
+    // The unused neurons added, in all: within the network's own count of neurons, or
+    // 65,536 where that is less (many small populations are spaced first come, first
+    // served, and the rest not).
+    std::uint64_t neurons = 0, added = 0;
+    for (const auto& p : pops) neurons += p.size;
+    const std::uint64_t budget = std::max<std::uint64_t>(neurons, 65536), extra = (P + 1) * std::uint64_t(part_gap);
     for (std::size_t pi = 0; pi < pops.size(); ++pi) {
         auto& p = pops[pi];
-        if (!p.info->part_gaps || std::uint64_t(p.size) + (P + 1) * std::uint64_t(part_gap) > 0xFFFFFFFFull) continue;
+        if (!p.info->part_gaps || p.info->shared_step_data || added + extra > budget || std::uint64_t(p.size) + extra > 0xFFFFFFFFull)
+            continue;
+        added += extra;
         for (std::size_t k = 0; k < P; ++k) p.shift[k] = static_cast<std::uint32_t>((k + 1) * part_gap);
         p.storage = p.size + static_cast<std::uint32_t>((P + 1) * part_gap);
         population_spec ps = spec.populations[pi];
@@ -1146,7 +1169,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         auto& tgt = pops[pj.target];
         auto& pr = pj.rows;
         auto& rows = pr.parts[k];
-        float* ring = tgt.ring[static_cast<std::size_t>(pj.receptor)].data();
+        float* ring = tgt.ring[static_cast<std::size_t>(pj.receptor)].data() + tgt.shift[k];
         const std::uint32_t base = static_cast<std::uint32_t>((n - 1) % tgt.slots);
         const auto& spikes = pops[pj.source].spikes[prev];
         if (pj.rule)
@@ -1686,6 +1709,7 @@ bool simulation::pipelined() const { return impl_->pipelined(); }
 int simulation::workers() const { return impl_->workers; }
 int simulation::cpus() const { return impl_->cpus; }
 std::uint64_t simulation::min_neurons_per_worker() const { return impl_->min_per_worker; }
+std::uint64_t simulation::size_for_workers() const { return impl_->size_for_workers; }
 double simulation::build_seconds() const { return impl_->build_seconds; }
 std::size_t simulation::synapse_count(std::size_t j) const { return impl_->projs.at(j).rows.size(); }
 std::size_t simulation::synapse_count() const {

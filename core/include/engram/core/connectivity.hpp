@@ -116,6 +116,12 @@ synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
                                std::uint32_t n_post, double dt, std::uint64_t seed,
                                const neuron_positions* pre_pos = nullptr, const neuron_positions* post_pos = nullptr);
 
+// The number of synapses a projection's connector is expected to make (its mean, for a
+// random rule), known before it is built: all_to_all, one_to_one, fixed_probability,
+// fixed_number_pre/post, fixed_total_number and from_list; 0 for the distance rule,
+// whose count depends on the layouts.
+std::uint64_t expected_synapses(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post);
+
 // Builds the rows of every part, in parallel over parts when threads > 1.
 projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre,
                                  std::uint32_t n_post, double dt, std::uint64_t seed,

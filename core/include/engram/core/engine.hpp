@@ -32,6 +32,10 @@ struct partition {
 };
 partition balance_even(const network_spec& spec, std::size_t n_parts);
 
+// Synapses that count as one neuron towards a network's size, where the number of
+// workers is chosen (simulation::size_for_workers, simulation.min_neurons_per_thread).
+constexpr std::uint64_t synapses_per_neuron = 160;
+
 // Receives what the engine produced. Called serially, after each step.
 // Calls come one at a time and in step order. With more than one worker they may come
 // from any of the run's threads (whichever finished its share of the step first), so an
@@ -203,6 +207,9 @@ public:
     int workers() const;        // threads actually stepping: fewer for small networks, at most cpus()
     int cpus() const;           // the CPUs this process could use when it was built (usable_cpus)
     std::uint64_t min_neurons_per_worker() const;  // the threshold that applied (simulation.min_neurons_per_thread, or its automatic value)
+    // The network's size as the threshold counts it: its neurons plus one per
+    // synapses_per_neuron synapses its connectors are expected to make.
+    std::uint64_t size_for_workers() const;
     std::size_t parts() const;  // parts of the partition
     // Whether run() lets the workers run up to a step apart, with no barrier per step:
     // more than one worker, every input a one-step static projection into an exponential
