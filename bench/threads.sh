@@ -89,6 +89,10 @@
 #                   1-thread processes ("coba_xl 1t", "2t", "1t x2"), for XL_DURATION
 #                   seconds (default LARGE_DURATION); a line under the table gives its
 #                   2-thread speed-up as a share of its ceiling. Default 0
+#   BRUNEL          1 (default): every repeat also runs experiments/brunel.yaml (12,500
+#                   neurons, 15.6 million synapses, delays of 15 steps and Poisson inputs,
+#                   so its workers meet at a barrier every step) on 1 and 2 threads
+#                   ("brunel 1t", "brunel 2t") for BRUNEL_DURATION seconds (default 1). 0: skip
 #   PYTHON          interpreter with numpy and h5py (default /usr/bin/python3)
 #   PEERS           where brian2_coba.py and brian2_common.py are (default ../shared/peers
 #                   relative to the repo root)
@@ -109,6 +113,8 @@ LOCKSTEP="${LOCKSTEP:-1}"
 PIN="${PIN:-0}"
 XL="${XL:-0}"
 XL_DURATION="${XL_DURATION:-$LARGE_DURATION}"
+BRUNEL="${BRUNEL:-1}"
+BRUNEL_DURATION="${BRUNEL_DURATION:-1}"
 bench_setup threads
 if [ "$LOCKSTEP" = 1 ]; then
   "${CC:-cc}" -O3 -march=native -pthread -o "$tmp/lockstep" "$here/lockstep.c" \
@@ -140,6 +146,9 @@ if [ "$LOCKSTEP" = 1 ]; then
   configs+=("lockstep 1t|lockstep|$LARGE_DURATION|1|" "lockstep 2t|lockstep|$LARGE_DURATION|2|"
             "lockstep 2t w|lockstep|$LARGE_DURATION|2|w")
 fi
+if [ "$BRUNEL" = 1 ]; then
+  configs+=("brunel 1t|brunel|$BRUNEL_DURATION|1|" "brunel 2t|brunel|$BRUNEL_DURATION|2|")
+fi
 if [ "$XL" = 1 ]; then
   configs+=("coba_xl 1t|coba_xl|$XL_DURATION|1|" "coba_xl 2t|coba_xl|$XL_DURATION|2|"
             "coba_xl 1t x2|coba_xl|$XL_DURATION|1|")
@@ -149,7 +158,7 @@ if [ "$NO_RECORD" = 1 ]; then
             "coba_large 2t nr|coba_large|$LARGE_DURATION|2|record.spikes=[]")
 fi
 
-echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$XL" = 1 ] && echo ", coba_xl $XL_DURATION s")$([ "$PIN" = 1 ] && echo "; 2-thread runs with pinned workers")$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
+echo "$REPEATS repeats, seed $SEED; coba $COBA_DURATION s, coba_large $LARGE_DURATION s$([ "$BRUNEL" = 1 ] && echo ", brunel $BRUNEL_DURATION s")$([ "$XL" = 1 ] && echo ", coba_xl $XL_DURATION s")$([ "$PIN" = 1 ] && echo "; 2-thread runs with pinned workers")$([ "$with_brian" = 1 ] && echo '; with Brian2 cpp_standalone, 1 and 2 OpenMP threads')$([ "$NO_RECORD" = 1 ] && echo '; coba_large also without spike recording')$([ "$SYNC" = 1 ] && echo '; sync before each run')"
 echo
 
 for ((r = 1; r <= REPEATS; r++)); do
