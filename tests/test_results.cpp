@@ -489,7 +489,7 @@ TEST_CASE("the results file's whole spike chunks start at multiples of 128 KiB w
             chunk_bytes += size;
         }
     }
-    // the chunks (196 of them), and the metadata in two blocks of 128 KiB: HDF5's default
+    // the chunks (198 of them), and the metadata in two blocks of 128 KiB: HDF5's default
     // 2 KiB blocks, taken as the chunk index grows, would each leave most of 128 KiB
     // unused before the next chunk (five here)
     const auto file_bytes = std::filesystem::file_size(path);

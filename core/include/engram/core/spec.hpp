@@ -143,7 +143,10 @@ struct simulation_spec {
     double duration = 1000.0; // ms
     std::uint64_t seed = 1;
     int threads = 1;
-    std::uint64_t min_neurons_per_thread = 0;  // below this, parts share a worker; 0: automatic (16,000, or 4,000 where every input is direct)
+    // below this share of the network's size (its neurons, plus one per synapses_per_neuron
+    // synapses: simulation::size_for_workers) per worker, parts share a worker; 0:
+    // automatic (8,000, or 6,000 where every input is direct)
+    std::uint64_t min_neurons_per_thread = 0;
     bool double_precision = false;  // neuron state and integration in double (precision: double)
     bool pin_threads = false;       // each worker on a CPU of its own for the run (pin_threads: true)
     // step_alone: worker 0 steps every part alone while a worker gets less than `below`
