@@ -489,9 +489,9 @@ TEST_CASE("the results file's whole spike chunks start at multiples of 128 KiB w
             chunk_bytes += size;
         }
     }
-    // the chunks (198 of them), and the metadata in two blocks of 128 KiB: HDF5's default
-    // 2 KiB blocks, taken as the chunk index grows, would each leave most of 128 KiB
-    // unused before the next chunk (five here)
+    // the chunks (198 of them), and the metadata in blocks of 16 KiB, each followed by
+    // the rest of 128 KiB before the next chunk, two here: HDF5's default 2 KiB blocks,
+    // taken as the chunk index grows, would be five
     const auto file_bytes = std::filesystem::file_size(path);
     CHECK(file_bytes >= chunk_bytes);
     CHECK(file_bytes <= chunk_bytes + 2 * h5::streamed_alignment);

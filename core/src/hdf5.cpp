@@ -25,7 +25,7 @@ handle create_file(const std::string& path, bool streamed) {
     silence_errors();
     handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     if (streamed && (H5Pset_alignment(fapl, streamed_alignment, streamed_alignment) < 0 ||
-                     H5Pset_meta_block_size(fapl, streamed_alignment) < 0))
+                     H5Pset_meta_block_size(fapl, streamed_meta_block) < 0))
         throw io_error(path, "create", "HDF5 refused the file's alignment");
     return {check(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), path,
                   "HDF5 file cannot be created"),

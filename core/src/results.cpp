@@ -71,7 +71,9 @@ struct results_writer::impl {
             w = due + (w - due) / spike_chunk * spike_chunk;
         }
         if (w == 0) return;
-        ahead.ensure(file, w * (sizeof(double) + sizeof(std::uint64_t)));
+        // space ahead for the whole chunks (the periodic flush and close write what is
+        // left: a short run takes none, and has none to give back)
+        if (!all) ahead.ensure(file, w * (sizeof(double) + sizeof(std::uint64_t)));
         write_spikes(s, s.t.data(), s.n.data(), w);  // on failure the spikes stay buffered
         s.rows += w;
         s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));

@@ -37,11 +37,13 @@ void silence_errors();
 // Objects of the file of at least streamed_alignment bytes (a results file's whole spike
 // chunks) start at multiples of it where `streamed`: see create_file.
 constexpr std::size_t streamed_alignment = std::size_t{1} << 17;
+constexpr std::size_t streamed_meta_block = std::size_t{1} << 14;
 // `streamed`: a file written in large appends while it is open (the results file). Its
 // objects of streamed_alignment bytes or more start at multiples of streamed_alignment,
-// and HDF5 takes file space for metadata in blocks of that size (not 2 KiB), so the
-// alignment seldom leaves gaps (0.75 % of a 62 MB file). Linux caches a write that
-// covers whole aligned 128 KiB in large pages: a chunk's write took 0.63 x the time.
+// and HDF5 takes file space for metadata in blocks of streamed_meta_block (not 2 KiB),
+// so that the alignment seldom leaves gaps (a 62 MB file 1 % larger; blocks of 128 KiB
+// took 0.4 ms more to write a small file). Linux caches a write that covers whole
+// aligned 128 KiB in large pages: a chunk's write took 0.63 x the time.
 handle create_file(const std::string& path, bool streamed = false);
 
 // Disk space taken ahead of a file that grows in large appends (the results file's spike
