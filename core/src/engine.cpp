@@ -481,6 +481,11 @@ std::uint64_t deliver_rows(const projection_rows& pr, csr_rows& rows, const Idx*
             for (std::size_t j = 0; j < c; ++j) {
                 const std::uint64_t b = bounds[2 * j], e = bounds[2 * j + 1];
                 ev += e - b;
+                if (j + 1 < c) {  // the next row's lines past its first two, up to 1 KiB
+                    const char* t = reinterpret_cast<const char*>(tg + bounds[2 * j + 2]);
+                    const char* end = reinterpret_cast<const char*>(tg + bounds[2 * j + 3]);
+                    for (const char* q = t + 128; q < end && q < t + 1024; q += 64) __builtin_prefetch(q);
+                }
                 deliver_row<W, D>(b, e, tg, w, pr.weight0, d, ring, dst0, slots, stride, base);
                 if (rule && b < e) {
                     row_targets t;
