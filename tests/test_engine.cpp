@@ -162,14 +162,16 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     CHECK(c.spikes == one.spikes);
 }
 
-TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state and reset", "[unit][engine]") {
-    // With two parts or more and every input direct, each part's neurons sit apart in the
-    // LIF models' arrays (unused neurons before, between and after the parts): initial
-    // values drawn per neuron, the step current on every excitatory neuron, the delivered
-    // weights and simulation::state must all land on the same neurons as in one part.
-    const auto spec = parse(direct_coba());
+namespace {
+
+// `spec` on 1 thread in 1 part, then on 1 and 2 threads in 2 and 3 parts (spaced where
+// the models allow it): the same spikes and samples, and the same simulation::state of
+// `vars` in both populations before the run, after it, and after reset_state and
+// `again` more steps. More than min_spikes spikes, and (unless 0) more than min_samples
+// samples of the one state recorder.
+void check_like_one_part(const network_spec& spec, const std::vector<std::string>& vars, std::uint64_t again, std::size_t min_spikes,
+                         std::size_t min_samples = 0) {
     const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
-    const std::vector<std::string> vars = {"v", "g_ex", "g_in"};
     auto state_of = [&](const simulation& sim) {
         std::vector<std::vector<double>> out;
         for (std::size_t p = 0; p < 2; ++p)
@@ -180,11 +182,15 @@ TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state 
     const auto initial = state_of(ref);
     capture one;
     ref.run(steps, &one);
-    REQUIRE(one.spikes.size() > 200);
+    REQUIRE(one.spikes.size() > min_spikes);
+    if (min_samples) {
+        REQUIRE(one.samples.size() == 1);
+        REQUIRE(one.samples[0].size() > min_samples);
+    }
     const auto after = state_of(ref);
     ref.reset_state();
-    capture again;
-    ref.run(200, &again);
+    capture more;
+    ref.run(again, &more);
     const auto after_reset = state_of(ref);
     for (int threads : {1, 2}) {
         for (std::size_t parts : {2, 3}) {
@@ -194,14 +200,26 @@ TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state 
             capture c;
             sim.run(steps, &c);
             CHECK(c.spikes == one.spikes);
+            CHECK(c.samples == one.samples);
             CHECK(state_of(sim) == after);
             sim.reset_state();
             capture c2;
-            sim.run(200, &c2);
-            CHECK(c2.spikes == again.spikes);
+            sim.run(again, &c2);
+            CHECK(c2.spikes == more.spikes);
+            CHECK(c2.samples == more.samples);
             CHECK(state_of(sim) == after_reset);
         }
     }
+}
+
+}  // namespace
+
+TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state and reset", "[unit][engine]") {
+    // With two parts or more and every input direct, each part's neurons sit apart in the
+    // LIF models' arrays (unused neurons before, between and after the parts): initial
+    // values drawn per neuron, the step current on every excitatory neuron, the delivered
+    // weights and simulation::state must all land on the same neurons as in one part.
+    check_like_one_part(parse(direct_coba()), {"v", "g_ex", "g_in"}, 200, 200);
 }
 
 TEST_CASE("parts kept apart where inputs go through rings give one part's spikes, samples, state and reset", "[unit][engine]") {
@@ -237,43 +255,7 @@ record:
                                            std::tuple{"Brunel", brunel, std::vector<std::string>{"v"}}}) {
         INFO(name);
         const auto spec = parse(yaml);
-        const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
-        auto state_of = [&](const simulation& sim) {
-            std::vector<std::vector<double>> out;
-            for (std::size_t p = 0; p < 2; ++p)
-                for (const auto& v : vars) out.push_back(sim.state(p, v));
-            return out;
-        };
-        simulation ref(spec, builtin_models(), 1, 1);
-        const auto initial = state_of(ref);
-        capture one;
-        ref.run(steps, &one);
-        REQUIRE(one.spikes.size() > 300);
-        REQUIRE(one.samples.size() == 1);
-        REQUIRE(one.samples[0].size() > 100);
-        const auto after = state_of(ref);
-        ref.reset_state();
-        capture again;
-        ref.run(300, &again);
-        const auto after_reset = state_of(ref);
-        for (int threads : {1, 2}) {
-            for (std::size_t parts : {2, 3}) {
-                INFO(threads << " threads, " << parts << " parts");
-                simulation sim(spec, builtin_models(), threads, parts);
-                CHECK(state_of(sim) == initial);
-                capture c;
-                sim.run(steps, &c);
-                CHECK(c.spikes == one.spikes);
-                CHECK(c.samples == one.samples);
-                CHECK(state_of(sim) == after);
-                sim.reset_state();
-                capture c2;
-                sim.run(300, &c2);
-                CHECK(c2.spikes == again.spikes);
-                CHECK(c2.samples == again.samples);
-                CHECK(state_of(sim) == after_reset);
-            }
-        }
+        check_like_one_part(spec, vars, 300, 300, 100);
     }
 }
 
