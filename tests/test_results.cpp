@@ -161,6 +161,124 @@ TEST_CASE("spikes cross the writer's chunks in order: one call of many chunks, m
     CHECK(off == 0);
 }
 
+TEST_CASE("spikes written past HDF5 reach the file during the run, in order, across flushes and bursts", "[unit][results]") {
+    // As the engine calls the writer: on_spikes, then on_step, every step. 40,000 steps
+    // of 0-59 spikes cross the flushes at steps 16,384 and 32,768 inside chunks (the rest
+    // of such a chunk is written after the flush); three steps of 40,000 spikes each fill
+    // more chunks in one step than a step writes.
+    const auto dir = temp_dir("results_past_hdf5");
+    const std::string path = (dir / "past.h5").string();
+    const auto spec = parse("populations:\n  a: {size: 5000, model: lif_curr_exp}\n  b: {size: 50, model: lif_curr_exp}\n");
+    std::vector<double> ta;
+    std::vector<std::uint64_t> ia, ib;
+    std::vector<double> seen_during;  // the first chunk of a's times, read while the writer is open
+    {
+        results_writer w(path, spec, "");
+        std::vector<std::uint32_t> ids;
+        for (std::uint64_t step = 1; step <= 40000; ++step) {
+            const std::size_t k = step == 5000 || step == 20000 || step == 33000 ? 40000 : (step * 13) % 60;
+            ids.resize(k);
+            for (std::size_t j = 0; j < k; ++j) ids[j] = static_cast<std::uint32_t>((step * 31 + j * 7) % 5000);
+            w.on_spikes(step, 0, ids.data(), k);
+            for (auto id : ids) { ta.push_back(static_cast<double>(step) * 0.1); ia.push_back(id); }
+            if (step % 7 == 0) {
+                const std::uint32_t one = static_cast<std::uint32_t>(step % 50);
+                w.on_spikes(step, 1, &one, 1);
+                ib.push_back(one);
+            }
+            w.on_step(step);
+            if (step == 1000) {  // a's first chunk (16,384 spikes) was due near step 560
+                REQUIRE(ta.size() > 20000);
+                // the same file opened again in this process shares the writer's HDF5 state
+                auto r = h5::handle(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+                if (!r.valid()) r = h5::handle(H5Fopen((path + ".tmp").c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
+                REQUIRE(r.valid());
+                h5::handle d(H5Dopen2(r, "/spikes/a/timestamps", H5P_DEFAULT), H5Dclose);
+                REQUIRE(d.valid());
+                REQUIRE(h5::length(d) >= 16384);
+                h5::handle fs(H5Dget_space(d), H5Sclose);
+                const hsize_t start = 0, count = 16384;
+                H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, nullptr, &count, nullptr);
+                h5::handle ms(H5Screate_simple(1, &count, nullptr), H5Sclose);
+                seen_during.resize(16384);
+                REQUIRE(H5Dread(d, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, seen_during.data()) >= 0);
+            }
+        }
+        w.close(true, 4000.0, 0.0);
+    }
+    // written during the run, not held until its end
+    CHECK(std::equal(seen_during.begin(), seen_during.end(), ta.begin()));
+    auto f = h5::open_file(path);
+    const auto t = h5::read_vector<double>(f, "spikes/a/timestamps", path);
+    REQUIRE(t.size() == ta.size());
+    CHECK(t == ta);
+    CHECK(h5::read_vector<std::uint64_t>(f, "spikes/a/node_ids", path) == ia);
+    CHECK(h5::read_vector<std::uint64_t>(f, "spikes/b/node_ids", path) == ib);
+    CHECK(h5::read_vector<double>(f, "spikes/b/timestamps", path).size() == ib.size());
+    // h5py reads the same values
+    if (std::system("/usr/bin/python3 -c 'import h5py' 2>/dev/null") == 0) {
+        const std::string out = shell("/usr/bin/python3 -c \"import h5py; f = h5py.File('" + path +
+                                      "', 'r'); t = f['spikes/a/timestamps'][:]; n = f['spikes/a/node_ids'][:]; "
+                                      "print(len(t), repr(float(t.sum())), int(n.sum()))\"");
+        double sum = 0;
+        std::uint64_t nsum = 0;
+        for (double x : ta) sum += x;
+        for (auto x : ia) nsum += x;
+        std::istringstream is(out);
+        std::size_t n = 0;
+        double s = 0;
+        std::uint64_t ns = 0;
+        is >> n >> s >> ns;
+        CHECK(n == ta.size());
+        CHECK(s == Approx(sum).epsilon(1e-12));
+        CHECK(ns == nsum);
+    }
+}
+
+TEST_CASE("h5::chunk_places: a chunk is allocated as the extent reaches it, its values written past HDF5 read back through it", "[unit][results]") {
+    const auto dir = temp_dir("results_past_hdf5");
+    const std::string path = (dir / "places.h5").string();
+    constexpr std::size_t chunk = 16384;
+    std::vector<double> v(3 * chunk + 100);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = 0.5 * static_cast<double>(i) + 1.0;
+    {
+        auto f = h5::create_file(path, true);
+        auto d = h5::create_extendable(f, "t", H5T_IEEE_F64LE, 0, path, true);
+        const int fd = h5::posix_descriptor(f);
+        REQUIRE(fd >= 0);
+        h5::chunk_places at(d, chunk, sizeof(double), path);
+        // the third chunk first: the extent reaches it, so HDF5 allocates every chunk up to it
+        const std::uint64_t third = at.place(2 * chunk);
+        CHECK(third % h5::streamed_alignment == 0);
+        CHECK(h5::length(d) == 3 * chunk);
+        CHECK(at.place(2 * chunk + 10) == third + 10 * sizeof(double));
+        // every value, one at a time at its place (chunks 0 and 1 were allocated with 2)
+        std::size_t short_writes = 0;
+        for (std::size_t i = 0; i < v.size(); ++i)
+            short_writes += ::pwrite(fd, &v[i], sizeof(double), static_cast<off_t>(at.place(i))) != sizeof(double);
+        CHECK(short_writes == 0);
+        CHECK(h5::length(d) == 4 * chunk);  // the fourth chunk's extent runs ahead
+        at.set_length(v.size());
+        CHECK(h5::length(d) == v.size());
+        // shrunk below a chunk, that chunk is freed; asked for again, it has a place again
+        const std::uint64_t fourth = at.place(3 * chunk);
+        at.set_length(chunk);
+        CHECK(h5::length(d) == chunk);
+        // another dataset's chunks take the space freed, so the chunks come back elsewhere
+        auto u = h5::create_extendable(f, "u", H5T_IEEE_F64LE, 0, path, true);
+        h5::chunk_places u_at(u, chunk, sizeof(double), path);
+        u_at.place(3 * chunk);
+        CHECK(at.place(3 * chunk) != fourth);
+        CHECK(at.place(2 * chunk) != third);
+        for (std::size_t i = chunk; i < v.size(); ++i)
+            short_writes += ::pwrite(fd, &v[i], sizeof(double), static_cast<off_t>(at.place(i))) != sizeof(double);
+        CHECK(short_writes == 0);
+        at.set_length(v.size());
+    }
+    auto r = h5::open_file(path);
+    CHECK(h5::read_vector<double>(r, "t", path) == v);
+}
+
 TEST_CASE("a results file replaces an earlier one of the same name only when complete; a directory of that name is an error", "[unit][results]") {
     const auto dir = std::filesystem::temp_directory_path() / "engram_test_results_replace";
     std::filesystem::remove_all(dir);

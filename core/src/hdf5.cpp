@@ -35,17 +35,15 @@ handle create_file(const std::string& path, bool streamed) {
 void space_ahead::ensure(hid_t file, std::uint64_t bytes, std::uint64_t step) {
 #ifdef __linux__
     if (off_) return;
-    hsize_t size = 0;
-    if (H5Fget_filesize(file, &size) < 0) return;
+    // the end of the space HDF5 has allocated (writes past HDF5, chunk_places, do not
+    // move the end of file it knows)
+    haddr_t eoa = 0;
+    if (H5Fget_eoa(file, &eoa) < 0) return;
+    const std::uint64_t size = eoa;
     if (size + bytes <= end_) return;
-    if (fd_ < 0) {
-        handle fapl(H5Fget_access_plist(file), H5Pclose);
-        void* h = nullptr;
-        if (!fapl.valid() || H5Pget_driver(fapl) != H5FD_SEC2 || H5Fget_vfd_handle(file, H5P_DEFAULT, &h) < 0 || !h) {
-            off_ = true;
-            return;
-        }
-        fd_ = *static_cast<int*>(h);
+    if (fd_ < 0 && (fd_ = posix_descriptor(file)) < 0) {
+        off_ = true;
+        return;
     }
     const std::uint64_t from = std::max<std::uint64_t>(end_, size), to = size + bytes + step;
     if (fallocate(fd_, FALLOC_FL_KEEP_SIZE, static_cast<off_t>(from), static_cast<off_t>(to - from)) != 0) {
@@ -133,15 +131,63 @@ handle open_dataset(hid_t loc, const std::string& name, const std::string& file)
 
 handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
                          const std::string& file) {
+    return create_extendable(loc, name, type, cols, file, false);
+}
+
+handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
+                         const std::string& file, bool allocate_early) {
     const int rank = cols == 0 ? 1 : 2;
     hsize_t dims[2] = {0, cols}, maxdims[2] = {H5S_UNLIMITED, cols};
     hsize_t chunk[2] = {cols == 0 ? 16384 : std::max<hsize_t>(1, 16384 / std::max<std::size_t>(cols, 1)), cols};
     handle space(H5Screate_simple(rank, dims, maxdims), H5Sclose);
     handle plist(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
     H5Pset_chunk(plist, rank, chunk);
+    if (allocate_early && (H5Pset_alloc_time(plist, H5D_ALLOC_TIME_EARLY) < 0 ||
+                           H5Pset_fill_time(plist, H5D_FILL_TIME_NEVER) < 0))
+        throw io_error(file, "create", "dataset '" + name + "': HDF5 refused early allocation");
     return {check(H5Dcreate2(loc, name.c_str(), type, space, H5P_DEFAULT, plist, H5P_DEFAULT), file,
                   "dataset '" + name + "' cannot be created"),
             H5Dclose};
+}
+
+int posix_descriptor(hid_t file) {
+    handle fapl(H5Fget_access_plist(file), H5Pclose);
+    void* h = nullptr;
+    if (!fapl.valid() || H5Pget_driver(fapl) != H5FD_SEC2 || H5Fget_vfd_handle(file, H5P_DEFAULT, &h) < 0 || !h) return -1;
+    return *static_cast<int*>(h);
+}
+
+chunk_places::chunk_places(hid_t dset, std::size_t chunk, std::size_t elem_bytes, std::string file)
+    : dset_(dset), chunk_(chunk), elem_bytes_(elem_bytes), file_(std::move(file)), extent_(length(dset)) {}
+
+std::uint64_t chunk_places::place(std::uint64_t index) {
+    const std::uint64_t c = index / chunk_;
+    if (c != chunk_index_) {
+        const hsize_t first = c * chunk_;
+        if (extent_ <= first) {  // HDF5 allocates the chunk as the extent reaches it
+            const hsize_t reach = first + chunk_;
+            if (H5Dset_extent(dset_, &reach) < 0) throw io_error(file_, "write", "cannot extend a dataset");
+            extent_ = reach;
+        }
+        unsigned filters = 0;
+        haddr_t addr = HADDR_UNDEF;
+        hsize_t bytes = 0;
+        if (H5Dget_chunk_info_by_coord(dset_, &first, &filters, &addr, &bytes) < 0 || addr == HADDR_UNDEF ||
+            bytes != chunk_ * elem_bytes_)
+            throw io_error(file_, "write", "HDF5 gave no place for a dataset's chunk");
+        chunk_index_ = c;
+        chunk_addr_ = addr;
+    }
+    return chunk_addr_ + (index - c * chunk_) * elem_bytes_;
+}
+
+void chunk_places::set_length(std::uint64_t n) {
+    if (n == extent_) return;
+    const hsize_t e = n;
+    if (H5Dset_extent(dset_, &e) < 0) throw io_error(file_, "write", "cannot set a dataset's length");
+    extent_ = n;
+    // a chunk past the new extent is freed
+    if (chunk_index_ != ~std::uint64_t{0} && chunk_index_ * chunk_ >= n) chunk_index_ = ~std::uint64_t{0};
 }
 
 std::size_t length(hid_t dset) {

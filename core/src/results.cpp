@@ -1,8 +1,13 @@
 #include "engram/core/results.hpp"
 
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <deque>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -10,19 +15,41 @@
 #include "engram/core/hdf5.hpp"
 #include "engram/core/version.hpp"
 
+#include <unistd.h>
+
 namespace engram {
 
 namespace {
 // Spikes are buffered per population and written a chunk of the dataset at a time
-// (16384 values: 128 KiB of times and 128 KiB of ids). A full chunk goes to the file as
-// it is, past HDF5's chunk cache, at an offset that is a multiple of 128 KiB (the file
-// is created `streamed`): the cheapest write there is, which matters where the run's own
-// threads write (every core stepping), since each write holds up every worker. Per
-// spike, these writes took 0.63 x the time of 64 KiB chunks at unaligned offsets (the
-// kernel's page cache takes an aligned 128 KiB in large pages); coba_large on 2 workers
-// ran its loop in 0.98 x the time.
+// (16384 values: 128 KiB of times and 128 KiB of ids), as they are, at an offset that is
+// a multiple of 128 KiB (the file is created `streamed`): the cheapest write there is,
+// which matters where the run's own threads write (every core stepping), since a write
+// holds up every worker. Per spike, these writes took 0.63 x the time of 64 KiB chunks
+// at unaligned offsets (the kernel's page cache takes an aligned 128 KiB in large pages).
+// Where HDF5's POSIX driver holds the file, the values go to their chunk's place past
+// HDF5 (h5::chunk_places), queued, and at most pump_bytes of the queue are written a
+// step (on_step): a due chunk's times and ids then go out in different steps, rather
+// than both at once in the step that filled them (coba_large on 2 workers: 0.98 x the
+// run loop).
 constexpr std::size_t spike_chunk = 16384;
 constexpr std::size_t flush_values = 1 << 18;  // buffered state values per variable
+constexpr std::size_t pump_bytes = spike_chunk * sizeof(double);
+// Chunks queued at most: a run that fills more than pump_bytes a step writes the oldest
+// at once (2 MiB of buffers at most).
+constexpr std::size_t max_queued = 8;
+
+// Writes n bytes at `at` in fd, through short writes and interrupted calls.
+void write_at(int fd, std::uint64_t at, const void* data, std::size_t n, const std::string& file) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    while (n > 0) {
+        const ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(at));
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) throw io_error(file, "write", std::string("spike chunk: ") + (w < 0 ? std::strerror(errno) : "nothing written") + " (disk full?)");
+        p += w;
+        at += static_cast<std::uint64_t>(w);
+        n -= static_cast<std::size_t>(w);
+    }
+}
 }  // namespace
 
 struct results_writer::impl {
@@ -34,9 +61,12 @@ struct results_writer::impl {
         bool recorded = false;
         bool raw = false;  // the datasets store doubles and uint64 as in memory
         h5::handle times, ids;
+        // where the values go past HDF5 (see pump); empty: they go through append_chunked
+        std::optional<h5::chunk_places> t_at, n_at;
         std::vector<double> t;
         std::vector<std::uint64_t> n;
-        std::uint64_t rows = 0;  // spikes written
+        std::uint64_t rows = 0;  // spikes written (or queued, past HDF5)
+        std::uint64_t written = 0;  // past HDF5: spikes whose times and ids are in the file
         // buffered spikes at which the file would reach the next chunk boundary
         std::size_t due() const { return spike_chunk - static_cast<std::size_t>(rows % spike_chunk); }
     };
@@ -46,6 +76,18 @@ struct results_writer::impl {
         std::size_t cols = 0;
     };
     std::vector<spike_stream> spikes;
+    // Spike values on their way to the file past HDF5: whole chunks (or the rest of
+    // one), each stream's times, then its ids, written pump_bytes a step by on_step.
+    struct queued {
+        spike_stream* s = nullptr;
+        std::vector<double> t;
+        std::vector<std::uint64_t> n;
+        std::uint64_t t_at = 0, n_at = 0;  // file offsets
+        std::size_t done = 0;  // bytes written, of t then n
+    };
+    int fd = -1;
+    std::deque<queued> queue;
+    std::vector<queued> spare;  // written, their buffers kept
     std::vector<std::vector<var_stream>> reports;  // [recorder][variable]
     std::vector<std::vector<std::string>> time_datasets;  // mapping/time per recorder variable
     bool closed = false;
@@ -61,9 +103,72 @@ struct results_writer::impl {
             throw;
         }
     }
+    // Up to `budget` bytes of the queue to the file (everything where budget is SIZE_MAX),
+    // oldest first. With pump_bytes a step, a due chunk's times and ids go out in two
+    // steps, and chunks of several populations due at once in as many more: where the
+    // run's own workers record (every core stepping), each write holds up every worker.
+    void pump(std::size_t budget) {
+        while (budget > 0 && !queue.empty()) {
+            queued& q = queue.front();
+            const std::size_t tb = q.t.size() * sizeof(double), nb = q.n.size() * sizeof(std::uint64_t);
+            const bool in_t = q.done < tb;
+            const std::size_t from = in_t ? q.done : q.done - tb, len = std::min(budget, (in_t ? tb : nb) - from);
+            if (in_t) write_at(fd, q.t_at + from, reinterpret_cast<const unsigned char*>(q.t.data()) + from, len, tmp);
+            else write_at(fd, q.n_at + from, reinterpret_cast<const unsigned char*>(q.n.data()) + from, len, tmp);
+            q.done += len;
+            budget -= len;
+            if (q.done == tb + nb) {
+                q.s->written += q.t.size();
+                q.t.clear();
+                q.n.clear();
+                q.done = 0;
+                spare.push_back(std::move(q));
+                queue.pop_front();
+            }
+        }
+    }
+    // Queues stream s's first w buffered spikes (they fit in the chunk at s.rows).
+    void enqueue(spike_stream& s, std::size_t w) {
+        while (queue.size() >= max_queued) {
+            const queued& f = queue.front();
+            pump(f.t.size() * sizeof(double) + f.n.size() * sizeof(std::uint64_t) - f.done);
+        }
+        queued q;
+        if (!spare.empty()) {
+            q = std::move(spare.back());
+            spare.pop_back();
+        } else {
+            q.t.reserve(spike_chunk);
+            q.n.reserve(spike_chunk);
+        }
+        q.s = &s;
+        q.t_at = s.t_at->place(s.rows);
+        q.n_at = s.n_at->place(s.rows);
+        // the buffers go to the queue as they are; the spikes past w start the next ones
+        q.t.assign(s.t.begin() + static_cast<std::ptrdiff_t>(w), s.t.end());
+        q.n.assign(s.n.begin() + static_cast<std::ptrdiff_t>(w), s.n.end());
+        s.t.resize(w);
+        s.n.resize(w);
+        std::swap(q.t, s.t);
+        std::swap(q.n, s.n);
+        s.rows += w;
+        queue.push_back(std::move(q));
+    }
     // Writes the buffered spikes up to the last chunk boundary they reach, or all of
     // them (`all`: the periodic flush and close); the rest stays buffered.
     void flush_spike(spike_stream& s, bool all) {
+        if (s.t_at) {
+            // past HDF5: queued a chunk at a time, written by pump (at once where `all`)
+            if (!all) {
+                while (s.t.size() >= s.due()) {
+                    ahead.ensure(file, 2 * spike_chunk * (sizeof(double) + sizeof(std::uint64_t)));
+                    enqueue(s, s.due());
+                }
+                return;
+            }
+            if (!s.t.empty()) enqueue(s, s.t.size());
+            return;
+        }
         std::size_t w = s.t.size();
         if (!all) {
             const std::size_t due = s.due();
@@ -79,6 +184,14 @@ struct results_writer::impl {
         s.t.erase(s.t.begin(), s.t.begin() + static_cast<std::ptrdiff_t>(w));
         s.n.erase(s.n.begin(), s.n.begin() + static_cast<std::ptrdiff_t>(w));
     }
+    // The spike datasets written past HDF5 take the length of what is in the file.
+    void settle() {
+        for (auto& s : spikes)
+            if (s.t_at) {
+                s.t_at->set_length(s.written);
+                s.n_at->set_length(s.written);
+            }
+    }
     void flush_var(var_stream& v) {
         if (v.buf.empty() || !v.cols) {
             v.buf.clear();
@@ -89,6 +202,13 @@ struct results_writer::impl {
     }
     void flush_all() {
         for (auto& s : spikes) if (s.recorded) flush_spike(s, true);
+        try {
+            pump(SIZE_MAX);
+        } catch (...) {
+            settle();  // the datasets end where their values do; the rest stays queued
+            throw;
+        }
+        settle();
         for (auto& r : reports) for (auto& v : r) flush_var(v);
         if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0) throw io_error(tmp, "flush", "HDF5 flush failed (disk full?)");
     }
@@ -115,6 +235,7 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
     h5::write_attr(m.file, "experiment", experiment_yaml, m.tmp);
     h5::write_attr(m.file, "complete", std::int64_t{0}, m.tmp);
 
+    m.fd = h5::posix_descriptor(m.file);
     auto spikes_grp = h5::create_group(m.file, "spikes", m.tmp);
     m.spikes.resize(spec.populations.size());
     for (const auto& name : spec.spike_recorders) {
@@ -125,12 +246,18 @@ results_writer::results_writer(const std::string& path, const network_spec& spec
         h5::write_attr(g, "sorting", std::string("by_time"), m.tmp);
         h5::write_attr(g, "size", static_cast<std::int64_t>(spec.populations[p].size), m.tmp);
         h5::write_attr(g, "model", spec.populations[p].model, m.tmp);
-        s.times = h5::create_extendable(g, "timestamps", H5T_IEEE_F64LE, 0, m.tmp);
+        // chunks allocated as the extent reaches them, so that the values can go to their
+        // places past HDF5 (they are stored as memory holds them on little-endian hosts)
+        s.times = h5::create_extendable(g, "timestamps", H5T_IEEE_F64LE, 0, m.tmp, true);
         h5::write_attr(s.times, "units", std::string("ms"), m.tmp);
-        s.ids = h5::create_extendable(g, "node_ids", H5T_STD_U64LE, 0, m.tmp);
+        s.ids = h5::create_extendable(g, "node_ids", H5T_STD_U64LE, 0, m.tmp, true);
         if (h5::chunk_length(s.times, m.tmp) != spike_chunk || h5::chunk_length(s.ids, m.tmp) != spike_chunk)
             throw io_error(m.tmp, "create", "spike datasets with chunks of " + std::to_string(spike_chunk) + " values");
         s.raw = h5::stored_as_in_memory(s.times, H5T_NATIVE_DOUBLE) && h5::stored_as_in_memory(s.ids, H5T_NATIVE_UINT64);
+        if (s.raw && m.fd >= 0) {
+            s.t_at.emplace(s.times, spike_chunk, sizeof(double), m.tmp);
+            s.n_at.emplace(s.ids, spike_chunk, sizeof(std::uint64_t), m.tmp);
+        }
         s.t.reserve(2 * spike_chunk);
         s.n.reserve(2 * spike_chunk);
     }
@@ -202,6 +329,7 @@ void results_writer::on_sample(std::uint64_t, std::size_t rec, const std::vector
 
 void results_writer::on_step(std::uint64_t step) {
     if ((step & ((1u << 14) - 1)) == 0) impl_->flush_all();
+    else if (!impl_->queue.empty()) impl_->pump(pump_bytes);
 }
 
 void results_writer::close(bool complete, double simulated_ms, double wall_seconds) {

@@ -104,6 +104,36 @@ handle open_dataset(hid_t loc, const std::string& name, const std::string& file)
 // 8-byte values), or 2-D of rows of `cols` (chunks of about 16384 values).
 handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
                          const std::string& file);
+// `allocate_early`: a chunk gets its place in the file when the dataset's extent first
+// reaches it, and no fill values are written (for chunk_places).
+handle create_extendable(hid_t loc, const std::string& name, hid_t type, std::size_t cols,
+                         const std::string& file, bool allocate_early);
+// The file descriptor of a file open with HDF5's POSIX driver (sec2), or -1.
+int posix_descriptor(hid_t file);
+
+// Where the values of a 1-D chunked dataset go in the file, for writes past HDF5 (pwrite
+// on posix_descriptor): the dataset is created with allocate_early, stored as memory
+// holds its values (stored_as_in_memory). place() extends the dataset, where its extent
+// does not reach the value's chunk yet, so that HDF5 allocates the chunk, and asks HDF5
+// for the chunk's address; the extent may then run ahead of what is written, until
+// set_length() sets it to what is. The values go in as H5Dwrite_chunk would write them;
+// no HDF5 call reads or caches them meanwhile.
+class chunk_places {
+public:
+    chunk_places(hid_t dset, std::size_t chunk, std::size_t elem_bytes, std::string file);
+    // The file offset of value `index` (its chunk allocated first where it is not).
+    std::uint64_t place(std::uint64_t index);
+    // The dataset's extent set to n values (every value below n written).
+    void set_length(std::uint64_t n);
+
+private:
+    hid_t dset_;
+    std::size_t chunk_, elem_bytes_;
+    std::string file_;
+    std::uint64_t extent_ = 0;
+    std::uint64_t chunk_index_ = ~std::uint64_t{0}, chunk_addr_ = 0;  // the last chunk asked for
+};
+
 // A write that fails leaves the dataset as it was (its extent restored) and throws.
 void append(hid_t dset, hid_t mem_type, const void* data, std::size_t rows, std::size_t cols,
             const std::string& file);
