@@ -164,8 +164,8 @@ std::uint64_t chunk_places::place(std::uint64_t index) {
     const std::uint64_t c = index / chunk_;
     if (c != chunk_index_) {
         const hsize_t first = c * chunk_;
-        if (extent_ <= first) {  // HDF5 allocates the chunk as the extent reaches it
-            const hsize_t reach = first + chunk_;
+        if (extent_ <= first) {  // HDF5 allocates the chunk as the extent reaches into it
+            const hsize_t reach = first + 1;
             if (H5Dset_extent(dset_, &reach) < 0) throw io_error(file_, "write", "cannot extend a dataset");
             extent_ = reach;
         }

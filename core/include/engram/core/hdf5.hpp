@@ -113,11 +113,12 @@ int posix_descriptor(hid_t file);
 
 // Where the values of a 1-D chunked dataset go in the file, for writes past HDF5 (pwrite
 // on posix_descriptor): the dataset is created with allocate_early, stored as memory
-// holds its values (stored_as_in_memory). place() extends the dataset, where its extent
-// does not reach the value's chunk yet, so that HDF5 allocates the chunk, and asks HDF5
-// for the chunk's address; the extent may then run ahead of what is written, until
-// set_length() sets it to what is. The values go in as H5Dwrite_chunk would write them;
-// no HDF5 call reads or caches them meanwhile.
+// holds its values (stored_as_in_memory). place() extends the dataset into the value's
+// chunk, where its extent does not reach that chunk yet, so that HDF5 allocates it, and
+// asks HDF5 for the chunk's address; set_length() then sets the extent to what is
+// written. The values go in as H5Dwrite_chunk would write them; no HDF5 call reads or
+// caches them meanwhile. (Shrinking the extent into a chunk makes HDF5 read and rewrite
+// that chunk: a writer that only appends extends it, one value into each new chunk.)
 class chunk_places {
 public:
     chunk_places(hid_t dset, std::size_t chunk, std::size_t elem_bytes, std::string file);
