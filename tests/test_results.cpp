@@ -235,7 +235,7 @@ TEST_CASE("spikes written past HDF5 reach the file during the run, in order, acr
         std::uint64_t ns = 0;
         is >> n >> s >> ns;
         CHECK(n == ta.size());
-        CHECK(s == Approx(sum).epsilon(1e-12));
+        CHECK(s == Approx(sum).epsilon(1e-9));  // numpy sums pairwise
         CHECK(ns == nsum);
     }
 }
