@@ -14,6 +14,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <sstream>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -238,6 +239,43 @@ TEST_CASE("spikes written past HDF5 reach the file during the run, in order, acr
         CHECK(s == Approx(sum).epsilon(1e-9));  // numpy sums pairwise
         CHECK(ns == nsum);
     }
+}
+
+TEST_CASE("a spike chunk the file cannot take is an io_error naming the file", "[unit][results]") {
+    // A child whose files may not grow past 1 MiB (RLIMIT_FSIZE; the writes then fail
+    // with EFBIG): 1,000 spikes a step fill a chunk every 16 steps, and the queued chunks
+    // past 1 MiB cannot be written.
+    const auto dir = temp_dir("results_past_hdf5");
+    const std::string path = (dir / "full.h5").string();
+    const auto spec = parse("populations:\n  a: {size: 5000, model: lif_curr_exp}\n");
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        std::signal(SIGXFSZ, SIG_IGN);
+        const rlimit lim{1u << 20, 1u << 20};
+        if (setrlimit(RLIMIT_FSIZE, &lim) != 0) std::_Exit(5);
+        int code = 1;  // no error
+        try {
+            results_writer w(path, spec, "");
+            std::vector<std::uint32_t> ids(1000);
+            for (std::uint64_t step = 1; step <= 2000; ++step) {
+                for (std::size_t j = 0; j < ids.size(); ++j) ids[j] = static_cast<std::uint32_t>((step + j) % 5000);
+                w.on_spikes(step, 0, ids.data(), ids.size());
+                w.on_step(step);
+            }
+            w.close(true, 200.0, 0.0);
+        } catch (const io_error& e) {
+            const std::string m = e.what();
+            code = m.find(path) != std::string::npos && m.find("spike chunk") != std::string::npos ? 0 : 2;
+        } catch (...) {
+            code = 3;
+        }
+        std::_Exit(code);
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    REQUIRE(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);  // 1: no error; 2: one not naming the file; 3: another kind
 }
 
 TEST_CASE("h5::chunk_places: a chunk is allocated as the extent reaches it, its values written past HDF5 read back through it", "[unit][results]") {
