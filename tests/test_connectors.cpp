@@ -322,6 +322,53 @@ TEST_CASE("fixed_number_pre rows with a constant weight equal the sorted draws, 
     }
 }
 
+TEST_CASE("rows of a projection with many sources keep each row's synapses in the order drawn", "[unit][connectors]") {
+    // 300,000 sources: their rows' write positions, a line each, are beyond 16 MiB, so the
+    // fill pass puts each chunk of 2^21 drawn synapses in order of source block; 2.4
+    // million synapses make a full chunk and a partial one. Each row must still hold its
+    // synapses in the order of the draws: the plain list, stably sorted by source.
+    const std::uint32_t n_pre = 300000, n_post = 2000;
+    for (const bool values : {true, false}) {
+        INFO((values ? "weights and delays per synapse" : "one weight and one delay"));
+        auto p = proj("fixed_number_pre");
+        p.connector.n = 1200;
+        if (values) {
+            p.weight = {distribution::kind::normal, 1.0, 0.3, 0.0, 5.0, dimension::conductance, {}};
+            p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time, {}};
+        }
+        const auto list = generate_synapses(p, n_pre, n_post, 0.1, 21);
+        REQUIRE(list.size() == std::size_t(n_post) * 1200);
+        std::vector<std::size_t> order(list.size());
+        for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return list.pre[x] < list.pre[y]; });
+        for (const auto& parts : {std::vector<neuron_range>{{0, n_post}}, std::vector<neuron_range>{{0, 700}, {700, n_post}}}) {
+            INFO(parts.size() << " parts");
+            const auto rows = build_projection(p, n_pre, n_post, 0.1, 21, parts, 2);
+            REQUIRE(rows.homogeneous_weight == !values);
+            const auto a = rows.to_list();
+            REQUIRE(a.size() == list.size());
+            // to_list: by source, then part by part, each row in its stored order
+            std::vector<std::size_t> expect;
+            expect.reserve(order.size());
+            for (std::size_t b = 0; b < order.size();) {
+                std::size_t e = b;
+                while (e < order.size() && list.pre[order[e]] == list.pre[order[b]]) ++e;
+                for (const auto& r : parts)
+                    for (std::size_t k = b; k < e; ++k)
+                        if (list.post[order[k]] >= r.begin && list.post[order[k]] < r.end) expect.push_back(order[k]);
+                b = e;
+            }
+            std::size_t bad = 0;
+            for (std::size_t k = 0; k < a.size(); ++k) {
+                const std::size_t x = expect[k];
+                if (a.pre[k] != list.pre[x] || a.post[k] != list.post[x] || (values && (a.weight[k] != float(list.weight[x]) || a.delay[k] != list.delay[x])))
+                    ++bad;
+            }
+            CHECK(bad == 0);
+        }
+    }
+}
+
 TEST_CASE("plastic projections: columns find every synapse's source from the rows; 10 or 12 bytes per synapse",
           "[unit][connectors]") {
     build_options opt;

@@ -489,11 +489,32 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
                 float w;
                 std::uint16_t d;
             };
-            constexpr std::size_t chunk = 1024;
-            std::vector<drawn> buf(chunk);
+            //
+            // Where the rows are many (the line each row is being written at adds up to
+            // more than 16 MiB, beyond a core's share of the last-level cache), a put finds
+            // its row's line evicted since the row's last put. There the chunk is 2^21
+            // synapses (two buffers of 32 MiB while the part is built), and they are put
+            // in order of source block (1,024 rows a block; a stable counting sort, so
+            // each row keeps the order of the draws): the puts of a block find the
+            // block's lines in the cache. Brunel at 10^9 synapses (800,000 sources, 51 MB
+            // of lines) built in 0.69 x the time on 2 threads; at 10^8 (5 MB) batching
+            // gained nothing (Zen 3, thirty-seventh session).
+            const bool batched = std::size_t(n_pre) * 64 > (std::size_t(16) << 20);
+            const std::size_t chunk = batched ? std::size_t(1) << 21 : 1024;
+            std::vector<drawn> buf(chunk), sorted(batched ? chunk : 0);
+            const int shift = 10;
+            std::vector<std::uint32_t> at(batched ? (std::size_t(n_pre) >> shift) + 2 : 0);
             std::size_t m = 0;
             auto put_all = [&] {
-                for (std::size_t x = 0; x < m; ++x) put(buf[x].i, buf[x].j, buf[x].w, buf[x].d);
+                if (!batched) {
+                    for (std::size_t x = 0; x < m; ++x) put(buf[x].i, buf[x].j, buf[x].w, buf[x].d);
+                } else {
+                    std::fill(at.begin(), at.end(), 0u);
+                    for (std::size_t x = 0; x < m; ++x) ++at[(buf[x].i >> shift) + 1];
+                    for (std::size_t b = 1; b < at.size(); ++b) at[b] += at[b - 1];
+                    for (std::size_t x = 0; x < m; ++x) sorted[at[buf[x].i >> shift]++] = buf[x];
+                    for (std::size_t x = 0; x < m; ++x) put(sorted[x].i, sorted[x].j, sorted[x].w, sorted[x].d);
+                }
                 m = 0;
             };
             for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], values, opt.pre_pos, opt.post_pos,
