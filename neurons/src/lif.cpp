@@ -460,8 +460,17 @@ struct lif_base : population_model {
                     if constexpr (Check::active) ys[j] = vof(i, acc); else ys[j] = vof(i);
                 }
                 if constexpr (Check::active)
-                    if (!check.ok(acc)) [[unlikely]]
-                        for (unsigned j = 0; j < n; ++j) ys[j] = check.redo(std::size_t(w) + V::lanes * j);
+                    if (!check.ok(acc)) [[unlikely]] {
+                        for (unsigned j = 0; j < n; ++j) {
+                            // An index the compiler cannot see through: otherwise GCC
+                            // reuses each vector's values of the first pass for redo,
+                            // and keeps them all live across the block (on AVX2's 16
+                            // registers, spilled to the stack and reloaded).
+                            std::size_t i = std::size_t(w) + V::lanes * j;
+                            asm("" : "+r"(i));
+                            ys[j] = check.redo(i);
+                        }
+                    }
                 if constexpr (Hold) {
                     typename V::f top = ninf;
 #pragma GCC unroll 4
