@@ -489,7 +489,6 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
                 float w;
                 std::uint16_t d;
             };
-            //
             // Where the rows are many (the line each row is being written at adds up to
             // more than 16 MiB, beyond a core's share of the last-level cache), a put finds
             // its row's line evicted since the row's last put. There the chunk is 2^21
