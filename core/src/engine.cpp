@@ -356,6 +356,13 @@ inline void prefetch_segment(const row_segment& g) {
     if (g.weights) __builtin_prefetch(g.weights);
 }
 
+// Steps whose spike lists are kept: step n's in spikes[n % spike_steps]. Four: in the
+// pipelined loop (run()) a worker's update of step n waits for every worker's delivery of
+// step n - 3 (which read spikes[n % 4]), so a worker may update step n+1 while another
+// still delivers step n-1, as far ahead as delivery allows (with three lists, only once
+// that delivery was done).
+constexpr std::size_t spike_steps = 4;
+
 struct population_rt {
     const model_info* info = nullptr;
     std::unique_ptr<population_model> model;
@@ -366,7 +373,7 @@ struct population_rt {
     std::vector<float*> input;                // this step's slot per receptor
     bool ring_input = true;                   // false: every input is direct (update gets no ring)
     std::vector<float> i_stim;                // empty unless a step current targets it
-    std::vector<spike_buffer> spikes[3];      // [step % 3][part] (3: a pipelined worker may be a step ahead)
+    std::vector<spike_buffer> spikes[spike_steps];  // [step % spike_steps][part]
     // Where part k's neuron i sits in the model's arrays (and i_stim): i + shift[k]; the
     // arrays hold `storage` neurons. Both as the population's own size and 0 unless the
     // parts are spaced (simulation::impl::space_parts).
@@ -913,10 +920,10 @@ void simulation::impl::apply_stimuli(std::size_t k, std::uint64_t n) {
 }
 
 // Steps 2 and 3 of step n for part k: stimuli, then integrate and detect (the part's
-// spikes of step n into spikes[n % 3][k]).
+// spikes of step n into spikes[n % spike_steps][k]).
 void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
     if (!stims.empty()) apply_stimuli(k, n);
-    const int cur = static_cast<int>(n % 3);
+    const int cur = static_cast<int>(n % spike_steps);
     for (auto& p : pops) {
         step_context ctx;
         ctx.step = n;
@@ -978,7 +985,7 @@ void for_each_spiking_row(const projection_rt& pj, const std::vector<spike_buffe
 // targets; 8-32 in each of two parts of coba_large), so batches within one projection
 // left the first rows of each batch waiting for their targets.
 void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
-    const int prev = static_cast<int>((n - 1) % 3);
+    const int prev = static_cast<int>((n - 1) % spike_steps);
     // At most `chunk` rows are listed, then walked, at a time (a step where most neurons
     // fire would otherwise list them all at once).
     constexpr std::size_t chunk = 1024, ahead = 16;
@@ -1147,7 +1154,7 @@ bool simulation::impl::direct_inputs_only() const {
 
 void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     phase_clock clock{clock_of(k)};
-    const int prev = static_cast<int>((n - 1) % 3);
+    const int prev = static_cast<int>((n - 1) % spike_steps);
     // 0. modulators take in the spikes of step n-1 (each part its own copy)
     if (!mod_sources.empty()) {
         for (std::size_t m = 0; m < mod_sources.size(); ++m) {
@@ -1199,7 +1206,7 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     deliver_direct(k, n);
     if (any_direct_projection) clock.lap(&event_counter::deliver);
     // 4. postsynaptic updates of plastic projections for this part's spikes of step n
-    const int cur = static_cast<int>(n % 3);
+    const int cur = static_cast<int>(n % spike_steps);
     for (std::size_t j : plastic) {
         auto& pj = projs[j];
         auto& rows = pj.rows.parts[k];
@@ -1291,7 +1298,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     auto record = [&](std::uint64_t s, std::size_t w) {
         if (!obs) return;
         phase_clock clock{m.profiling ? &worker_clock[w] : nullptr};
-        const int par = static_cast<int>(s % 3);
+        const int par = static_cast<int>(s % spike_steps);
         for (std::size_t p = 0; p < m.pops.size(); ++p) {
             const auto& parts = m.pops[p].spikes[par];
             if (parts.size() == 1) {
@@ -1424,9 +1431,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     // Pipelined (every input direct, nothing that reads all parts within a step): one
     // team job for the whole run, and no barrier. Worker w's step n: update its parts;
     // once every worker has updated step n-1, deliver step n-1's spikes into its parts.
-    // Its update of step n waits only until every worker has delivered step n-2 and step
-    // n-3 is recorded (spikes[n % 3] is then free), so a worker runs up to a step ahead
-    // and a slower part or a recording does not stall the other worker every step. The
+    // Its update of step n waits only until every worker has delivered step n-3 and step
+    // n-4 is recorded (spikes[n % spike_steps] is then free), so a worker runs up to a
+    // step and a delivery ahead (its update of n needs its own delivery of n-1, which
+    // needs every update of n-2), and a slower part or a recording does not stall the
+    // other worker every step. The
     // operations on each part are those of the step-by-step loop, in the same order: the
     // same spikes. Spikes go to the observers in step order, by whichever worker would
     // otherwise wait. Worker 0 reports progress and reads the stop flag, at the start of
@@ -1439,11 +1448,12 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     // Alone (stall_policy): where a worker gets too little of the CPUs, worker 0 steps
     // every part from a step s on while the others sleep, and from a step r on all workers
     // step their own parts again. Worker 0 alone decides, at the start of a step n: alone
-    // from s = n + 2 (a worker may be a step ahead, at n + 1, but not at n + 2, where it
-    // reads the decision after its wait for worker 0's delivery of n, so it sees it), or
-    // together again from r = n (the others sleep until woken). The decision, "from step x
-    // on, alone or together" with the opposite before x, is one word; worker 0 changes it
-    // only two steps after the last change took effect, by when every worker has read that
+    // from s = n + lead (a worker may be a step ahead, at n + 1, and reads the word at the
+    // start of each step after its wait for every delivery of lead steps back: at n + lead
+    // that includes worker 0's delivery of n, so it sees the decision), or together again
+    // from r = n (the others sleep until woken). The decision, "from step x on, alone or
+    // together" with the opposite before x, is one word; worker 0 changes it only lead
+    // steps after the last change took effect, by when every worker has read that
     // change (together: worker 0's delivery at x + 1 needed their updates of x; alone: a
     // worker that has not yet read it still finds its step before x under the opposite).
     // Alone, worker 0 publishes every worker's counters, and waits at its first step for
@@ -1464,7 +1474,9 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         alignas(64) std::atomic<bool> recording{false}, abort{false}, ended{false};
         // 2 x + 1: alone from step x on (together before); 2 x: together from x on. The
         // run starts alone where the last one ended alone (solo_switch).
-        const bool alone_first = sw.start(pol, W_, first, 2, 2);
+        // the lag of each update's wait for the deliveries, and of the switch to alone
+        constexpr std::uint64_t lead = spike_steps - 1;
+        const bool alone_first = sw.start(pol, W_, first, lead, lead);
         if (alone_first) ++solo_spells;
         alignas(64) std::atomic<std::uint64_t> mode{2 * first + (alone_first ? 1 : 0)};
         alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
@@ -1511,16 +1523,17 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
             // core has written since is a transfer between cores).
             std::uint64_t seen_updated = first - 1, seen_delivered = first - 1, seen_recorded = first - 1;
             std::uint64_t next_report = 1;  // worker 0: progress after steps first, first + report_every, ...
-            auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {  // every worker delivered n-lag, and step n-3 recorded
+            // every worker delivered n-lag, and step n-spike_steps recorded
+            auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {
                 if (seen_delivered + lag < n) seen_delivered = least(delivered);
-                if (obs && seen_recorded + 3 < n) seen_recorded = recorded.load(std::memory_order_acquire);
-                return seen_delivered + lag >= n && (!obs || seen_recorded + 3 >= n);
+                if (obs && seen_recorded + spike_steps < n) seen_recorded = recorded.load(std::memory_order_acquire);
+                return seen_delivered + lag >= n && (!obs || seen_recorded + spike_steps >= n);
             };
             auto all_updated = [&](std::uint64_t n) {  // every worker updated n-1
                 if (seen_updated + 1 < n) seen_updated = least(updated);
                 return seen_updated + 1 >= n;
             };
-            // worker 0 at the start of step n (solo_switch): alone from n + 2, or together from n
+            // worker 0 at the start of step n (solo_switch): alone from n + lead, or together from n
             auto decide = [&](std::uint64_t n, wall::time_point now) {
                 if (!sw.decide(n, now)) return;
                 mode.store(2 * sw.since_step + (sw.alone ? 1 : 0), std::memory_order_release);
@@ -1581,7 +1594,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                         ++solo_steps;
                         continue;
                     }
-                    wait_until(w_, [&] { return delivered_and_recorded(n, 2); });
+                    wait_until(w_, [&] { return delivered_and_recorded(n, lead); });
                     if (w != 0 && alone_at(mode.load(std::memory_order_acquire), n)) {
                         if (!sleep_through(n)) break;
                         --n;  // the loop's ++n: step n again, together
