@@ -395,11 +395,14 @@ struct projection_rt {
     float* direct = nullptr;
     double* direct64 = nullptr;
     bool is_direct() const { return direct || direct64; }
-    // Direct projections: every part's row start by source, bounds[i * P + k] = part k's
-    // row_begin[i] (P parts), so that one cache line gives a spike's rows in all parts
-    // (deliver_direct). Empty where a part holds 2^32 synapses or more (or as many as a
-    // lower limit_interleaved_row_starts gives).
-    std::vector<std::uint32_t> bounds;
+    // Direct projections: every part's row start by source, bounds[i * bounds_stride + k] =
+    // part k's row_begin[i], in a table that interleaves those of every direct projection
+    // from the same source (simulation::impl::row_starts), so that one cache line gives a
+    // spike's rows in all parts and all those projections (deliver_direct). Null where a
+    // part holds 2^32 synapses or more (or as many as a lower limit_interleaved_row_starts
+    // gives).
+    const std::uint32_t* bounds = nullptr;
+    std::size_t bounds_stride = 0;
     // Per part: targets that walk_gathered copies per row whatever its length (the mean
     // row plus two standard deviations, in whole blocks); 0: rows walked one at a time.
     std::vector<std::uint32_t> gather_fixed;
@@ -554,6 +557,10 @@ struct simulation::impl {
     partition part;
     std::vector<population_rt> pops;
     std::vector<projection_rt> projs;
+    // Per source population: the interleaved row starts of its direct projections,
+    // row_starts[s][(i * J + j) * P + k] = part k's row_begin[i] of the j-th of its J
+    // projections that have them (projection_rt::bounds points into it).
+    std::vector<std::vector<std::uint32_t>> row_starts;
     std::vector<stimulus_rt> stims;
     std::vector<recorder_rt> recs;
     std::uint64_t step = 0;  // steps completed
@@ -756,14 +763,6 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             r.direct64 = tgt.model->direct_input_f64(rec);
         }
         const std::size_t P = r.rows.parts.size();
-        bool fits = r.is_direct();
-        const std::uint64_t limit = interleaved_limit.load(std::memory_order_relaxed);
-        for (const auto& c : r.rows.parts) fits = fits && c.synapses() < limit;
-        if (fits) {
-            r.bounds.resize((std::size_t(r.rows.n_pre) + 1) * P);
-            for (std::size_t k = 0; k < P; ++k)
-                for (std::size_t i = 0; i <= r.rows.n_pre; ++i) r.bounds[i * P + k] = static_cast<std::uint32_t>(r.rows.parts[k].row_begin[i]);
-        }
         r.gather_fixed.assign(P, 0);
         if (r.direct && r.rows.homogeneous_weight)
             for (std::size_t k = 0; k < P; ++k) {
@@ -783,6 +782,35 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         if (!r.is_direct()) {
             tgt.ring_input = true;
             tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
+        }
+    }
+    // The interleaved row starts: a spike's rows of all the direct projections from its
+    // population and all parts in one line (COBA: ee and ei, two parts: 16 bytes a
+    // source), read in deliver_direct's listing, where each projection's own array
+    // missed once a spike.
+    row_starts.assign(pops.size(), {});
+    {
+        const std::uint64_t limit = interleaved_limit.load(std::memory_order_relaxed);
+        for (std::size_t src = 0; src < pops.size(); ++src) {
+            std::vector<projection_rt*> with;
+            for (auto& r : projs) {
+                bool fits = r.source == src && r.is_direct() && r.rows.parts.size() == part.n_parts;
+                for (const auto& c : r.rows.parts) fits = fits && c.synapses() < limit;
+                if (fits) with.push_back(&r);
+            }
+            if (with.empty()) continue;
+            const std::size_t J = with.size(), P = part.n_parts, n_pre = with.front()->rows.n_pre;
+            auto& t = row_starts[src];
+            t.resize((n_pre + 1) * J * P);
+            for (std::size_t j = 0; j < J; ++j) {
+                projection_rt& r = *with[j];
+                for (std::size_t k = 0; k < P; ++k)
+                    for (std::size_t i = 0; i <= n_pre; ++i) t[(i * J + j) * P + k] = static_cast<std::uint32_t>(r.rows.parts[k].row_begin[i]);
+            }
+            for (std::size_t j = 0; j < J; ++j) {
+                with[j]->bounds = t.data() + j * P;
+                with[j]->bounds_stride = J * P;
+            }
         }
     }
     for (const auto& r : projs) (r.is_direct() ? any_direct_projection : any_ring_projection) = true;
@@ -961,11 +989,11 @@ void simulation::impl::update_part(std::size_t k, std::uint64_t n) {
 // part's own row_begin.
 template <class F>
 void for_each_spiking_row(const projection_rt& pj, const std::vector<spike_buffer>& spikes, std::size_t k, F&& f) {
-    if (!pj.bounds.empty()) {
-        const std::size_t P = pj.rows.parts.size();
-        const std::uint32_t* bd = pj.bounds.data() + k;
+    if (pj.bounds) {
+        const std::size_t S = pj.bounds_stride;
+        const std::uint32_t* bd = pj.bounds + k;
         for (const auto& sp : spikes)
-            for (const std::uint32_t i : sp.ids) f(bd[i * P], bd[(i + 1) * P]);
+            for (const std::uint32_t i : sp.ids) f(bd[i * S], bd[(i + 1) * S]);
     } else {
         const std::uint64_t* rb = pj.rows.parts[k].row_begin.data();
         for (const auto& sp : spikes)
@@ -1737,7 +1765,8 @@ std::size_t simulation::synapse_count() const {
 }
 std::size_t simulation::connectivity_bytes() const {
     std::size_t n = 0;
-    for (const auto& p : impl_->projs) n += p.rows.bytes() + p.bounds.size() * sizeof(std::uint32_t);
+    for (const auto& p : impl_->projs) n += p.rows.bytes();
+    for (const auto& t : impl_->row_starts) n += t.size() * sizeof(std::uint32_t);
     return n;
 }
 synapse_list simulation::synapses(std::size_t j) const { return impl_->projs.at(j).rows.to_list(); }
