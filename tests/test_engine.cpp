@@ -162,6 +162,36 @@ TEST_CASE("workers a step apart (every input direct) give the same spikes for an
     CHECK(c.spikes == one.spikes);
 }
 
+TEST_CASE("populations in whole parts (balance_contiguous) give the same spikes for any thread count and partition, in both loops", "[unit][engine]") {
+    // the same stimulus kind on both populations, on all their neurons: the engine cuts the
+    // populations one after another, and part 0 holds no inhibitory neuron
+    const std::string direct = direct_coba() + "  kick_i: {type: step_current, target: inh, times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]}\n";
+    const std::string rings =
+        small_coba(323, 81) + "  kick_i: {type: poisson_input, target: inh, receptor: ex, rate: 10 Hz, n_sources: 100, weight: 3 nS, stop: 50 ms}\n";
+    for (const auto& y : {direct, rings}) {
+        const auto spec = parse(y);
+        const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+        simulation ref(spec, builtin_models(), 1, 1);
+        capture one;
+        const auto st1 = ref.run(steps, &one);
+        REQUIRE(one.spikes.size() > 200);
+        for (int threads : {1, 2, 3}) {
+            for (std::size_t parts : {0, 2, 3, 5}) {
+                INFO((&y == &direct ? "direct" : "rings") << ", " << threads << " threads, " << parts << " parts");
+                simulation sim(spec, builtin_models(), threads, parts);
+                if (sim.parts() > 1) {
+                    CHECK(sim.partitioned().ranges.at(1).at(0).end == 0);
+                    CHECK(sim.partitioned().ranges.at(0).at(0).end > 0);
+                }
+                capture c;
+                const auto st = sim.run(steps, &c);
+                CHECK(c.spikes == one.spikes);
+                CHECK(st.synaptic_events == st1.synaptic_events);
+            }
+        }
+    }
+}
+
 namespace {
 
 // `spec` on 1 thread in 1 part, then on 1 and 2 threads in 2 and 3 parts (spaced where
@@ -220,6 +250,9 @@ TEST_CASE("parts kept apart in the models' arrays give one part's spikes, state 
     // values drawn per neuron, the step current on every excitatory neuron, the delivered
     // weights and simulation::state must all land on the same neurons as in one part.
     check_like_one_part(parse(direct_coba()), {"v", "g_ex", "g_in"}, 200, 200);
+    // populations in whole parts (balance_contiguous): the inhibitory ones all in the last
+    check_like_one_part(parse(direct_coba() + "  kick_i: {type: step_current, target: inh, times: [10 ms], amplitudes: [200 pA]}\n"),
+                        {"v", "g_ex", "g_in"}, 200, 200);
 }
 
 TEST_CASE("parts kept apart where inputs go through rings give one part's spikes, samples, state and reset", "[unit][engine]") {
@@ -1299,6 +1332,145 @@ TEST_CASE("parts cover each population in order, split at multiples of 32 neuron
             }
         }
     }
+}
+
+namespace {
+
+// Populations a, b, c, ... of `sizes` (LIF, conductance-based), each projecting to the
+// next (and the last to the first) with probability p, and each to itself with
+// probability self_p (p / 2 where negative).
+std::string chain_of(const std::vector<std::uint32_t>& sizes, double p, double self_p = -1.0) {
+    if (self_p < 0) self_p = p / 2;
+    std::string y = "simulation: {dt: 0.1 ms, duration: 10 ms, seed: 1}\npopulations:\n";
+    const std::size_t n = sizes.size();
+    auto name = [](std::size_t i) { return std::string(1, static_cast<char>('a' + i)); };
+    for (std::size_t i = 0; i < n; ++i) y += "  " + name(i) + ": {size: " + std::to_string(sizes[i]) + ", model: lif_cond_exp}\n";
+    y += "projections:\n";
+    for (std::size_t i = 0; i < n; ++i) {
+        y += "  " + name(i) + "_next: {source: " + name(i) + ", target: " + name((i + 1) % n) +
+             ", receptor: ex, weight: 1 nS, connector: {rule: fixed_probability, p: " + std::to_string(p) + "}}\n";
+        y += "  " + name(i) + "_self: {source: " + name(i) + ", target: " + name(i) +
+             ", receptor: in, weight: 1 nS, connector: {rule: fixed_probability, p: " + std::to_string(self_p) + "}}\n";
+    }
+    return y;
+}
+
+// Each part's work as balance_contiguous counts it (engine.hpp), from the spec alone.
+std::vector<double> part_work(const network_spec& spec, const partition& part) {
+    const std::size_t n = spec.populations.size();
+    std::vector<double> per_neuron(n, 1.0), fixed(n, 0.0), work(part.n_parts, 0.0);
+    for (const auto& pj : spec.projections) {
+        const auto s = spec.population_index(pj.source), t = spec.population_index(pj.target);
+        const double in = static_cast<double>(expected_synapses(pj, spec.populations[s].size, spec.populations[t].size));
+        per_neuron[t] += in / spec.populations[t].size / static_cast<double>(synapses_per_neuron);
+        fixed[t] += row_piece_cost * spec.populations[s].size;
+    }
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t k = 0; k < part.n_parts; ++k) {
+            const auto& r = part.ranges[i][k];
+            if (r.end > r.begin) work[k] += fixed[i] + (r.end - r.begin) * per_neuron[i];
+        }
+    return work;
+}
+
+}  // namespace
+
+TEST_CASE("contiguous parts: COBA scaled to 40,000 neurons is cut once, into two parts of equal work", "[unit][engine]") {
+    // exc 32,000 and inh 8,000, p = 0.002: each neuron has 64 + 16 = 80 inputs, so a work of
+    // 1 + 80/160 = 1.5, and each population costs a part that holds any of it
+    // row_piece_cost per source neuron, 40,000 sources: part 0 holds n0 excitatory
+    // neurons, part 1 the other excitatory ones and every inhibitory one, and
+    // F + 1.5 n0 = 2F + 1.5 (40,000 - n0) gives n0 = 20,000 + F / 3.
+    const auto spec = parse(chain_of({32000, 8000}, 0.002, 0.002));
+    const auto part = balance_contiguous(spec, 2);
+    REQUIRE(part.n_parts == 2);
+    const double f = row_piece_cost * 40000.0, n0 = 20000.0 + f / 3.0;
+    const auto& a = part.ranges.at(0);
+    const auto& b = part.ranges.at(1);
+    CHECK(a[0].begin == 0);
+    CHECK(std::abs(static_cast<double>(a[0].end) - n0) <= 32.0);
+    CHECK(a[0].end % 32 == 0);
+    CHECK(a[1].begin == a[0].end);
+    CHECK(a[1].end == 32000);
+    CHECK(b[0].begin == 0);  // none in part 0
+    CHECK(b[0].end == 0);
+    CHECK(b[1].begin == 0);
+    CHECK(b[1].end == 8000);
+    const auto w = part_work(spec, part);
+    CHECK(std::abs(w[0] - w[1]) <= 32 * 1.5);
+    // one part, or one population: every population split evenly
+    for (const auto& [sizes, parts] : {std::pair{std::vector<std::uint32_t>{32000, 8000}, 1}, {std::vector<std::uint32_t>{5000}, 3}}) {
+        const auto one = parse(chain_of(sizes, 0.01));
+        CHECK(balance_contiguous(one, parts).ranges == balance_even(one, parts).ranges);
+    }
+}
+
+TEST_CASE("contiguous parts take the populations in order, cut at most once per boundary, at multiples of 32, with equal work", "[unit][engine]") {
+    const auto spec = parse(chain_of({10000, 25000, 3333, 64, 17000}, 0.004));
+    for (std::size_t parts : {2u, 3u, 4u, 5u, 7u}) {
+        INFO(parts << " parts");
+        const auto part = balance_contiguous(spec, parts);
+        REQUIRE(part.n_parts == parts);
+        REQUIRE(part.ranges.size() == 5);
+        std::size_t cuts = 0, last_part = 0;
+        for (std::size_t i = 0; i < 5; ++i) {
+            const auto& r = part.ranges[i];
+            const std::uint32_t size = spec.populations[i].size;
+            REQUIRE(r.size() == parts);
+            CHECK(r.front().begin == 0);
+            CHECK(r.back().end == size);
+            std::size_t first = parts, last = 0;
+            for (std::size_t k = 0; k < parts; ++k) {
+                CHECK(r[k].begin <= r[k].end);
+                if (k > 0) CHECK(r[k].begin == r[k - 1].end);
+                if (r[k].begin > 0 && r[k].begin < size) {
+                    ++cuts;
+                    CHECK(r[k].begin % 32 == 0);
+                }
+                if (r[k].end > r[k].begin) {
+                    first = std::min(first, k);
+                    last = k;
+                }
+            }
+            CHECK(first >= last_part);  // after the parts of the populations before it
+            last_part = last;
+        }
+        CHECK(cuts <= parts - 1);
+        const auto w = part_work(spec, part);
+        double total = 0.0;
+        for (double x : w) total += x;
+        for (double x : w) CHECK(x <= 1.05 * total / static_cast<double>(parts));
+    }
+}
+
+TEST_CASE("contiguous parts fall back to every population split evenly where populations differ in more than in-degree", "[unit][engine]") {
+    const std::string base = chain_of({3000, 1000}, 0.01);
+    std::vector<std::string> other = {
+        // another model
+        "simulation: {dt: 0.1 ms, duration: 10 ms, seed: 1}\npopulations:\n  a: {size: 3000, model: lif_cond_exp}\n"
+        "  b: {size: 1000, model: lif_curr_exp}\nprojections:\n"
+        "  ab: {source: a, target: b, receptor: ex, weight: 10 pA, connector: {rule: fixed_probability, p: 0.01}}\n",
+        // a plastic projection
+        base.substr(0, base.find("  b_next")) +
+            "  b_next: {source: b, target: a, receptor: ex, weight: 1 nS, connector: {rule: fixed_probability, p: 0.01}, "
+            "plasticity: {rule: stdp, tau_plus: 16.8 ms, tau_minus: 33.7 ms, a_plus: 0.05, a_minus: 0.04, w_min: 0, w_max: 20}}\n",
+        // a stimulus on one population only
+        base + "stimuli:\n  kick: {type: step_current, target: a, times: [1 ms], amplitudes: [100 pA]}\n",
+        // on some neurons of each
+        base + "stimuli:\n  ka: {type: step_current, target: a, neurons: [1, 2], times: [1 ms], amplitudes: [100 pA]}\n"
+               "  kb: {type: step_current, target: b, neurons: [1, 2], times: [1 ms], amplitudes: [100 pA]}\n",
+    };
+    for (const auto& y : other) {
+        INFO(y);
+        const auto spec = parse(y);
+        CHECK(balance_contiguous(spec, 2).ranges == balance_even(spec, 2).ranges);
+    }
+    // the same stimuli on every population, each on all its neurons: contiguous
+    const auto same = parse(base + "stimuli:\n  ka: {type: step_current, target: a, times: [1 ms], amplitudes: [100 pA]}\n"
+                                   "  kb: {type: step_current, target: b, times: [1 ms], amplitudes: [100 pA]}\n");
+    const auto part = balance_contiguous(same, 2);
+    CHECK(part.ranges[1][0].end == 0);
+    CHECK(part.ranges[0][0].end > 1500);
 }
 
 TEST_CASE("a run can be continued and stopped between steps", "[unit][engine]") {

@@ -367,10 +367,21 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
     return build_projection(proj, n_pre, n_post, dt, seed, parts, o);
 }
 
-projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
-                                 std::uint64_t seed, const std::vector<neuron_range>& parts, const build_options& opt) {
-    const int threads = opt.threads;
+struct projection_builder::state {
+    const projection_spec& proj;
+    std::uint32_t n_pre, n_post;
+    double dt;
+    std::uint64_t seed;
+    std::vector<neuron_range> parts;
+    build_options opt;
     projection_rows r;
+    std::vector<std::uint16_t> part_max;
+};
+
+projection_builder::projection_builder(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
+                                       std::uint64_t seed, const std::vector<neuron_range>& parts, const build_options& opt)
+    : s_(new state{proj, n_pre, n_post, dt, seed, parts, opt, {}, {}}) {
+    projection_rows& r = s_->r;
     r.n_pre = n_pre;
     const auto& c = proj.connector;
     // Weights and delays are stored per synapse only when they can differ.
@@ -386,9 +397,24 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
     r.weight0 = static_cast<float>(proj.weight.a);
     r.delay0 = delay_steps(proj, proj.delay.a, dt);
     r.parts.resize(parts.size());
-    std::vector<std::uint16_t> part_max(parts.size(), r.delay0);
+    s_->part_max.assign(parts.size(), r.delay0);
+}
 
-    auto build_part = [&](std::size_t k) {
+projection_builder::~projection_builder() = default;
+
+std::size_t projection_builder::parts() const { return s_->parts.size(); }
+
+void projection_builder::build_part(std::size_t k) {
+    const projection_spec& proj = s_->proj;
+    const auto& c = proj.connector;
+    const std::uint32_t n_pre = s_->n_pre, n_post = s_->n_post;
+    const double dt = s_->dt;
+    const std::uint64_t seed = s_->seed;
+    const std::vector<neuron_range>& parts = s_->parts;
+    const build_options& opt = s_->opt;
+    projection_rows& r = s_->r;
+    std::vector<std::uint16_t>& part_max = s_->part_max;
+    {
         csr_rows& rows = r.parts[k];
         rows.row_begin.assign(std::size_t(n_pre) + 1, 0);
         // The count pass keeps the synapses of a small part, so that the fill pass need not
@@ -536,18 +562,29 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
                     rows.col_syn[at[rows.target_of(s)]++] = static_cast<u32>(s);
             build_source_index(rows, n_pre);
         }
-    };
+    }
+}
+
+projection_rows projection_builder::finish() {
+    projection_rows r = std::move(s_->r);
+    r.max_delay = *std::max_element(s_->part_max.begin(), s_->part_max.end());
+    return r;
+}
+
+projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt,
+                                 std::uint64_t seed, const std::vector<neuron_range>& parts, const build_options& opt) {
+    projection_builder b(proj, n_pre, n_post, dt, seed, parts, opt);
+    auto build_part = [&](std::size_t k) { b.build_part(k); };
     if (opt.for_parts && parts.size() > 1) {
         opt.for_parts(parts.size(), build_part);
-    } else if (threads > 1 && parts.size() > 1) {
+    } else if (opt.threads > 1 && parts.size() > 1) {
         const int cores = usable_cpus();
-        tbb::task_arena arena(std::min({threads, static_cast<int>(parts.size()), cores}));
+        tbb::task_arena arena(std::min({opt.threads, static_cast<int>(parts.size()), cores}));
         arena.execute([&] { tbb::parallel_for(std::size_t(0), parts.size(), build_part); });
     } else {
         for (std::size_t k = 0; k < parts.size(); ++k) build_part(k);
     }
-    r.max_delay = *std::max_element(part_max.begin(), part_max.end());
-    return r;
+    return b.finish();
 }
 
 std::size_t projection_rows::size() const {

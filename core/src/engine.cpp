@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <thread>
 #include <type_traits>
 
@@ -71,6 +72,88 @@ partition balance_even(const network_spec& spec, std::size_t n_parts) {
         }
         p.ranges.push_back(std::move(r));
     }
+    return p;
+}
+
+partition balance_contiguous(const network_spec& spec, std::size_t n_parts) {
+    const std::size_t P = std::max<std::size_t>(1, n_parts), n_pops = spec.populations.size();
+    if (P == 1 || n_pops < 2) return balance_even(spec, P);
+    // Only where a neuron's work differs between populations by its in-degree alone: one
+    // model, static synapses, and the same stimuli of every population, each on all its
+    // neurons. Elsewhere every population is split (balance_even), which balances any mix.
+    for (const auto& ps : spec.populations)
+        if (ps.model != spec.populations.front().model) return balance_even(spec, P);
+    for (const auto& pj : spec.projections)
+        if (pj.plasticity.plastic()) return balance_even(spec, P);
+    std::vector<std::map<std::string, int>> stims(n_pops);
+    for (const auto& st : spec.stimuli) {
+        if (!st.neurons.empty()) return balance_even(spec, P);
+        ++stims[spec.population_index(st.target)][st.type];
+    }
+    for (const auto& m : stims)
+        if (m != stims.front()) return balance_even(spec, P);
+    // A neuron's work: 1 + its expected in-degree / synapses_per_neuron (as
+    // size_for_workers counts it); what a part pays for holding any of a population's
+    // neurons: row_piece_cost per source neuron of each projection into it.
+    std::vector<double> per_neuron(n_pops, 1.0), fixed(n_pops, 0.0);
+    for (const auto& pj : spec.projections) {
+        const std::size_t src = spec.population_index(pj.source), tgt = spec.population_index(pj.target);
+        const std::uint32_t n_src = spec.populations[src].size, n_tgt = spec.populations[tgt].size;
+        if (n_tgt == 0) continue;
+        per_neuron[tgt] += static_cast<double>(expected_synapses(pj, n_src, n_tgt)) / n_tgt / static_cast<double>(synapses_per_neuron);
+        fixed[tgt] += row_piece_cost * n_src;
+    }
+    // Parts filled in turn up to a work T each, populations cut at multiples of 32 neurons
+    // (or where they end); the least T that fits n_parts parts, by bisection.
+    partition p;
+    p.n_parts = P;
+    auto fill = [&](double T, bool keep) {
+        if (keep) p.ranges.assign(n_pops, std::vector<neuron_range>(P));
+        std::size_t k = 0;
+        double load = 0.0;
+        for (std::size_t i = 0; i < n_pops; ++i) {
+            const std::uint32_t size = spec.populations[i].size;
+            std::uint32_t pos = 0;
+            if (keep)
+                for (std::size_t q = 0; q < P; ++q) p.ranges[i][q] = {q < k ? 0u : size, q < k ? 0u : size};
+            while (pos < size) {
+                if (k == P) return false;
+                const double room = T - load - fixed[i];
+                const double fit = room > 0 ? std::floor(room / per_neuron[i]) : 0.0;
+                std::uint32_t end = size;
+                if (fit < static_cast<double>(size - pos)) end = (pos + static_cast<std::uint32_t>(fit)) & ~31u;
+                if (end <= pos) {
+                    if (load > 0) {  // part k is full: the next one
+                        ++k;
+                        load = 0.0;
+                        continue;
+                    }
+                    return false;  // not even a block fits an empty part
+                }
+                if (keep) {
+                    for (std::size_t q = 0; q < k; ++q)
+                        if (p.ranges[i][q].begin == size) p.ranges[i][q] = {pos, pos};
+                    p.ranges[i][k] = {pos, end};
+                    for (std::size_t q = k + 1; q < P; ++q) p.ranges[i][q] = {end, end};
+                }
+                load += fixed[i] + (end - pos) * per_neuron[i];
+                pos = end;
+            }
+        }
+        return true;
+    };
+    double total = 0.0, most = 0.0;
+    for (std::size_t i = 0; i < n_pops; ++i) {
+        total += spec.populations[i].size * per_neuron[i] + fixed[i];
+        most = std::max(most, fixed[i] + 32.0 * per_neuron[i]);
+    }
+    double lo = total / static_cast<double>(P), hi = lo;
+    while (!fill(hi, false)) hi = 2.0 * hi + most;
+    for (int it = 0; it < 64 && hi - lo > 1e-9 * hi; ++it) {
+        const double mid = 0.5 * (lo + hi);
+        (fill(mid, false) ? hi : lo) = mid;
+    }
+    fill(hi, true);
     return p;
 }
 
@@ -655,7 +738,7 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     const int useful = static_cast<int>(std::clamp<std::uint64_t>(size_for_workers / min_per_worker, 1, 1 << 16));
     workers = std::min({threads, cores, useful});
     if (workers > 1) team = std::make_unique<spin_team>(workers);
-    part = balance_even(spec, parts ? parts : static_cast<std::size_t>(workers));
+    part = balance_contiguous(spec, parts ? parts : static_cast<std::size_t>(workers));
     space_parts();
     for (std::size_t pi = 0; pi < pops.size(); ++pi) init_state(pi);
     events.assign(part.n_parts, event_counter{});
@@ -668,43 +751,77 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     std::vector<std::string> mod_names;
     for (const auto& m : spec.modulators) mod_names.push_back(m.name);
 
-    // Connectivity: generated per projection (deterministic), rows per target part.
+    // Connectivity: generated per projection (deterministic), rows per target part. The
+    // parts of all projections are built as one list of tasks, which the workers take in
+    // turn: with contiguous parts (balance_contiguous) a projection's parts can differ
+    // greatly in size, and some are empty (built one projection at a time, coba_large's
+    // construction took 1.75 x as long on two workers).
+    std::vector<std::unique_ptr<projection_builder>> builders;
     for (const auto& pj : spec.projections) {
-        if (building) building(projs.size(), spec.projections.size(), pj.name);
         projection_rt r;
         r.source = spec.population_index(pj.source);
         r.target = spec.population_index(pj.target);
         auto& tgt = pops[r.target];
         r.receptor = tgt.info->receptor_index(pj.receptor);
+        if (pj.plasticity.plastic() && !models.find_rule(pj.plasticity.rule))
+            throw spec_error("projections." + pj.name + ".plasticity.rule", "unknown plasticity rule '" + pj.plasticity.rule + "'");
         build_options opt;
         opt.threads = threads;
-        if (team) {
-            // on the workers, with the caller's floating-point environment (as TBB would
-            // give its threads): the workers otherwise flush denormals to zero
-            opt.for_parts = [this](std::size_t n, const std::function<void(std::size_t)>& body) {
-                const fp_environment caller;
-                team->run([&](int w) {
-                    const fp_environment::as here(caller);
-                    for (std::size_t k = static_cast<std::size_t>(w); k < n; k += static_cast<std::size_t>(team->size())) body(k);
-                });
-            };
-        }
         opt.per_synapse_weights = opt.columns = pj.plasticity.plastic();
         opt.pre_pos = &positions[r.source];
         opt.post_pos = &positions[r.target];
-        r.rows = build_projection(pj, pops[r.source].size, tgt.size, dt, seed, part.ranges[r.target], opt);
+        builders.push_back(std::make_unique<projection_builder>(pj, pops[r.source].size, tgt.size, dt, seed, part.ranges[r.target], opt));
+        projs.push_back(std::move(r));
+    }
+    {
+        // projection by projection, part by part; `building` hears of each projection
+        // when the calling thread (worker 0) first takes one of its parts
+        std::vector<std::pair<std::size_t, std::size_t>> tasks;
+        for (std::size_t j = 0; j < builders.size(); ++j)
+            for (std::size_t k = 0; k < builders[j]->parts(); ++k) tasks.emplace_back(j, k);
+        std::atomic<std::size_t> next{0};
+        std::atomic<bool> failed{false};
+        std::size_t announced = 0;
+        auto take = [&](bool caller) {
+            for (std::size_t t; !failed.load(std::memory_order_relaxed) && (t = next.fetch_add(1)) < tasks.size();) {
+                const auto [j, k] = tasks[t];
+                if (caller && building)
+                    for (; announced <= j; ++announced) building(announced, spec.projections.size(), spec.projections[announced].name);
+                try {
+                    builders[j]->build_part(k);
+                } catch (...) {
+                    failed = true;
+                    throw;
+                }
+            }
+        };
+        if (team) {
+            // with the caller's floating-point environment (as TBB would give its
+            // threads): the workers otherwise flush denormals to zero
+            const fp_environment caller;
+            team->run([&](int w) {
+                const fp_environment::as here(caller);
+                take(w == 0);
+            });
+        } else {
+            take(true);
+        }
+    }
+    for (std::size_t jp = 0; jp < projs.size(); ++jp) {
+        const auto& pj = spec.projections[jp];
+        auto& r = projs[jp];
+        auto& tgt = pops[r.target];
+        r.rows = builders[jp]->finish();
+        builders[jp].reset();
         if (pj.plasticity.plastic()) {
-            const rule_info* ri = models.find_rule(pj.plasticity.rule);
-            if (!ri) throw spec_error("projections." + pj.name + ".plasticity.rule", "unknown plasticity rule '" + pj.plasticity.rule + "'");
-            r.rule = ri->make(pj, dt, pops[r.source].size, tgt.size, part.n_parts, mod_names);
-            plastic.push_back(projs.size());
+            r.rule = models.find_rule(pj.plasticity.rule)->make(pj, dt, pops[r.source].size, tgt.size, part.n_parts, mod_names);
+            plastic.push_back(jp);
             for (const auto& rp : r.rows.parts) {
                 std::uint64_t longest = 0;
                 for (std::size_t j = 0; j + 1 < rp.col_begin.size(); ++j) longest = std::max(longest, rp.col_begin[j + 1] - rp.col_begin[j]);
                 r.col_src.emplace_back(longest);
             }
         }
-        projs.push_back(std::move(r));
     }
     mods.resize(part.n_parts);
     mod_before.assign(part.n_parts, std::vector<double>(spec.modulators.size(), 0.0));
@@ -1031,6 +1148,7 @@ void simulation::impl::deliver_direct(std::size_t k, std::uint64_t n) {
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
         if (!pj.is_direct()) continue;
+        if (part.ranges[pj.target][k].begin == part.ranges[pj.target][k].end) continue;  // no targets in this part
         auto& rows = pj.rows.parts[k];
         const bool wide = !rows.compact();
         const char* tg = wide ? reinterpret_cast<const char*>(rows.target.data()) : reinterpret_cast<const char*>(rows.target16.data());
@@ -1206,6 +1324,8 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
     std::uint64_t ev = 0;
     for (auto& pj : projs) {
         if (pj.is_direct()) continue;  // after the update (3b)
+        // no targets in this part (a plastic rule sees every spike of every part)
+        if (!pj.rule && part.ranges[pj.target][k].begin == part.ranges[pj.target][k].end) continue;
         auto& tgt = pops[pj.target];
         auto& pr = pj.rows;
         auto& rows = pr.parts[k];
@@ -1751,6 +1871,7 @@ double simulation::dt() const { return impl_->dt; }
 const network_spec& simulation::spec() const { return impl_->spec; }
 int simulation::threads() const { return impl_->threads; }
 std::size_t simulation::parts() const { return impl_->part.n_parts; }
+const partition& simulation::partitioned() const { return impl_->part; }
 bool simulation::pipelined() const { return impl_->pipelined(); }
 int simulation::workers() const { return impl_->workers; }
 int simulation::cpus() const { return impl_->cpus; }

@@ -7,6 +7,7 @@
 // the second pass regenerates the same draws, so no intermediate list is kept).
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "engram/core/aligned.hpp"
@@ -25,6 +26,7 @@ struct synapse_list {
 // A contiguous range of neurons of one population.
 struct neuron_range {
     std::uint32_t begin = 0, end = 0;
+    friend bool operator==(const neuron_range& a, const neuron_range& b) { return a.begin == b.begin && a.end == b.end; }
 };
 
 // Rows for the targets of one part. Weights and delays are stored per synapse only when
@@ -121,6 +123,25 @@ synapse_list generate_synapses(const projection_spec& proj, std::uint32_t n_pre,
 // fixed_number_pre/post, fixed_total_number and from_list; 0 for the distance rule,
 // whose count depends on the layouts.
 std::uint64_t expected_synapses(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post);
+
+// A projection's rows, built part by part: build_part(k) once for every part k, in any
+// order and at once on several threads (each writes only its part), then finish(). The
+// rows do not depend on the order. The spec must outlive the builder.
+class projection_builder {
+public:
+    projection_builder(const projection_spec& proj, std::uint32_t n_pre, std::uint32_t n_post, double dt, std::uint64_t seed,
+                       const std::vector<neuron_range>& parts, const build_options& opt);
+    ~projection_builder();
+    projection_builder(const projection_builder&) = delete;
+    projection_builder& operator=(const projection_builder&) = delete;
+    std::size_t parts() const;
+    void build_part(std::size_t k);
+    projection_rows finish();  // once, after every part's build_part
+
+private:
+    struct state;
+    std::unique_ptr<state> s_;
+};
 
 // Builds the rows of every part, in parallel over parts when threads > 1.
 projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pre,

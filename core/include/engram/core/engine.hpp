@@ -30,11 +30,27 @@ struct partition {
     std::size_t n_parts = 1;
     std::vector<std::vector<neuron_range>> ranges;  // [population][part]
 };
-partition balance_even(const network_spec& spec, std::size_t n_parts);
 
 // Synapses that count as one neuron towards a network's size, where the number of
 // workers is chosen (simulation::size_for_workers, simulation.min_neurons_per_thread).
 constexpr std::uint64_t synapses_per_neuron = 160;
+
+// What a part pays, in neurons' work (above), per source neuron of each projection
+// into a population it holds neurons of: each spike of the source has a row in the part
+// to list, fetch and walk, whatever its length. Measured on COBA scaled to 40,000
+// neurons, two workers (about 20 Hz; docs/performance-history.md, fortieth session).
+constexpr double row_piece_cost = 0.06;
+
+// Every population split evenly over the parts, at multiples of 32 neurons.
+partition balance_even(const network_spec& spec, std::size_t n_parts);
+// The populations one after another, cut into parts of equal work at multiples of 32
+// neurons, a neuron's work being 1 + its expected in-degree / synapses_per_neuron, plus
+// row_piece_cost per population a part holds any of: at
+// most n_parts - 1 populations are cut, where balance_even cuts every one, so a spike's
+// row is cut into fewer pieces, and a part holding none of a projection's targets does
+// not list its rows at all. Where populations differ in more than in-degree (models,
+// plastic synapses, stimuli), balance_even's partition.
+partition balance_contiguous(const network_spec& spec, std::size_t n_parts);
 
 // Receives what the engine produced. Called serially, after each step.
 // Calls come one at a time and in step order. With more than one worker they may come
@@ -211,6 +227,7 @@ public:
     // synapses_per_neuron synapses its connectors are expected to make.
     std::uint64_t size_for_workers() const;
     std::size_t parts() const;  // parts of the partition
+    const partition& partitioned() const;  // the neurons of each population in each part
     // Whether run() lets the workers run up to a step apart, with no barrier per step:
     // more than one worker, every input a one-step static projection into an exponential
     // synapse, and nothing that reads all parts within a step (modulators, plastic rules,
