@@ -1375,6 +1375,22 @@ std::vector<double> part_work(const network_spec& spec, const partition& part) {
 
 }  // namespace
 
+TEST_CASE("the build's progress hears of every projection once, in order, on one and two workers", "[unit][engine]") {
+    const auto spec = parse(small_coba(323, 81));
+    for (int threads : {1, 2}) {
+        INFO(threads << " threads");
+        std::vector<std::tuple<std::size_t, std::size_t, std::string>> heard;
+        simulation sim(spec, builtin_models(), threads, 0,
+                       [&](std::size_t done, std::size_t total, const std::string& name) { heard.emplace_back(done, total, name); });
+        REQUIRE(heard.size() == spec.projections.size());
+        for (std::size_t j = 0; j < heard.size(); ++j) {
+            CHECK(std::get<0>(heard[j]) == j);
+            CHECK(std::get<1>(heard[j]) == spec.projections.size());
+            CHECK(std::get<2>(heard[j]) == spec.projections[j].name);
+        }
+    }
+}
+
 TEST_CASE("contiguous parts: COBA scaled to 40,000 neurons is cut once, into two parts of equal work", "[unit][engine]") {
     // exc 32,000 and inh 8,000, p = 0.002: each neuron has 64 + 16 = 80 inputs, so a work of
     // 1 + 80/160 = 1.5, and each population costs a part that holds any of it
