@@ -775,7 +775,8 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     }
     {
         // projection by projection, part by part; `building` hears of each projection
-        // when the calling thread (worker 0) first takes one of its parts
+        // when the calling thread (worker 0) first takes one of its parts, and, once the
+        // list is empty, of those whose parts the other workers took
         std::vector<std::pair<std::size_t, std::size_t>> tasks;
         for (std::size_t j = 0; j < builders.size(); ++j)
             for (std::size_t k = 0; k < builders[j]->parts(); ++k) tasks.emplace_back(j, k);
@@ -794,6 +795,8 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
                     throw;
                 }
             }
+            if (caller && building && !failed.load(std::memory_order_relaxed))
+                for (; announced < builders.size(); ++announced) building(announced, spec.projections.size(), spec.projections[announced].name);
         };
         if (team) {
             // with the caller's floating-point environment (as TBB would give its

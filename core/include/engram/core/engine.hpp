@@ -166,7 +166,9 @@ public:
     // Builds the runtime network (connectivity, state, initial values). The spec must
     // have passed validate(); threads = 0 uses spec.simulation.threads. `parts` pins the
     // number of parts of the partition (0: one per worker); results do not depend on it.
-    // `building` (may be empty) hears of each projection before it is built, for progress
+    // `building` (may be empty) hears of each projection once, in order, on the calling
+    // thread: as that thread takes the projection's first part, or, where the other
+    // workers built all its parts, once the last part has been taken. For progress
     // output on large networks.
     using build_progress = std::function<void(std::size_t done, std::size_t total, const std::string& projection)>;
     simulation(const network_spec& spec, const model_registry& models, int threads = 0, std::size_t parts = 0,
