@@ -426,6 +426,75 @@ TEST_CASE("plastic projections: columns find every synapse's source from the row
     }
 }
 
+TEST_CASE("plastic rows and columns built from one pass of draws equal those built from two", "[unit][connectors]") {
+    // build_options::columns_first lists each target's sources in the columns during the
+    // only pass of draws, then puts them in the rows; without it the rows come from two
+    // passes and the columns from the rows. Every array must be the same, element by
+    // element (the columns' order is the one STDP's updates at postsynaptic spikes take).
+    build_options one_pass, two_passes;
+    one_pass.columns = one_pass.per_synapse_weights = true;
+    two_passes = one_pass;
+    two_passes.columns_first = false;
+    auto same = [](const projection_rows& a, const projection_rows& b) {
+        REQUIRE(a.parts.size() == b.parts.size());
+        CHECK(a.max_delay == b.max_delay);
+        for (std::size_t k = 0; k < a.parts.size(); ++k) {
+            const csr_rows &x = a.parts[k], &y = b.parts[k];
+            CHECK((x.row_begin == y.row_begin));  // (as a bool: Catch would print every element)
+            CHECK((x.target == y.target));
+            CHECK((x.target16 == y.target16));
+            CHECK(x.target_base == y.target_base);
+            CHECK((x.weight == y.weight));
+            CHECK((x.delay == y.delay));
+            CHECK((x.col_begin == y.col_begin));
+            CHECK((x.col_syn == y.col_syn));
+            CHECK((x.src_block == y.src_block));
+            CHECK(x.src_shift == y.src_shift);
+        }
+    };
+    const std::vector<std::vector<neuron_range>> splits = {{{0, 700}}, {{0, 224}, {224, 225}, {225, 700}}};
+    for (const auto& parts : splits) {
+        for (const std::string rule : {"fixed_number_pre", "all_to_all", "one_to_one", "fixed_probability"}) {
+            for (bool self : {false, true}) {
+                for (bool replace : {false, true}) {
+                    CAPTURE(rule, self, replace, parts.size());
+                    auto p = proj(rule, self);
+                    p.connector.n = 40;
+                    p.connector.p = 0.06;
+                    p.connector.with_replacement = replace;
+                    p.weight = distribution::constant(0.25, dimension::conductance);
+                    const std::uint32_t n_pre = rule == "one_to_one" || self ? 700 : 650;
+                    const auto a = build_projection(p, n_pre, 700, 0.1, 4, parts, one_pass);
+                    const auto b = build_projection(p, n_pre, 700, 0.1, 4, parts, two_passes);
+                    REQUIRE(a.size() > 0);
+                    same(a, b);
+                    for (const auto& part : a.parts)
+                        CHECK(std::all_of(part.weight.begin(), part.weight.end(), [](float w) { return w == 0.25f; }));
+                }
+            }
+        }
+    }
+    // beyond 65,536 targets a part keeps 4-byte targets; a rule that draws its weights, or
+    // makes its synapses by source, takes the two passes and gives the same arrays too
+    auto wide = proj("fixed_number_pre");
+    wide.connector.n = 3;
+    same(build_projection(wide, 400, 70000, 0.1, 8, {{0, 70000}}, one_pass),
+         build_projection(wide, 400, 70000, 0.1, 8, {{0, 70000}}, two_passes));
+    auto drawn = proj("fixed_probability");
+    drawn.connector.p = 0.05;
+    drawn.weight = {distribution::kind::uniform, 0.1, 0.5, -INFINITY, INFINITY, dimension::conductance, {}};
+    same(build_projection(drawn, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, one_pass),
+         build_projection(drawn, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, two_passes));
+    auto many = proj("fixed_number_pre");  // more than 262,144 sources
+    many.connector.n = 5;
+    same(build_projection(many, 300000, 200, 0.1, 8, {{0, 96}, {96, 200}}, one_pass),
+         build_projection(many, 300000, 200, 0.1, 8, {{0, 96}, {96, 200}}, two_passes));
+    auto post = proj("fixed_number_post");
+    post.connector.n = 30;
+    same(build_projection(post, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, one_pass),
+         build_projection(post, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, two_passes));
+}
+
 TEST_CASE("parts above and below the cap on kept draws hold the same rows", "[unit][connectors]") {
     // A part of at most 2^20 synapses fills its rows from the pairs its counting pass
     // kept (grown from room for 4,096 as they come); a larger one drops them at the cap

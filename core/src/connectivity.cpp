@@ -417,6 +417,7 @@ void projection_builder::build_part(std::size_t k) {
     {
         csr_rows& rows = r.parts[k];
         rows.row_begin.assign(std::size_t(n_pre) + 1, 0);
+        if (columns_first(k)) return;
         // The count pass keeps the synapses of a small part, so that the fill pass need not
         // draw them again; it can only when the fill pass draws no weights or delays (the
         // count pass does not). A larger part drops them and draws again. A pair is the
@@ -563,6 +564,88 @@ void projection_builder::build_part(std::size_t k) {
             build_source_index(rows, n_pre);
         }
     }
+}
+
+// A plastic part whose synapses all have the projection's weight and delay, from a
+// connector that makes them target by target (build_options::columns_first). The pass of
+// draws appends each synapse's source to col_syn, so that each target's sources lie in
+// its column in the order drawn, which is by source, as the columns built from the rows
+// have them; it also counts the rows and the columns. Then one pass over the columns puts
+// each synapse in its source's row (rows fill in the order of their targets, as the fill
+// pass of a static projection does) and overwrites the column's entry with the synapse's
+// place in the rows. Against two passes of draws and the columns made from the rows by a
+// scatter over every synapse, that saves a pass of draws, a count and a scatter, and the
+// weights are written in one sweep instead of synapse by synapse. col_syn is reserved for
+// the count (the mean and 6 standard deviations for fixed_probability; more are pushed),
+// so it holds no memory that the rows would not: the peak is the final size. Not for
+// more than 262,144 sources, where the fill pass puts synapses in order of source block.
+bool projection_builder::columns_first(std::size_t k) {
+    const projection_spec& proj = s_->proj;
+    const auto& c = proj.connector;
+    const build_options& opt = s_->opt;
+    projection_rows& r = s_->r;
+    const bool by_target = c.rule == "fixed_number_pre" || c.rule == "all_to_all" || c.rule == "one_to_one" || c.rule == "fixed_probability";
+    if (!opt.columns || !opt.columns_first || !by_target || !proj.weight.is_constant() || !r.uniform_delay) return false;
+    const std::uint32_t n_pre = s_->n_pre, n_post = s_->n_post;
+    // rows whose current lines do not stay cached: the fill pass puts them by source block
+    if (std::size_t(n_pre) * 64 > (std::size_t(16) << 20)) return false;
+    const neuron_range part = s_->parts[k];
+    const u32 tb = std::min(part.begin, n_post), te = std::max(tb, std::min(part.end, n_post));
+    const double span = te - tb;
+    double expect = 0.0;
+    if (c.rule == "fixed_number_pre") expect = static_cast<double>(c.n) * span;
+    else if (c.rule == "all_to_all") expect = static_cast<double>(n_pre) * span;
+    else if (c.rule == "one_to_one") expect = span;
+    else expect = c.p * n_pre * span + 6.0 * std::sqrt(c.p * n_pre * span) + 1024.0;
+    if (expect > 4294967295.0) return false;  // (the two passes count them, then refuse them)
+    csr_rows& rows = r.parts[k];
+    aligned_vector<std::uint32_t>& col = rows.col_syn;
+    col.reserve(static_cast<std::size_t>(expect));
+    rows.col_begin.assign(std::size_t(n_post) + 1, 0);
+    std::uint64_t* cb = rows.col_begin.data();
+    std::vector<std::uint32_t> fill(n_pre);  // each row's count, then where its next synapse goes
+    std::uint32_t* cnt = fill.data();
+    // `values` on: sources come sorted within a target (weights and delays are not drawn)
+    for_each_synapse(proj, n_pre, n_post, s_->dt, s_->seed, part, true, opt.pre_pos, opt.post_pos,
+                     [&](u32 i, u32 j, float, std::uint16_t) __attribute__((always_inline)) {
+                         col.push_back(i);
+                         ++cnt[i];
+                         ++cb[std::size_t(j) + 1];
+                     });
+    const std::size_t n = col.size();
+    if (n > 0xFFFFFFFFull) fail_build(proj.where, "projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
+    for (u32 i = 0; i < n_pre; ++i) {
+        rows.row_begin[i + 1] = rows.row_begin[i] + cnt[i];
+        fill[i] = static_cast<std::uint32_t>(rows.row_begin[i]);
+    }
+    for (u32 j = 0; j < n_post; ++j) cb[j + 1] += cb[j];
+    const bool compact = part.end - part.begin <= 65536u;
+    rows.target_base = part.begin;
+    if (compact) rows.target16.resize(n); else rows.target.resize(n);
+    if (!r.homogeneous_weight) rows.weight.assign(n, r.weight0);
+    std::uint32_t* cs = col.data();
+    std::uint32_t* at = fill.data();
+    if (compact) {
+        std::uint16_t* t16 = rows.target16.data();
+        for (u32 j = tb; j < te; ++j) {
+            const auto t = static_cast<std::uint16_t>(j - part.begin);
+            for (std::uint64_t s = cb[j]; s < cb[j + 1]; ++s) {
+                const std::uint32_t pos = at[cs[s]]++;
+                t16[pos] = t;
+                cs[s] = pos;
+            }
+        }
+    } else {
+        std::uint32_t* t32 = rows.target.data();
+        for (u32 j = tb; j < te; ++j)
+            for (std::uint64_t s = cb[j]; s < cb[j + 1]; ++s) {
+                const std::uint32_t pos = at[cs[s]]++;
+                t32[pos] = j;
+                cs[s] = pos;
+            }
+    }
+    build_source_index(rows, n_pre);
+    return true;
 }
 
 projection_rows projection_builder::finish() {
