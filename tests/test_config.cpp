@@ -140,6 +140,13 @@ TEST_CASE("weights, delays and initial values must be finite", "[unit][config]")
         // found while building, named by the file and the line of the weight
         REQUIRE_THROWS_WITH(simulation(wide, builtin_models(), 1), Contains("test.yaml:12:13: key 'projections.p.weight'") && Contains("drew the weight") &&
                                                                         Contains("beyond float range"));
+        // a plastic projection (built from one pass of draws where its rule allows) too
+        const auto plastic = parse(replace(replace(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"),
+                                                   "{rule: fixed_probability, p: 0.5}", connector),
+                                           "record:", "    plasticity: {rule: stdp, w_max: 1e38}\nrecord:"));
+        REQUIRE(plastic.projections[0].plasticity.plastic());
+        REQUIRE_THROWS_WITH(simulation(plastic, builtin_models(), 1), Contains("test.yaml:12:13: key 'projections.p.weight'") && Contains("drew the weight") &&
+                                                                          Contains("beyond float range"));
     }
     // the same spec built in C++ (no file): the key alone
     auto in_code = parse(replace(cond, "weight: 10 pA", "weight: {distribution: normal, mean: 1 nS, std: 1e300 nS, min: 0 nS}"));

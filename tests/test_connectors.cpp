@@ -457,34 +457,41 @@ TEST_CASE("plastic rows and columns built from one pass of draws equal those bui
         for (const std::string rule : {"fixed_number_pre", "all_to_all", "one_to_one", "fixed_probability"}) {
             for (bool self : {false, true}) {
                 for (bool replace : {false, true}) {
-                    CAPTURE(rule, self, replace, parts.size());
-                    auto p = proj(rule, self);
-                    p.connector.n = 40;
-                    p.connector.p = 0.06;
-                    p.connector.with_replacement = replace;
-                    p.weight = distribution::constant(0.25, dimension::conductance);
-                    const std::uint32_t n_pre = rule == "one_to_one" || self ? 700 : 650;
-                    const auto a = build_projection(p, n_pre, 700, 0.1, 4, parts, one_pass);
-                    const auto b = build_projection(p, n_pre, 700, 0.1, 4, parts, two_passes);
-                    REQUIRE(a.size() > 0);
-                    same(a, b);
-                    for (const auto& part : a.parts)
-                        CHECK(std::all_of(part.weight.begin(), part.weight.end(), [](float w) { return w == 0.25f; }));
+                    for (bool drawn : {false, true}) {  // weights and delays drawn, or one each
+                        CAPTURE(rule, self, replace, drawn, parts.size());
+                        auto p = proj(rule, self);
+                        p.connector.n = 40;
+                        p.connector.p = 0.06;
+                        p.connector.with_replacement = replace;
+                        p.weight = distribution::constant(0.25, dimension::conductance);
+                        if (drawn) {
+                            p.weight = {distribution::kind::uniform, 0.1, 0.5, -INFINITY, INFINITY, dimension::conductance, {}};
+                            p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time, {}};
+                        }
+                        const std::uint32_t n_pre = rule == "one_to_one" || self ? 700 : 650;
+                        const auto a = build_projection(p, n_pre, 700, 0.1, 4, parts, one_pass);
+                        const auto b = build_projection(p, n_pre, 700, 0.1, 4, parts, two_passes);
+                        REQUIRE(a.size() > 0);
+                        CHECK(a.uniform_delay != drawn);
+                        same(a, b);
+                        if (!drawn)
+                            for (const auto& part : a.parts)
+                                CHECK(std::all_of(part.weight.begin(), part.weight.end(), [](float w) { return w == 0.25f; }));
+                    }
                 }
             }
         }
     }
-    // beyond 65,536 targets a part keeps 4-byte targets; a rule that draws its weights, or
-    // makes its synapses by source, takes the two passes and gives the same arrays too
+    // beyond 65,536 targets a part keeps 4-byte targets, with one weight or drawn ones; a
+    // projection of more sources, or whose rule makes its synapses by source, takes the
+    // two passes and gives the same arrays too
     auto wide = proj("fixed_number_pre");
     wide.connector.n = 3;
     same(build_projection(wide, 400, 70000, 0.1, 8, {{0, 70000}}, one_pass),
          build_projection(wide, 400, 70000, 0.1, 8, {{0, 70000}}, two_passes));
-    auto drawn = proj("fixed_probability");
-    drawn.connector.p = 0.05;
-    drawn.weight = {distribution::kind::uniform, 0.1, 0.5, -INFINITY, INFINITY, dimension::conductance, {}};
-    same(build_projection(drawn, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, one_pass),
-         build_projection(drawn, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, two_passes));
+    wide.weight = {distribution::kind::normal, 1.0, 0.3, 0.0, 5.0, dimension::conductance, {}};
+    same(build_projection(wide, 400, 70000, 0.1, 8, {{0, 70000}}, one_pass),
+         build_projection(wide, 400, 70000, 0.1, 8, {{0, 70000}}, two_passes));
     auto many = proj("fixed_number_pre");  // more than 262,144 sources
     many.connector.n = 5;
     same(build_projection(many, 300000, 200, 0.1, 8, {{0, 96}, {96, 200}}, one_pass),

@@ -136,16 +136,40 @@ inline void geometric_steps(const double* gap, double cap, std::int64_t* step) {
 #endif
 }
 
+// The drawn weights and delays of a projection's synapses: each owner neuron's (the
+// target, or the source for fixed_number_post, or 0 for the rules that draw from one
+// list) come from its own two streams, one draw per synapse in the order the connector
+// makes them. Constant ones are not drawn: callers test that first.
+class synapse_values {
+public:
+    synapse_values(const projection_spec& proj, double dt, std::uint64_t seed)
+        : proj_(proj), dt_(dt), seed_(seed), w_stream_(stream_id("weight/" + proj.name)), d_stream_(stream_id("delay/" + proj.name)) {}
+    struct owner {
+        random_stream wr, dr;
+    };
+    owner of(u32 o) const { return owner{random_stream(seed_, w_stream_, o), random_stream(seed_, d_stream_, o)}; }
+    float draw_weight(owner& ov) const { return weight_value(proj_, proj_.weight.sample(ov.wr)); }
+    std::uint16_t draw_delay(owner& ov) const { return delay_steps(proj_, proj_.delay.sample(ov.dr), dt_); }
+
+private:
+    const projection_spec& proj_;
+    double dt_;
+    std::uint64_t seed_;
+    u32 w_stream_, d_stream_;
+};
+
 // Calls emit(pre, post, weight, delay_steps) for every synapse of `proj` whose target is
 // in `targets`, in canonical order (by owner neuron). With `values` false, weights and
-// delays are not drawn (emit gets 0, 0): the counting pass.
+// delays are not drawn (emit gets 0, 0): the counting pass. A rule that draws a target's
+// sources as a set (fixed_number_pre without replacement) makes them in increasing order
+// where `values` or `sorted`; otherwise in the order drawn.
 template <class Emit>
 void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double dt, std::uint64_t seed,
                       neuron_range targets, bool values, const neuron_positions* pre_pos,
-                      const neuron_positions* post_pos, Emit&& emit) {
+                      const neuron_positions* post_pos, Emit&& emit, bool sorted = false) {
     const auto& c = proj.connector;
     const u32 conn_stream = stream_id("conn/" + proj.name);
-    const u32 w_stream = stream_id("weight/" + proj.name), d_stream = stream_id("delay/" + proj.name);
+    const synapse_values vals(proj, dt, seed);
     const bool same = proj.source == proj.target;
     const bool no_self = same && !c.allow_self_connections;
     const bool w_const = proj.weight.is_constant(), d_const = proj.delay.is_constant();
@@ -153,19 +177,16 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
     const std::uint16_t d0 = delay_steps(proj, proj.delay.a, dt);
     const std::string where = "projections." + proj.name + ".connector";
 
-    // Synapses of one owner: weights/delays from the owner's own streams.
-    struct owner_values {
-        random_stream wr, dr;
-    };
-    auto values_of = [&](u32 owner) { return owner_values{random_stream(seed, w_stream, owner), random_stream(seed, d_stream, owner)}; };
+    using owner_values = synapse_values::owner;
+    auto values_of = [&](u32 owner) { return vals.of(owner); };
     // Inlined into every rule's loop (GCC left it out of line): each call's pushes go
     // through the store buffer behind the fill pass's stores that miss the cache. Inlined,
     // building Brunel's 10^8 synapses took 0.66-0.69 x the time on Zen 3 (seventeenth
     // session).
     auto put = [&](owner_values& ov, u32 pre, u32 post) __attribute__((always_inline)) {
         if (!values) { emit(pre, post, 0.0f, std::uint16_t(0)); return; }
-        const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
-        const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+        const float w = w_const ? w0 : vals.draw_weight(ov);
+        const std::uint16_t d = d_const ? d0 : vals.draw_delay(ov);
         emit(pre, post, w, d);
     };
     const u32 tb = targets.begin, te = std::min(targets.end, n_post);
@@ -249,7 +270,7 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             random_stream rng(seed, conn_stream, j);
             // Without values the order of one target's sources does not matter: each goes
             // to its own row, where targets stay in ascending order.
-            if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf, values);
+            if (c.with_replacement) sample_with_replacement(rng, avail, k, buf); else sample_distinct(rng, avail, k, scratch, buf, values || sorted);
             auto ov = values_of(j);
             for (u32 x : buf) put(ov, no_self ? unskip(x, j) : x, j);
         }
@@ -266,8 +287,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
                 const u32 j = no_self ? unskip(x, i) : x;
                 if (!values) { if (j >= tb && j < te) put(ov, i, j); continue; }
                 // draw values for every synapse of the owner, keep those in range
-                const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
-                const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+                const float w = w_const ? w0 : vals.draw_weight(ov);
+                const std::uint16_t d = d_const ? d0 : vals.draw_delay(ov);
                 if (j >= tb && j < te) emit(i, j, w, d);
             }
         }
@@ -291,8 +312,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
         for (auto key : picks) {
             const u32 i = static_cast<u32>(key % n_pre), j = static_cast<u32>(key / n_pre);
             if (!values) { if (j >= tb && j < te) put(ov, i, j); continue; }
-            const float w = w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
-            const std::uint16_t d = d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+            const float w = w_const ? w0 : vals.draw_weight(ov);
+            const std::uint16_t d = d_const ? d0 : vals.draw_delay(ov);
             if (j >= tb && j < te) emit(i, j, w, d);
         }
     } else if (c.rule == "from_list") {
@@ -303,8 +324,8 @@ void for_each_synapse(const projection_spec& proj, u32 n_pre, u32 n_post, double
             const bool own_w = k < c.weight.size() && !std::isnan(c.weight[k]);
             const bool own_d = k < c.delay.size() && !std::isnan(c.delay[k]);
             // draws are taken for every entry without its own value, in list order
-            const float w = own_w ? weight_value(proj, c.weight[k]) : w_const ? w0 : weight_value(proj, proj.weight.sample(ov.wr));
-            const std::uint16_t d = own_d ? delay_steps(proj, c.delay[k], dt) : d_const ? d0 : delay_steps(proj, proj.delay.sample(ov.dr), dt);
+            const float w = own_w ? weight_value(proj, c.weight[k]) : w_const ? w0 : vals.draw_weight(ov);
+            const std::uint16_t d = own_d ? delay_steps(proj, c.delay[k], dt) : d_const ? d0 : vals.draw_delay(ov);
             if (c.post[k] >= tb && c.post[k] < te) emit(c.pre[k], c.post[k], w, d);
         }
     } else {
@@ -566,16 +587,18 @@ void projection_builder::build_part(std::size_t k) {
     }
 }
 
-// A plastic part whose synapses all have the projection's weight and delay, from a
-// connector that makes them target by target (build_options::columns_first). The pass of
+// A plastic part from a connector that makes its synapses target by target
+// (build_options::columns_first). The pass of
 // draws appends each synapse's source to col_syn, so that each target's sources lie in
 // its column in the order drawn, which is by source, as the columns built from the rows
 // have them; it also counts the rows and the columns. Then one pass over the columns puts
 // each synapse in its source's row (rows fill in the order of their targets, as the fill
 // pass of a static projection does) and overwrites the column's entry with the synapse's
-// place in the rows. Against two passes of draws and the columns made from the rows by a
-// scatter over every synapse, that saves a pass of draws, a count and a scatter, and the
-// weights are written in one sweep instead of synapse by synapse. col_syn is reserved for
+// place in the rows, drawing the target's weights and delays (if they are drawn) in the
+// column's order, as the fill pass does. Against two passes of draws and the columns made
+// from the rows by a scatter over every synapse, that saves a pass of draws, a count and
+// a scatter, and equal weights are written in one sweep instead of synapse by synapse.
+// col_syn is reserved for
 // the count (the mean and 6 standard deviations for fixed_probability; more are pushed),
 // so it holds no memory that the rows would not: the peak is the final size. Not for
 // more than 262,144 sources, where the fill pass puts synapses in order of source block.
@@ -585,7 +608,7 @@ bool projection_builder::columns_first(std::size_t k) {
     const build_options& opt = s_->opt;
     projection_rows& r = s_->r;
     const bool by_target = c.rule == "fixed_number_pre" || c.rule == "all_to_all" || c.rule == "one_to_one" || c.rule == "fixed_probability";
-    if (!opt.columns || !opt.columns_first || !by_target || !proj.weight.is_constant() || !r.uniform_delay) return false;
+    if (!opt.columns || !opt.columns_first || !by_target) return false;
     const std::uint32_t n_pre = s_->n_pre, n_post = s_->n_post;
     // rows whose current lines do not stay cached: the fill pass puts them by source block
     if (std::size_t(n_pre) * 64 > (std::size_t(16) << 20)) return false;
@@ -605,13 +628,15 @@ bool projection_builder::columns_first(std::size_t k) {
     std::uint64_t* cb = rows.col_begin.data();
     std::vector<std::uint32_t> fill(n_pre);  // each row's count, then where its next synapse goes
     std::uint32_t* cnt = fill.data();
-    // `values` on: sources come sorted within a target (weights and delays are not drawn)
-    for_each_synapse(proj, n_pre, n_post, s_->dt, s_->seed, part, true, opt.pre_pos, opt.post_pos,
-                     [&](u32 i, u32 j, float, std::uint16_t) __attribute__((always_inline)) {
-                         col.push_back(i);
-                         ++cnt[i];
-                         ++cb[std::size_t(j) + 1];
-                     });
+    // sources sorted within a target, as the fill pass has them; no values drawn yet
+    for_each_synapse(
+        proj, n_pre, n_post, s_->dt, s_->seed, part, false, opt.pre_pos, opt.post_pos,
+        [&](u32 i, u32 j, float, std::uint16_t) __attribute__((always_inline)) {
+            col.push_back(i);
+            ++cnt[i];
+            ++cb[std::size_t(j) + 1];
+        },
+        true);
     const std::size_t n = col.size();
     if (n > 0xFFFFFFFFull) fail_build(proj.where, "projections." + proj.name, "a plastic projection holds at most 2^32 synapses per part");
     for (u32 i = 0; i < n_pre; ++i) {
@@ -622,10 +647,34 @@ bool projection_builder::columns_first(std::size_t k) {
     const bool compact = part.end - part.begin <= 65536u;
     rows.target_base = part.begin;
     if (compact) rows.target16.resize(n); else rows.target.resize(n);
-    if (!r.homogeneous_weight) rows.weight.assign(n, r.weight0);
+    const bool w_const = proj.weight.is_constant();
+    if (!r.homogeneous_weight) {
+        if (w_const) rows.weight.assign(n, r.weight0); else rows.weight.resize(n);
+    }
+    if (!r.uniform_delay) rows.delay.resize(n);
     std::uint32_t* cs = col.data();
     std::uint32_t* at = fill.data();
-    if (compact) {
+    if (!w_const || !r.uniform_delay) {
+        // each target's values drawn from its streams in the order of its column, which is
+        // the order the fill pass draws them in
+        const synapse_values vals(proj, s_->dt, s_->seed);
+        std::uint16_t dmax = r.delay0;
+        for (u32 j = tb; j < te; ++j) {
+            auto ov = vals.of(j);
+            for (std::uint64_t s = cb[j]; s < cb[j + 1]; ++s) {
+                const std::uint32_t pos = at[cs[s]]++;
+                if (compact) rows.target16[pos] = static_cast<std::uint16_t>(j - part.begin); else rows.target[pos] = j;
+                if (!w_const) rows.weight[pos] = vals.draw_weight(ov);
+                if (!r.uniform_delay) {
+                    const std::uint16_t d = vals.draw_delay(ov);
+                    rows.delay[pos] = d;
+                    dmax = std::max(dmax, d);
+                }
+                cs[s] = pos;
+            }
+        }
+        s_->part_max[k] = dmax;
+    } else if (compact) {
         std::uint16_t* t16 = rows.target16.data();
         for (u32 j = tb; j < te; ++j) {
             const auto t = static_cast<std::uint16_t>(j - part.begin);

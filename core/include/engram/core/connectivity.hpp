@@ -95,12 +95,12 @@ struct build_options {
     std::function<void(std::size_t n, const std::function<void(std::size_t)>& body)> for_parts;
     bool per_synapse_weights = false;  // store weights per synapse even when all are equal
     bool columns = false;              // build the post->pre index (plastic projections)
-    // With columns, where the weights and delays are not drawn and the connector makes the
-    // synapses target by target with a count known beforehand (fixed_number_pre,
-    // all_to_all, one_to_one; fixed_probability by its mean), from at most 262,144
-    // sources: one pass of draws that lists each target's sources in the columns' array,
-    // then one pass that puts them in the rows and turns each entry into its synapse's
-    // index (projection_builder::build_part). false: the two passes of draws of a static
+    // With columns, where the connector makes the synapses target by target with a count
+    // known beforehand (fixed_number_pre, all_to_all, one_to_one; fixed_probability by its
+    // mean), from at most 262,144 sources: one pass of draws that lists each target's
+    // sources in the columns' array, then one pass that puts them in the rows (drawing
+    // weights and delays where they vary) and turns each entry into its synapse's index
+    // (projection_builder::build_part). false: the two passes of draws of a static
     // projection, then the columns from the rows (the same rows and columns; for tests).
     bool columns_first = true;
     const neuron_positions* pre_pos = nullptr;  // for the distance rule
