@@ -656,21 +656,29 @@ bool projection_builder::columns_first(std::size_t k) {
     std::uint32_t* at = fill.data();
     if (!w_const || !r.uniform_delay) {
         // each target's values drawn from its streams in the order of its column, which is
-        // the order the fill pass draws them in
+        // the order the fill pass draws them in; a column's values first, then its puts, so
+        // that the draws' stores do not queue behind the puts' misses (as in the fill pass)
         const synapse_values vals(proj, s_->dt, s_->seed);
         std::uint16_t dmax = r.delay0;
+        std::vector<float> wv;
+        std::vector<std::uint16_t> dv;
         for (u32 j = tb; j < te; ++j) {
+            const std::uint64_t b = cb[j], m = cb[j + 1] - b;
             auto ov = vals.of(j);
-            for (std::uint64_t s = cb[j]; s < cb[j + 1]; ++s) {
-                const std::uint32_t pos = at[cs[s]]++;
+            if (!w_const) {
+                wv.resize(m);
+                for (std::uint64_t x = 0; x < m; ++x) wv[x] = vals.draw_weight(ov);
+            }
+            if (!r.uniform_delay) {
+                dv.resize(m);
+                for (std::uint64_t x = 0; x < m; ++x) dmax = std::max(dmax, dv[x] = vals.draw_delay(ov));
+            }
+            for (std::uint64_t x = 0; x < m; ++x) {
+                const std::uint32_t pos = at[cs[b + x]]++;
                 if (compact) rows.target16[pos] = static_cast<std::uint16_t>(j - part.begin); else rows.target[pos] = j;
-                if (!w_const) rows.weight[pos] = vals.draw_weight(ov);
-                if (!r.uniform_delay) {
-                    const std::uint16_t d = vals.draw_delay(ov);
-                    rows.delay[pos] = d;
-                    dmax = std::max(dmax, d);
-                }
-                cs[s] = pos;
+                if (!w_const) rows.weight[pos] = wv[x];
+                if (!r.uniform_delay) rows.delay[pos] = dv[x];
+                cs[b + x] = pos;
             }
         }
         s_->part_max[k] = dmax;
