@@ -452,7 +452,7 @@ TEST_CASE("plastic rows and columns built from one pass of draws equal those bui
             CHECK(x.src_shift == y.src_shift);
         }
     };
-    const std::vector<std::vector<neuron_range>> splits = {{{0, 700}}, {{0, 224}, {224, 225}, {225, 700}}};
+    const std::vector<std::vector<neuron_range>> splits = {{{0, 700}}, {{0, 224}, {224, 225}, {225, 700}}, {{0, 0}, {0, 700}, {700, 700}}};
     for (const auto& parts : splits) {
         for (const std::string rule : {"fixed_number_pre", "all_to_all", "one_to_one", "fixed_probability"}) {
             for (bool self : {false, true}) {
