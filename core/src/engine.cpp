@@ -1364,11 +1364,19 @@ void simulation::impl::step_part(std::size_t k, std::uint64_t n) {
         const std::uint64_t* cb = rows.col_begin.data();
         const std::uint32_t* cs = rows.col_syn.data();
         auto& src = pj.col_src[k];  // the column's sources, found from the rows
+        float* w = rows.weight.data();
         for (std::uint32_t post : pops[pj.target].spikes[cur][k].ids) {
             const std::uint64_t b = cb[post], e = cb[post + 1];
             if (b == e) continue;
-            for (std::uint64_t s = b; s < e; ++s) src[s - b] = rows.source_of(cs[s]);
-            pj.rule->on_post(k, n, post, rows.weight.data(), src.data(), cs + b, e - b);
+            // The column's weights lie scattered over the part's rows, mostly out of the
+            // cache: each is requested here, so that its miss overlaps the sources'
+            // lookups and the others' misses before the rule writes it (plastic Brunel on
+            // 1 thread: 0.73 x the run loop; forty-third session)
+            for (std::uint64_t s = b; s < e; ++s) {
+                __builtin_prefetch(w + cs[s], 1);
+                src[s - b] = rows.source_of(cs[s]);
+            }
+            pj.rule->on_post(k, n, post, w, src.data(), cs + b, e - b);
         }
     }
     if (plasticity) clock.lap(&event_counter::plasticity);
