@@ -588,20 +588,19 @@ void projection_builder::build_part(std::size_t k) {
 }
 
 // A plastic part from a connector that makes its synapses target by target
-// (build_options::columns_first). The pass of
-// draws appends each synapse's source to col_syn, so that each target's sources lie in
-// its column in the order drawn, which is by source, as the columns built from the rows
-// have them; it also counts the rows and the columns. Then one pass over the columns puts
-// each synapse in its source's row (rows fill in the order of their targets, as the fill
-// pass of a static projection does) and overwrites the column's entry with the synapse's
-// place in the rows, drawing the target's weights and delays (if they are drawn) in the
-// column's order, as the fill pass does. Against two passes of draws and the columns made
-// from the rows by a scatter over every synapse, that saves a pass of draws, a count and
-// a scatter, and equal weights are written in one sweep instead of synapse by synapse.
-// col_syn is reserved for
-// the count (the mean and 6 standard deviations for fixed_probability; more are pushed),
-// so it holds no memory that the rows would not: the peak is the final size. Not for
-// more than 262,144 sources, where the fill pass puts synapses in order of source block.
+// (build_options::columns_first). The pass of draws appends each synapse's source to
+// col_syn, so that each target's sources lie in its column in the order drawn, which is
+// by source, as the columns built from the rows have them; it also counts the rows and
+// the columns. Then one pass over the columns puts each synapse in its source's row (rows
+// fill in the order of their targets, as the fill pass of a static projection does) and
+// overwrites the column's entry with the synapse's place in the rows, drawing the
+// target's weights and delays (if they are drawn) in the column's order, as the fill pass
+// does. Against two passes of draws and the columns made from the rows by a scatter over
+// every synapse, that saves a pass of draws, a count and a scatter, and equal weights
+// are written in one sweep instead of synapse by synapse. col_syn is reserved for the
+// count (the mean and 6 standard deviations for fixed_probability; more are pushed), so
+// it holds no memory that the rows would not: the peak is the final size. Not for more
+// than 262,144 sources, where the fill pass puts synapses in order of source block.
 bool projection_builder::columns_first(std::size_t k) {
     const projection_spec& proj = s_->proj;
     const auto& c = proj.connector;

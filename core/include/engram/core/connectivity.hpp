@@ -4,7 +4,9 @@
 // for fixed_number_post) from the counter-based RNG, so they do not depend on the
 // thread count. They are stored as CSR rows by presynaptic neuron, one set of rows per
 // part of the target population, built in parallel in two passes (count, then fill;
-// the second pass regenerates the same draws, so no intermediate list is kept).
+// the second pass regenerates the same draws, so no intermediate list is kept), or, for
+// most plastic projections, in one pass of draws into their columns
+// (build_options::columns_first).
 #include <cstdint>
 #include <functional>
 #include <memory>
