@@ -1,11 +1,14 @@
 // Connectors: PyNN's rules and meanings, degree statistics within confidence bounds.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
+#include <stdexcept>
+#include <tuple>
 
 #include "engram/core/connectivity.hpp"
 #include "engram/core/hdf5.hpp"
@@ -540,4 +543,116 @@ TEST_CASE("parts above and below the cap on kept draws hold the same rows", "[un
         REQUIRE(big.size() == 2u * n_post);
         CHECK(pairs(big.to_list()) == sorted_list(p, 131072, n_post));
     }
+}
+
+TEST_CASE("rows cut anew for another partition hold each part's synapses as a build for it does", "[unit][connectors]") {
+    // resplit_rows makes a part of a new partition from the parts of an old one (the
+    // engine's moving cuts). Rules that make synapses target by target store each row in
+    // the order of its targets, as the new part's own build does: the arrays must be the
+    // same element by element. fixed_number_post makes them by source, in the order drawn:
+    // each row must hold the same synapses, and each target's synapses from one source in
+    // the same order (the order in which their weights are added).
+    const std::uint32_t n = 700;
+    const std::vector<std::vector<neuron_range>> splits = {
+        {{0, 700}}, {{0, 224}, {224, 700}}, {{0, 448}, {448, 700}}, {{0, 0}, {0, 32}, {32, 700}, {700, 700}}, {{0, 96}, {96, 160}, {160, 700}}};
+    for (const std::string rule : {"fixed_probability", "fixed_number_pre", "fixed_number_post", "all_to_all"}) {
+        for (bool drawn : {false, true}) {
+            for (std::uint32_t targets : {n, 70000u}) {  // 2-byte and 4-byte stored targets
+                auto p = proj(rule, true);
+                p.connector.n = 30;
+                p.connector.p = 0.05;
+                p.connector.with_replacement = true;  // multapses: several synapses to one target
+                p.weight = distribution::constant(0.25, dimension::conductance);
+                if (drawn) {
+                    p.weight = {distribution::kind::uniform, 0.1, 0.5, -INFINITY, INFINITY, dimension::conductance, {}};
+                    p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time, {}};
+                }
+                if (targets > n && rule == "all_to_all") continue;
+                auto scaled = [&](const std::vector<neuron_range>& s) {  // the splits, stretched to `targets`
+                    std::vector<neuron_range> out;
+                    for (const auto& r : s) out.push_back({r.begin * (targets / n), r.end == n ? targets : r.end * (targets / n)});
+                    return out;
+                };
+                const std::uint32_t n_pre = targets > n ? 300 : n;
+                for (const auto& from : splits) {
+                    const auto old = build_projection(p, n_pre, targets, 0.1, 9, scaled(from));
+                    for (const auto& to : splits) {
+                        CAPTURE(rule, drawn, targets, from.size(), to.size());
+                        const auto fresh = build_projection(p, n_pre, targets, 0.1, 9, scaled(to));
+                        const auto want = scaled(to);
+                        const bool in_order = rows_sorted(old);
+                        if (rule != "fixed_number_post") CHECK(in_order);
+                        for (std::size_t k = 0; k < want.size(); ++k) {
+                            for (bool sorted : {false, true}) {
+                                if (sorted && !in_order) continue;
+                                CAPTURE(k, sorted);
+                                const csr_rows got = resplit_rows(old, scaled(from), want[k], sorted);
+                                const csr_rows& ref = fresh.parts[k];
+                                CHECK((got.row_begin == ref.row_begin));
+                                CHECK(got.compact() == ref.compact());
+                                CHECK(got.target_base == ref.target_base);
+                                CHECK(got.weight.empty() == ref.weight.empty());
+                                CHECK(got.delay.empty() == ref.delay.empty());
+                                if (in_order) {
+                                    CHECK((got.target == ref.target));
+                                    CHECK((got.target16 == ref.target16));
+                                    CHECK((got.weight == ref.weight));
+                                    CHECK((got.delay == ref.delay));
+                                    continue;
+                                }
+                                // by source: each row's synapses, sorted stably by target
+                                bool same = got.row_begin == ref.row_begin;
+                                for (std::uint32_t i = 0; same && i < n_pre; ++i) {
+                                    auto row = [&](const csr_rows& c) {
+                                        std::vector<std::tuple<std::uint32_t, float, std::uint16_t>> r;
+                                        for (std::uint64_t s = c.row_begin[i]; s < c.row_begin[i + 1]; ++s)
+                                            r.emplace_back(c.target_of(s), c.weight.empty() ? 0.0f : c.weight[s], c.delay.empty() ? 0 : c.delay[s]);
+                                        std::stable_sort(r.begin(), r.end(), [](const auto& x, const auto& y) { return std::get<0>(x) < std::get<0>(y); });
+                                        return r;
+                                    };
+                                    same = row(got) == row(ref);
+                                }
+                                CHECK(same);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // rows out of order (each reversed) are cut anew entry by entry: each row holds the
+    // same synapses as the new part's own build
+    auto p = proj("fixed_probability", true);
+    p.connector.p = 0.05;
+    p.weight = {distribution::kind::uniform, 0.1, 0.5, -INFINITY, INFINITY, dimension::conductance, {}};
+    const std::vector<neuron_range> from = {{0, 224}, {224, 700}}, to = {{0, 96}, {96, 448}, {448, 700}};
+    auto reversed = build_projection(p, n, n, 0.1, 9, from);
+    for (auto& c : reversed.parts)
+        for (std::uint32_t i = 0; i < n; ++i) {
+            std::reverse(c.target16.begin() + static_cast<std::ptrdiff_t>(c.row_begin[i]), c.target16.begin() + static_cast<std::ptrdiff_t>(c.row_begin[i + 1]));
+            std::reverse(c.weight.begin() + static_cast<std::ptrdiff_t>(c.row_begin[i]), c.weight.begin() + static_cast<std::ptrdiff_t>(c.row_begin[i + 1]));
+        }
+    REQUIRE_FALSE(rows_sorted(reversed));
+    const auto fresh = build_projection(p, n, n, 0.1, 9, to);
+    for (std::size_t k = 0; k < to.size(); ++k) {
+        const csr_rows got = resplit_rows(reversed, from, to[k]);
+        CHECK((got.row_begin == fresh.parts[k].row_begin));
+        bool same = true;
+        for (std::uint32_t i = 0; i < n; ++i) {
+            auto row = [&](const csr_rows& c) {
+                std::vector<std::pair<std::uint32_t, float>> r;
+                for (std::uint64_t s = c.row_begin[i]; s < c.row_begin[i + 1]; ++s) r.emplace_back(c.target_of(s), c.weight[s]);
+                std::sort(r.begin(), r.end());
+                return r;
+            };
+            same = same && row(got) == row(fresh.parts[k]);
+        }
+        CHECK(same);
+    }
+    // columns (plastic synapses) are not cut anew
+    build_options plastic;
+    plastic.columns = plastic.per_synapse_weights = true;
+    const auto with_columns = build_projection(proj("fixed_probability"), n, n, 0.1, 9, {{0, 224}, {224, 700}}, plastic);
+    CHECK_THROWS_AS(resplit_rows(with_columns, {{0, 224}, {224, 700}}, {0, 700}), std::logic_error);
+    CHECK_THROWS_AS(resplit_rows(with_columns, {{0, 700}}, {0, 700}), std::logic_error);
 }

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <stdexcept>
 #include <sstream>
 #include <thread>
 #include <unordered_set>
@@ -724,6 +725,192 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
         for (std::size_t k = 0; k < parts.size(); ++k) build_part(k);
     }
     return b.finish();
+}
+
+namespace {
+
+// How resplit_rows takes an old part's rows into a new part: all of every row (whole), the
+// entries of each row whose stored target x (an offset from the old part's first neuron,
+// or an index) has x - lo < span, found entry by entry (cut), or, where each row holds its
+// targets in increasing order, found from the row's start (sorted; from_start: the range
+// begins at the old part's first neuron, to_end: it ends at its last, so that end needs
+// no search): rows are short (8-32 entries of a part in coba_large), and the moved range
+// is mostly a small part of them.
+enum class take { whole, cut, sorted };
+struct piece {
+    const csr_rows* c;
+    take how;
+    std::uint32_t lo, span;
+    bool from_start, to_end;
+    std::int64_t shift;  // stored target + shift = the new part's stored target
+    std::vector<std::uint32_t> kept;  // sorted: each row's kept entries [s0, s1), as s0 - b and s1 - b
+};
+
+// The first entry of the sorted row [b, e) that is v or more (e if none), looked for from
+// the end of the row nearer to v: where the cut moves by a few neurons, a step or two.
+template <class S>
+inline std::uint64_t first_from(const S* t, std::uint64_t b, std::uint64_t e, std::uint32_t v) {
+    if (b == e || std::uint32_t(t[b]) >= v) return b;
+    const std::uint32_t x0 = t[b], x1 = t[e - 1];
+    if (x1 < v) return e;
+    // x0 < v <= x1
+    std::uint64_t s;
+    if (v - x0 <= x1 - v) {
+        for (s = b + 1; std::uint32_t(t[s]) < v;) ++s;
+    } else {
+        for (s = e - 1; std::uint32_t(t[s - 1]) >= v;) --s;
+    }
+    return s;
+}
+
+// Row [b, e)'s kept entries, where p.how is sorted: [s0, s1).
+template <class S>
+inline std::pair<std::uint64_t, std::uint64_t> kept_range(const piece& p, const S* t, std::uint64_t b, std::uint64_t e) {
+    const std::uint64_t s0 = p.from_start ? b : first_from(t, b, e, p.lo);
+    const std::uint64_t s1 = p.to_end ? e : first_from(t, s0, e, p.lo + p.span);
+    return {s0, s1};
+}
+
+template <class S>
+void count_rows(piece& p, const S* t, std::size_t n_pre, std::uint64_t* n) {
+    const std::uint64_t* rb = p.c->row_begin.data();
+    if (p.how == take::whole) {
+        for (std::size_t i = 0; i < n_pre; ++i) n[i] += rb[i + 1] - rb[i];
+    } else if (p.how == take::sorted) {
+        p.kept.resize(2 * n_pre);
+        for (std::size_t i = 0; i < n_pre; ++i) {
+            const auto [s0, s1] = kept_range(p, t, rb[i], rb[i + 1]);
+            p.kept[2 * i] = static_cast<std::uint32_t>(s0 - rb[i]);
+            p.kept[2 * i + 1] = static_cast<std::uint32_t>(s1 - rb[i]);
+            n[i] += s1 - s0;
+        }
+    } else {
+        for (std::size_t i = 0; i < n_pre; ++i) {
+            std::uint32_t k = 0;
+            for (std::uint64_t s = rb[i]; s < rb[i + 1]; ++s) k += std::uint32_t(std::uint32_t(t[s]) - p.lo) < p.span;
+            n[i] += k;
+        }
+    }
+}
+
+// The kept entries of each row, written from at[i] on (at[i] moves past them), with their
+// weights and delays (W, D).
+template <bool W, bool D, class S, class T>
+void put_rows(const piece& p, const S* t, std::size_t n_pre, std::uint64_t* at, T* out, float* ow, std::uint16_t* od) {
+    const csr_rows& c = *p.c;
+    const std::uint64_t* rb = c.row_begin.data();
+    const float* w = W ? c.weight.data() : nullptr;
+    const std::uint16_t* d = D ? c.delay.data() : nullptr;
+    const std::int64_t shift = p.shift;
+    auto copy = [&](std::uint64_t b, std::uint64_t e, std::uint64_t pos) {
+        T* o = out + pos;
+        const S* x = t + b;
+        for (std::uint64_t s = 0; s < e - b; ++s) o[s] = static_cast<T>(static_cast<std::int64_t>(x[s]) + shift);
+        if constexpr (W) std::copy(w + b, w + e, ow + pos);
+        if constexpr (D) std::copy(d + b, d + e, od + pos);
+    };
+    for (std::size_t i = 0; i < n_pre; ++i) {
+        const std::uint64_t b = rb[i], e = rb[i + 1];
+        std::uint64_t pos = at[i];
+        if (p.how == take::whole) {
+            copy(b, e, pos);
+            pos += e - b;
+        } else if (p.how == take::sorted) {
+            const std::uint64_t s0 = b + p.kept[2 * i], s1 = b + p.kept[2 * i + 1];  // (count_rows found them)
+            copy(s0, s1, pos);
+            pos += s1 - s0;
+        } else {
+            // (a branch: the kept entries mostly lie together; a store of every entry at the
+            // cursor would write past the row's end, into another part's piece of the next row)
+            for (std::uint64_t s = b; s < e; ++s) {
+                const std::uint32_t x = t[s];
+                if (std::uint32_t(x - p.lo) >= p.span) continue;
+                out[pos] = static_cast<T>(static_cast<std::int64_t>(x) + shift);
+                if constexpr (W) ow[pos] = w[s];
+                if constexpr (D) od[pos] = d[s];
+                ++pos;
+            }
+        }
+        at[i] = pos;
+    }
+}
+
+}  // namespace
+
+namespace {
+// Whether each row of t holds its entries in increasing order: the places where an entry
+// is less than the one before, counted over the whole array (one loop the compiler
+// vectorises), must all be where a row begins.
+template <class S>
+bool in_order(const S* t, const aligned_vector<std::uint64_t>& rb) {
+    const std::uint64_t n = rb.back();
+    std::uint64_t down = 0;
+    for (std::uint64_t s = 1; s < n; ++s) down += t[s] < t[s - 1];
+    for (std::size_t i = 1; i + 1 < rb.size() && down > 0; ++i) {
+        const std::uint64_t b = rb[i];
+        if (b > 0 && b < n && b != rb[i - 1]) down -= t[b] < t[b - 1];  // once per row start
+    }
+    return down == 0;
+}
+}  // namespace
+
+bool rows_sorted(const projection_rows& rows) {
+    for (const auto& c : rows.parts) {
+        if (c.synapses() == 0) continue;
+        if (!(c.compact() ? in_order(c.target16.data(), c.row_begin) : in_order(c.target.data(), c.row_begin))) return false;
+    }
+    return true;
+}
+
+csr_rows resplit_rows(const projection_rows& rows, const std::vector<neuron_range>& from, neuron_range part, bool sorted) {
+    if (from.size() != rows.parts.size()) throw std::logic_error("resplit_rows: the ranges do not match the rows' parts");
+    for (const auto& c : rows.parts)
+        if (!c.col_begin.empty()) throw std::logic_error("resplit_rows: rows with columns (plastic synapses) cannot be cut anew");
+    const std::size_t n_pre = rows.n_pre;
+    csr_rows out;
+    out.row_begin.assign(n_pre + 1, 0);
+    const bool compact = part.end - part.begin <= 65536u;
+    out.target_base = part.begin;
+    // The old parts that hold targets of `part`, each taken as a whole, rows after rows.
+    std::vector<piece> pieces;
+    for (std::size_t q = 0; q < from.size(); ++q) {
+        const neuron_range r = from[q];
+        const csr_rows& c = rows.parts[q];
+        if (r.end <= r.begin || r.end <= part.begin || r.begin >= part.end || c.synapses() == 0) continue;
+        const std::uint32_t first = std::max(r.begin, part.begin), end = std::min(r.end, part.end);
+        const std::uint32_t stored0 = c.compact() ? c.target_base : 0;  // what a stored target is counted from
+        const std::int64_t shift = static_cast<std::int64_t>(stored0) - (compact ? static_cast<std::int64_t>(part.begin) : 0);
+        const take how = r.begin >= part.begin && r.end <= part.end ? take::whole : sorted ? take::sorted : take::cut;
+        pieces.push_back({&c, how, first - stored0, end - first, first == r.begin, end == r.end, shift, {}});
+    }
+    std::uint64_t* n = out.row_begin.data() + 1;  // row i's count, then its end
+    for (auto& p : pieces) {
+        if (p.c->compact()) count_rows(p, p.c->target16.data(), n_pre, n); else count_rows(p, p.c->target.data(), n_pre, n);
+    }
+    for (std::size_t i = 0; i < n_pre; ++i) n[i] += out.row_begin[i];
+    const std::uint64_t total = out.row_begin[n_pre];
+    if (compact) out.target16.resize(total); else out.target.resize(total);
+    const bool W = !rows.homogeneous_weight, D = !rows.uniform_delay;
+    if (W) out.weight.resize(total);
+    if (D) out.delay.resize(total);
+    std::vector<std::uint64_t> at(out.row_begin.begin(), out.row_begin.end() - 1);
+    for (const auto& p : pieces) {
+        auto put = [&](const auto* t, auto* o) {
+            float* ow = out.weight.data();
+            std::uint16_t* od = out.delay.data();
+            if (W && D) put_rows<true, true>(p, t, n_pre, at.data(), o, ow, od);
+            else if (W) put_rows<true, false>(p, t, n_pre, at.data(), o, ow, od);
+            else if (D) put_rows<false, true>(p, t, n_pre, at.data(), o, ow, od);
+            else put_rows<false, false>(p, t, n_pre, at.data(), o, ow, od);
+        };
+        const csr_rows& c = *p.c;
+        if (c.compact()) {
+            if (compact) put(c.target16.data(), out.target16.data()); else put(c.target16.data(), out.target.data());
+        } else {
+            if (compact) put(c.target.data(), out.target16.data()); else put(c.target.data(), out.target.data());
+        }
+    }
+    return out;
 }
 
 std::size_t projection_rows::size() const {

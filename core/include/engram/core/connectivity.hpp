@@ -162,4 +162,18 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
                                  std::uint32_t n_post, double dt, std::uint64_t seed,
                                  const std::vector<neuron_range>& parts, const build_options& opt);
 
+// The rows of the targets in `part`, a part of a new partition of the target population,
+// made from `rows`, cut by `from` (the old partition's ranges): every source's synapses
+// into `part`, in the order they had, stored as a build for the new partition stores
+// them (2-byte targets on a part of at most 65,536 neurons; weights and delays per synapse
+// where rows has them). For static projections: throws std::logic_error where rows has
+// columns. The engine moves the cut between parts with it during a run (rebalancing),
+// each worker making its own part. sorted: every row holds its targets in increasing
+// order (rows_sorted), which lets the rows of an old part that the new one takes only
+// some of be read from their start up to the last entry kept, not through.
+csr_rows resplit_rows(const projection_rows& rows, const std::vector<neuron_range>& from, neuron_range part, bool sorted = false);
+// Whether every row of every part holds its targets in increasing order: those of rules
+// that make synapses target by target do; fixed_number_post's (by source) need not.
+bool rows_sorted(const projection_rows& rows);
+
 }  // namespace engram
