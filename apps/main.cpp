@@ -315,7 +315,7 @@ void write_profile(engram::results_writer& w, const std::vector<engram::worker_p
 }
 
 // --profile: where each worker's run loop went, in seconds and as shares of the loop.
-void print_profile(const std::vector<engram::worker_profile>& prof, double loop_s) {
+void print_profile(const std::vector<engram::worker_profile>& prof, double loop_s, bool cuts_moved) {
     std::printf("where the run loop went (--profile; %zu worker%s, %.3f s each):\n", prof.size(), prof.size() == 1 ? "" : "s", loop_s);
     std::printf("%-8s %16s %16s %16s %16s %16s\n", "worker", "update", "deliver", "plasticity", "record", "wait");
     const double to_pct = loop_s > 0 ? 100.0 / loop_s : 0.0;
@@ -328,7 +328,8 @@ void print_profile(const std::vector<engram::worker_profile>& prof, double loop_
     // The parts hold equal shares of the neurons (and, on average, of the synapses): a
     // worker that needs longer for the same work runs on a slower or busier core, and the
     // others wait for it at every step.
-    if (prof.size() >= 2) {
+    // Where the cuts moved to the workers' speeds (simulation.rebalance), the shares differ.
+    if (prof.size() >= 2 && !cuts_moved) {
         double lo = 0.0, hi = 0.0;
         for (std::size_t i = 0; i < prof.size(); ++i) {
             const double x = prof[i].update + prof[i].deliver + prof[i].plasticity;
@@ -536,7 +537,11 @@ int run_command(run_args a) {
                         "time slices, as where other busy threads share the CPUs; the spikes are the same (simulation.step_alone)\n",
                         with_commas(st.solo_steps).c_str(), with_commas(st.steps_done).c_str(),
                         static_cast<unsigned long long>(st.solo_spells), st.solo_spells == 1 ? "" : "s");
-        if (!st.profile.empty()) print_profile(st.profile, st.run_seconds);
+        if (st.rebalances > 0)
+            std::printf("note: the cuts between the parts moved %llu time%s to the workers' measured speeds (%.1f ms in all); "
+                        "the spikes are the same (simulation.rebalance)\n",
+                        static_cast<unsigned long long>(st.rebalances), st.rebalances == 1 ? "" : "s", st.rebalance_seconds * 1e3);
+        if (!st.profile.empty()) print_profile(st.profile, st.run_seconds, st.rebalances > 0);
         std::printf("wrote %s\n", out.c_str());
     }
     return st.interrupted ? 130 : 0;

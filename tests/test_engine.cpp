@@ -1671,3 +1671,163 @@ TEST_CASE("run reports progress from the first step on, every thousandth of the 
         CHECK(again.back() == 1.0);
     }
 }
+
+TEST_CASE("cuts that move between the parts during a run give the same spikes, state and synapses", "[unit][engine]") {
+    // with the inhibitory step current, the populations lie one after another
+    // (balance_contiguous); without it, every population is split (balance_even)
+    const std::string contiguous = direct_coba() + "  kick_i: {type: step_current, target: inh, times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]}\n";
+    for (const auto& y : {contiguous, direct_coba()}) {
+        const auto spec = parse(y);
+        const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+        simulation ref(spec, builtin_models(), 1, 1);
+        capture one;
+        ref.run(steps, &one);
+        REQUIRE(one.spikes.size() > 200);
+        auto state_of = [](const simulation& sim) {
+            std::vector<std::vector<double>> out;
+            for (std::size_t p = 0; p < 2; ++p)
+                for (const char* v : {"v", "g_ex", "g_in"}) out.push_back(sim.state(p, v));
+            return out;
+        };
+        for (int threads : {2, 3}) {
+            for (std::size_t parts : {0, 4}) {
+                for (std::uint64_t every : {3, 50}) {
+                    INFO((&y == &contiguous ? "contiguous" : "even") << ", " << threads << " threads, " << parts << " parts, every " << every);
+                    simulation sim(spec, builtin_models(), threads, parts);
+                    REQUIRE(sim.pipelined());
+                    balance_policy bp;
+                    bp.enabled = true;
+                    bp.every = every;
+                    sim.set_balance_policy(bp);
+                    const partition before = sim.partitioned();
+                    capture c;
+                    const auto st = sim.run(steps, &c);
+                    CHECK(st.rebalances > 0);
+                    CHECK(st.steps_done == steps);
+                    CHECK_FALSE(sim.partitioned().ranges == before.ranges);
+                    CHECK(c.spikes == one.spikes);
+                    CHECK(state_of(sim) == state_of(ref));
+                    for (std::size_t j = 0; j < spec.projections.size(); ++j) {
+                        const auto a = sim.synapses(j), b = ref.synapses(j);
+                        CHECK((a.pre == b.pre && a.post == b.post && a.weight == b.weight));
+                    }
+                }
+            }
+        }
+    }
+}
+
+TEST_CASE("rebalance moves the cuts to the shares asked for, between runs, with the same spikes", "[unit][engine]") {
+    const auto spec = parse(direct_coba() + "  kick_i: {type: step_current, target: inh, times: [10 ms, 60 ms], amplitudes: [300 pA, 0 pA]}\n");
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation ref(spec, builtin_models(), 1, 1);
+    capture one;
+    ref.run(steps, &one);
+    simulation sim(spec, builtin_models(), 2);
+    REQUIRE(sim.parts() == 2);
+    capture c;
+    std::uint64_t done = 0;
+    // part 0 with a quarter, then three quarters, then nearly all of the work
+    for (const std::vector<double>& shares : {std::vector<double>{1, 3}, {3, 1}, {50, 1}, {1, 1}}) {
+        const partition before = sim.partitioned();
+        CHECK(sim.rebalance(shares) != (balance_contiguous(spec, 2, shares).ranges == before.ranges));
+        CHECK(sim.partitioned().ranges == balance_contiguous(spec, 2, shares).ranges);
+        const auto st = sim.run(steps / 4, &c);
+        CHECK(st.rebalances == 0);
+        done += steps / 4;
+    }
+    sim.run(steps - done, &c);
+    CHECK(c.spikes == one.spikes);
+    // part 0's share of the work follows the shares
+    const auto quarter = balance_contiguous(spec, 2, {1, 3}), most = balance_contiguous(spec, 2, {3, 1});
+    CHECK(quarter.ranges[0][0].end < most.ranges[0][0].end);
+    CHECK(quarter.ranges[0][0].end % 32 == 0);  // cut within the population: at a multiple of 32
+    CHECK(most.ranges[0][0].end == 323);          // all of it, and some of the next
+    CHECK_THROWS_AS(balance_contiguous(spec, 2, {1, 0}), error);
+    CHECK_THROWS_AS(balance_contiguous(spec, 2, {1, 2, 3}), error);
+    // a simulation whose workers meet every step keeps its partition
+    simulation rings(parse(small_coba()), builtin_models(), 2);
+    const auto r0 = rings.partitioned().ranges;
+    CHECK_FALSE(rings.rebalance({1, 3}));
+    CHECK(rings.partitioned().ranges == r0);
+}
+
+TEST_CASE("simulation.rebalance turns the moving cuts off, and set_balance_policy refuses what it cannot follow", "[unit][engine]") {
+    CHECK_FALSE(parse(direct_coba()).simulation.rebalance);
+    CHECK(parse(direct_coba(), {"simulation.rebalance=true"}).simulation.rebalance);
+    try {
+        parse(direct_coba(), {"simulation.rebalance=often"});
+        FAIL("a rebalance that is no boolean was taken");
+    } catch (const error& e) {
+        CHECK_THAT(e.what(), Catch::Contains("simulation.rebalance"));
+    }
+    simulation sim(parse(direct_coba()), builtin_models(), 2);
+    balance_policy bad;
+    bad.window_s = 0;
+    CHECK_THROWS_WITH(sim.set_balance_policy(bad), Catch::Contains("window_s"));
+    bad = balance_policy{};
+    bad.min_gain = -0.1;
+    CHECK_THROWS_WITH(sim.set_balance_policy(bad), Catch::Contains("min_gain"));
+}
+
+namespace {
+// Holds up every worker but the caller (worker 0) for `spin` of busy CPU time each time
+// it gets a part's spikes, inside the part's update: a worker on a slower core.
+struct slow_core : observer {
+    explicit slow_core(std::chrono::microseconds s) : spin(s) {}
+    std::chrono::microseconds spin;
+    std::thread::id caller = std::this_thread::get_id();
+    void on_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {}
+    bool takes_part_spikes() const override { return true; }
+    void on_part_spikes(std::uint64_t, std::size_t, const std::uint32_t*, std::size_t) override {
+        if (std::this_thread::get_id() == caller) return;
+        const auto until = std::chrono::steady_clock::now() + spin;
+        while (std::chrono::steady_clock::now() < until) {
+        }
+    }
+};
+}  // namespace
+
+TEST_CASE("a worker slower than the other gets a smaller part where the policy moves the cuts, with the same spikes", "[unit][engine]") {
+    const auto spec = parse(driven_coba());
+    const auto steps = steps_for(spec.simulation.duration, spec.simulation.dt);
+    simulation one(spec, builtin_models(), 1);
+    capture c1;
+    one.run(steps, &c1);
+    REQUIRE(c1.spikes.size() > 200);
+    simulation sim(spec, builtin_models(), 2);
+    REQUIRE(sim.pipelined());
+    REQUIRE(sim.parts() == 2);
+    stall_policy together;
+    together.min_share = 0.0;  // never alone: the slow worker runs, it is not starved
+    sim.set_stall_policy(together);
+    balance_policy bp;
+    bp.enabled = true;
+    bp.window_s = 0.02;
+    sim.set_balance_policy(bp);
+    auto neurons_of = [&](std::size_t k) {
+        std::uint32_t n = 0;
+        for (const auto& r : sim.partitioned().ranges) n += r.at(k).end - r.at(k).begin;
+        return n;
+    };
+    const std::uint32_t before = neurons_of(1);
+    slow_core slow(std::chrono::microseconds(40));
+    capture c;
+    observer_list obs;
+    obs.add(&slow);
+    obs.add(&c);
+    const auto st = sim.run(steps, &obs);
+    CHECK(st.rebalances >= 1);
+    CHECK(st.rebalance_seconds > 0.0);
+    CHECK(neurons_of(1) < before);  // worker 1's part (it steps part 1) is smaller
+    CHECK(c.spikes == c1.spikes);
+    CHECK(sim.state(0, "v") == one.state(0, "v"));
+    // with the policy off (the default), the cuts stay where they are
+    simulation off(spec, builtin_models(), 2);
+    off.set_stall_policy(together);
+    const auto cuts = off.partitioned().ranges;
+    slow_core slow2(std::chrono::microseconds(40));
+    const auto st_off = off.run(steps, &slow2);
+    CHECK(st_off.rebalances == 0);
+    CHECK(off.partitioned().ranges == cuts);
+}

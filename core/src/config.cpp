@@ -238,7 +238,7 @@ public:
 
     void read_simulation(const YAML::Node& n, simulation_spec& s) {
         remember("simulation", n);
-        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output", "precision", "pin_threads", "step_alone"});
+        check_keys(n, "simulation", {"dt", "duration", "seed", "threads", "min_neurons_per_thread", "output", "precision", "pin_threads", "rebalance", "step_alone"});
         if (n["dt"]) s.dt = quantity_of(n["dt"], "simulation.dt", dimension::time);
         if (n["duration"]) s.duration = quantity_of(n["duration"], "simulation.duration", dimension::time);
         if (n["seed"]) s.seed = integer(n["seed"], "simulation.seed");
@@ -246,6 +246,7 @@ public:
         if (n["output"]) s.output = scalar(n["output"], "simulation.output");
         if (n["min_neurons_per_thread"]) s.min_neurons_per_thread = integer(n["min_neurons_per_thread"], "simulation.min_neurons_per_thread");
         if (n["pin_threads"]) s.pin_threads = boolean(n["pin_threads"], "simulation.pin_threads");
+        if (n["rebalance"]) s.rebalance = boolean(n["rebalance"], "simulation.rebalance");
         if (n["step_alone"]) read_step_alone(n["step_alone"], s);
         if (n["precision"]) {
             const std::string p = scalar(n["precision"], "simulation.precision");

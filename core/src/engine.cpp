@@ -54,9 +54,57 @@ std::uint64_t steps_for(double duration_ms, double dt_ms) {
     return static_cast<std::uint64_t>(std::llround(duration_ms / dt_ms));
 }
 
-partition balance_even(const network_spec& spec, std::size_t n_parts) {
+namespace {
+// A neuron's work: 1 + its expected in-degree / synapses_per_neuron (as
+// size_for_workers counts it); what a part pays for holding any of a population's
+// neurons: row_piece_cost per source neuron of each projection into it.
+void work_model(const network_spec& spec, std::vector<double>& per_neuron, std::vector<double>& fixed) {
+    const std::size_t n_pops = spec.populations.size();
+    per_neuron.assign(n_pops, 1.0);
+    fixed.assign(n_pops, 0.0);
+    for (const auto& pj : spec.projections) {
+        const std::size_t src = spec.population_index(pj.source), tgt = spec.population_index(pj.target);
+        const std::uint32_t n_src = spec.populations[src].size, n_tgt = spec.populations[tgt].size;
+        if (n_tgt == 0) continue;
+        per_neuron[tgt] += static_cast<double>(expected_synapses(pj, n_src, n_tgt)) / n_tgt / static_cast<double>(synapses_per_neuron);
+        fixed[tgt] += row_piece_cost * n_src;
+    }
+}
+
+// Each part's work by that model.
+std::vector<double> part_work(const network_spec& spec, const partition& p) {
+    std::vector<double> per_neuron, fixed, w(p.n_parts, 0.0);
+    work_model(spec, per_neuron, fixed);
+    for (std::size_t i = 0; i < p.ranges.size(); ++i)
+        for (std::size_t k = 0; k < p.n_parts; ++k) {
+            const neuron_range r = p.ranges[i][k];
+            if (r.end > r.begin) w[k] += fixed[i] + (r.end - r.begin) * per_neuron[i];
+        }
+    return w;
+}
+
+// Each part's share of the work, as a multiple of an equal share (mean 1): from `shares`
+// (one positive, finite number per part), or 1 each where shares is empty.
+std::vector<double> part_capacities(const std::vector<double>& shares, std::size_t P) {
+    if (shares.empty()) return std::vector<double>(P, 1.0);
+    if (shares.size() != P) throw error("a partition's shares: " + std::to_string(shares.size()) + " for " + std::to_string(P) + " parts");
+    double sum = 0.0;
+    for (const double x : shares) {
+        if (!(x > 0.0) || !std::isfinite(x)) throw error("a partition's shares must be positive and finite");
+        sum += x;
+    }
+    std::vector<double> f(P);
+    for (std::size_t k = 0; k < P; ++k) f[k] = shares[k] * static_cast<double>(P) / sum;
+    return f;
+}
+}  // namespace
+
+partition balance_even(const network_spec& spec, std::size_t n_parts, const std::vector<double>& shares) {
     partition p;
     p.n_parts = std::max<std::size_t>(1, n_parts);
+    const std::vector<double> f = part_capacities(shares, p.n_parts);
+    std::vector<double> share_before(p.n_parts + 1, 0.0);  // of the whole, before part k
+    for (std::size_t k = 0; k < p.n_parts; ++k) share_before[k + 1] = share_before[k] + f[k] / static_cast<double>(p.n_parts);
     for (const auto& pop : spec.populations) {
         std::vector<neuron_range> r(p.n_parts);
         // interior boundaries at multiples of 32 neurons: 64 bytes of the 2-byte refractory
@@ -64,6 +112,8 @@ partition balance_even(const network_spec& spec, std::size_t n_parts) {
         // start on a line, aligned.hpp)
         auto cut = [&](std::size_t k) {
             if (k == p.n_parts) return pop.size;
+            if (!shares.empty())
+                return static_cast<std::uint32_t>(static_cast<double>(pop.size) * share_before[k]) & ~31u;
             return static_cast<std::uint32_t>(std::uint64_t(pop.size) * k / p.n_parts) & ~31u;
         };
         for (std::size_t k = 0; k < p.n_parts; ++k) {
@@ -75,38 +125,31 @@ partition balance_even(const network_spec& spec, std::size_t n_parts) {
     return p;
 }
 
-partition balance_contiguous(const network_spec& spec, std::size_t n_parts) {
+partition balance_contiguous(const network_spec& spec, std::size_t n_parts, const std::vector<double>& shares) {
     const std::size_t P = std::max<std::size_t>(1, n_parts), n_pops = spec.populations.size();
-    if (P == 1 || n_pops < 2) return balance_even(spec, P);
+    if (P == 1 || n_pops < 2) return balance_even(spec, P, shares);
     // Only where a neuron's work differs between populations by its in-degree alone: one
     // model, static synapses, and the same stimuli of every population, each on all its
     // neurons. Elsewhere every population is split (balance_even), which balances any mix.
     for (const auto& ps : spec.populations)
-        if (ps.model != spec.populations.front().model) return balance_even(spec, P);
+        if (ps.model != spec.populations.front().model) return balance_even(spec, P, shares);
     for (const auto& pj : spec.projections)
-        if (pj.plasticity.plastic()) return balance_even(spec, P);
+        if (pj.plasticity.plastic()) return balance_even(spec, P, shares);
     std::vector<std::map<std::string, int>> stims(n_pops);
     for (const auto& st : spec.stimuli) {
-        if (!st.neurons.empty()) return balance_even(spec, P);
+        if (!st.neurons.empty()) return balance_even(spec, P, shares);
         ++stims[spec.population_index(st.target)][st.type];
     }
     for (const auto& m : stims)
-        if (m != stims.front()) return balance_even(spec, P);
-    // A neuron's work: 1 + its expected in-degree / synapses_per_neuron (as
-    // size_for_workers counts it); what a part pays for holding any of a population's
-    // neurons: row_piece_cost per source neuron of each projection into it.
-    std::vector<double> per_neuron(n_pops, 1.0), fixed(n_pops, 0.0);
-    for (const auto& pj : spec.projections) {
-        const std::size_t src = spec.population_index(pj.source), tgt = spec.population_index(pj.target);
-        const std::uint32_t n_src = spec.populations[src].size, n_tgt = spec.populations[tgt].size;
-        if (n_tgt == 0) continue;
-        per_neuron[tgt] += static_cast<double>(expected_synapses(pj, n_src, n_tgt)) / n_tgt / static_cast<double>(synapses_per_neuron);
-        fixed[tgt] += row_piece_cost * n_src;
-    }
-    // Parts filled in turn up to a work T each, populations cut at multiples of 32 neurons
-    // (or where they end); the least T that fits n_parts parts, by bisection.
+        if (m != stims.front()) return balance_even(spec, P, shares);
+    std::vector<double> per_neuron, fixed;
+    work_model(spec, per_neuron, fixed);
+    // Parts filled in turn up to a work T each (T f[k] with shares), populations cut at
+    // multiples of 32 neurons (or where they end); the least T that fits n_parts parts,
+    // by bisection.
     partition p;
     p.n_parts = P;
+    const std::vector<double> f = part_capacities(shares, P);
     auto fill = [&](double T, bool keep) {
         if (keep) p.ranges.assign(n_pops, std::vector<neuron_range>(P));
         std::size_t k = 0;
@@ -118,7 +161,7 @@ partition balance_contiguous(const network_spec& spec, std::size_t n_parts) {
                 for (std::size_t q = 0; q < P; ++q) p.ranges[i][q] = {q < k ? 0u : size, q < k ? 0u : size};
             while (pos < size) {
                 if (k == P) return false;
-                const double room = T - load - fixed[i];
+                const double room = T * f[k] - load - fixed[i];
                 const double fit = room > 0 ? std::floor(room / per_neuron[i]) : 0.0;
                 std::uint32_t end = size;
                 if (fit < static_cast<double>(size - pos)) end = (pos + static_cast<std::uint32_t>(fit)) & ~31u;
@@ -490,6 +533,7 @@ struct projection_rt {
     // row plus two standard deviations, in whole blocks); 0: rows walked one at a time.
     std::vector<std::uint32_t> gather_fixed;
     std::vector<std::vector<std::uint32_t>> col_src;  // per part: scratch for one column's sources
+    int sorted = -1;  // whether every row holds its targets in increasing order (rows_sorted; -1: not asked yet)
 };
 
 // One spiking neuron's row [b, e) into the ring buffer: W = per-synapse weights, D =
@@ -679,6 +723,14 @@ struct simulation::impl {
     int cpus = 1;  // usable_cpus() when built
     void apply_stimuli(std::size_t k, std::uint64_t n);
     void init_state(std::size_t pop);
+    // Rebalancing (balance_policy): the policy, whether every spaced population's model
+    // can lay its neurons out anew (model relayout, asked once when built), and moving the
+    // cuts (false where nothing moved or the simulation cannot)
+    balance_policy balancing;
+    bool relayout_ok = true;
+    bool can_rebalance() const;
+    bool repartition(const partition& np);
+    void index_rows();  // gather_fixed and the interleaved row starts, from the rows
 };
 
 simulation::simulation(const network_spec& spec, const model_registry& models, int threads, std::size_t parts,
@@ -741,6 +793,15 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
     part = balance_contiguous(spec, parts ? parts : static_cast<std::size_t>(workers));
     space_parts();
     for (std::size_t pi = 0; pi < pops.size(); ++pi) init_state(pi);
+    // whether the spaced populations' models can move their neurons (rebalancing): each
+    // asked to lay them out as they are
+    for (auto& p : pops) {
+        if (p.storage == p.size) continue;
+        std::vector<std::uint32_t> same(p.storage);
+        for (std::uint32_t i = 0; i < p.storage; ++i) same[i] = i;
+        relayout_ok = relayout_ok && p.model->relayout(same);
+    }
+    balancing.enabled = spec.simulation.rebalance;
     events.assign(part.n_parts, event_counter{});
     direct_rows.assign(part.n_parts, segment_list{});
     gather_from = gather_min.load(std::memory_order_relaxed);
@@ -882,6 +943,51 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
             r.direct = tgt.model->direct_input(rec);
             r.direct64 = tgt.model->direct_input_f64(rec);
         }
+        if (!r.is_direct()) {
+            tgt.ring_input = true;
+            tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
+        }
+    }
+    index_rows();
+    for (const auto& r : projs) (r.is_direct() ? any_direct_projection : any_ring_projection) = true;
+    for (const auto& s : stims)
+        if (s.type == stimulus_rt::kind::poisson_input) pops[s.target].ring_input = true;
+    for (auto& p : pops) {
+        // a model without a direct input for every receptor always gets its ring
+        for (std::size_t r = 0; r < p.info->receptors.size() && !p.ring_input; ++r)
+            if (!p.model->direct_input(r) && !p.model->direct_input_f64(r)) p.ring_input = true;
+        // a slot of the ring is laid out as the model's arrays (space_parts): part k's
+        // neuron i at i + shift[k]
+        p.stride = (p.storage + 15u) & ~15u;
+        if (p.ring_input) {
+            p.ring.resize(p.info->receptors.size());
+            for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.stride, 0.0f);
+        }
+        p.input.assign(p.ring.size(), nullptr);
+    }
+
+    for (const auto& rs : spec.state_recorders) {
+        recorder_rt r;
+        r.population = spec.population_index(rs.population);
+        for (const auto& v : rs.variables) r.vars.push_back(pops[r.population].info->state_index(v));
+        r.neurons = rs.neurons;
+        if (r.neurons.empty())
+            for (std::uint32_t i = 0; i < pops[r.population].size; ++i) r.neurons.push_back(i);
+        for (auto& i : r.neurons) i = slot(r.population, i);
+        r.interval = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(rs.interval / dt)));
+        recs.push_back(std::move(r));
+    }
+    // whether rows hold their targets in order, for moving the cuts (resplit_rows)
+    if (can_rebalance())
+        for (auto& r : projs) r.sorted = rows_sorted(r.rows);
+}
+
+// What delivery reads besides the rows, made from them (when built, and after the cuts
+// move): each part's fixed gather length, and the interleaved row starts.
+void simulation::impl::index_rows() {
+    for (auto& r : projs) {
+        r.bounds = nullptr;
+        r.bounds_stride = 0;
         const std::size_t P = r.rows.parts.size();
         r.gather_fixed.assign(P, 0);
         if (r.direct && r.rows.homogeneous_weight)
@@ -899,10 +1005,6 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
                 const auto blocks = static_cast<std::uint32_t>(std::ceil((mean + 2 * sd) / gather_block));
                 r.gather_fixed[k] = std::max<std::uint32_t>(1, blocks) * gather_block;
             }
-        if (!r.is_direct()) {
-            tgt.ring_input = true;
-            tgt.slots = std::max<std::uint32_t>(tgt.slots, r.rows.max_delay);
-        }
     }
     // The interleaved row starts: a spike's rows of all the direct projections from its
     // population and all parts in one line (COBA: ee and ei, two parts: 16 bytes a
@@ -932,34 +1034,6 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
                 with[j]->bounds_stride = J * P;
             }
         }
-    }
-    for (const auto& r : projs) (r.is_direct() ? any_direct_projection : any_ring_projection) = true;
-    for (const auto& s : stims)
-        if (s.type == stimulus_rt::kind::poisson_input) pops[s.target].ring_input = true;
-    for (auto& p : pops) {
-        // a model without a direct input for every receptor always gets its ring
-        for (std::size_t r = 0; r < p.info->receptors.size() && !p.ring_input; ++r)
-            if (!p.model->direct_input(r) && !p.model->direct_input_f64(r)) p.ring_input = true;
-        // a slot of the ring is laid out as the model's arrays (space_parts): part k's
-        // neuron i at i + shift[k]
-        p.stride = (p.storage + 15u) & ~15u;
-        if (p.ring_input) {
-            p.ring.resize(p.info->receptors.size());
-            for (auto& rb : p.ring) rb.assign(std::size_t(p.slots) * p.stride, 0.0f);
-        }
-        p.input.assign(p.ring.size(), nullptr);
-    }
-
-    for (const auto& rs : spec.state_recorders) {
-        recorder_rt r;
-        r.population = spec.population_index(rs.population);
-        for (const auto& v : rs.variables) r.vars.push_back(pops[r.population].info->state_index(v));
-        r.neurons = rs.neurons;
-        if (r.neurons.empty())
-            for (std::uint32_t i = 0; i < pops[r.population].size; ++i) r.neurons.push_back(i);
-        for (auto& i : r.neurons) i = slot(r.population, i);
-        r.interval = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(rs.interval / dt)));
-        recs.push_back(std::move(r));
     }
 }
 
@@ -1258,6 +1332,66 @@ void simulation::impl::space_parts() {
         }
         p.model = spec.simulation.double_precision && p.info->make_f64 ? p.info->make_f64(ps, dt) : p.info->make(ps, dt);
     }
+}
+
+// Moving the cuts between parts during a run (balance_policy): only where the workers run
+// a step apart (static one-step projections into direct inputs: rows alone, no rings,
+// columns or plastic state per part) and every spaced population's model can lay its
+// neurons out anew.
+bool simulation::impl::can_rebalance() const { return relayout_ok && pipelined(); }
+
+// The partition replaced by np (the same number of parts): each spaced population's
+// neurons move to their slots under np (model relayout, step currents), each projection
+// into a population whose cuts moved gets its rows cut anew (resplit_rows; the parts are
+// tasks the workers take, so each part's new rows are mostly made on the core that will
+// read them), and what delivery reads besides the rows is made again. The spike lists of
+// the last step stay as they are: delivery reads every part's list, in order, by neuron.
+bool simulation::impl::repartition(const partition& np) {
+    if (np.n_parts != part.n_parts || np.ranges.size() != part.ranges.size())
+        throw std::logic_error("repartition: a partition of another shape");
+    if (np.ranges == part.ranges || !can_rebalance()) return false;
+    const std::size_t P = part.n_parts;
+    std::vector<bool> moved(pops.size(), false);
+    for (std::size_t pi = 0; pi < pops.size(); ++pi) moved[pi] = np.ranges[pi] != part.ranges[pi];
+    // the rows first (where memory runs out, nothing has changed yet)
+    std::vector<std::vector<csr_rows>> fresh(projs.size());
+    for (std::size_t j = 0; j < projs.size(); ++j)
+        if (moved[projs[j].target]) fresh[j].resize(P);
+    for (std::size_t j = 0; j < projs.size(); ++j)
+        if (!fresh[j].empty() && projs[j].sorted < 0) projs[j].sorted = rows_sorted(projs[j].rows);  // once: the cut keeps it
+    auto make_part = [&](std::size_t k) {
+        for (std::size_t j = 0; j < projs.size(); ++j)
+            if (!fresh[j].empty())
+                fresh[j][k] = resplit_rows(projs[j].rows, part.ranges[projs[j].target], np.ranges[projs[j].target][k], projs[j].sorted == 1);
+    };
+    if (team) {
+        const auto W = static_cast<std::size_t>(team->size());
+        team->run([&](int w) {
+            for (auto k = static_cast<std::size_t>(w); k < P; k += W) make_part(k);
+        });
+    } else {
+        for (std::size_t k = 0; k < P; ++k) make_part(k);
+    }
+    for (std::size_t j = 0; j < projs.size(); ++j)
+        if (!fresh[j].empty()) projs[j].rows.parts = std::move(fresh[j]);
+    // then the neurons: slot s under np takes the slot its neuron has now
+    for (std::size_t pi = 0; pi < pops.size(); ++pi) {
+        auto& p = pops[pi];
+        if (!moved[pi] || p.storage == p.size) continue;
+        std::vector<std::uint32_t> from(p.storage, population_model::no_slot);
+        for (std::size_t k = 0; k < P; ++k)
+            for (std::uint32_t i = np.ranges[pi][k].begin; i < np.ranges[pi][k].end; ++i) from[i + p.shift[k]] = slot(pi, i);
+        if (!p.model->relayout(from)) throw std::logic_error("repartition: a model refused to lay its neurons out anew");
+        if (!p.i_stim.empty()) {
+            std::vector<float> out(p.i_stim.size(), 0.0f);
+            for (std::size_t sl = 0; sl < from.size(); ++sl)
+                if (from[sl] != population_model::no_slot) out[sl] = p.i_stim[from[sl]];
+            p.i_stim = std::move(out);
+        }
+    }
+    part = np;
+    index_rows();
+    return true;
 }
 
 std::uint32_t simulation::impl::slot(std::size_t pop, std::uint32_t i) const {
@@ -1623,186 +1757,264 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         std::atomic<std::uint64_t> v{0};
     };
     struct aborted {};
+    // Rebalancing (balance_policy): the loop runs in segments. Worker 0 ends one after the
+    // next step (as a stop would) where the workers' measured times ask for new cuts;
+    // the cuts move between segments, on the team, and the next segment goes on from the
+    // step after. Each worker's time in its updates and deliveries: busy[w], in ticks.
+    struct alignas(64) tick_counter {
+        std::atomic<std::uint64_t> v{0};
+    };
     auto pipelined_loop = [&] {
         const int W = m.team->size();
         const auto W_ = static_cast<std::size_t>(W);
-        std::vector<step_counter> updated(W_), delivered(W_);
-        for (std::size_t w = 0; w < W_; ++w) updated[w].v = delivered[w].v = first - 1;
-        alignas(64) std::atomic<std::uint64_t> recorded{first - 1};
-        alignas(64) std::atomic<std::uint64_t> final_step{last};
-        alignas(64) std::atomic<bool> recording{false}, abort{false}, ended{false};
-        // 2 x + 1: alone from step x on (together before); 2 x: together from x on. The
-        // run starts alone where the last one ended alone (solo_switch).
-        // the lag of each update's wait for the deliveries, and of the switch to alone
-        constexpr std::uint64_t lead = spike_steps - 1;
-        const bool alone_first = sw.start(pol, W_, first, lead, lead);
-        if (alone_first) ++solo_spells;
-        alignas(64) std::atomic<std::uint64_t> mode{2 * first + (alone_first ? 1 : 0)};
-        alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
-        const bool judged_here = !pol.alternate_every && W > 1;
-        auto alone_at = [](std::uint64_t md, std::uint64_t n) { return (n >= md / 2) == bool(md & 1); };
-        auto rouse = [&] {
-            wake.fetch_add(1, std::memory_order_release);
-            wake.notify_all();
-        };
-        auto least = [](const std::vector<step_counter>& c) {
-            std::uint64_t x = ~std::uint64_t(0);
-            for (const auto& e : c) x = std::min(x, e.v.load(std::memory_order_acquire));
-            return x;
-        };
-        // records every step that all workers have updated, unless another worker is at it
-        auto try_record = [&](std::size_t w) {
-            if (!obs || recording.load(std::memory_order_relaxed)) return;
-            const std::uint64_t upto = least(updated);
-            if (recorded.load(std::memory_order_relaxed) >= upto || recording.exchange(true, std::memory_order_acquire)) return;
-            for (std::uint64_t s = recorded.load(std::memory_order_relaxed) + 1; s <= upto; ++s) {
-                record(s, w);
-                recorded.store(s, std::memory_order_release);
-            }
-            recording.store(false, std::memory_order_release);
-        };
-        auto wait_until = [&](std::size_t w, auto&& ready) {
-            for (unsigned spins = 0; !ready(); ++spins) {
-                if (abort.load(std::memory_order_relaxed)) throw aborted{};
-                try_record(w);
-                if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
-            }
-        };
-        // A run that starts alone (as the last one ended) runs on the caller alone, without
-        // waking the others, which would cost two time slices of theirs per run on busy
-        // CPUs; where worker 0 tries them together again at a step `handoff`, the team
-        // takes the run on from there.
-        bool without_team = false, handed = false;
-        std::uint64_t from = first, handoff = 0;
-        const std::function<void(int)> pipe_job = [&](int w) {
-            const auto w_ = static_cast<std::size_t>(w);
-            bool stopping = false;
-            // The counters only grow: what this worker last read of them stands until it
-            // no longer suffices, and only then is read again (each read of a line another
-            // core has written since is a transfer between cores).
-            std::uint64_t seen_updated = first - 1, seen_delivered = first - 1, seen_recorded = first - 1;
-            std::uint64_t next_report = 1;  // worker 0: progress after steps first, first + report_every, ...
-            // every worker delivered n-lag, and step n-spike_steps recorded
-            auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {
-                if (seen_delivered + lag < n) seen_delivered = least(delivered);
-                if (obs && seen_recorded + spike_steps < n) seen_recorded = recorded.load(std::memory_order_acquire);
-                return seen_delivered + lag >= n && (!obs || seen_recorded + spike_steps >= n);
-            };
-            auto all_updated = [&](std::uint64_t n) {  // every worker updated n-1
-                if (seen_updated + 1 < n) seen_updated = least(updated);
-                return seen_updated + 1 >= n;
-            };
-            // worker 0 at the start of step n (solo_switch): alone from n + lead, or together from n
-            auto decide = [&](std::uint64_t n, wall::time_point now) {
-                if (!sw.decide(n, now)) return;
-                mode.store(2 * sw.since_step + (sw.alone ? 1 : 0), std::memory_order_release);
-                if (sw.alone) ++solo_spells; else if (without_team) handed = true, handoff = n; else rouse();
-            };
-            // a worker other than 0 from step n on, while worker 0 steps alone: false where
-            // the run ended meanwhile, else true with n the step it goes on from
-            auto sleep_through = [&](std::uint64_t& n) {
-                while (true) {
-                    const std::uint32_t g = wake.load(std::memory_order_acquire);
-                    if (abort.load(std::memory_order_relaxed)) throw aborted{};
-                    const std::uint64_t md = mode.load(std::memory_order_acquire);
-                    if (!(md & 1)) {
-                        // together from here (worker 0 stored that after its delivery of n - 1),
-                        // up to the run's last step even where worker 0 has ended meanwhile
-                        n = md / 2;
-                        sw.drop(w_);  // the time asleep is no starvation: a new window
-                        return true;
-                    }
-                    if (ended.load(std::memory_order_acquire)) {  // alone to the end
-                        sw.drop(w_);
-                        return false;
-                    }
-                    wake.wait(g, std::memory_order_acquire);
-                }
-            };
-            try {
-                for (std::uint64_t n = from;; ++n) {
-                    if (w == 0 && !stopping) {
-                        if (n > first && progress && --next_report == 0) {
-                            next_report = report_every;
-                            progress(double(n - first) / double(steps));
-                        }
-                        // step n+1 may already have started elsewhere: a stop ends the run after it
-                        if (stop && stop->load(std::memory_order_relaxed)) {
-                            stopping = true;
-                            final_step.store(std::min(n + 1, last), std::memory_order_release);
-                        }
-                    }
-                    if (final_step.load(std::memory_order_acquire) < n) break;
-                    if (judged_here && n % solo_switch::look_every == 0) {  // the wall clock every 16 steps
-                        const auto now = wall::now();
-                        sw.look(w_, now, true, [] { return thread_cpu_ns(); });
-                        if (w == 0 && !stopping) decide(n, now);
-                    } else if (pol.alternate_every && w == 0 && !stopping) {
-                        decide(n, {});
-                    }
-                    if (without_team && handed) return;  // worker 0 hands the run on to the team
-                    if (w == 0 && sw.alone && n >= sw.since_step) {
-                        // every part, every worker's counters; at the first such step every
-                        // worker's delivery of n - 1 first
-                        wait_until(0, [&] { return delivered_and_recorded(n, 1); });
-                        every_part([&](std::size_t k) { m.update_part(k, n); }, &event_counter::update);
-                        for (auto& c : updated) c.v.store(n, std::memory_order_release);
-                        every_part([&](std::size_t k) { m.deliver_direct(k, n); }, &event_counter::deliver);
-                        for (auto& c : delivered) c.v.store(n, std::memory_order_release);
-                        try_record(0);
-                        ++solo_steps;
-                        continue;
-                    }
-                    wait_until(w_, [&] { return delivered_and_recorded(n, lead); });
-                    if (w != 0 && alone_at(mode.load(std::memory_order_acquire), n)) {
-                        if (!sleep_through(n)) break;
-                        --n;  // the loop's ++n: step n again, together
-                        continue;
-                    }
-                    for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
-                        phase_clock clock{m.clock_of(k)};
-                        m.update_part(k, n);
-                        clock.lap(&event_counter::update);
-                    }
-                    updated[w_].v.store(n, std::memory_order_release);
-                    wait_until(w_, [&] { return all_updated(n); });
-                    for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
-                        phase_clock clock{m.clock_of(k)};
-                        m.deliver_direct(k, n);
-                        clock.lap(&event_counter::deliver);
-                    }
-                    delivered[w_].v.store(n, std::memory_order_release);
-                }
-            } catch (const aborted&) {
-                return;  // another worker failed; the team rethrows its error
-            } catch (...) {
-                abort.store(true, std::memory_order_relaxed);
-                rouse();
-                throw;
-            }
-            if (w == 0) {  // sleepers wake to the end
-                ended.store(true, std::memory_order_release);
-                rouse();
-            }
-        };
-        if (alone_first && judged_here) {
-            without_team = true;
-            pipe_job(0);
-            without_team = false;
-            if (handed) {
-                from = handoff;
-                m.team->run(pipe_job);
-            }
-        } else {
-            m.team->run(pipe_job);
+        const balance_policy bal = m.balancing;
+        const bool balancing = bal.enabled && m.can_rebalance();
+        std::vector<tick_counter> busy(W_);
+        std::vector<double> shares;  // worker 0's request: the parts' shares of the next cuts
+        double cut_s = 0.0;          // what moving the cuts took the last time (s)
+        for (std::uint64_t seg_first = first;;) {
+          bool rebalance_asked = false, stopped = false;
+          std::vector<step_counter> updated(W_), delivered(W_);
+          for (std::size_t w = 0; w < W_; ++w) updated[w].v = delivered[w].v = seg_first - 1;
+          alignas(64) std::atomic<std::uint64_t> recorded{seg_first - 1};
+          alignas(64) std::atomic<std::uint64_t> final_step{last};
+          alignas(64) std::atomic<bool> recording{false}, abort{false}, ended{false};
+          // 2 x + 1: alone from step x on (together before); 2 x: together from x on. The
+          // run starts alone where the last one ended alone (solo_switch).
+          // the lag of each update's wait for the deliveries, and of the switch to alone
+          constexpr std::uint64_t lead = spike_steps - 1;
+          const bool alone_first = sw.start(pol, W_, seg_first, lead, lead);
+          if (alone_first) ++solo_spells;
+          alignas(64) std::atomic<std::uint64_t> mode{2 * seg_first + (alone_first ? 1 : 0)};
+          alignas(64) std::atomic<std::uint32_t> wake{0};  // bumped whenever sleepers must look again
+          const bool judged_here = !pol.alternate_every && W > 1;
+          auto alone_at = [](std::uint64_t md, std::uint64_t n) { return (n >= md / 2) == bool(md & 1); };
+          auto rouse = [&] {
+              wake.fetch_add(1, std::memory_order_release);
+              wake.notify_all();
+          };
+          auto least = [](const std::vector<step_counter>& c) {
+              std::uint64_t x = ~std::uint64_t(0);
+              for (const auto& e : c) x = std::min(x, e.v.load(std::memory_order_acquire));
+              return x;
+          };
+          // records every step that all workers have updated, unless another worker is at it
+          auto try_record = [&](std::size_t w) {
+              if (!obs || recording.load(std::memory_order_relaxed)) return;
+              const std::uint64_t upto = least(updated);
+              if (recorded.load(std::memory_order_relaxed) >= upto || recording.exchange(true, std::memory_order_acquire)) return;
+              for (std::uint64_t s = recorded.load(std::memory_order_relaxed) + 1; s <= upto; ++s) {
+                  record(s, w);
+                  recorded.store(s, std::memory_order_release);
+              }
+              recording.store(false, std::memory_order_release);
+          };
+          auto wait_until = [&](std::size_t w, auto&& ready) {
+              for (unsigned spins = 0; !ready(); ++spins) {
+                  if (abort.load(std::memory_order_relaxed)) throw aborted{};
+                  try_record(w);
+                  if (spins < 4096) ENGRAM_CPU_PAUSE(); else std::this_thread::yield();
+              }
+          };
+          // A run that starts alone (as the last one ended) runs on the caller alone, without
+          // waking the others, which would cost two time slices of theirs per run on busy
+          // CPUs; where worker 0 tries them together again at a step `handoff`, the team
+          // takes the run on from there.
+          bool without_team = false, handed = false;
+          std::uint64_t from = seg_first, handoff = 0;
+          // worker 0's window of the workers' times: its start, and busy[] then
+          wall::time_point window_start = wall::now();
+          std::vector<std::uint64_t> busy_base(W_);
+          for (std::size_t w = 0; w < W_; ++w) busy_base[w] = busy[w].v.load(std::memory_order_relaxed);
+          const std::vector<double> work = balancing ? part_work(m.spec, m.part) : std::vector<double>{};
+          auto new_window = [&](wall::time_point now) {
+              window_start = now;
+              for (std::size_t w = 0; w < W_; ++w) busy_base[w] = busy[w].v.load(std::memory_order_relaxed);
+          };
+          // worker 0 at the start of step n (not stopping, every part with its worker): new
+          // cuts where the window's times ask for them, the segment then ending after n + 1
+          auto consider = [&](std::uint64_t n, wall::time_point now) {
+              const std::size_t P = m.part.n_parts;
+              if (bal.every) {
+                  if ((n + 1 - seg_first) % bal.every) return;
+                  shares.assign(P, 0.0);
+                  for (std::size_t k = 0; k < P; ++k) shares[k] = 1.0 + static_cast<double>((n / bal.every + 3 * k) % 5);
+              } else {
+                  if (sw.alone) return new_window(now);  // (a window of the workers together)
+                  if (now - window_start < std::chrono::duration<double>(bal.window_s)) return;
+                  // each worker's work (parts w, w + W, ...) per tick of its time: its speed
+                  std::vector<double> speed(W_, 0.0), took(W_, 0.0);
+                  double all_work = 0.0, all_speed = 0.0, slowest = 0.0;
+                  for (std::size_t w = 0; w < W_; ++w) {
+                      took[w] = static_cast<double>(busy[w].v.load(std::memory_order_relaxed) - busy_base[w]);
+                      double wk = 0.0;
+                      for (std::size_t k = w; k < P; k += W_) wk += work[k];
+                      if (!(took[w] > 0.0) || !(wk > 0.0)) return new_window(now);
+                      speed[w] = wk / took[w];
+                      all_work += wk;
+                      all_speed += speed[w];
+                      slowest = std::max(slowest, took[w]);
+                  }
+                  // the slowest worker's time against all of it spread to the speeds, and
+                  // what that would save in a window like this one against what moving
+                  // the cuts took the last time
+                  const double even = all_work / all_speed, window = std::chrono::duration<double>(now - window_start).count();
+                  if (slowest <= (1.0 + bal.min_gain) * even || (1.0 - even / slowest) * window < 2.0 * cut_s)
+                      return new_window(now);
+                  shares.assign(P, 0.0);
+                  for (std::size_t k = 0; k < P; ++k) shares[k] = speed[k % W_];
+              }
+              rebalance_asked = true;
+              final_step.store(std::min(n + 1, last), std::memory_order_release);
+          };
+          const std::function<void(int)> pipe_job = [&](int w) {
+              const auto w_ = static_cast<std::size_t>(w);
+              bool stopping = false;
+              // The counters only grow: what this worker last read of them stands until it
+              // no longer suffices, and only then is read again (each read of a line another
+              // core has written since is a transfer between cores).
+              std::uint64_t seen_updated = seg_first - 1, seen_delivered = seg_first - 1, seen_recorded = seg_first - 1;
+              std::uint64_t next_report = 1;  // worker 0: progress after steps first, first + report_every, ...
+              // every worker delivered n-lag, and step n-spike_steps recorded
+              auto delivered_and_recorded = [&](std::uint64_t n, std::uint64_t lag) {
+                  if (seen_delivered + lag < n) seen_delivered = least(delivered);
+                  if (obs && seen_recorded + spike_steps < n) seen_recorded = recorded.load(std::memory_order_acquire);
+                  return seen_delivered + lag >= n && (!obs || seen_recorded + spike_steps >= n);
+              };
+              auto all_updated = [&](std::uint64_t n) {  // every worker updated n-1
+                  if (seen_updated + 1 < n) seen_updated = least(updated);
+                  return seen_updated + 1 >= n;
+              };
+              // worker 0 at the start of step n (solo_switch): alone from n + lead, or together from n
+              auto decide = [&](std::uint64_t n, wall::time_point now) {
+                  if (!sw.decide(n, now)) return;
+                  mode.store(2 * sw.since_step + (sw.alone ? 1 : 0), std::memory_order_release);
+                  if (sw.alone) ++solo_spells; else if (without_team) handed = true, handoff = n; else rouse();
+              };
+              // a worker other than 0 from step n on, while worker 0 steps alone: false where
+              // the run ended meanwhile, else true with n the step it goes on from
+              auto sleep_through = [&](std::uint64_t& n) {
+                  while (true) {
+                      const std::uint32_t g = wake.load(std::memory_order_acquire);
+                      if (abort.load(std::memory_order_relaxed)) throw aborted{};
+                      const std::uint64_t md = mode.load(std::memory_order_acquire);
+                      if (!(md & 1)) {
+                          // together from here (worker 0 stored that after its delivery of n - 1),
+                          // up to the run's last step even where worker 0 has ended meanwhile
+                          n = md / 2;
+                          sw.drop(w_);  // the time asleep is no starvation: a new window
+                          return true;
+                      }
+                      if (ended.load(std::memory_order_acquire)) {  // alone to the end
+                          sw.drop(w_);
+                          return false;
+                      }
+                      wake.wait(g, std::memory_order_acquire);
+                  }
+              };
+              try {
+                  for (std::uint64_t n = from;; ++n) {
+                      if (w == 0 && !stopping) {
+                          if (n > first && progress && --next_report == 0) {
+                              next_report = report_every;
+                              progress(double(n - first) / double(steps));
+                          }
+                          // step n+1 may already have started elsewhere: a stop ends the run after it
+                          if (stop && stop->load(std::memory_order_relaxed)) {
+                              stopping = stopped = true;
+                              final_step.store(std::min(n + 1, last), std::memory_order_release);
+                          }
+                      }
+                      if (final_step.load(std::memory_order_acquire) < n) break;
+                      if (judged_here && n % solo_switch::look_every == 0) {  // the wall clock every 16 steps
+                          const auto now = wall::now();
+                          sw.look(w_, now, true, [] { return thread_cpu_ns(); });
+                          if (w == 0 && !stopping) decide(n, now);
+                          if (w == 0 && !stopping && balancing && !bal.every && !rebalance_asked) consider(n, now);
+                      } else if (pol.alternate_every && w == 0 && !stopping) {
+                          decide(n, {});
+                      }
+                      if (bal.every && w == 0 && !stopping && balancing && !rebalance_asked) consider(n, {});
+                      if (without_team && handed) return;  // worker 0 hands the run on to the team
+                      if (w == 0 && sw.alone && n >= sw.since_step) {
+                          // every part, every worker's counters; at the first such step every
+                          // worker's delivery of n - 1 first
+                          wait_until(0, [&] { return delivered_and_recorded(n, 1); });
+                          every_part([&](std::size_t k) { m.update_part(k, n); }, &event_counter::update);
+                          for (auto& c : updated) c.v.store(n, std::memory_order_release);
+                          every_part([&](std::size_t k) { m.deliver_direct(k, n); }, &event_counter::deliver);
+                          for (auto& c : delivered) c.v.store(n, std::memory_order_release);
+                          try_record(0);
+                          ++solo_steps;
+                          continue;
+                      }
+                      wait_until(w_, [&] { return delivered_and_recorded(n, lead); });
+                      if (w != 0 && alone_at(mode.load(std::memory_order_acquire), n)) {
+                          if (!sleep_through(n)) break;
+                          --n;  // the loop's ++n: step n again, together
+                          continue;
+                      }
+                      const std::uint64_t u0 = balancing ? profile_ticks() : 0;
+                      for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
+                          phase_clock clock{m.clock_of(k)};
+                          m.update_part(k, n);
+                          clock.lap(&event_counter::update);
+                      }
+                      updated[w_].v.store(n, std::memory_order_release);
+                      const std::uint64_t u1 = balancing ? profile_ticks() : 0;
+                      wait_until(w_, [&] { return all_updated(n); });
+                      const std::uint64_t d0 = balancing ? profile_ticks() : 0;
+                      for (std::size_t k = w_; k < m.part.n_parts; k += W_) {
+                          phase_clock clock{m.clock_of(k)};
+                          m.deliver_direct(k, n);
+                          clock.lap(&event_counter::deliver);
+                      }
+                      delivered[w_].v.store(n, std::memory_order_release);
+                      if (balancing)  // only this worker writes it
+                          busy[w_].v.store(busy[w_].v.load(std::memory_order_relaxed) + (u1 - u0) + (profile_ticks() - d0),
+                                           std::memory_order_relaxed);
+                  }
+              } catch (const aborted&) {
+                  return;  // another worker failed; the team rethrows its error
+              } catch (...) {
+                  abort.store(true, std::memory_order_relaxed);
+                  rouse();
+                  throw;
+              }
+              if (w == 0) {  // sleepers wake to the end
+                  ended.store(true, std::memory_order_release);
+                  rouse();
+              }
+          };
+          if (alone_first && judged_here) {
+              without_team = true;
+              pipe_job(0);
+              without_team = false;
+              if (handed) {
+                  from = handoff;
+                  m.team->run(pipe_job);
+              }
+          } else {
+              m.team->run(pipe_job);
+          }
+          const std::uint64_t end = final_step.load();
+          for (std::uint64_t s = recorded.load() + 1; s <= end; ++s) record(s, 0);
+          m.step = end;
+          st.steps_done = end + 1 - first;
+          st.interrupted = end < last;
+          st.solo_steps = solo_steps;
+          st.solo_spells = solo_spells;
+          if (!rebalance_asked || stopped || end >= last) break;
+          // the next segment, from the step after, with the cuts moved (worker 0's window
+          // of the stall policy closed meanwhile, as between two runs)
+          sw.end();
+          const auto t_cut = wall::now();
+          m.repartition(balance_contiguous(m.spec, m.part.n_parts, shares));
+          ++st.rebalances;
+          cut_s = std::chrono::duration<double>(wall::now() - t_cut).count();
+          st.rebalance_seconds += cut_s;
+          seg_first = end + 1;
         }
-        const std::uint64_t end = final_step.load();
-        for (std::uint64_t s = recorded.load() + 1; s <= end; ++s) record(s, 0);
-        m.step = end;
-        st.steps_done = end + 1 - first;
-        st.interrupted = end < last;
-        st.solo_steps = solo_steps;
-        st.solo_spells = solo_spells;
         if (progress) progress(double(st.steps_done) / double(steps));
     };
     const pinned_workers pinned(m.team.get(), m.spec.simulation.pin_threads);
@@ -1862,6 +2074,17 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
 }
 
 void simulation::set_profiling(bool on) { impl_->profiling = on; }
+void simulation::set_balance_policy(const balance_policy& p) {
+    if (!(p.window_s > 0.0) || !std::isfinite(p.window_s))
+        throw error("balance_policy.window_s must be positive (got " + std::to_string(p.window_s) + ")");
+    if (!(p.min_gain >= 0.0)) throw error("balance_policy.min_gain must not be negative (got " + std::to_string(p.min_gain) + ")");
+    impl_->balancing = p;
+}
+bool simulation::rebalance(const std::vector<double>& shares) {
+    auto& m = *impl_;
+    if (!m.can_rebalance()) return false;
+    return m.repartition(balance_contiguous(m.spec, m.part.n_parts, shares));
+}
 void simulation::set_stall_policy(const stall_policy& p) {
     const auto refuse = [](const char* field, double value, const char* need) {
         char got[32];

@@ -288,6 +288,22 @@ struct lif_base : population_model {
 
     void reset() override { std::fill(last.begin(), last.end(), long_ago); }
 
+    // x laid out anew, in place (the engine keeps pointers to the arrays that take
+    // direct input): slot s takes slot from[s] (no_slot: an unused neuron, held at `unused`)
+    template <class A, class V>
+    static void gather(A& x, const std::vector<std::uint32_t>& from, V unused) {
+        std::vector<typename A::value_type> out(x.size(), static_cast<typename A::value_type>(unused));
+        for (std::size_t s = 0; s < from.size(); ++s)
+            if (from[s] != no_slot) out[s] = x[from[s]];
+        std::copy(out.begin(), out.end(), x.begin());
+    }
+    bool relayout_base(const std::vector<std::uint32_t>& from) {
+        if (from.size() != v.size()) return false;
+        gather(v, from, E_L);
+        gather(last, from, long_ago);
+        return true;
+    }
+
     // Step n within its epoch; at an epoch's first step, [b, e)'s last spikes move back.
     std::int32_t step_in_epoch(std::uint64_t n, std::uint32_t b, std::uint32_t e) {
         const auto m = static_cast<std::int32_t>(n & (epoch - 1));
@@ -607,6 +623,12 @@ struct lif_curr_exp final : lif_base<T> {
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }
+    bool relayout(const std::vector<std::uint32_t>& from) override {
+        if (!B::relayout_base(from)) return false;
+        B::gather(I_ex, from, T(0));
+        B::gather(I_in, from, T(0));
+        return true;
+    }
     float* direct_input(std::size_t r) override { return B::as_f32(r == 0 ? I_ex : I_in); }
     double* direct_input_f64(std::size_t r) override { return B::as_f64(r == 0 ? I_ex : I_in); }
     double direct_scale(std::size_t r, std::uint64_t n) const override { return decay.inv_at(r == 0 ? 0 : 1, n); }
@@ -719,6 +741,7 @@ struct lif_curr_delta final : lif_base<T> {
     using B = lif_base<T>;
     using B::v, B::last, B::E_L, B::I_e, B::P_mI, B::A_m, B::V_reset;
     lif_curr_delta(const population_spec& s, double dt) : B(s, dt) {}
+    bool relayout(const std::vector<std::uint32_t>& from) override { return B::relayout_base(from); }
     float* state(std::size_t) override { return B::as_f32(v); }
     double* state_f64(std::size_t) override { return B::as_f64(v); }
 
@@ -800,6 +823,12 @@ struct lif_cond_exp final : lif_base<T> {
         phi1_qw = phi1_rounded<T>();
     }
     aligned_vector<T>& var(std::size_t k) { return k == 0 ? v : k == 1 ? g_ex : g_in; }
+    bool relayout(const std::vector<std::uint32_t>& from) override {
+        if (!B::relayout_base(from)) return false;
+        B::gather(g_ex, from, T(0));
+        B::gather(g_in, from, T(0));
+        return true;
+    }
     float* state(std::size_t k) override { return B::as_f32(var(k)); }
     double* state_f64(std::size_t k) override { return B::as_f64(var(k)); }
     double state_scale(std::size_t k, std::uint64_t n) const override { return k == 0 ? 1.0 : decay.at(k == 1 ? 0 : 1, n); }

@@ -766,14 +766,14 @@ experiment import_nir_experiment(const std::string& path, const model_registry& 
             else if (key == "simulation.threads") sim.threads = std::stoi(val);
             else if (key == "simulation.min_neurons_per_thread") sim.min_neurons_per_thread = std::stoull(val);
             else if (key == "simulation.output") sim.output = val;
-            else if (key == "simulation.pin_threads") {
+            else if (key == "simulation.pin_threads" || key == "simulation.rebalance") {
                 config_node v;
                 v.type = config_node::kind::scalar;
                 v.scalar = val;
                 v.from_override = true;
-                sim.pin_threads = config_section{"--set"}.boolean(v, key);
+                (key == "simulation.pin_threads" ? sim.pin_threads : sim.rebalance) = config_section{"--set"}.boolean(v, key);
             }
-            else throw bad("only simulation.duration, dt, seed, threads, min_neurons_per_thread, pin_threads and output can be set for a NIR graph");
+            else throw bad("only simulation.duration, dt, seed, threads, min_neurons_per_thread, pin_threads, rebalance and output can be set for a NIR graph");
         } catch (const std::invalid_argument& e) {
             throw bad(e.what());
         } catch (const std::out_of_range&) {

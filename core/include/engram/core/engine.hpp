@@ -41,8 +41,11 @@ constexpr std::uint64_t synapses_per_neuron = 160;
 // neurons, two workers (about 20 Hz; docs/performance-history.md, fortieth session).
 constexpr double row_piece_cost = 0.06;
 
-// Every population split evenly over the parts, at multiples of 32 neurons.
-partition balance_even(const network_spec& spec, std::size_t n_parts);
+// Every population split evenly over the parts, at multiples of 32 neurons. With
+// `shares` (one positive number per part), part k gets shares[k] / sum of them of each
+// population instead (balance_contiguous likewise of the work): for workers of unequal
+// speed (simulation: rebalancing).
+partition balance_even(const network_spec& spec, std::size_t n_parts, const std::vector<double>& shares = {});
 // The populations one after another, cut into parts of equal work at multiples of 32
 // neurons, a neuron's work being 1 + its expected in-degree / synapses_per_neuron, plus
 // row_piece_cost per population a part holds any of: at
@@ -50,7 +53,7 @@ partition balance_even(const network_spec& spec, std::size_t n_parts);
 // row is cut into fewer pieces, and a part holding none of a projection's targets does
 // not list its rows at all. Where populations differ in more than in-degree (models,
 // plastic synapses, stimuli), balance_even's partition.
-partition balance_contiguous(const network_spec& spec, std::size_t n_parts);
+partition balance_contiguous(const network_spec& spec, std::size_t n_parts, const std::vector<double>& shares = {});
 
 // Receives what the engine produced. Called serially, after each step.
 // Calls come one at a time and in step order. With more than one worker they may come
@@ -135,6 +138,28 @@ struct run_stats {
     // and how many times it went alone (stall_policy).
     std::uint64_t solo_steps = 0;
     std::uint64_t solo_spells = 0;
+    // Times the run cut its parts anew (balance_policy), and the wall time that took.
+    std::uint64_t rebalances = 0;
+    double rebalance_seconds = 0.0;
+};
+
+// When a run moves the cuts between its parts (workers a step apart only:
+// simulation::pipelined). Each worker's time in its parts' updates and deliveries is
+// measured over windows of window_s of wall time. Where the slowest worker took more than
+// 1 + min_gain times what the same work spread in proportion to the workers' measured
+// speeds would take (a host that runs one vCPU slower than the other, for hundreds of
+// milliseconds at a time), the run pauses after the next step, the parts are cut anew in
+// proportion to those speeds (balance_contiguous with shares, each part's work counted
+// as it counts it), the neurons' state and the rows move to their new parts, and the
+// run goes on. Which part holds a neuron does not change what is computed: the spikes
+// are the same.
+struct balance_policy {
+    bool enabled = false;  // simulation.rebalance
+    double window_s = 0.1;
+    double min_gain = 0.04;
+    // tests: every this many steps, a new partition whatever the times, its shares drawn
+    // from the step number (0: by the times)
+    std::uint64_t every = 0;
 };
 
 // When the workers of a run step alone. Workers meet once or twice a step, so where the
@@ -193,6 +218,16 @@ public:
     // run starts together. Throws engram::error naming the field where window_s or retry_s
     // is not positive, min_share is outside [0, 1] or max_retry_s is below retry_s.
     void set_stall_policy(const stall_policy& p);
+
+    // When runs move the cuts between parts (balance_policy); the default, enabled where
+    // the file sets simulation.rebalance: true. Throws engram::error naming the field
+    // where window_s is not positive or min_gain is negative.
+    void set_balance_policy(const balance_policy& p);
+    // Moves the cuts between parts now, part k taking shares[k] / their sum of the work
+    // (balance_contiguous; empty: the cuts as built), where the simulation can (workers a
+    // step apart, and models that can lay their neurons out anew): false where it cannot
+    // or nothing moved. The same spikes follow.
+    bool rebalance(const std::vector<double>& shares);
 
     std::uint64_t current_step() const;
     double dt() const;

@@ -149,6 +149,7 @@ struct simulation_spec {
     std::uint64_t min_neurons_per_thread = 0;
     bool double_precision = false;  // neuron state and integration in double (precision: double)
     bool pin_threads = false;       // each worker on a CPU of its own for the run (pin_threads: true)
+    bool rebalance = false;         // runs move the cuts between parts to the workers' speeds (balance_policy; rebalance: true)
     // step_alone: worker 0 steps every part alone while a worker gets less than `below`
     // of a window's wall time (0: never); tries them all again after `retry` (doubling up
     // to `max_retry`). Times in ms. simulation::set_stall_policy's stall_policy, from the file.
