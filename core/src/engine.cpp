@@ -977,8 +977,9 @@ void simulation::impl::build(const model_registry& models, std::size_t parts, co
         r.interval = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::llround(rs.interval / dt)));
         recs.push_back(std::move(r));
     }
-    // whether rows hold their targets in order, for moving the cuts (resplit_rows)
-    if (can_rebalance())
+    // whether rows hold their targets in order, for moving the cuts (resplit_rows; where
+    // the file leaves them still, repartition asks at its first move)
+    if (balancing.enabled && can_rebalance())
         for (auto& r : projs) r.sorted = rows_sorted(r.rows);
 }
 
