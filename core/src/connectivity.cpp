@@ -9,8 +9,8 @@
 #include <cmath>
 #include <limits>
 #include <memory>
-#include <stdexcept>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 #include <unordered_set>
 
@@ -732,10 +732,11 @@ namespace {
 // How resplit_rows takes an old part's rows into a new part: all of every row (whole), the
 // entries of each row whose stored target x (an offset from the old part's first neuron,
 // or an index) has x - lo < span, found entry by entry (cut), or, where each row holds its
-// targets in increasing order, found from the row's start (sorted; from_start: the range
-// begins at the old part's first neuron, to_end: it ends at its last, so that end needs
-// no search): rows are short (8-32 entries of a part in coba_large), and the moved range
-// is mostly a small part of them.
+// targets in increasing order, as the range between two bounds, each found from the row's
+// end nearer to it (sorted; from_start: the range begins at the old part's first neuron,
+// to_end: it ends at its last, so that bound needs no search): rows are short (8-32
+// entries of a part in coba_large), and a cut that moves by a few neurons leaves a bound
+// a step or two from an end.
 enum class take { whole, cut, sorted };
 struct piece {
     const csr_rows* c;
@@ -835,9 +836,6 @@ void put_rows(const piece& p, const S* t, std::size_t n_pre, std::uint64_t* at, 
     }
 }
 
-}  // namespace
-
-namespace {
 // Whether each row of t holds its entries in increasing order: the places where an entry
 // is less than the one before, counted over the whole array (one loop the compiler
 // vectorises), must all be where a row begins.
