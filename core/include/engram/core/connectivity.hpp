@@ -169,8 +169,9 @@ projection_rows build_projection(const projection_spec& proj, std::uint32_t n_pr
 // where rows has them). For static projections: throws std::logic_error where rows has
 // columns. The engine moves the cut between parts with it during a run (rebalancing),
 // each worker making its own part. sorted: every row holds its targets in increasing
-// order (rows_sorted), which lets the rows of an old part that the new one takes only
-// some of be read from their start up to the last entry kept, not through.
+// order (rows_sorted), so that in the rows of an old part that the new one takes only
+// some of, the kept entries are found from the row's end nearer to each bound, not entry
+// by entry.
 csr_rows resplit_rows(const projection_rows& rows, const std::vector<neuron_range>& from, neuron_range part, bool sorted = false);
 // Whether every row of every part holds its targets in increasing order: those of rules
 // that make synapses target by target do; fixed_number_post's (by source) need not.

@@ -94,11 +94,12 @@ public:
     // listed state variables itself.
     virtual void reset() {}
     // The per-neuron arrays laid out anew, for moving neurons between the parts of a
-    // run's partition (the engine's rebalancing): slot s of every array the model sizes
-    // from population_spec::size takes what slot from[s] held (from.size() is that size;
-    // no_slot: any value, the slot is unused), in the same arrays (what state(),
-    // direct_input() and the like returned stays valid). A model with part_gaps overrides it; false
-    // (the default): the model cannot, and the engine keeps its partition.
+    // run's partition (the engine's moving cuts, simulation.rebalance): slot s of every
+    // array the model sizes from population_spec::size takes what slot from[s] held
+    // (from.size() is that size; no_slot: any value, the slot is unused), in the same
+    // arrays (what state(), direct_input() and the like returned stays valid). A model
+    // with part_gaps overrides it; false (the default): the model cannot, and the engine
+    // keeps its partition.
     static constexpr std::uint32_t no_slot = 0xFFFFFFFFu;
     virtual bool relayout(const std::vector<std::uint32_t>& /*from*/) { return false; }
 };
