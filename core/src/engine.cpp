@@ -1771,6 +1771,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
         const balance_policy bal = m.balancing;
         const bool balancing = bal.enabled && m.can_rebalance();
         std::vector<tick_counter> busy(W_);
+        // and its thread's CPU time (ns) at its last look (every 16 steps), where the
+        // system gives it: a worker off its CPU for part of a window is starved (the stall
+        // policy's case), not slow, and the cuts do not move for it
+        std::vector<tick_counter> cpu(W_);
+        const bool cpu_clock = balancing && bal.min_cpu_share > 0.0 && thread_cpu_ns() >= 0;
         std::vector<double> shares;  // worker 0's request: the parts' shares of the next cuts
         double cut_s = 0.0;          // what moving the cuts took the last time (s)
         for (std::uint64_t seg_first = first;;) {
@@ -1825,13 +1830,16 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
           std::uint64_t from = seg_first, handoff = 0;
           // worker 0's window of the workers' times: its start, and busy[] then
           wall::time_point window_start = wall::now();
-          std::vector<std::uint64_t> busy_base(W_);
-          for (std::size_t w = 0; w < W_; ++w) busy_base[w] = busy[w].v.load(std::memory_order_relaxed);
+          std::vector<std::uint64_t> busy_base(W_), cpu_base(W_);
           const std::vector<double> work = balancing ? part_work(m.spec, m.part) : std::vector<double>{};
           auto new_window = [&](wall::time_point now) {
               window_start = now;
-              for (std::size_t w = 0; w < W_; ++w) busy_base[w] = busy[w].v.load(std::memory_order_relaxed);
+              for (std::size_t w = 0; w < W_; ++w) {
+                  busy_base[w] = busy[w].v.load(std::memory_order_relaxed);
+                  cpu_base[w] = cpu[w].v.load(std::memory_order_relaxed);
+              }
           };
+          new_window(window_start);
           // worker 0 at the start of step n (not stopping, every part with its worker): new
           // cuts where the window's times ask for them, the segment then ending after n + 1
           auto consider = [&](std::uint64_t n, wall::time_point now) {
@@ -1843,6 +1851,11 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
               } else {
                   if (sw.alone) return new_window(now);  // (a window of the workers together)
                   if (now - window_start < std::chrono::duration<double>(bal.window_s)) return;
+                  const double window = std::chrono::duration<double>(now - window_start).count();
+                  if (cpu_clock)  // every worker on its CPU for min_cpu_share of the window or more
+                      for (std::size_t w = 0; w < W_; ++w)
+                          if (static_cast<double>(cpu[w].v.load(std::memory_order_relaxed) - cpu_base[w]) < bal.min_cpu_share * 1e9 * window)
+                              return new_window(now);
                   // each worker's work (parts w, w + W, ...) per tick of its time: its speed
                   std::vector<double> speed(W_, 0.0), took(W_, 0.0);
                   double all_work = 0.0, all_speed = 0.0, slowest = 0.0;
@@ -1859,7 +1872,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                   // the slowest worker's time against all of it spread to the speeds, and
                   // what that would save in a window like this one against what moving
                   // the cuts took the last time
-                  const double even = all_work / all_speed, window = std::chrono::duration<double>(now - window_start).count();
+                  const double even = all_work / all_speed;
                   if (slowest <= (1.0 + bal.min_gain) * even || (1.0 - even / slowest) * window < 2.0 * cut_s)
                       return new_window(now);
                   shares.assign(P, 0.0);
@@ -1930,6 +1943,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                       if (judged_here && n % solo_switch::look_every == 0) {  // the wall clock every 16 steps
                           const auto now = wall::now();
                           sw.look(w_, now, true, [] { return thread_cpu_ns(); });
+                          if (cpu_clock) cpu[w_].v.store(static_cast<std::uint64_t>(std::max<std::int64_t>(0, thread_cpu_ns())), std::memory_order_relaxed);
                           if (w == 0 && !stopping) decide(n, now);
                           if (w == 0 && !stopping && balancing && !bal.every && !rebalance_asked) consider(n, now);
                       } else if (pol.alternate_every && w == 0 && !stopping) {
@@ -2079,6 +2093,8 @@ void simulation::set_balance_policy(const balance_policy& p) {
     if (!(p.window_s > 0.0) || !std::isfinite(p.window_s))
         throw error("balance_policy.window_s must be positive (got " + std::to_string(p.window_s) + ")");
     if (!(p.min_gain >= 0.0)) throw error("balance_policy.min_gain must not be negative (got " + std::to_string(p.min_gain) + ")");
+    if (!(p.min_cpu_share >= 0.0 && p.min_cpu_share <= 1.0))
+        throw error("balance_policy.min_cpu_share must be within [0, 1] (got " + std::to_string(p.min_cpu_share) + ")");
     impl_->balancing = p;
 }
 bool simulation::rebalance(const std::vector<double>& shares) {

@@ -157,6 +157,9 @@ struct balance_policy {
     bool enabled = false;  // simulation.rebalance
     double window_s = 0.1;
     double min_gain = 0.04;
+    // the least share of a window each worker must have spent on its CPU (its thread's CPU
+    // time): a worker that waits for time slices is starved (stall_policy), not slow
+    double min_cpu_share = 0.9;
     // tests: every this many steps, a new partition whatever the times, its shares drawn
     // from the step number (0: by the times)
     std::uint64_t every = 0;
@@ -221,7 +224,8 @@ public:
 
     // When runs move the cuts between parts (balance_policy); the default, enabled where
     // the file sets simulation.rebalance: true. Throws engram::error naming the field
-    // where window_s is not positive or min_gain is negative.
+    // where window_s is not positive, min_gain is negative or min_cpu_share is outside
+    // [0, 1].
     void set_balance_policy(const balance_policy& p);
     // Moves the cuts between parts now, part k taking shares[k] / their sum of the work
     // (balance_contiguous; empty: the cuts as built), where the simulation can (workers a
