@@ -1608,7 +1608,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
     };
     using wall = std::chrono::steady_clock;
     const stall_policy pol = m.stalls;
-    std::uint64_t solo_steps = 0, solo_spells = 0;
+    std::uint64_t solo_steps = 0, solo_spells = 0, starved_windows = 0;
     // worker 0 alone: part k of another worker, its profile ticks moved to worker 0's
     auto foreign = [&](std::size_t k, auto&& phase) {
         event_counter* e = m.clock_of(k);
@@ -1828,18 +1828,23 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
           // takes the run on from there.
           bool without_team = false, handed = false;
           std::uint64_t from = seg_first, handoff = 0;
-          // worker 0's window of the workers' times: its start, and busy[] then
+          // worker 0's window of the workers' times: its start, and busy[] and cpu[] then.
+          // A segment's first window opens at worker 0's first look after every worker
+          // has updated a step of it (each stores its CPU time as it starts the segment):
+          // from the segment's start it would count the workers' wake-up, and the CPU
+          // times they stored in the segment before.
           wall::time_point window_start = wall::now();
+          bool window_open = false;
           std::vector<std::uint64_t> busy_base(W_), cpu_base(W_);
           const std::vector<double> work = balancing ? part_work(m.spec, m.part) : std::vector<double>{};
           auto new_window = [&](wall::time_point now) {
               window_start = now;
+              window_open = true;
               for (std::size_t w = 0; w < W_; ++w) {
                   busy_base[w] = busy[w].v.load(std::memory_order_relaxed);
                   cpu_base[w] = cpu[w].v.load(std::memory_order_relaxed);
               }
           };
-          new_window(window_start);
           // worker 0 at the start of step n (not stopping, every part with its worker): new
           // cuts where the window's times ask for them, the segment then ending after n + 1
           auto consider = [&](std::uint64_t n, wall::time_point now) {
@@ -1850,12 +1855,18 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                   for (std::size_t k = 0; k < P; ++k) shares[k] = 1.0 + static_cast<double>((n / bal.every + 3 * k) % 5);
               } else {
                   if (sw.alone) return new_window(now);  // (a window of the workers together)
+                  if (!window_open) {
+                      if (least(updated) >= seg_first) new_window(now);
+                      return;
+                  }
                   if (now - window_start < std::chrono::duration<double>(bal.window_s)) return;
                   const double window = std::chrono::duration<double>(now - window_start).count();
                   if (cpu_clock)  // every worker on its CPU for min_cpu_share of the window or more
                       for (std::size_t w = 0; w < W_; ++w)
-                          if (static_cast<double>(cpu[w].v.load(std::memory_order_relaxed) - cpu_base[w]) < bal.min_cpu_share * 1e9 * window)
+                          if (static_cast<double>(cpu[w].v.load(std::memory_order_relaxed) - cpu_base[w]) < bal.min_cpu_share * 1e9 * window) {
+                              ++starved_windows;
                               return new_window(now);
+                          }
                   // each worker's work (parts w, w + W, ...) per tick of its time: its speed
                   std::vector<double> speed(W_, 0.0), took(W_, 0.0);
                   double all_work = 0.0, all_speed = 0.0, slowest = 0.0;
@@ -1926,6 +1937,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
                       wake.wait(g, std::memory_order_acquire);
                   }
               };
+              if (cpu_clock) cpu[w_].v.store(static_cast<std::uint64_t>(std::max<std::int64_t>(0, thread_cpu_ns())), std::memory_order_relaxed);
               try {
                   for (std::uint64_t n = from;; ++n) {
                       if (w == 0 && !stopping) {
@@ -2019,6 +2031,7 @@ run_stats simulation::run(std::uint64_t steps, observer* obs, const std::atomic<
           st.interrupted = end < last;
           st.solo_steps = solo_steps;
           st.solo_spells = solo_spells;
+          st.starved_windows = starved_windows;
           if (!rebalance_asked || stopped || end >= last) break;
           // the next segment, from the step after, with the cuts moved (worker 0's window
           // of the stall policy closed meanwhile, as between two runs)

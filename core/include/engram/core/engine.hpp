@@ -141,6 +141,9 @@ struct run_stats {
     // Times the run cut its parts anew (balance_policy), and the wall time that took.
     std::uint64_t rebalances = 0;
     double rebalance_seconds = 0.0;
+    // Windows of the moving cuts after which they could not move, a worker having had
+    // its CPU for less than balance_policy::min_cpu_share of the window.
+    std::uint64_t starved_windows = 0;
 };
 
 // When a run moves the cuts between its parts (workers a step apart only:
