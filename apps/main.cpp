@@ -541,6 +541,10 @@ int run_command(run_args a) {
             std::printf("note: the cuts between the parts moved %llu time%s to the workers' measured speeds (%.1f ms in all); "
                         "the spikes are the same (simulation.rebalance)\n",
                         static_cast<unsigned long long>(st.rebalances), st.rebalances == 1 ? "" : "s", st.rebalance_seconds * 1e3);
+        if (st.starved_windows > 0)
+            std::printf("note: %s window%s of the workers' times kept the cuts where they were, a worker having had its CPU "
+                        "for less than 90%% of the window, as where other busy threads share the CPUs (simulation.rebalance)\n",
+                        with_commas(st.starved_windows).c_str(), st.starved_windows == 1 ? "" : "s");
         if (!st.profile.empty()) print_profile(st.profile, st.run_seconds, st.rebalances > 0);
         std::printf("wrote %s\n", out.c_str());
     }
