@@ -325,6 +325,43 @@ TEST_CASE("fixed_number_pre rows with a constant weight equal the sorted draws, 
     }
 }
 
+TEST_CASE("fixed_number_pre draws each target's sources as a plain set of draws does, sorted", "[unit][connectors]") {
+    // An independent count of the draws: target j's stream gives below(avail) until n
+    // values are distinct; sorted, and past j where self-connections are left out, they
+    // are j's sources. Bitmaps of one bit in 64 (Brunel's 1,000 of 64,000), of one in two
+    // (words of many bits), nearly full, and sparse ones (sorted picks).
+    struct shape {
+        std::uint32_t n_pre, k;
+        bool same;
+    };
+    for (const shape sh : {shape{64000, 1000, false}, shape{6400, 100, true}, shape{2000, 1000, true}, shape{300, 290, false},
+                           shape{200, 199, true}, shape{20000, 40, false}, shape{65, 3, true}}) {
+        INFO(sh.n_pre << " sources, " << sh.k << " each, " << (sh.same ? "no self-connections" : "another population"));
+        auto p = proj("fixed_number_pre", sh.same);
+        p.connector.n = sh.k;
+        p.connector.allow_self_connections = false;
+        // drawn weights: the sources come sorted within a target
+        p.weight = {distribution::kind::uniform, 0.5, 1.5, -INFINITY, INFINITY, dimension::conductance, {}};
+        const std::uint32_t n_post = sh.same ? sh.n_pre : 40;
+        const std::uint32_t checked = std::min<std::uint32_t>(n_post, 40);
+        const auto list = generate_synapses(p, sh.n_pre, n_post, 0.1, 17);
+        REQUIRE(list.size() == std::size_t(n_post) * sh.k);
+        const std::uint32_t avail = sh.same ? sh.n_pre - 1 : sh.n_pre;
+        for (std::uint32_t j = 0; j < checked; ++j) {
+            random_stream rng(17, stream_id("conn/p"), j);
+            std::set<std::uint32_t> got;
+            while (got.size() < sh.k) got.insert(rng.below(avail));
+            std::vector<std::uint32_t> expect;
+            for (std::uint32_t x : got) expect.push_back(sh.same && x >= j ? x + 1 : x);
+            const std::vector<std::uint32_t> sources(list.pre.begin() + std::ptrdiff_t(j) * sh.k,
+                                                     list.pre.begin() + std::ptrdiff_t(j + 1) * sh.k);
+            REQUIRE(std::all_of(list.post.begin() + std::ptrdiff_t(j) * sh.k, list.post.begin() + std::ptrdiff_t(j + 1) * sh.k,
+                                [&](std::uint32_t t) { return t == j; }));
+            CHECK(sources == expect);
+        }
+    }
+}
+
 TEST_CASE("rows of a projection with many sources keep each row's synapses in the order drawn", "[unit][connectors]") {
     // 300,000 sources: their rows' write positions, a line each, are beyond 16 MiB, so the
     // fill pass puts each chunk of 2^21 drawn synapses in order of source block; 2.4
