@@ -1775,8 +1775,6 @@ TEST_CASE("simulation.rebalance turns the moving cuts off, and set_balance_polic
 }
 
 namespace {
-// Holds up every worker but the caller (worker 0) for `spin` of busy CPU time each time
-// it gets a part's spikes, inside the part's update: a worker on a slower core.
 // Holds worker 1 (the thread that steps part 1 of two) up in its update: per population,
 // `per_neuron` for each neuron of part 1, as a core slower by that much per neuron would be.
 struct slow_core : observer {
@@ -1807,7 +1805,7 @@ TEST_CASE("a worker slower than the other gets a smaller part where the policy m
     const auto per_step = one_run / steps;
     REQUIRE(c1.spikes.size() > 200);
     const auto first_run = c1.spikes;
-    // worker 1 takes eight times as long more for each of its neurons as one thread does, in
+    // worker 1 spends eight times one thread's time per neuron more on each of its neurons, in
     // any build (sanitizers slow every step): moves that follow the times of other
     // processes on the CPUs cannot turn that round
     std::uint32_t n_all = 0;
