@@ -364,20 +364,21 @@ TEST_CASE("fixed_number_pre draws each target's sources as a plain set of draws 
 
 TEST_CASE("rows of a projection with many sources keep each row's synapses in the order drawn", "[unit][connectors]") {
     // 300,000 sources: their rows' write positions, a line each, are beyond 16 MiB, so the
-    // fill pass puts each chunk of 2^21 drawn synapses in order of source block; 2.4
-    // million synapses make a full chunk and a partial one. Each row must still hold its
-    // synapses in the order of the draws: the plain list, stably sorted by source.
+    // fill pass puts each chunk of drawn synapses (32 MiB: 2^22 of 8-byte pairs, 2^21 with
+    // weights and delays) in order of source block; 4.4 million synapses make one full
+    // chunk of pairs or two of synapses with values, and a partial one. Each row must still
+    // hold its synapses in the order of the draws: the plain list, stably sorted by source.
     const std::uint32_t n_pre = 300000, n_post = 2000;
     for (const bool values : {true, false}) {
         INFO((values ? "weights and delays per synapse" : "one weight and one delay"));
         auto p = proj("fixed_number_pre");
-        p.connector.n = 1200;
+        p.connector.n = 2200;
         if (values) {
             p.weight = {distribution::kind::normal, 1.0, 0.3, 0.0, 5.0, dimension::conductance, {}};
             p.delay = {distribution::kind::uniform, 0.1, 3.0, -INFINITY, INFINITY, dimension::time, {}};
         }
         const auto list = generate_synapses(p, n_pre, n_post, 0.1, 21);
-        REQUIRE(list.size() == std::size_t(n_post) * 1200);
+        REQUIRE(list.size() == std::size_t(n_post) * 2200);
         std::vector<std::size_t> order(list.size());
         for (std::size_t k = 0; k < order.size(); ++k) order[k] = k;
         std::stable_sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return list.pre[x] < list.pre[y]; });

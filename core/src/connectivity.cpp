@@ -12,6 +12,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <unordered_set>
 
 #include "engram/core/errors.hpp"
@@ -554,44 +555,65 @@ void projection_builder::build_part(std::size_t k) {
             // and 0.85 x on 2, coba_large's in 0.81 x (Zen 3, eighteenth session; 256
             // synapses a chunk: 0.82 x; prefetching each put's row line 24 puts ahead
             // made it slower).
+            // A synapse as drawn: its source and target, and its values where they are drawn
+            // (8 bytes without, so that a chunk's sort and puts move half the bytes).
             struct drawn {
                 u32 i, j;
                 float w;
                 std::uint16_t d;
             };
+            struct drawn_pair {
+                u32 i, j;
+            };
             // Where the rows are many (the line each row is being written at adds up to
             // more than 16 MiB, beyond a core's share of the last-level cache), a put finds
-            // its row's line evicted since the row's last put. There the chunk is 2^21
-            // synapses (two buffers of 32 MiB while the part is built), and they are put
-            // in order of source block (1,024 rows a block; a stable counting sort, so
+            // its row's line evicted since the row's last put. There the chunk is 32 MiB of
+            // synapses as drawn (two buffers of it while the part is built), and they are
+            // put in order of source block (1,024 rows a block; a stable counting sort, so
             // each row keeps the order of the draws): the puts of a block find the
             // block's lines in the cache. Brunel at 10^9 synapses (800,000 sources, 51 MB
             // of lines) built in 0.69 x the time on 2 threads; at 10^8 (5 MB) batching
-            // gained nothing (Zen 3, thirty-seventh session).
+            // gained nothing (Zen 3, thirty-seventh session). A row's line is still
+            // fetched again in each chunk that puts to it: 8-byte pairs put twice the
+            // synapses per chunk, so half as many fetches.
             const bool batched = std::size_t(n_pre) * 64 > (std::size_t(16) << 20);
-            const std::size_t chunk = batched ? std::size_t(1) << 21 : 1024;
-            std::vector<drawn> buf(chunk), sorted(batched ? chunk : 0);
-            const int shift = 10;
-            std::vector<std::uint32_t> at(batched ? (std::size_t(n_pre) >> shift) + 2 : 0);
-            std::size_t m = 0;
-            auto put_all = [&] {
-                if (!batched) {
-                    for (std::size_t x = 0; x < m; ++x) put(buf[x].i, buf[x].j, buf[x].w, buf[x].d);
-                } else {
+            auto draw_and_put = [&]<class E>(E) {
+                const std::size_t chunk = batched ? (std::size_t(32) << 20) / sizeof(E) : 1024;
+                // (left uninitialised: every entry is written before it is read)
+                std::unique_ptr<E[]> buf(new E[chunk]), sorted(batched ? new E[chunk] : nullptr);
+                const int shift = 10;
+                std::vector<std::uint32_t> at(batched ? (std::size_t(n_pre) >> shift) + 2 : 0);
+                std::size_t m = 0;
+                auto put_one = [&](const E& e) __attribute__((always_inline)) {
+                    if constexpr (std::is_same_v<E, drawn>) put(e.i, e.j, e.w, e.d);
+                    else put(e.i, e.j, 0.0f, 0);
+                };
+                auto put_all = [&] {
+                    // (the count in a local: the puts' 8-byte stores could be to m, so GCC
+                    // read it back from memory after each)
+                    const std::size_t count = m;
+                    const E* in = buf.get();
+                    if (!batched) {
+                        for (std::size_t x = 0; x < count; ++x) put_one(in[x]);
+                        m = 0;
+                        return;
+                    }
                     std::fill(at.begin(), at.end(), 0u);
-                    for (std::size_t x = 0; x < m; ++x) ++at[(buf[x].i >> shift) + 1];
+                    for (std::size_t x = 0; x < count; ++x) ++at[(in[x].i >> shift) + 1];
                     for (std::size_t b = 1; b < at.size(); ++b) at[b] += at[b - 1];
-                    for (std::size_t x = 0; x < m; ++x) sorted[at[buf[x].i >> shift]++] = buf[x];
-                    for (std::size_t x = 0; x < m; ++x) put(sorted[x].i, sorted[x].j, sorted[x].w, sorted[x].d);
-                }
-                m = 0;
+                    for (std::size_t x = 0; x < count; ++x) sorted[at[in[x].i >> shift]++] = in[x];
+                    for (std::size_t x = 0; x < count; ++x) put_one(sorted[x]);
+                    m = 0;
+                };
+                for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], values, opt.pre_pos, opt.post_pos,
+                                 [&](u32 i, u32 j, float w, std::uint16_t d) __attribute__((always_inline)) {
+                                     if constexpr (std::is_same_v<E, drawn>) buf[m++] = {i, j, w, d};
+                                     else buf[m++] = {i, j};
+                                     if (m == chunk) [[unlikely]] put_all();
+                                 });
+                put_all();
             };
-            for_each_synapse(proj, n_pre, n_post, dt, seed, parts[k], values, opt.pre_pos, opt.post_pos,
-                             [&](u32 i, u32 j, float w, std::uint16_t d) __attribute__((always_inline)) {
-                                 buf[m++] = {i, j, w, d};
-                                 if (m == chunk) [[unlikely]] put_all();
-                             });
-            put_all();
+            if (values) draw_and_put(drawn{}); else draw_and_put(drawn_pair{});
         }
         part_max[k] = dmax;
         if (opt.columns) {
