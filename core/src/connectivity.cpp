@@ -66,7 +66,6 @@ float weight_value(const projection_spec& proj, double w) {
 // Per-thread scratch for sampling without replacement.
 struct sampler_scratch {
     std::vector<std::uint64_t> bits;
-    std::vector<u32> picks;
 };
 
 // k distinct values from [0, n): draw until k are distinct (a bitmap rejects repeats).
@@ -118,19 +117,22 @@ void sample_distinct(random_stream& rng, u32 n, u32 k, sampler_scratch& s, std::
         out.resize(k);
         return;
     }
-    s.picks.clear();
-    while (s.picks.size() < k) {
+    // unsorted, or sparse: the picks written by index into `out` (each a place whether or
+    // not it is a repeat, which moves on only if not), sorted where asked, and the bitmap
+    // cleared (against a push per pick and a copy into `out`: sample_distinct and memmove
+    // took 27 % of the samples of Brunel's 10^8 static build instead of 33 %)
+    out.resize(k);
+    u32* o = out.data();
+    for (u32 got = 0; got < k;) {
         const u32 x = rng.below(n);
         std::uint64_t& w = bits[x >> 6];
         const std::uint64_t bit = std::uint64_t(1) << (x & 63);
-        if (w & bit) continue;
+        o[got] = x;
+        got += (w & bit) == 0 ? 1u : 0u;
         w |= bit;
-        s.picks.push_back(x);
     }
-    // unsorted, or sparse: sorted where asked, and the bitmap cleared by the picks
-    out.assign(s.picks.begin(), s.picks.end());
     if (sorted) std::sort(out.begin(), out.end());
-    for (u32 x : s.picks) bits[x >> 6] = 0;
+    for (u32 x : out) bits[x >> 6] = 0;
 }
 
 void sample_with_replacement(random_stream& rng, u32 n, u32 k, std::vector<u32>& out) {
