@@ -543,6 +543,42 @@ TEST_CASE("plastic rows and columns built from one pass of draws equal those bui
          build_projection(post, 300, 300, 0.1, 8, {{0, 150}, {150, 300}}, two_passes));
 }
 
+TEST_CASE("a plastic part whose one pass makes more synapses than it has room for grows its columns", "[unit][connectors]") {
+    // columns_first sizes the columns' array for the count it expects (for
+    // fixed_probability the mean and 6 standard deviations more, which a draw does not
+    // pass), and grows it where more synapses come. Started with room for 10, 100 and
+    // 5,000 of about 6,000, the one pass grows it once, a few times or not at all, and
+    // gives the rows and columns of the two passes, with the columns' array as long as
+    // the synapses.
+    build_options two_passes;
+    two_passes.columns = two_passes.per_synapse_weights = true;
+    two_passes.columns_first = false;
+    for (const std::string rule : {"fixed_probability", "fixed_number_pre"}) {
+        auto p = proj(rule);
+        p.connector.p = 0.1;
+        p.connector.n = 60;
+        const std::vector<neuron_range> parts = {{0, 40}, {40, 100}};
+        const auto b = build_projection(p, 600, 100, 0.1, 12, parts, two_passes);
+        for (std::size_t room : {10u, 100u, 5000u}) {
+            CAPTURE(rule, room);
+            build_options one_pass = two_passes;
+            one_pass.columns_first = true;
+            one_pass.columns_room = room;
+            const auto a = build_projection(p, 600, 100, 0.1, 12, parts, one_pass);
+            REQUIRE(a.size() == b.size());
+            REQUIRE(a.size() > 5000);
+            for (std::size_t k = 0; k < parts.size(); ++k) {
+                const csr_rows &x = a.parts[k], &y = b.parts[k];
+                CHECK(x.col_syn.size() == x.synapses());
+                CHECK((x.row_begin == y.row_begin));
+                CHECK((x.target16 == y.target16));
+                CHECK((x.col_begin == y.col_begin));
+                CHECK((x.col_syn == y.col_syn));
+            }
+        }
+    }
+}
+
 TEST_CASE("parts above and below the cap on kept draws hold the same rows", "[unit][connectors]") {
     // A part of at most 2^20 synapses fills its rows from the pairs its counting pass
     // kept (grown from room for 4,096 as they come); a larger one drops them at the cap

@@ -669,7 +669,7 @@ bool projection_builder::columns_first(std::size_t k) {
     csr_rows& rows = r.parts[k];
     aligned_vector<std::uint32_t>& col = rows.col_syn;
     // written by index (GCC left a push_back per synapse out of line: 4-5 % of the build)
-    col.resize(static_cast<std::size_t>(expect));
+    col.resize(opt.columns_room ? opt.columns_room : static_cast<std::size_t>(expect));
     std::uint32_t* cp = col.data();
     std::size_t n = 0;
     rows.col_begin.assign(std::size_t(n_post) + 1, 0);

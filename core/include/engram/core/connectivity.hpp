@@ -105,6 +105,10 @@ struct build_options {
     // (projection_builder::build_part). false: the two passes of draws of a static
     // projection, then the columns from the rows (the same rows and columns; for tests).
     bool columns_first = true;
+    // Where nonzero, the columns' array of that one pass starts with room for this many
+    // synapses instead of the count expected (fixed_probability: its mean and 6 standard
+    // deviations more), and grows as more come; for tests of that growth.
+    std::size_t columns_room = 0;
     const neuron_positions* pre_pos = nullptr;  // for the distance rule
     const neuron_positions* post_pos = nullptr;
 };
