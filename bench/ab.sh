@@ -14,10 +14,10 @@
 # this is meant to measure, so one median per side taken minutes apart says little. Here
 # the two sides run in turn, PAIRS times; within each pair the order alternates (A first
 # in odd pairs, B first in even ones), so a drift within a pair favours neither side. Each
-# pair gives one ratio B/A of the "run loop" figure engram prints (and one of whole
-# process wall time); the result is the median of those ratios, with the pairs where B was
-# faster counted and the interquartile range of the ratios, so a reader can tell a shift
-# from noise.
+# pair gives one ratio B/A of the "run loop" figure engram prints, one of whole process
+# wall time and one of the network's construction ("built ... in T s"); the result is the
+# median of those ratios, with the pairs where B was faster counted and the interquartile
+# range of the ratios, so a reader can tell a shift from noise.
 #
 # Every run of a pair writes its own results file; the spikes of B and A are compared
 # exactly (h5py) in each pair unless B_ARGS or A_ARGS is set, since options such as
@@ -72,7 +72,7 @@ echo "experiment: $exp $*; $PAIRS pairs"
 echo
 
 run_side() {  # SIDE PAIR RUN-OPTIONS... -> appends a line to $runs
-  local side="$1" pair="$2" bin h5 log t0 t1 wall loop
+  local side="$1" pair="$2" bin h5 log t0 t1 wall loop build
   shift 2
   local -a extra
   if [ "$side" = A ]; then bin="$A"; extra=("${a_args[@]}"); else bin="$B"; extra=("${b_args[@]}"); fi
@@ -84,7 +84,9 @@ run_side() {  # SIDE PAIR RUN-OPTIONS... -> appends a line to $runs
   wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", b - a }')
   loop=$(sed -n 's/.*(run loop \([0-9.]*\) s).*/\1/p' "$log")
   [ -n "$loop" ] || { echo "ab.sh: could not read the run loop time from engram ($side):" >&2; cat "$log" >&2; exit 1; }
-  printf '%s\t%d\t%s\t%s\t%s\n' "$side" "$pair" "$loop" "$wall" "$h5" >> "$runs"
+  build=$(sed -n 's/^built .* in \([0-9.]*\) s .*/\1/p' "$log")
+  [ -n "$build" ] || { echo "ab.sh: could not read the construction time from engram ($side):" >&2; cat "$log" >&2; exit 1; }
+  printf '%s\t%d\t%s\t%s\t%s\t%s\n' "$side" "$pair" "$loop" "$wall" "$h5" "$build" >> "$runs"
 }
 
 for ((p = 1; p <= PAIRS; p++)); do
@@ -100,8 +102,8 @@ import json, statistics as st, sys, time
 runs_path, out_path, compare, a_bin, b_bin, a_args, b_args, what = sys.argv[1:9]
 side = {}
 for line in open(runs_path):
-    s, p, loop, wall, h5 = line.rstrip('\n').split('\t')
-    side[(s, int(p))] = dict(loop=float(loop), wall=float(wall), file=h5)
+    s, p, loop, wall, h5, build = line.rstrip('\n').split('\t')
+    side[(s, int(p))] = dict(loop=float(loop), wall=float(wall), file=h5, build=float(build))
 pairs = sorted({p for _, p in side})
 
 
@@ -111,7 +113,7 @@ def quartiles(x):
 
 
 def summary(key):
-    # engram prints the run loop in ms: a run shorter than that has no loop time to compare
+    # engram prints the run loop and the construction in ms: a shorter one is not compared
     if any(side[(s, p)][key] <= 0 for s in 'AB' for p in pairs):
         return None
     r = [side[('B', p)][key] / side[('A', p)][key] for p in pairs]
@@ -121,7 +123,7 @@ def summary(key):
                 b_median=st.median(side[('B', p)][key] for p in pairs))
 
 
-res = dict(loop=summary('loop'), whole=summary('wall'))
+res = dict(loop=summary('loop'), whole=summary('wall'), build=summary('build'))
 same = None
 if compare == '1':
     import h5py
@@ -138,7 +140,7 @@ if compare == '1':
         same.append(a.keys() == b.keys() and all(np.array_equal(a[k][0], b[k][0]) and np.array_equal(a[k][1], b[k][1]) for k in a))
 
 print('ratio = B / A per pair (below 1: B faster); median and interquartile range over pairs')
-for name, label in (('loop', 'run loop'), ('whole', 'whole process')):
+for name, label in (('loop', 'run loop'), ('whole', 'whole process'), ('build', 'construction')):
     s = res[name]
     if s is None:
         print(f"{label:14} not compared: some runs printed 0 s (shorter than engram's 1 ms resolution)")
